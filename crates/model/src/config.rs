@@ -1,0 +1,387 @@
+//! `config.json` of a Qwen2 / Dream / DiffuCoder model directory.
+//!
+//! Hugging Face configs come in two generations: older checkpoints (Qwen2.5, Dream, DiffuCoder) keep
+//! `rope_theta` and `torch_dtype` at the top level, transformers 5 writes `rope_parameters.rope_theta` and
+//! `dtype`. Both are accepted. Everything the forward pass needs is checked here, once, so the engines can
+//! trust a `ModelConfig`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ModelError, Result};
+
+/// The architecture hyper-parameters and special tokens of a model, validated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// `qwen2` or `dream` (lower case).
+    pub model_type: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    /// Grouped-query attention: each key/value head serves `num_attention_heads / num_key_value_heads` heads.
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    /// The longest canvas (prompt + answer) the model accepts.
+    pub max_position_embeddings: usize,
+    pub rope_theta: f64,
+    pub rms_norm_eps: f64,
+    /// The output projection reuses the embedding matrix (no `lm_head.weight` in the file).
+    pub tie_word_embeddings: bool,
+    pub mask_token_id: u32,
+    /// Tokens that end a completion (`eos_token_id` may be one id or a list in config.json).
+    pub eos_token_ids: Vec<u32>,
+    pub pad_token_id: Option<u32>,
+    /// Dream / DiffuCoder convention: the logits for position `i` come from the hidden state at `i - 1`.
+    pub shift_logits: bool,
+    /// The dtype the checkpoint declares (informational; the tensors say what they really are).
+    pub dtype: Option<String>,
+}
+
+impl ModelConfig {
+    /// Parses and validates `config.json` text. `file` names the source in error messages.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        let raw: Value = serde_json::from_str(text)
+            .map_err(|e| ModelError::Json { path: file.into(), message: e.to_string() })?;
+        let obj = raw.as_object().ok_or_else(|| config_error(file, "expected a JSON object"))?;
+        let fields = Fields { obj, file };
+
+        let model_type = fields.string("model_type")?.to_ascii_lowercase();
+        if !matches!(model_type.as_str(), "qwen2" | "dream") {
+            return Err(ModelError::Unsupported {
+                file: file.into(),
+                message: format!(
+                    "model_type `{model_type}` (supported: qwen2, dream — the Qwen2 architecture of Dream/DiffuCoder)"
+                ),
+            });
+        }
+        if let Some(act) = fields.opt_string("hidden_act")?
+            && act != "silu"
+        {
+            return Err(ModelError::Unsupported {
+                file: file.into(),
+                message: format!("hidden_act `{act}` (only silu)"),
+            });
+        }
+        let rope = obj.get("rope_scaling").filter(|v| !v.is_null()).or_else(|| {
+            obj.get("rope_parameters")
+                .and_then(|p| p.get("rope_type"))
+                .filter(|t| t.as_str() != Some("default"))
+        });
+        if let Some(scaling) = rope {
+            return Err(ModelError::Unsupported {
+                file: file.into(),
+                message: format!("rope scaling {scaling} (only plain RoPE)"),
+            });
+        }
+
+        let hidden_size = fields.usize("hidden_size")?;
+        let num_attention_heads = fields.usize("num_attention_heads")?;
+        let num_key_value_heads =
+            fields.opt_usize("num_key_value_heads")?.unwrap_or(num_attention_heads);
+        let head_dim = match fields.opt_usize("head_dim")? {
+            Some(d) => d,
+            None => {
+                if num_attention_heads == 0 || hidden_size % num_attention_heads != 0 {
+                    return Err(config_error(
+                        file,
+                        &format!(
+                            "hidden_size {hidden_size} is not divisible by num_attention_heads {num_attention_heads}"
+                        ),
+                    ));
+                }
+                hidden_size / num_attention_heads
+            }
+        };
+        let rope_theta = match fields.opt_f64("rope_theta")? {
+            Some(theta) => theta,
+            None => obj
+                .get("rope_parameters")
+                .and_then(|p| p.get("rope_theta"))
+                .and_then(Value::as_f64)
+                .ok_or_else(|| config_error(file, "missing `rope_theta` (top level or in rope_parameters)"))?,
+        };
+        let eos_token_ids = match obj.get("eos_token_id") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|v| token_id(v, file, "eos_token_id"))
+                .collect::<Result<Vec<_>>>()?,
+            Some(v) => vec![token_id(v, file, "eos_token_id")?],
+        };
+        let mask_token_id = match obj.get("mask_token_id") {
+            Some(v) if !v.is_null() => token_id(v, file, "mask_token_id")?,
+            _ => {
+                return Err(config_error(
+                    file,
+                    "missing `mask_token_id`: a masked-diffusion model needs one (add it to config.json)",
+                ));
+            }
+        };
+        let pad_token_id = match obj.get("pad_token_id") {
+            Some(v) if !v.is_null() => Some(token_id(v, file, "pad_token_id")?),
+            _ => None,
+        };
+        let dtype = match fields.opt_string("torch_dtype")? {
+            Some(d) => Some(d),
+            None => fields.opt_string("dtype")?,
+        };
+
+        let config = ModelConfig {
+            vocab_size: fields.usize("vocab_size")?,
+            hidden_size,
+            intermediate_size: fields.usize("intermediate_size")?,
+            num_hidden_layers: fields.usize("num_hidden_layers")?,
+            num_attention_heads,
+            num_key_value_heads,
+            head_dim,
+            max_position_embeddings: fields.usize("max_position_embeddings")?,
+            rope_theta,
+            rms_norm_eps: fields.opt_f64("rms_norm_eps")?.unwrap_or(1e-6),
+            tie_word_embeddings: fields.opt_bool("tie_word_embeddings")?.unwrap_or(false),
+            mask_token_id,
+            eos_token_ids,
+            pad_token_id,
+            // Every supported architecture is adapted from an autoregressive Qwen2, hence shifted by default.
+            shift_logits: fields.opt_bool("shift_logits")?.unwrap_or(true),
+            dtype,
+            model_type,
+        };
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    /// Checks the relations between fields that the forward pass relies on.
+    pub fn validate(&self, file: &str) -> Result<()> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.num_key_value_heads),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(config_error(file, &format!("`{name}` must be positive")));
+            }
+        }
+        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+            return Err(config_error(file, &format!("head_dim {} must be positive and even (RoPE)", self.head_dim)));
+        }
+        if self.num_attention_heads % self.num_key_value_heads != 0 {
+            return Err(config_error(
+                file,
+                &format!(
+                    "num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                    self.num_attention_heads, self.num_key_value_heads
+                ),
+            ));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return Err(config_error(file, "rope_theta must be a positive number"));
+        }
+        if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0) {
+            return Err(config_error(file, "rms_norm_eps must be a positive number"));
+        }
+        let vocab = self.vocab_size;
+        let ids = std::iter::once(("mask_token_id", self.mask_token_id))
+            .chain(self.eos_token_ids.iter().map(|&id| ("eos_token_id", id)))
+            .chain(self.pad_token_id.map(|id| ("pad_token_id", id)));
+        for (name, id) in ids {
+            if id as usize >= vocab {
+                return Err(config_error(file, &format!("{name} {id} is outside the vocabulary (size {vocab})")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of query heads that share one key/value head.
+    pub fn group_size(&self) -> usize {
+        self.num_attention_heads / self.num_key_value_heads
+    }
+
+    /// Parameters in the checkpoint (the tied head counted once).
+    pub fn parameter_count(&self) -> usize {
+        let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
+        let q = self.num_attention_heads * self.head_dim;
+        let kv = self.num_key_value_heads * self.head_dim;
+        let attention = h * q + q + 2 * (h * kv + kv) + q * h;
+        let mlp = 3 * h * i;
+        let layer = attention + mlp + 2 * h;
+        let head = if self.tie_word_embeddings { 0 } else { v * h };
+        v * h + self.num_hidden_layers * layer + h + head
+    }
+
+    /// The forward-pass row whose logits predict canvas position `position` (see SAMPLING.md §8).
+    pub fn logits_row(&self, position: usize) -> usize {
+        if self.shift_logits { position.saturating_sub(1) } else { position }
+    }
+
+    /// Whether `token` ends a completion.
+    pub fn is_end_token(&self, token: u32) -> bool {
+        self.eos_token_ids.contains(&token) || self.pad_token_id == Some(token)
+    }
+
+    /// The `config.json` a Hugging Face loader (and this one) reads back to the same config.
+    pub fn to_hf_json(&self) -> Value {
+        serde_json::json!({
+            "architectures": ["Qwen2ForCausalLM"],
+            "model_type": self.model_type,
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "max_position_embeddings": self.max_position_embeddings,
+            "rope_theta": self.rope_theta,
+            "rms_norm_eps": self.rms_norm_eps,
+            "hidden_act": "silu",
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "mask_token_id": self.mask_token_id,
+            "eos_token_id": self.eos_token_ids,
+            "pad_token_id": self.pad_token_id,
+            "shift_logits": self.shift_logits,
+            "torch_dtype": self.dtype,
+        })
+    }
+}
+
+fn config_error(file: &str, message: &str) -> ModelError {
+    ModelError::Config { file: file.into(), message: message.into() }
+}
+
+fn token_id(value: &Value, file: &str, name: &str) -> Result<u32> {
+    value
+        .as_u64()
+        .and_then(|id| u32::try_from(id).ok())
+        .ok_or_else(|| config_error(file, &format!("`{name}` must be a token id, got {value}")))
+}
+
+/// Typed access to the fields of a JSON object, with errors that name the field.
+struct Fields<'a> {
+    obj: &'a serde_json::Map<String, Value>,
+    file: &'a str,
+}
+
+impl Fields<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    fn missing(&self, name: &str) -> ModelError {
+        config_error(self.file, &format!("missing `{name}`"))
+    }
+
+    fn wrong_type(&self, name: &str, expected: &str, got: &Value) -> ModelError {
+        config_error(self.file, &format!("`{name}` must be {expected}, got {got}"))
+    }
+
+    fn opt_usize(&self, name: &str) -> Result<Option<usize>> {
+        self.get(name)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| self.wrong_type(name, "a non-negative integer", v))
+            })
+            .transpose()
+    }
+
+    fn usize(&self, name: &str) -> Result<usize> {
+        self.opt_usize(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
+        self.get(name).map(|v| v.as_f64().ok_or_else(|| self.wrong_type(name, "a number", v))).transpose()
+    }
+
+    fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
+        self.get(name).map(|v| v.as_bool().ok_or_else(|| self.wrong_type(name, "true or false", v))).transpose()
+    }
+
+    fn opt_string(&self, name: &str) -> Result<Option<String>> {
+        self.get(name)
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.wrong_type(name, "a string", v)))
+            .transpose()
+    }
+
+    fn string(&self, name: &str) -> Result<String> {
+        self.opt_string(name)?.ok_or_else(|| self.missing(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Value {
+        serde_json::json!({
+            "model_type": "qwen2", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "max_position_embeddings": 128, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
+            "mask_token_id": 1, "eos_token_id": 0
+        })
+    }
+
+    fn parse(v: &Value) -> Result<ModelConfig> {
+        ModelConfig::from_json(&v.to_string(), "config.json")
+    }
+
+    #[test]
+    fn reads_both_rope_conventions() {
+        let old = parse(&base()).unwrap();
+        let mut new = base();
+        new.as_object_mut().unwrap().remove("rope_theta");
+        new["rope_parameters"] = serde_json::json!({"rope_theta": 10000.0, "rope_type": "default"});
+        assert_eq!(parse(&new).unwrap(), old);
+        assert_eq!(old.head_dim, 16);
+        assert_eq!(old.group_size(), 2);
+        assert!(old.shift_logits);
+    }
+
+    #[test]
+    fn round_trips_through_hf_json() {
+        let config = parse(&base()).unwrap();
+        let again = parse(&config.to_hf_json()).unwrap();
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("mask_token_id");
+        assert!(parse(&v).unwrap_err().to_string().contains("missing `mask_token_id`"));
+
+        let mut v = base();
+        v["num_key_value_heads"] = 3.into();
+        assert!(parse(&v).unwrap_err().to_string().contains("not a multiple of num_key_value_heads 3"));
+
+        let mut v = base();
+        v["hidden_size"] = "big".into();
+        assert!(parse(&v).unwrap_err().to_string().contains("`hidden_size` must be a non-negative integer"));
+
+        let mut v = base();
+        v["mask_token_id"] = 9999.into();
+        assert!(parse(&v).unwrap_err().to_string().contains("mask_token_id 9999 is outside the vocabulary"));
+
+        let mut v = base();
+        v["model_type"] = "llama".into();
+        assert!(parse(&v).unwrap_err().to_string().contains("unsupported model: model_type `llama`"));
+
+        let err = ModelConfig::from_json("{\"model_type\": ", "config.json").unwrap_err().to_string();
+        assert!(err.starts_with("config.json: malformed JSON"), "{err}");
+    }
+
+    #[test]
+    fn parameter_count_matches_hand_count() {
+        // embed 512*64 + per layer (q 64*64+64, k/v 2*(64*32+32), o 64*64, mlp 3*64*128, norms 2*64)
+        // + final norm 64 + untied head 512*64.
+        let config = parse(&base()).unwrap();
+        let layer = (4096 + 64) + 2 * (2048 + 32) + 4096 + 3 * 8192 + 128;
+        assert_eq!(config.parameter_count(), 32768 + 2 * layer + 64 + 32768);
+    }
+}

@@ -1,0 +1,31 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading a model directory. Each message names the file and says what
+/// is wrong with it in one line, because the CLI prints it as is.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: malformed JSON: {message}")]
+    Json { path: PathBuf, message: String },
+    #[error("{file}: unsupported model: {message}")]
+    Unsupported { file: String, message: String },
+    #[error("{file}: invalid config: {message}")]
+    Config { file: String, message: String },
+    #[error("{file}: invalid safetensors: {message}")]
+    Safetensors { file: String, message: String },
+    #[error("{file}: tensor `{name}`: {message}")]
+    Tensor { file: String, name: String, message: String },
+    #[error("missing tensor `{name}` (looked in {files})")]
+    MissingTensor { name: String, files: String },
+    #[error("tokenizer.json: {message}")]
+    Tokenizer { message: String },
+}
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+impl ModelError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ModelError::Io { path: path.into(), source }
+    }
+}

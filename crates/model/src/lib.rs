@@ -1,0 +1,69 @@
+//! The model-directory contract shared by every engine: a Hugging Face Qwen2 / Dream / DiffuCoder directory
+//! (`config.json`, safetensors weights, `tokenizer.json`), plus the trace types every part of the product speaks.
+//!
+//! **Invariant:** no GPU, no DOM, no threads; the only I/O is reading a model directory natively (wasm callers
+//! hand over bytes).
+
+pub mod config;
+pub mod error;
+pub mod layout;
+pub mod tokenizer;
+pub mod trace;
+pub mod weights;
+
+pub use config::ModelConfig;
+pub use error::{ModelError, Result};
+pub use tokenizer::Tokenizer;
+pub use trace::{ArNess, Commit, Trace, TraceStep};
+pub use weights::{TensorInfo, Weights};
+
+/// A loaded model directory: validated config, weights whose names and shapes match it, and the tokenizer.
+pub struct ModelDir {
+    /// Where it came from (a path natively, a name in the browser).
+    pub name: String,
+    pub config: ModelConfig,
+    pub weights: Weights,
+    pub tokenizer: Tokenizer,
+}
+
+impl ModelDir {
+    /// Assembles a model from its three parts, checking that they agree.
+    pub fn from_parts(name: String, config_json: &str, weights: Weights, tokenizer_json: &[u8]) -> Result<Self> {
+        let config = ModelConfig::from_json(config_json, "config.json")?;
+        layout::check_weights(&config, &weights)?;
+        let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(ModelError::Tokenizer {
+                message: format!(
+                    "{} tokens, more than the model's vocab_size {}",
+                    tokenizer.vocab_size(),
+                    config.vocab_size
+                ),
+            });
+        }
+        Ok(Self { name, config, weights, tokenizer })
+    }
+
+    /// Opens a model directory from disk (weights memory-mapped).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn open(dir: &std::path::Path) -> Result<Self> {
+        if !dir.is_dir() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not a model directory (no such directory)");
+            return Err(ModelError::io(dir, source));
+        }
+        let read = |file: &str| {
+            let path = dir.join(file);
+            std::fs::read(&path).map_err(|e| ModelError::io(path, e))
+        };
+        let config_json = read("config.json")?;
+        let config_json = String::from_utf8(config_json).map_err(|_| ModelError::Json {
+            path: dir.join("config.json"),
+            message: "not UTF-8 text".into(),
+        })?;
+        // Parse the config first so a malformed one is reported with its full path.
+        ModelConfig::from_json(&config_json, &dir.join("config.json").display().to_string())?;
+        let tokenizer_json = read("tokenizer.json")?;
+        let weights = Weights::open(dir)?;
+        Self::from_parts(dir.display().to_string(), &config_json, weights, &tokenizer_json)
+    }
+}

@@ -1,0 +1,41 @@
+//! `tokenizer.json` through the `tokenizers` crate (built without the C regex engine, so it runs in wasm).
+
+use crate::error::{ModelError, Result};
+
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+}
+
+impl Tokenizer {
+    pub fn from_bytes(json: &[u8]) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_bytes(json).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
+        Ok(Self { inner })
+    }
+
+    /// Token ids of `text`, without added BOS/EOS. Special tokens written literally (such as the mask token)
+    /// become their ids, which is how a prompt marks holes to fill.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding =
+            self.inner.encode(text, false).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Text of `ids`, special tokens included.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner.decode(ids, false).map_err(|e| ModelError::Tokenizer { message: e.to_string() })
+    }
+
+    /// The id of a token string such as `<|mask|>`.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// The vocabulary string of one id (byte-level tokens look like `Ġreturn`), for displays.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+}
