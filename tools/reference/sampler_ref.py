@@ -30,6 +30,7 @@ TOKEN, GUMBEL, TRANSFER, POSITION, SCORE = 1, 2, 3, 4, 5
 # Chosen by looking at the actual probabilities of the tiny model: with 0.1 the threshold case has steps that
 # commit several positions, steps that commit one above the threshold, and a step where none is above it.
 THRESHOLD = 0.1
+MASK_ID = 1  # checked against config.json in main()
 
 
 # ------------------------------------------------------------------------------------------ 2. randomness
@@ -95,6 +96,7 @@ class Model:
             self.config = json.load(fh)
         self.shift = bool(self.config.get("shift_logits", False))
         self.mask_id = int(self.config["mask_token_id"])
+        assert self.mask_id == MASK_ID, "MASK_ID must match config.json"
         self.model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
         self.model.eval()
         self.vocab_size = int(self.config["vocab_size"])
@@ -129,6 +131,7 @@ class Proposal:
 
 def propose(l, temperature, top_p, top_k, seed, step, pos):
     l = np.array(l, dtype=np.float64)
+    l[MASK_ID] = -np.inf  # the mask token is never proposed (section 3)
     V = l.shape[0]
     if temperature > 0:
         l = l / temperature
@@ -294,7 +297,8 @@ def decoded_blocks(canvas, mask_id, B):
 
 
 def llada_choice(l, temperature, seed, step, pos):
-    l = np.asarray(l, dtype=np.float64)
+    l = np.array(l, dtype=np.float64)
+    l[MASK_ID] = -np.inf  # the mask token is never proposed (section 3)
     V = l.shape[0]
     u = uniform_lanes(seed, step, pos, GUMBEL, V)
     g = l - temperature * np.log(-np.log(u))

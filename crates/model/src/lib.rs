@@ -14,7 +14,7 @@ pub mod weights;
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
 pub use tokenizer::Tokenizer;
-pub use trace::{ArNess, Commit, Trace, TraceStep};
+pub use trace::{ArNess, Proposal, Trace, TraceStep};
 pub use weights::{TensorInfo, Weights};
 
 /// A loaded model directory: validated config, weights whose names and shapes match it, and the tokenizer.

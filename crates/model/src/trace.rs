@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One position fixed at one step.
+/// A token proposed for one masked position; the ones a step commits are recorded in its `commits`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Commit {
+pub struct Proposal {
     /// Canvas position (prompt positions count).
     pub position: u32,
     pub token: u32,
@@ -20,7 +20,7 @@ pub struct TraceStep {
     /// Masked positions before this step.
     pub masked_before: u32,
     /// Sorted by position.
-    pub commits: Vec<Commit>,
+    pub commits: Vec<Proposal>,
     /// Wall time of the step (forward pass + proposal + choice), milliseconds.
     pub millis: f64,
 }

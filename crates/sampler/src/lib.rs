@@ -1,1 +1,60 @@
-pub fn _x(){}
+//! Masked-diffusion decoding: Dream / DiffuCoder, LLaDA, confidence-threshold (Fast-dLLM) and a left-to-right
+//! baseline, infilling, counter-based randomness and decode-order metrics. `SAMPLING.md` beside this crate is
+//! the normative specification; this crate, the WGSL kernels and the Python reference implement it.
+//!
+//! **Invariant:** no GPU, no DOM, no clock, no global RNG. One sampler serves every backend; backends differ
+//! only in how they compute a [`Proposal`] ([`Denoiser`]).
+
+pub mod decode;
+pub mod metrics;
+pub mod params;
+pub mod proposal;
+pub mod rng;
+
+pub use decode::{Decoded, Observer, Unobserved, generate, initial_canvas};
+pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
+pub use proposal::{ProposalRule, ScoreKind, TokenDraw, propose_from_logits};
+pub use rng::StepKey;
+pub use unmask_model::trace::Proposal;
+
+/// A model that, given the canvas, proposes a token and a score for masked positions.
+pub trait Denoiser {
+    /// One proposal per entry of `positions` (all masked, increasing), in the same order. The backend runs
+    /// the forward pass over the whole `canvas` (bidirectional), applies the model's logit shift, and turns
+    /// each position's logits row into a proposal as [`propose_from_logits`] does.
+    fn propose(
+        &mut self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<Proposal>, String>;
+
+    fn mask_token_id(&self) -> u32;
+
+    /// The longest canvas the model accepts.
+    fn max_len(&self) -> usize;
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SamplerError {
+    #[error("invalid {name} = {value}: expected {range}")]
+    InvalidParam { name: &'static str, value: String, range: String },
+    #[error(
+        "prompt of {prompt} tokens + {new_tokens} new tokens = {} tokens, longer than the model's context of {context}",
+        prompt + new_tokens
+    )]
+    ContextOverflow { prompt: usize, new_tokens: usize, context: usize },
+    #[error("nothing to decode: max_new_tokens is 0 and the prompt has no mask tokens to fill")]
+    NothingToDecode,
+    #[error("backend failed: {0}")]
+    Backend(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl SamplerError {
+    pub fn invalid(name: &'static str, value: impl std::fmt::Display, range: impl Into<String>) -> Self {
+        SamplerError::InvalidParam { name, value: value.to_string(), range: range.into() }
+    }
+}

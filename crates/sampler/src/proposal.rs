@@ -1,0 +1,231 @@
+//! What a backend computes for one masked position: a token and a score (SAMPLING.md §3 and §6). The CPU
+//! engines call [`propose_from_logits`] on each logits row; a GPU engine computes the same in a fused kernel
+//! and reads back only the proposals.
+
+use unmask_model::trace::Proposal;
+
+use crate::rng::{Purpose, StepKey};
+
+/// How the token of a position is drawn from its logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TokenDraw {
+    /// Dream's `sample_tokens`: temperature, then nucleus and top-k filtering, then a categorical draw
+    /// (argmax at temperature 0).
+    Sample { temperature: f32, top_p: f32, top_k: u32 },
+    /// LLaDA's Gumbel-max over the raw logits; scores use the untempered distribution.
+    Gumbel { temperature: f32 },
+}
+
+/// How certain the model is about a position; higher is more certain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScoreKind {
+    /// Probability of the chosen token.
+    Probability,
+    /// Top-1 minus top-2 probability.
+    Margin,
+    /// `Σ p ln(p + 1e-10)`.
+    NegEntropy,
+    /// A uniform random number (LLaDA `random` remasking).
+    Random,
+}
+
+/// Everything a backend needs to turn a logits row into a proposal.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProposalRule {
+    pub draw: TokenDraw,
+    pub score: ScoreKind,
+    /// Never proposed, so a committed position is never a mask again.
+    pub mask_token: u32,
+}
+
+/// The proposal for canvas position `position` from its logits row (already chosen by the logit shift).
+/// Computed in f64 from f32 logits.
+pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, key: StepKey) -> Proposal {
+    let mut l: Vec<f64> = logits.iter().map(|&x| x as f64).collect();
+    if let Some(mask) = l.get_mut(rule.mask_token as usize) {
+        *mask = f64::NEG_INFINITY;
+    }
+    let (token, p) = match rule.draw {
+        TokenDraw::Sample { temperature, top_p, top_k } => {
+            if temperature > 0.0 {
+                let t = temperature as f64;
+                l.iter_mut().for_each(|x| *x /= t);
+            }
+            if top_p < 1.0 {
+                nucleus_filter(&mut l, top_p as f64);
+            }
+            if top_k > 0 {
+                top_k_filter(&mut l, top_k as usize);
+            }
+            let p = softmax(&l);
+            let token = if temperature > 0.0 {
+                categorical(&p, key.uniform(position, Purpose::Token, 0))
+            } else {
+                argmax(&p)
+            };
+            (token, p)
+        }
+        TokenDraw::Gumbel { temperature } => {
+            let token = if temperature > 0.0 {
+                let t = temperature as f64;
+                let noisy: Vec<f64> = (0..l.len())
+                    .map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32))
+                    .collect();
+                argmax(&noisy)
+            } else {
+                argmax(&l)
+            };
+            (token, softmax(&l))
+        }
+    };
+    let score = match rule.score {
+        ScoreKind::Probability => p[token],
+        ScoreKind::Margin => margin(&p),
+        ScoreKind::NegEntropy => p.iter().map(|&pi| pi * (pi + 1e-10).ln()).sum(),
+        ScoreKind::Random => key.uniform(position, Purpose::Score, 0),
+    };
+    Proposal { position, token: token as u32, score: score as f32 }
+}
+
+/// Drops (sets to −∞) every token outside the smallest high-probability set whose mass reaches `top_p`;
+/// the most likely token always stays.
+fn nucleus_filter(l: &mut [f64], top_p: f64) {
+    let p = softmax(l);
+    let mut order: Vec<usize> = (0..l.len()).collect();
+    // Descending logit, ties by lower id (stable sort over ids in increasing order).
+    order.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
+    let mut before = 0.0;
+    for &id in &order {
+        let drop = before > top_p;
+        before += p[id];
+        if drop {
+            l[id] = f64::NEG_INFINITY;
+        }
+    }
+}
+
+/// Keeps the `k` largest logits, and every logit tied with the k-th.
+fn top_k_filter(l: &mut [f64], k: usize) {
+    let mut finite: Vec<f64> = l.iter().copied().filter(|x| x.is_finite()).collect();
+    if k >= finite.len() {
+        return;
+    }
+    let (_, kth, _) = finite.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    let kth = *kth;
+    l.iter_mut().filter(|x| **x < kth).for_each(|x| *x = f64::NEG_INFINITY);
+}
+
+/// Softmax over the finite entries (−∞ gets probability 0).
+pub fn softmax(l: &[f64]) -> Vec<f64> {
+    let max = l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exp: Vec<f64> = l.iter().map(|&x| (x - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// First index of the maximum.
+fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The first id whose cumulative probability reaches `u`, or the last id with mass if rounding leaves none.
+fn categorical(p: &[f64], u: f64) -> usize {
+    let mut cumulative = 0.0;
+    for (id, &pi) in p.iter().enumerate() {
+        cumulative += pi;
+        if cumulative >= u {
+            return id;
+        }
+    }
+    p.iter().rposition(|&pi| pi > 0.0).unwrap_or(0)
+}
+
+fn margin(p: &[f64]) -> f64 {
+    let (mut first, mut second) = (0.0f64, 0.0f64);
+    let mut kept = 0;
+    for &pi in p {
+        if pi > 0.0 {
+            kept += 1;
+        }
+        if pi > first {
+            second = first;
+            first = pi;
+        } else if pi > second {
+            second = pi;
+        }
+    }
+    if kept > 1 { first - second } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: StepKey = StepKey { seed: 0, step: 0 };
+
+    fn greedy(score: ScoreKind) -> ProposalRule {
+        ProposalRule { draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 }, score, mask_token: 3 }
+    }
+
+    #[test]
+    fn greedy_scores_match_hand_computation() {
+        // softmax([ln 1, ln 2, ln 5, (mask)]) = [1/8, 2/8, 5/8, 0].
+        let logits = [0.0f32, 2f32.ln(), 5f32.ln(), 100.0];
+        let p = propose_from_logits(&logits, 7, &greedy(ScoreKind::Probability), KEY);
+        assert_eq!((p.position, p.token), (7, 2));
+        assert!((p.score - 0.625).abs() < 1e-6);
+        let m = propose_from_logits(&logits, 7, &greedy(ScoreKind::Margin), KEY);
+        assert!((m.score - 0.375).abs() < 1e-6);
+        let e = propose_from_logits(&logits, 7, &greedy(ScoreKind::NegEntropy), KEY);
+        let expected = 0.125 * 0.125f64.ln() + 0.25 * 0.25f64.ln() + 0.625 * 0.625f64.ln();
+        assert!((e.score as f64 - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nucleus_keeps_the_smallest_set_reaching_top_p() {
+        // p = [0.5, 0.3, 0.2]: exclusive prefixes 0, 0.5, 0.8; top_p 0.6 keeps ids 0 and 1.
+        let mut l: Vec<f64> = [0.5f64, 0.3, 0.2].iter().map(|p| p.ln()).collect();
+        nucleus_filter(&mut l, 0.6);
+        assert!(l[0].is_finite() && l[1].is_finite() && l[2] == f64::NEG_INFINITY);
+        let mut l: Vec<f64> = [0.5f64, 0.3, 0.2].iter().map(|p| p.ln()).collect();
+        nucleus_filter(&mut l, 0.1);
+        assert_eq!(l.iter().filter(|x| x.is_finite()).count(), 1);
+    }
+
+    #[test]
+    fn top_k_keeps_ties() {
+        let mut l = vec![1.0, 3.0, 2.0, 2.0, 0.0];
+        top_k_filter(&mut l, 2);
+        assert_eq!(l, vec![f64::NEG_INFINITY, 3.0, 2.0, 2.0, f64::NEG_INFINITY]);
+        let mut short = vec![1.0, f64::NEG_INFINITY];
+        top_k_filter(&mut short, 5);
+        assert_eq!(short, vec![1.0, f64::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn categorical_inverts_the_cdf() {
+        let p = [0.25, 0.0, 0.75];
+        assert_eq!(categorical(&p, 0.1), 0);
+        assert_eq!(categorical(&p, 0.25), 0);
+        assert_eq!(categorical(&p, 0.2500001), 2);
+        assert_eq!(categorical(&p, 1.5), 2);
+    }
+
+    #[test]
+    fn the_mask_token_is_never_proposed() {
+        let logits = [0.0f32, 0.0, 0.0, 50.0];
+        for draw in [TokenDraw::Sample { temperature: 1.0, top_p: 1.0, top_k: 0 }, TokenDraw::Gumbel { temperature: 1.0 }] {
+            for step in 0..50 {
+                let rule = ProposalRule { draw, score: ScoreKind::Probability, mask_token: 3 };
+                let p = propose_from_logits(&logits, 0, &rule, StepKey { seed: 1, step });
+                assert_ne!(p.token, 3);
+            }
+        }
+    }
+}
