@@ -1,1 +1,51 @@
-pub fn _x(){}
+//! The reference forward pass in plain f32: embedding, RMSNorm, RoPE, bidirectional grouped-query attention,
+//! SwiGLU, final norm, head. It is the oracle every other backend is tested against, so it stays simple.
+//!
+//! **Invariant:** depends on `unmask-model` and `unmask-sampler` only; no GPU, no SIMD intrinsics.
+
+pub mod model;
+pub mod ops;
+
+pub use model::CpuModel;
+
+use unmask_sampler::{Denoiser, Proposal, ProposalRule, StepKey, propose_from_logits};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CpuError {
+    #[error(transparent)]
+    Model(#[from] unmask_model::ModelError),
+    #[error("sequence of {len} tokens is longer than the model's context of {context}")]
+    TooLong { len: usize, context: usize },
+    #[error("token id {token} is outside the vocabulary (size {vocab})")]
+    TokenOutOfRange { token: u32, vocab: usize },
+    #[error("attention mask has {mask} entries for {seq} tokens")]
+    MaskLength { mask: usize, seq: usize },
+}
+
+impl Denoiser for CpuModel {
+    fn propose(
+        &mut self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<Proposal>, String> {
+        let hidden = self.hidden_states(canvas, None).map_err(|e| e.to_string())?;
+        let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
+        let logits = self.logits_of_rows(&hidden, &rows);
+        let vocab = self.config().vocab_size;
+        Ok(positions
+            .iter()
+            .zip(logits.chunks_exact(vocab))
+            .map(|(&q, row)| propose_from_logits(row, q, rule, key))
+            .collect())
+    }
+
+    fn mask_token_id(&self) -> u32 {
+        self.config().mask_token_id
+    }
+
+    fn max_len(&self) -> usize {
+        self.config().max_position_embeddings
+    }
+}
