@@ -1,0 +1,192 @@
+//! Properties every decode must have, for any parameters and prompt (proptest over a tiny random model):
+//! each step commits exactly the scheduled number of positions, nothing is committed twice or remasked,
+//! no mask is left, prompt tokens never change, the same seed gives the same trace, and threshold decoding
+//! commits at least one position per step.
+
+use proptest::prelude::*;
+use unmask_cpu::CpuModel;
+use unmask_model::ModelConfig;
+use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+
+const MASK: u32 = 1;
+
+fn tiny_model() -> CpuModel {
+    let config = ModelConfig {
+        model_type: "qwen2".into(),
+        vocab_size: 48,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 16,
+        max_position_embeddings: 64,
+        rope_theta: 10_000.0,
+        rms_norm_eps: 1e-6,
+        tie_word_embeddings: true,
+        mask_token_id: MASK,
+        eos_token_ids: vec![0],
+        pad_token_id: None,
+        shift_logits: true,
+        dtype: None,
+    };
+    config.validate("test").unwrap();
+    CpuModel::random(&config, 7)
+}
+
+fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
+    let algorithm = prop_oneof![
+        Just(Algorithm::Dream),
+        Just(Algorithm::Llada),
+        Just(Algorithm::Threshold),
+        Just(Algorithm::LeftToRight)
+    ];
+    let alg = prop_oneof![
+        Just(DreamAlg::Origin),
+        Just(DreamAlg::MaskgitPlus),
+        Just(DreamAlg::TopkMargin),
+        Just(DreamAlg::Entropy)
+    ];
+    let remasking = prop_oneof![Just(Remasking::LowConfidence), Just(Remasking::Random)];
+    (
+        (algorithm, alg, remasking, 1u32..24, 0u32..24, 0.0f32..1.5),
+        (0.05f32..=1.0, 0u32..8, 0.0f32..1.0, 1u32..12, 0.01f32..=1.0, any::<u64>()),
+    )
+        .prop_map(
+            |((algorithm, alg, remasking, steps, max_new_tokens, temperature), (top_p, top_k, alg_temp, block_length, threshold, seed))| {
+                let llada = algorithm == Algorithm::Llada;
+                SamplerConfig {
+                    algorithm,
+                    alg,
+                    remasking,
+                    steps,
+                    max_new_tokens,
+                    temperature,
+                    top_p: if llada { 1.0 } else { top_p },
+                    top_k: if llada { 0 } else { top_k },
+                    alg_temp,
+                    eps: 1e-3,
+                    block_length,
+                    threshold,
+                    seed,
+                }
+            },
+        )
+}
+
+/// A prompt of ordinary tokens with some holes (mask tokens) in it.
+fn prompt_strategy() -> impl Strategy<Value = Vec<u32>> {
+    prop::collection::vec(prop_oneof![4 => 2u32..48, 1 => Just(MASK)], 1..10)
+}
+
+/// Checks the per-step schedule of SAMPLING.md against a finished decode.
+fn check_schedule(config: &SamplerConfig, decoded: &Decoded) -> Result<(), TestCaseError> {
+    let steps = &decoded.steps;
+    let initial_masked = decoded.initial.iter().filter(|&&t| t == MASK).count();
+    match config.algorithm {
+        Algorithm::Dream => {
+            prop_assert_eq!(steps.len(), config.steps as usize);
+            let n = config.steps as f64;
+            let t = |k: usize| 1.0 + (config.eps - 1.0) * k as f64 / n;
+            for (i, step) in steps.iter().enumerate() {
+                let masked = step.masked_before as usize;
+                let committed = step.commits.len();
+                if i + 1 == steps.len() {
+                    prop_assert_eq!(committed, masked, "the last step commits every remaining mask");
+                } else if config.alg != DreamAlg::Origin {
+                    let k = (masked as f64 * (1.0 - t(i + 1) / t(i))).floor() as usize;
+                    prop_assert_eq!(committed, k, "step {} of {} masks", i, masked);
+                }
+            }
+        }
+        Algorithm::Llada => {
+            prop_assert_eq!(steps.len(), config.steps as usize);
+            // Reconstruct the blocks from the initial canvas and check each block's per-step counts.
+            let first = decoded.initial.iter().position(|&t| t == MASK).unwrap();
+            let b = config.block_length as usize;
+            let blocks: Vec<(usize, usize)> = (first..decoded.initial.len())
+                .step_by(b)
+                .map(|s| (s, (s + b).min(decoded.initial.len())))
+                .filter(|&(s, e)| decoded.initial[s..e].contains(&MASK))
+                .collect();
+            let (total, nb) = (config.steps as usize, blocks.len());
+            let mut step_index = 0;
+            for (j, &(s, e)) in blocks.iter().enumerate() {
+                let block_steps = total / nb + usize::from(j < total % nb);
+                let m = decoded.initial[s..e].iter().filter(|&&t| t == MASK).count();
+                for r in 0..block_steps {
+                    let step = &steps[step_index];
+                    prop_assert_eq!(step.commits.len(), m / block_steps + usize::from(r < m % block_steps));
+                    prop_assert!(step.commits.iter().all(|c| (s..e).contains(&(c.position as usize))), "commits stay in the block");
+                    step_index += 1;
+                }
+            }
+        }
+        Algorithm::Threshold => {
+            prop_assert!(steps.iter().all(|s| !s.commits.is_empty()), "threshold commits at least one per step");
+            prop_assert!(steps.len() <= initial_masked);
+        }
+        Algorithm::LeftToRight => {
+            prop_assert_eq!(steps.len(), initial_masked);
+            let mut canvas = decoded.initial.clone();
+            for step in steps {
+                prop_assert_eq!(step.commits.len(), 1);
+                let leftmost = canvas.iter().position(|&t| t == MASK).unwrap();
+                prop_assert_eq!(step.commits[0].position as usize, leftmost);
+                canvas[leftmost] = step.commits[0].token;
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decodes_keep_their_invariants(config in config_strategy(), prompt in prompt_strategy()) {
+        let mut model = tiny_model();
+        let holes = prompt.contains(&MASK);
+        let result = generate(&mut model, &prompt, &config, &mut Unobserved);
+        let masked_total = prompt.iter().filter(|&&t| t == MASK).count() + config.max_new_tokens as usize;
+        let decoded = match result {
+            Err(unmask_sampler::SamplerError::NothingToDecode) => {
+                prop_assert!(!holes && config.max_new_tokens == 0);
+                return Ok(());
+            }
+            Err(unmask_sampler::SamplerError::InvalidParam { name: "steps", .. }) => {
+                // LLaDA needs at least one step per block.
+                prop_assert_eq!(config.algorithm, Algorithm::Llada);
+                return Ok(());
+            }
+            other => other.unwrap(),
+        };
+
+        // No mask left; prompt tokens unchanged.
+        prop_assert!(!decoded.tokens.contains(&MASK));
+        for (q, &t) in decoded.initial.iter().enumerate() {
+            if t != MASK {
+                prop_assert_eq!(decoded.tokens[q], t, "given token at {} changed", q);
+            }
+        }
+        // Each masked position is committed exactly once, while masked, and keeps its token.
+        let mut canvas = decoded.initial.clone();
+        let mut commits = 0;
+        for step in &decoded.steps {
+            prop_assert_eq!(step.masked_before as usize, canvas.iter().filter(|&&t| t == MASK).count());
+            for c in &step.commits {
+                prop_assert_eq!(canvas[c.position as usize], MASK, "position {} committed twice", c.position);
+                prop_assert_ne!(c.token, MASK);
+                canvas[c.position as usize] = c.token;
+                commits += 1;
+            }
+        }
+        prop_assert_eq!(commits, masked_total);
+        prop_assert_eq!(&canvas, &decoded.tokens);
+        check_schedule(&config, &decoded)?;
+
+        // Same seed, same trace.
+        let again = generate(&mut model, &prompt, &config, &mut Unobserved).unwrap();
+        prop_assert_eq!(&again, &decoded);
+    }
+}
