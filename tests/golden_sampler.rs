@@ -16,7 +16,13 @@ fn counter_rng_matches_reference_vectors() {
     assert!(vectors.len() >= 5);
     for v in vectors {
         let field = |name: &str| v[name].as_u64().unwrap();
-        let bits = rng::bits(field("seed"), field("step") as u32, field("position") as u32, field("purpose") as u32, field("lane") as u32);
+        let bits = rng::bits(
+            field("seed"),
+            field("step") as u32,
+            field("position") as u32,
+            field("purpose") as u32,
+            field("lane") as u32,
+        );
         assert_eq!(bits as u64, field("bits"), "{v}");
         assert_eq!(rng::to_open_unit(bits), v["uniform"].as_f64().unwrap(), "{v}");
     }
@@ -52,14 +58,24 @@ fn every_algorithm_matches_the_reference_trace() {
             assert_eq!(ours, theirs, "{name}: step {} commits (position, token)", step.step);
             for (c, e) in step.commits.iter().zip(commits) {
                 let diff = (c.score as f64 - e[2].as_f64().unwrap()).abs();
-                assert!(diff < SCORE_TOLERANCE, "{name}: step {} position {} score off by {diff}", step.step, c.position);
+                assert!(
+                    diff < SCORE_TOLERANCE,
+                    "{name}: step {} position {} score off by {diff}",
+                    step.step,
+                    c.position
+                );
             }
         }
         assert_eq!(decoded.tokens, u32_vec(&case["final"]), "{name}: final canvas");
 
         let ar = metrics::ar_ness(&decoded.initial, model_dir.config.mask_token_id, &decoded.steps);
         let m = &case["metrics"];
-        for (ours, key) in [(ar.local_1, "local_ar_1"), (ar.local_2, "local_ar_2"), (ar.global_1, "global_ar_1"), (ar.global_2, "global_ar_2")] {
+        for (ours, key) in [
+            (ar.local_1, "local_ar_1"),
+            (ar.local_2, "local_ar_2"),
+            (ar.global_1, "global_ar_1"),
+            (ar.global_2, "global_ar_2"),
+        ] {
             assert!((ours - m[key].as_f64().unwrap()).abs() < 1e-12, "{name}: {key} {ours} vs {}", m[key]);
         }
     }

@@ -53,7 +53,10 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
         (0.05f32..=1.0, 0u32..8, 0.0f32..1.0, 1u32..12, 0.01f32..=1.0, any::<u64>()),
     )
         .prop_map(
-            |((algorithm, alg, remasking, steps, max_new_tokens, temperature), (top_p, top_k, alg_temp, block_length, threshold, seed))| {
+            |(
+                (algorithm, alg, remasking, steps, max_new_tokens, temperature),
+                (top_p, top_k, alg_temp, block_length, threshold, seed),
+            )| {
                 let llada = algorithm == Algorithm::Llada;
                 SamplerConfig {
                     algorithm,
@@ -117,7 +120,10 @@ fn check_schedule(config: &SamplerConfig, decoded: &Decoded) -> Result<(), TestC
                 for r in 0..block_steps {
                     let step = &steps[step_index];
                     prop_assert_eq!(step.commits.len(), m / block_steps + usize::from(r < m % block_steps));
-                    prop_assert!(step.commits.iter().all(|c| (s..e).contains(&(c.position as usize))), "commits stay in the block");
+                    prop_assert!(
+                        step.commits.iter().all(|c| (s..e).contains(&(c.position as usize))),
+                        "commits stay in the block"
+                    );
                     step_index += 1;
                 }
             }

@@ -1,1 +1,87 @@
-fn main(){}
+//! `unmask`: inspect a model directory, generate with any decoding algorithm, benchmark the engine.
+//!
+//! Output contract: `generate` prints the completion alone on stdout; everything for people (progress,
+//! step views, summaries) goes to stderr. Any failure exits non-zero with one line on stderr.
+
+mod bench;
+mod generate;
+mod inspect;
+mod view;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "unmask", version, about = "Watch a masked-diffusion model write code.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a model directory: architecture, parameters, dtypes, size.
+    Inspect(inspect::Args),
+    /// Fill the masked answer (and any <|mask|> holes in the prompt) and print the completion.
+    Generate(generate::Args),
+    /// Time the forward pass and a decoding step.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = err.print();
+                return if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            eprintln!("{}", one_line_clap_error(&err));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` joins the context chain on one line: "reading prompt.txt: No such file or directory".
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// clap's first line ("error: invalid value 'x' for '--alg <ALG>'") plus the list of valid values where clap
+/// gives one, without the usage block.
+fn one_line_clap_error(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut first = lines.next().unwrap_or("error: invalid arguments").to_owned();
+    if first.ends_with(':') {
+        // "the following required arguments were not provided:" is followed by the arguments.
+        let missing: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+        first = format!("{first} {}", missing.join(" "));
+    }
+    let detail = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("[possible values:") || l.starts_with("tip:"))
+        .map(|l| format!(" {l}"))
+        .unwrap_or_default();
+    format!("{first}{detail}")
+}

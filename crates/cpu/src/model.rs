@@ -138,12 +138,8 @@ impl CpuModel {
             }
         };
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        let shape = AttentionShape {
-            seq,
-            heads: c.num_attention_heads,
-            kv_heads: c.num_key_value_heads,
-            head_dim: c.head_dim,
-        };
+        let shape =
+            AttentionShape { seq, heads: c.num_attention_heads, kv_heads: c.num_key_value_heads, head_dim: c.head_dim };
 
         let mut x: Vec<f32> = tokens.iter().flat_map(|&t| &self.embed[t as usize * h..][..h]).copied().collect();
         for layer in &self.layers {

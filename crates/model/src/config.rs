@@ -42,8 +42,8 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Parses and validates `config.json` text. `file` names the source in error messages.
     pub fn from_json(text: &str, file: &str) -> Result<Self> {
-        let raw: Value = serde_json::from_str(text)
-            .map_err(|e| ModelError::Json { path: file.into(), message: e.to_string() })?;
+        let raw: Value =
+            serde_json::from_str(text).map_err(|e| ModelError::Json { path: file.into(), message: e.to_string() })?;
         let obj = raw.as_object().ok_or_else(|| config_error(file, "expected a JSON object"))?;
         let fields = Fields { obj, file };
 
@@ -65,9 +65,7 @@ impl ModelConfig {
             });
         }
         let rope = obj.get("rope_scaling").filter(|v| !v.is_null()).or_else(|| {
-            obj.get("rope_parameters")
-                .and_then(|p| p.get("rope_type"))
-                .filter(|t| t.as_str() != Some("default"))
+            obj.get("rope_parameters").and_then(|p| p.get("rope_type")).filter(|t| t.as_str() != Some("default"))
         });
         if let Some(scaling) = rope {
             return Err(ModelError::Unsupported {
@@ -78,8 +76,7 @@ impl ModelConfig {
 
         let hidden_size = fields.usize("hidden_size")?;
         let num_attention_heads = fields.usize("num_attention_heads")?;
-        let num_key_value_heads =
-            fields.opt_usize("num_key_value_heads")?.unwrap_or(num_attention_heads);
+        let num_key_value_heads = fields.opt_usize("num_key_value_heads")?.unwrap_or(num_attention_heads);
         let head_dim = match fields.opt_usize("head_dim")? {
             Some(d) => d,
             None => {
@@ -104,10 +101,9 @@ impl ModelConfig {
         };
         let eos_token_ids = match obj.get("eos_token_id") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(ids)) => ids
-                .iter()
-                .map(|v| token_id(v, file, "eos_token_id"))
-                .collect::<Result<Vec<_>>>()?,
+            Some(Value::Array(ids)) => {
+                ids.iter().map(|v| token_id(v, file, "eos_token_id")).collect::<Result<Vec<_>>>()?
+            }
             Some(v) => vec![token_id(v, file, "eos_token_id")?],
         };
         let mask_token_id = match obj.get("mask_token_id") {

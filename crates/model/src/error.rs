@@ -4,8 +4,9 @@ use std::path::PathBuf;
 /// is wrong with it in one line, because the CLI prints it as is.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    // Not `#[source]`: the message already includes it, and error chains would print it twice.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: malformed JSON: {message}")]
     Json { path: PathBuf, message: String },
     #[error("{file}: unsupported model: {message}")]
@@ -25,7 +26,7 @@ pub enum ModelError {
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
 impl ModelError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ModelError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        ModelError::Io { path: path.into(), error }
     }
 }

@@ -48,18 +48,16 @@ impl ModelDir {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open(dir: &std::path::Path) -> Result<Self> {
         if !dir.is_dir() {
-            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not a model directory (no such directory)");
-            return Err(ModelError::io(dir, source));
+            let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such model directory");
+            return Err(ModelError::io(dir, error));
         }
         let read = |file: &str| {
             let path = dir.join(file);
             std::fs::read(&path).map_err(|e| ModelError::io(path, e))
         };
         let config_json = read("config.json")?;
-        let config_json = String::from_utf8(config_json).map_err(|_| ModelError::Json {
-            path: dir.join("config.json"),
-            message: "not UTF-8 text".into(),
-        })?;
+        let config_json = String::from_utf8(config_json)
+            .map_err(|_| ModelError::Json { path: dir.join("config.json"), message: "not UTF-8 text".into() })?;
         // Parse the config first so a malformed one is reported with its full path.
         ModelConfig::from_json(&config_json, &dir.join("config.json").display().to_string())?;
         let tokenizer_json = read("tokenizer.json")?;

@@ -8,15 +8,15 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(json).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
+        let inner =
+            tokenizers::Tokenizer::from_bytes(json).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
         Ok(Self { inner })
     }
 
     /// Token ids of `text`, without added BOS/EOS. Special tokens written literally (such as the mask token)
     /// become their ids, which is how a prompt marks holes to fill.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding =
-            self.inner.encode(text, false).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
+        let encoding = self.inner.encode(text, false).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
         Ok(encoding.get_ids().to_vec())
     }
 

@@ -109,7 +109,7 @@ impl Weights {
                 // while it is mapped would fault; model files are not edited while a model is loaded.
                 #[allow(unsafe_code)]
                 let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(&path, e))?;
-                SafetensorsFile::parse(name, Bytes::Mapped(map))
+                SafetensorsFile::parse(path.display().to_string(), Bytes::Mapped(map))
             })
             .collect::<Result<Vec<_>>>()?;
         Self::from_files(files)
@@ -150,7 +150,12 @@ impl Weights {
 
     /// The `__metadata__` string map of every file, merged (quantized files name their scheme there).
     pub fn file_metadata(&self) -> BTreeMap<String, String> {
-        self.files.iter().filter_map(|f| f.metadata.metadata().as_ref()).flatten().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.files
+            .iter()
+            .filter_map(|f| f.metadata.metadata().as_ref())
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Total size of the files in bytes.

@@ -2,14 +2,14 @@
 //! positions to ask the backend about and which of the proposals to commit; everything else — the canvas,
 //! the step counter that keys the randomness, timing, the observer and the trace — is shared in [`Session`].
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
-use unmask_model::trace::{Proposal, TraceStep};
+use unmask_model::trace::{Proposal, Trace, TraceStep};
 
 use crate::params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 use crate::proposal::{ProposalRule, ScoreKind, TokenDraw};
 use crate::rng::{Purpose, StepKey};
-use crate::{Denoiser, SamplerError};
+use crate::{Denoiser, SamplerError, metrics};
 
 /// Watches a decode as it runs: gets each finished step, may stop the run, and supplies the clock (the
 /// sampler itself has none, because `std::time::Instant` does not exist in the browser).
@@ -37,6 +37,44 @@ pub struct Decoded {
     /// The canvas at the end: no mask left.
     pub tokens: Vec<u32>,
     pub steps: Vec<TraceStep>,
+}
+
+impl Decoded {
+    /// The canvas range a user reads as the result: the answer after the prompt, cut before its first end
+    /// token; when the prompt had holes, the whole canvas from the start (so the filled holes show).
+    pub fn completion_range(&self, prompt_len: usize, mask_token: u32, is_end: impl Fn(u32) -> bool) -> Range<usize> {
+        let start = if self.initial[..prompt_len].contains(&mask_token) { 0 } else { prompt_len };
+        let answer = &self.tokens[prompt_len..];
+        let end = prompt_len + answer.iter().position(|&t| is_end(t)).unwrap_or(answer.len());
+        start..end
+    }
+
+    /// The trace of this decode.
+    pub fn into_trace(
+        self,
+        model: String,
+        prompt: String,
+        config: &SamplerConfig,
+        mask_token: u32,
+        prompt_len: usize,
+        completion: String,
+    ) -> Trace {
+        let ar_ness = metrics::ar_ness(&self.initial, mask_token, &self.steps);
+        let total_millis = self.steps.iter().map(|s| s.millis).sum();
+        Trace {
+            model,
+            prompt,
+            params: serde_json::to_value(config).expect("SamplerConfig serialises"),
+            mask_token_id: mask_token,
+            prompt_len: prompt_len as u32,
+            initial: self.initial,
+            steps: self.steps,
+            tokens: self.tokens,
+            completion,
+            ar_ness,
+            total_millis,
+        }
+    }
 }
 
 /// `prompt` followed by `max_new_tokens` masks; masks inside the prompt are holes to fill.
@@ -287,6 +325,14 @@ mod tests {
     fn best_k_breaks_ties_by_position() {
         let chosen = best_k(vec![p(5, 0.5), p(2, 0.9), p(3, 0.5), p(1, 0.1)], 2, |p| p.score as f64);
         assert_eq!(chosen.iter().map(|p| p.position).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn completion_is_the_answer_up_to_the_end_token_or_the_whole_canvas_with_holes() {
+        let decoded = Decoded { initial: vec![5, 6, 1, 1, 1], tokens: vec![5, 6, 7, 0, 9], steps: vec![] };
+        assert_eq!(decoded.completion_range(2, 1, |t| t == 0), 2..3);
+        let with_hole = Decoded { initial: vec![5, 1, 6, 1], tokens: vec![5, 8, 6, 9], steps: vec![] };
+        assert_eq!(with_hole.completion_range(3, 1, |t| t == 0), 0..4);
     }
 
     #[test]

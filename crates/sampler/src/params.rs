@@ -8,6 +8,7 @@ use crate::SamplerError;
 /// Which family of decoding algorithm runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum), value(rename_all = "snake_case"))]
 pub enum Algorithm {
     /// Dream / DiffuCoder: a timestep schedule over the whole answer (SAMPLING.md §4).
     Dream,
@@ -22,6 +23,7 @@ pub enum Algorithm {
 /// Dream's rule for which masked positions to commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum), value(rename_all = "snake_case"))]
 pub enum DreamAlg {
     /// Random positions, each with probability `1 − s/t`.
     Origin,
@@ -36,6 +38,7 @@ pub enum DreamAlg {
 /// LLaDA's rule for which positions stay masked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum), value(rename_all = "snake_case"))]
 pub enum Remasking {
     LowConfidence,
     Random,
@@ -73,22 +76,27 @@ pub struct SamplerConfig {
 
 impl Default for SamplerConfig {
     fn default() -> Self {
-        Self {
-            algorithm: Algorithm::Dream,
-            alg: DreamAlg::Entropy,
-            remasking: Remasking::LowConfidence,
-            steps: 32,
-            max_new_tokens: 64,
-            temperature: 0.2,
-            top_p: 0.95,
-            top_k: 0,
-            alg_temp: 0.0,
-            eps: 1e-3,
-            block_length: 32,
-            threshold: 0.9,
-            seed: 0,
-        }
+        Self::DEFAULT
     }
+}
+
+impl SamplerConfig {
+    /// The defaults: Dream's entropy ordering at a low temperature, DiffuCoder's recommended style.
+    pub const DEFAULT: SamplerConfig = SamplerConfig {
+        algorithm: Algorithm::Dream,
+        alg: DreamAlg::Entropy,
+        remasking: Remasking::LowConfidence,
+        steps: 32,
+        max_new_tokens: 64,
+        temperature: 0.2,
+        top_p: 1.0,
+        top_k: 0,
+        alg_temp: 0.0,
+        eps: 1e-3,
+        block_length: 32,
+        threshold: 0.9,
+        seed: 0,
+    };
 }
 
 /// Upper bounds that keep a slider or a typo from asking for hours of work.
@@ -111,7 +119,11 @@ impl SamplerConfig {
         )?;
         if self.algorithm == Algorithm::Llada {
             if self.top_p != 1.0 {
-                return Err(SamplerError::invalid("top_p", self.top_p, "top_p = 1: llada draws tokens by Gumbel-max without nucleus filtering"));
+                return Err(SamplerError::invalid(
+                    "top_p",
+                    self.top_p,
+                    "top_p = 1: llada draws tokens by Gumbel-max without nucleus filtering",
+                ));
             }
             if self.top_k != 0 {
                 return Err(SamplerError::invalid("top_k", self.top_k, "top_k = 0: llada does not filter tokens"));
@@ -156,7 +168,7 @@ mod tests {
         for algorithm in [Algorithm::Dream, Algorithm::Threshold, Algorithm::LeftToRight] {
             SamplerConfig { algorithm, ..Default::default() }.validate().unwrap();
         }
-        SamplerConfig { algorithm: Algorithm::Llada, top_p: 1.0, ..Default::default() }.validate().unwrap();
+        SamplerConfig { algorithm: Algorithm::Llada, ..Default::default() }.validate().unwrap();
     }
 
     #[test]
@@ -173,7 +185,8 @@ mod tests {
         assert_eq!(e, "invalid eps = 1: expected 0 < eps < 1");
         let e = error_of(SamplerConfig { algorithm: Algorithm::Threshold, threshold: 1.5, ..Default::default() });
         assert_eq!(e, "invalid threshold = 1.5: expected 0 < threshold ≤ 1");
-        let e = error_of(SamplerConfig { algorithm: Algorithm::Llada, block_length: 0, top_p: 1.0, ..Default::default() });
+        let e =
+            error_of(SamplerConfig { algorithm: Algorithm::Llada, block_length: 0, top_p: 1.0, ..Default::default() });
         assert_eq!(e, "invalid block_length = 0: expected 1 ≤ block_length ≤ 4096");
         let e = error_of(SamplerConfig { algorithm: Algorithm::Llada, top_p: 0.9, ..Default::default() });
         assert!(e.starts_with("invalid top_p = 0.9"), "{e}");

@@ -58,19 +58,15 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
                 top_k_filter(&mut l, top_k as usize);
             }
             let p = softmax(&l);
-            let token = if temperature > 0.0 {
-                categorical(&p, key.uniform(position, Purpose::Token, 0))
-            } else {
-                argmax(&p)
-            };
+            let token =
+                if temperature > 0.0 { categorical(&p, key.uniform(position, Purpose::Token, 0)) } else { argmax(&p) };
             (token, p)
         }
         TokenDraw::Gumbel { temperature } => {
             let token = if temperature > 0.0 {
                 let t = temperature as f64;
-                let noisy: Vec<f64> = (0..l.len())
-                    .map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32))
-                    .collect();
+                let noisy: Vec<f64> =
+                    (0..l.len()).map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32)).collect();
                 argmax(&noisy)
             } else {
                 argmax(&l)
@@ -220,7 +216,9 @@ mod tests {
     #[test]
     fn the_mask_token_is_never_proposed() {
         let logits = [0.0f32, 0.0, 0.0, 50.0];
-        for draw in [TokenDraw::Sample { temperature: 1.0, top_p: 1.0, top_k: 0 }, TokenDraw::Gumbel { temperature: 1.0 }] {
+        for draw in
+            [TokenDraw::Sample { temperature: 1.0, top_p: 1.0, top_k: 0 }, TokenDraw::Gumbel { temperature: 1.0 }]
+        {
             for step in 0..50 {
                 let rule = ProposalRule { draw, score: ScoreKind::Probability, mask_token: 3 };
                 let p = propose_from_logits(&logits, 0, &rule, StepKey { seed: 1, step });
