@@ -57,5 +57,5 @@ pub fn u32_vec(value: &serde_json::Value) -> Vec<u32> {
 
 /// Flattens a JSON `[[f32]]` into one vector.
 pub fn f32_matrix(value: &serde_json::Value) -> Vec<f32> {
-    value.as_array().expect("rows").iter().flat_map(|row| f32_vec(row)).collect()
+    value.as_array().expect("rows").iter().flat_map(f32_vec).collect()
 }

@@ -128,7 +128,7 @@ fn random_config(shape: &str, seq: usize) -> Result<ModelConfig> {
         num_hidden_layers: get("layers", 4),
         num_attention_heads: heads,
         num_key_value_heads: get("kv-heads", heads),
-        head_dim: if heads > 0 { hidden / heads } else { 0 },
+        head_dim: hidden.checked_div(heads).unwrap_or(0),
         max_position_embeddings: get("context", seq.max(2048)),
         rope_theta: 10_000.0,
         rms_norm_eps: 1e-6,

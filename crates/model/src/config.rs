@@ -80,7 +80,7 @@ impl ModelConfig {
         let head_dim = match fields.opt_usize("head_dim")? {
             Some(d) => d,
             None => {
-                if num_attention_heads == 0 || hidden_size % num_attention_heads != 0 {
+                if num_attention_heads == 0 || !hidden_size.is_multiple_of(num_attention_heads) {
                     return Err(config_error(
                         file,
                         &format!(
@@ -164,10 +164,10 @@ impl ModelConfig {
                 return Err(config_error(file, &format!("`{name}` must be positive")));
             }
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return Err(config_error(file, &format!("head_dim {} must be positive and even (RoPE)", self.head_dim)));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return Err(config_error(
                 file,
                 &format!(
