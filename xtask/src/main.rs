@@ -1,10 +1,13 @@
 //! `cargo xtask <task>`: everything that is not a plain `cargo build/test`.
 //!
-//! - `setup`: installs what the test suite needs, idempotently (skips what is already there).
-//! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests, the wasm32 build.
+//! - `setup`: installs what the test suite needs, idempotently (skips what is already there): the wasm32
+//!   target, and a Python virtual environment with the training pipeline's pinned requirements.
+//! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests, the wasm32 build,
+//!   and the training pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine).
 //!
 //! Each step prints its wall time, so a slow CI run says where the time went.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -13,6 +16,7 @@ use anyhow::{Context, Result, bail};
 /// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
 const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -53,7 +57,36 @@ fn setup() -> Result<()> {
             }
         }
         Ok(())
+    })?;
+    step("python environment for the training pipeline", || {
+        let venv = train_venv();
+        let stamp = venv.join("requirements.stamp");
+        let wanted = std::fs::read_to_string(TRAIN_REQUIREMENTS).context(TRAIN_REQUIREMENTS)?;
+        if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+            println!("  {} already matches {TRAIN_REQUIREMENTS}", venv.display());
+            return Ok(());
+        }
+        run("python3", &["-m", "venv", path_str(&venv)?])?;
+        let python = venv.join("bin/python");
+        run(
+            path_str(&python)?,
+            &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", TRAIN_REQUIREMENTS],
+        )?;
+        std::fs::write(&stamp, wanted).context("writing the requirements stamp")
     })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+/// Where CI's Python environment lives: inside the cargo target directory, so `cargo clean` removes it.
+fn train_venv() -> PathBuf {
+    target_dir().join("train-venv")
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
 fn ci() -> Result<()> {
@@ -70,6 +103,12 @@ fn ci() -> Result<()> {
             args.extend(["-p", krate]);
         }
         run("cargo", &args)
+    })?;
+    step("training pipeline smoke test", || {
+        run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
+        let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
+        let python = train_venv().join("bin/python");
+        run(path_str(&python)?, &["tools/train/smoke_test.py", "--unmask", path_str(&unmask)?])
     })?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
