@@ -7,7 +7,8 @@ Likelihood metrics (JAX, from the exported weights): masked-token accuracy at ma
 the ELBO in bits per token, both over answer bodies (the answer's tokens plus its first end-of-text).
 Generation metrics run the **Rust engine** (the `unmask` CLI) on held-out function prompts: the share whose
 completion parses (`ast.parse(prompt + completion)`; the CLI cuts at the first end-of-text), the share that end
-cleanly (an end-of-text inside the answer), and exact match on single-line infilling (hole length = the true
+cleanly (an end-of-text inside the answer), the share that wrote anything at all (an empty body after a
+docstring parses, so parse rate alone can flatter a model that only emits end-of-text), and exact match on single-line infilling (hole length = the true
 line's token count), for several decoding configurations including the left-to-right baseline.
 """
 
@@ -37,6 +38,7 @@ DECODES = [
     ("entropy T=0.2", ["--algorithm", "dream", "--alg", "entropy", "--temperature", "0.2"]),
     ("entropy T=0.8", ["--algorithm", "dream", "--alg", "entropy", "--temperature", "0.8"]),
     ("maskgit_plus T=0.2", ["--algorithm", "dream", "--alg", "maskgit_plus", "--temperature", "0.2"]),
+    ("maskgit_plus T=0.8", ["--algorithm", "dream", "--alg", "maskgit_plus", "--temperature", "0.8"]),
     ("left_to_right T=0.2", ["--algorithm", "left_to_right", "--temperature", "0.2"]),
 ]
 
@@ -94,14 +96,25 @@ def parses(text):
 
 
 def generation_metrics(unmask, model_dir, prompts, flags, max_new_tokens, steps):
-    parsed = clean = 0
+    parsed = clean = nonempty = parsed_nonempty = 0
+    local, global_ = [], []
     started = time.time()
     for n, example in enumerate(prompts):
         trace = run_cli(unmask, model_dir, example["prompt"], flags, max_new_tokens, steps, seed=n)
         answer = trace["tokens"][trace["prompt_len"]:]
         clean += EOS in answer
-        parsed += parses(example["prompt"] + trace["completion"])
-    return {"parse_rate": parsed / len(prompts), "clean_end_rate": clean / len(prompts), "prompts": len(prompts),
+        ok = parses(example["prompt"] + trace["completion"])
+        # A body-less function after its docstring still parses: count completions that wrote something too.
+        wrote = bool(trace["completion"].strip())
+        parsed += ok
+        nonempty += wrote
+        parsed_nonempty += ok and wrote
+        local.append(trace["ar_ness"]["local_1"])
+        global_.append(trace["ar_ness"]["global_1"])
+    return {"parse_rate": parsed / len(prompts), "clean_end_rate": clean / len(prompts),
+            "nonempty_rate": nonempty / len(prompts), "parse_and_nonempty_rate": parsed_nonempty / len(prompts),
+            "prompts": len(prompts),
+            "local_ar_1": float(np.mean(local)), "global_ar_1": float(np.mean(global_)),
             "seconds": round(time.time() - started, 1)}
 
 

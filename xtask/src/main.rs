@@ -3,7 +3,8 @@
 //! - `setup`: installs what the test suite needs, idempotently (skips what is already there): the wasm32
 //!   target, and a Python virtual environment with the training pipeline's pinned requirements.
 //! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests, the wasm32 build,
-//!   and the training pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine).
+//!   the training pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the
+//!   shipped model's check (its recorded evaluation subset, rerun through the Rust engine).
 //!
 //! Each step prints its wall time, so a slow CI run says where the time went.
 
@@ -17,6 +18,7 @@ use anyhow::{Context, Result, bail};
 const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
+const SHIPPED_MODEL: &str = "models/unmask-coder";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -109,6 +111,12 @@ fn ci() -> Result<()> {
         let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
         let python = train_venv().join("bin/python");
         run(path_str(&python)?, &["tools/train/smoke_test.py", "--unmask", path_str(&unmask)?])
+    })?;
+    step("shipped model reproduces its recorded evaluation subset", || {
+        let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
+        let python = train_venv().join("bin/python");
+        let args = ["tools/train/ship_check.py", "--model", SHIPPED_MODEL, "--unmask", path_str(&unmask)?];
+        run(path_str(&python)?, &args)
     })?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

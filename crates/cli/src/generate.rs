@@ -27,7 +27,7 @@ pub struct Args {
     /// Write the whole decode (every step's commits, scores and timings) as JSON.
     #[arg(long, value_name = "PATH")]
     trace: Option<PathBuf>,
-    /// Show every denoising step on stderr, masked positions as ░.
+    /// Show every denoising step on stderr, masked positions as ░, end-of-text as ·.
     #[arg(long)]
     show_steps: bool,
     /// Print nothing but the completion (no progress, no summary).
@@ -114,7 +114,10 @@ pub fn run(args: Args) -> Result<()> {
     let prompt_ids = model_dir.tokenizer.encode(&prompt)?;
     let mask = model_dir.config.mask_token_id;
 
-    let mut view = StepView::new(&model_dir.tokenizer, mask, prompt_ids.len(), args.show_steps, !args.quiet);
+    let end_tokens: Vec<u32> =
+        model_dir.config.eos_token_ids.iter().copied().chain(model_dir.config.pad_token_id).collect();
+    let mut view =
+        StepView::new(&model_dir.tokenizer, mask, &end_tokens, prompt_ids.len(), args.show_steps, !args.quiet);
     let started = Instant::now();
     let decoded = generate(&mut model, &prompt_ids, &config, &mut view)?;
     let elapsed = started.elapsed();

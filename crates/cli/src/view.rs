@@ -1,5 +1,5 @@
 //! What `generate` shows on stderr while it runs: a progress line, or with `--show-steps` every step's
-//! canvas with masked positions drawn as ░ and the step's new tokens highlighted.
+//! canvas with masked positions drawn as ░, end-of-text as ·, and the step's new tokens highlighted.
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
@@ -11,6 +11,8 @@ use unmask_sampler::Observer;
 pub struct StepView<'a> {
     tokenizer: &'a Tokenizer,
     mask: u32,
+    /// End-of-text tokens, drawn as · so a run of them stays one character each.
+    end_tokens: &'a [u32],
     prompt_len: usize,
     show_steps: bool,
     progress: bool,
@@ -19,11 +21,19 @@ pub struct StepView<'a> {
 }
 
 impl<'a> StepView<'a> {
-    pub fn new(tokenizer: &'a Tokenizer, mask: u32, prompt_len: usize, show_steps: bool, progress: bool) -> Self {
+    pub fn new(
+        tokenizer: &'a Tokenizer,
+        mask: u32,
+        end_tokens: &'a [u32],
+        prompt_len: usize,
+        show_steps: bool,
+        progress: bool,
+    ) -> Self {
         let terminal = std::io::stderr().is_terminal();
         Self {
             tokenizer,
             mask,
+            end_tokens,
             prompt_len,
             show_steps,
             // A live progress line only makes sense on a terminal, and is replaced by the step view.
@@ -49,7 +59,11 @@ impl<'a> StepView<'a> {
                 out.push('░');
                 continue;
             }
-            let text = self.tokenizer.decode(&[token]).unwrap_or_else(|_| "�".into());
+            let text = if self.end_tokens.contains(&token) {
+                "·".to_owned()
+            } else {
+                self.tokenizer.decode(&[token]).unwrap_or_else(|_| "�".into())
+            };
             let new = step.commits.iter().any(|c| c.position as usize == q);
             if new && self.color {
                 out.push_str(&format!("\x1b[1;32m{text}\x1b[0m"));
