@@ -44,11 +44,7 @@ DECODES = [
 
 
 def load_model(model_dir):
-    c = json.load(open(os.path.join(model_dir, "config.json")))
-    cfg = Config(vocab_size=c["vocab_size"], hidden_size=c["hidden_size"], intermediate_size=c["intermediate_size"],
-                 num_hidden_layers=c["num_hidden_layers"], num_attention_heads=c["num_attention_heads"],
-                 num_key_value_heads=c["num_key_value_heads"], max_position_embeddings=c["max_position_embeddings"],
-                 rope_theta=c["rope_theta"], rms_norm_eps=c["rms_norm_eps"])
+    cfg = Config.from_hf(json.load(open(os.path.join(model_dir, "config.json"))))
     params = {k: jnp.asarray(v.astype(np.float32)) for k, v in load_file(os.path.join(model_dir, "model.safetensors")).items()}
     return cfg, params
 

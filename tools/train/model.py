@@ -28,6 +28,15 @@ class Config:
     mask_token_id: int = 1
     pad_token_id: int = 2
 
+    @classmethod
+    def from_hf(cls, c):
+        """From a config.json dict; accepts both spellings of rope_theta (top level, or in rope_parameters)."""
+        theta = c.get("rope_theta") or c["rope_parameters"]["rope_theta"]
+        return cls(vocab_size=c["vocab_size"], hidden_size=c["hidden_size"], intermediate_size=c["intermediate_size"],
+                   num_hidden_layers=c["num_hidden_layers"], num_attention_heads=c["num_attention_heads"],
+                   num_key_value_heads=c["num_key_value_heads"], max_position_embeddings=c["max_position_embeddings"],
+                   rope_theta=theta, rms_norm_eps=c["rms_norm_eps"], mask_token_id=c["mask_token_id"])
+
     @property
     def head_dim(self):
         return self.hidden_size // self.num_attention_heads

@@ -48,11 +48,7 @@ def load_bf16_safetensors(path):
 
 def check_against_transformers():
     fixture = os.path.join(ROOT, "tests/fixtures/tiny-qwen2-tied-bf16")
-    c = json.load(open(os.path.join(fixture, "config.json")))
-    cfg = Config(vocab_size=c["vocab_size"], hidden_size=c["hidden_size"], intermediate_size=c["intermediate_size"],
-                 num_hidden_layers=c["num_hidden_layers"], num_attention_heads=c["num_attention_heads"],
-                 num_key_value_heads=c["num_key_value_heads"], max_position_embeddings=c["max_position_embeddings"],
-                 rope_theta=c["rope_parameters"]["rope_theta"], rms_norm_eps=c["rms_norm_eps"])
+    cfg = Config.from_hf(json.load(open(os.path.join(fixture, "config.json"))))
     params = load_bf16_safetensors(os.path.join(fixture, "model.safetensors"))
     expected = json.load(open(os.path.join(ROOT, "tests/fixtures/tiny-qwen2/expected_logits.json")))
     model = next(m for m in expected["models"] if m["model_dir"].endswith("tiny-qwen2-tied-bf16"))
