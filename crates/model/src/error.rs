@@ -25,6 +25,8 @@ pub enum ModelError {
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
+// Only native code reads files; wasm callers hand over bytes.
+#[cfg(not(target_arch = "wasm32"))]
 impl ModelError {
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         ModelError::Io { path: path.into(), error }
