@@ -87,6 +87,15 @@ fn train_venv() -> PathBuf {
     target_dir().join("train-venv")
 }
 
+/// Runs a training-pipeline script in the CI virtual environment, with `--unmask <the debug CLI>` appended.
+fn run_training_script(args: &[&str]) -> Result<()> {
+    let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
+    let python = train_venv().join("bin/python");
+    let mut args = args.to_vec();
+    args.extend(["--unmask", path_str(&unmask)?]);
+    run(path_str(&python)?, &args)
+}
+
 fn path_str(path: &Path) -> Result<&str> {
     path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
 }
@@ -108,15 +117,10 @@ fn ci() -> Result<()> {
     })?;
     step("training pipeline smoke test", || {
         run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
-        let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
-        let python = train_venv().join("bin/python");
-        run(path_str(&python)?, &["tools/train/smoke_test.py", "--unmask", path_str(&unmask)?])
+        run_training_script(&["tools/train/smoke_test.py"])
     })?;
     step("shipped model reproduces its recorded evaluation subset", || {
-        let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
-        let python = train_venv().join("bin/python");
-        let args = ["tools/train/ship_check.py", "--model", SHIPPED_MODEL, "--unmask", path_str(&unmask)?];
-        run(path_str(&python)?, &args)
+        run_training_script(&["tools/train/ship_check.py", "--model", SHIPPED_MODEL])
     })?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -114,8 +114,7 @@ pub fn run(args: Args) -> Result<()> {
     let prompt_ids = model_dir.tokenizer.encode(&prompt)?;
     let mask = model_dir.config.mask_token_id;
 
-    let end_tokens: Vec<u32> =
-        model_dir.config.eos_token_ids.iter().copied().chain(model_dir.config.pad_token_id).collect();
+    let end_tokens = model_dir.config.end_token_ids();
     let mut view =
         StepView::new(&model_dir.tokenizer, mask, &end_tokens, prompt_ids.len(), args.show_steps, !args.quiet);
     let started = Instant::now();
@@ -123,7 +122,7 @@ pub fn run(args: Args) -> Result<()> {
     let elapsed = started.elapsed();
     view.finish();
 
-    let range = decoded.completion_range(prompt_ids.len(), mask, |t| model_dir.config.is_end_token(t));
+    let range = decoded.completion_range(prompt_ids.len(), mask, |t| end_tokens.contains(&t));
     let completion = model_dir.tokenizer.decode(&decoded.tokens[range])?;
     let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
     let steps = decoded.steps.len();

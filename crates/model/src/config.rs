@@ -216,9 +216,14 @@ impl ModelConfig {
         if self.shift_logits { position.saturating_sub(1) } else { position }
     }
 
+    /// The tokens that end a completion: every end-of-text id and the padding id.
+    pub fn end_token_ids(&self) -> Vec<u32> {
+        self.eos_token_ids.iter().copied().chain(self.pad_token_id).collect()
+    }
+
     /// Whether `token` ends a completion.
     pub fn is_end_token(&self, token: u32) -> bool {
-        self.eos_token_ids.contains(&token) || self.pad_token_id == Some(token)
+        self.end_token_ids().contains(&token)
     }
 
     /// The `config.json` a Hugging Face loader (and this one) reads back to the same config.
