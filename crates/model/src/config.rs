@@ -221,11 +221,6 @@ impl ModelConfig {
         self.eos_token_ids.iter().copied().chain(self.pad_token_id).collect()
     }
 
-    /// Whether `token` ends a completion.
-    pub fn is_end_token(&self, token: u32) -> bool {
-        self.end_token_ids().contains(&token)
-    }
-
     /// The `config.json` a Hugging Face loader (and this one) reads back to the same config.
     pub fn to_hf_json(&self) -> Value {
         serde_json::json!({

@@ -55,16 +55,3 @@ pub struct Trace {
     pub ar_ness: ArNess,
     pub total_millis: f64,
 }
-
-impl Trace {
-    /// The step at which each canvas position was committed (`None` for positions given in the prompt).
-    pub fn commit_step_of_positions(&self) -> Vec<Option<u32>> {
-        let mut steps = vec![None; self.initial.len()];
-        for step in &self.steps {
-            for commit in &step.commits {
-                steps[commit.position as usize] = Some(step.step);
-            }
-        }
-        steps
-    }
-}
