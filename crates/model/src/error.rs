@@ -19,6 +19,8 @@ pub enum ModelError {
     Tensor { file: String, name: String, message: String },
     #[error("missing tensor `{name}` (looked in {files})")]
     MissingTensor { name: String, files: String },
+    #[error("cannot quantize: {message}")]
+    Quantize { message: String },
     #[error("tokenizer.json: {message}")]
     Tokenizer { message: String },
 }

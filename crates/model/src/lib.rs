@@ -7,12 +7,14 @@
 pub mod config;
 pub mod error;
 pub mod layout;
+pub mod quant;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
+pub use quant::{QuantScheme, QuantTensor};
 pub use tokenizer::Tokenizer;
 pub use trace::{ArNess, Proposal, Trace, TraceStep};
 pub use weights::{TensorInfo, Weights};

@@ -3,12 +3,16 @@
 //! Natively the files are memory-mapped, so opening a multi-gigabyte checkpoint costs nothing until a tensor
 //! is read; in wasm the page hands over the bytes it fetched. Either way a file's header is parsed once and a
 //! tensor is a slice of the file, converted to f32 only when an engine asks for it.
+//!
+//! A file may hold quantized tensors (see [`crate::quant`] for the format): each is listed under its own name
+//! with its logical `[rows, cols]` shape, its `.scales` companion is hidden, and [`Weights::f32`] dequantizes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use safetensors::tensor::{Dtype, Metadata, SafeTensors};
+use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorView};
 
 use crate::error::{ModelError, Result};
+use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
 
 /// The bytes of one safetensors file.
 enum Bytes {
@@ -62,21 +66,39 @@ fn describe_safetensors_error(error: &safetensors::SafeTensorError, len: usize) 
 /// What a tensor is, without its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorInfo {
+    /// The stored dtype: `U32` (the packed words) for a quantized tensor.
     pub dtype: Dtype,
+    /// The logical shape: `[rows, cols]` for a quantized tensor, whatever its packed words' shape.
     pub shape: Vec<usize>,
+    /// The scheme of a quantized tensor, `None` for any other.
+    pub quantized: Option<QuantScheme>,
 }
 
 impl TensorInfo {
+    /// Logical element count.
     pub fn elements(&self) -> usize {
         self.shape.iter().product()
     }
 }
 
+/// Where a quantized tensor's parts are and what they mean (checked when the weights are opened).
+#[derive(Clone, Copy, Debug)]
+struct QuantEntry {
+    scheme: QuantScheme,
+    group_size: usize,
+    rows: usize,
+    cols: usize,
+}
+
 /// All tensors of a checkpoint, by name.
 pub struct Weights {
     files: Vec<SafetensorsFile>,
-    /// Tensor name → index into `files`.
+    /// Stored tensor name → index into `files`.
     index: HashMap<String, usize>,
+    /// Quantized tensors by name.
+    quantized: HashMap<String, QuantEntry>,
+    /// The `.scales` companions of quantized tensors: stored, but not model tensors.
+    companions: HashSet<String>,
 }
 
 impl Weights {
@@ -128,24 +150,91 @@ impl Weights {
                 }
             }
         }
-        Ok(Self { files, index })
+        let mut weights = Self { files, index, quantized: HashMap::new(), companions: HashSet::new() };
+        weights.index_quantized()?;
+        Ok(weights)
     }
 
-    /// Tensor names, sorted.
+    /// Finds the quantized tensors of every file that declares a scheme, checking each against the format so
+    /// that reading one later cannot fail on its shape.
+    fn index_quantized(&mut self) -> Result<()> {
+        for file in &self.files {
+            let Some(meta) = file.metadata.metadata().as_ref() else { continue };
+            let Some(scheme_name) = meta.get(QUANT_KEY) else { continue };
+            let bad_file = |message: String| ModelError::Safetensors { file: file.name.clone(), message };
+            let scheme = QuantScheme::parse(scheme_name).ok_or_else(|| {
+                bad_file(format!("unknown quantization scheme {scheme_name:?} in {QUANT_KEY} (expected q8 or q4)"))
+            })?;
+            let group_text = meta.get(GROUP_SIZE_KEY).ok_or_else(|| {
+                bad_file(format!("{QUANT_KEY} is {scheme_name:?} but the metadata has no {GROUP_SIZE_KEY}"))
+            })?;
+            let group_size = group_text
+                .parse::<usize>()
+                .ok()
+                .filter(|&g| g > 0)
+                .ok_or_else(|| bad_file(format!("{GROUP_SIZE_KEY} {group_text:?} is not a positive integer")))?;
+            let mut names: Vec<(String, Vec<usize>)> = file
+                .metadata
+                .tensors()
+                .into_iter()
+                .filter(|(_, info)| info.dtype == Dtype::U32)
+                .map(|(name, info)| (name, info.shape.clone()))
+                .collect();
+            names.sort();
+            for (name, shape) in names {
+                let bad = |message: String| ModelError::Tensor {
+                    file: file.name.clone(),
+                    name: name.clone(),
+                    message: format!("{} tensor: {message}", scheme.name()),
+                };
+                let &[rows, words_per_row] = shape.as_slice() else {
+                    return Err(bad(format!("packed words of shape {shape:?}, expected [rows, words]")));
+                };
+                let cols = words_per_row * scheme.values_per_word();
+                quant::check_layout(scheme, group_size, cols).map_err(|m| bad(format!("{m} ({shape:?} words)")))?;
+                let scales_name = format!("{name}{SCALES_SUFFIX}");
+                let scales = self
+                    .index
+                    .get(&scales_name)
+                    .and_then(|&i| self.files[i].metadata.info(&scales_name))
+                    .ok_or_else(|| bad(format!("its scales `{scales_name}` are missing")))?;
+                let expected = [rows, cols / group_size];
+                if scales.dtype != Dtype::F16 || scales.shape != expected {
+                    return Err(bad(format!(
+                        "scales `{scales_name}` are {:?} {:?}, expected F16 {expected:?} ({cols} columns in groups of \
+                         {group_size})",
+                        scales.dtype, scales.shape
+                    )));
+                }
+                self.companions.insert(scales_name);
+                self.quantized.insert(name, QuantEntry { scheme, group_size, rows, cols });
+            }
+        }
+        Ok(())
+    }
+
+    /// Model tensor names, sorted (a quantized tensor's `.scales` companion is not one).
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.index.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> =
+            self.index.keys().map(String::as_str).filter(|n| !self.companions.contains(*n)).collect();
         names.sort_unstable();
         names
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        self.index.contains_key(name) && !self.companions.contains(name)
     }
 
+    /// A model tensor's dtype and logical shape.
     pub fn info(&self, name: &str) -> Option<TensorInfo> {
-        let file = &self.files[*self.index.get(name)?];
-        let info = file.metadata.info(name)?;
-        Some(TensorInfo { dtype: info.dtype, shape: info.shape.clone() })
+        if !self.contains(name) {
+            return None;
+        }
+        if let Some(q) = self.quantized.get(name) {
+            return Some(TensorInfo { dtype: Dtype::U32, shape: vec![q.rows, q.cols], quantized: Some(q.scheme) });
+        }
+        let info = self.files[self.index[name]].metadata.info(name)?;
+        Some(TensorInfo { dtype: info.dtype, shape: info.shape.clone(), quantized: None })
     }
 
     /// The `__metadata__` string map of every file, merged (quantized files name their scheme there).
@@ -163,32 +252,42 @@ impl Weights {
         self.files.iter().map(|f| f.bytes.len()).sum()
     }
 
-    /// Number of tensor elements of each dtype.
+    /// Number of logical tensor elements of each dtype (`Q8`/`Q4` for quantized tensors).
     pub fn dtype_histogram(&self) -> BTreeMap<String, usize> {
         let mut histogram = BTreeMap::new();
-        for name in self.index.keys() {
-            let info = self.info(name).expect("indexed tensor has info");
-            *histogram.entry(format!("{:?}", info.dtype)).or_insert(0) += info.elements();
+        for name in self.names() {
+            let info = self.info(name).expect("listed tensor has info");
+            let key = match info.quantized {
+                Some(scheme) => format!("{scheme:?}"),
+                None => format!("{:?}", info.dtype),
+            };
+            *histogram.entry(key).or_insert(0) += info.elements();
         }
         histogram
     }
 
-    /// The raw little-endian bytes of a tensor.
+    /// The bytes of a stored tensor as the file holds them, with its stored dtype and shape: for a quantized
+    /// tensor its packed words (its scales are the stored tensor `<name>.scales`).
     pub fn raw(&self, name: &str) -> Result<(TensorInfo, &[u8])> {
-        let missing = || ModelError::MissingTensor {
-            name: name.to_owned(),
-            files: self.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-        };
+        let missing = || self.missing(name);
         let file = &self.files[*self.index.get(name).ok_or_else(missing)?];
         let info = file.metadata.info(name).ok_or_else(missing)?;
         let (start, end) = info.data_offsets;
         let bytes = &file.bytes[file.data_start + start..file.data_start + end];
-        Ok((TensorInfo { dtype: info.dtype, shape: info.shape.clone() }, bytes))
+        let quantized = self.quantized.get(name).map(|q| q.scheme);
+        Ok((TensorInfo { dtype: info.dtype, shape: info.shape.clone(), quantized }, bytes))
     }
 
-    /// A float tensor converted to f32, after checking that its shape is `shape`.
+    fn missing(&self, name: &str) -> ModelError {
+        ModelError::MissingTensor {
+            name: name.to_owned(),
+            files: self.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    /// A float or quantized tensor as f32 (dequantized), after checking that its shape is `shape`.
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let (info, bytes) = self.raw(name)?;
+        let info = self.info(name).ok_or_else(|| self.missing(name))?;
         let file = &self.files[self.index[name]].name;
         if info.shape != shape {
             return Err(ModelError::Tensor {
@@ -197,12 +296,138 @@ impl Weights {
                 message: format!("shape {:?}, expected {:?} from config.json", info.shape, shape),
             });
         }
+        if let Some(q) = self.quant(name)? {
+            return Ok(q.dequantize());
+        }
+        let (info, bytes) = self.raw(name)?;
         to_f32(info.dtype, bytes).ok_or_else(|| ModelError::Tensor {
             file: file.clone(),
             name: name.to_owned(),
             message: format!("dtype {:?} is not a float type (f32, f16, bf16)", info.dtype),
         })
     }
+
+    /// A quantized tensor's packed words and scales; `None` for a tensor stored as floats.
+    pub fn quant(&self, name: &str) -> Result<Option<QuantTensor>> {
+        if !self.contains(name) {
+            return Err(self.missing(name));
+        }
+        let Some(&QuantEntry { scheme, group_size, rows, cols }) = self.quantized.get(name) else {
+            return Ok(None);
+        };
+        let (_, words) = self.raw(name)?;
+        let (_, scales) = self.raw(&format!("{name}{SCALES_SUFFIX}"))?;
+        let words: Vec<u32> = words.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let scales: Vec<u16> = scales.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+        // Opening checked the shapes and safetensors the byte counts; this guards the slicing in dequantize.
+        if words.len() != rows * cols / scheme.values_per_word() || scales.len() != rows * cols / group_size {
+            return Err(ModelError::Tensor {
+                file: self.files[self.index[name]].name.clone(),
+                name: name.to_owned(),
+                message: format!("{} words and {} scales for {rows} × {cols}", words.len(), scales.len()),
+            });
+        }
+        Ok(Some(QuantTensor { scheme, group_size, rows, cols, words, scales }))
+    }
+}
+
+/// A tensor to write with [`write_safetensors`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum TensorData {
+    F32 {
+        shape: Vec<usize>,
+        values: Vec<f32>,
+    },
+    /// f16 bit patterns.
+    F16 {
+        shape: Vec<usize>,
+        bits: Vec<u16>,
+    },
+    /// Stored as packed words plus a `.scales` companion, per [`crate::quant`].
+    Quant(QuantTensor),
+}
+
+/// One safetensors file holding `tensors`. Quantized tensors are stored as the format defines, and the file's
+/// metadata names their scheme and group size, which they must therefore share; `metadata` adds entries.
+pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let invalid = |message: String| ModelError::Safetensors { file: "(writing)".into(), message };
+    let mut header: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut format: Option<(QuantScheme, usize)> = None;
+    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, data) in tensors {
+        let tensor_error =
+            |message: String| ModelError::Tensor { file: "(writing)".into(), name: name.clone(), message };
+        match data {
+            TensorData::F32 { shape, values } => {
+                if shape.iter().product::<usize>() != values.len() {
+                    return Err(tensor_error(format!("{} values for shape {shape:?}", values.len())));
+                }
+                stored.push((
+                    name.clone(),
+                    Dtype::F32,
+                    shape.clone(),
+                    values.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+            TensorData::F16 { shape, bits } => {
+                if shape.iter().product::<usize>() != bits.len() {
+                    return Err(tensor_error(format!("{} values for shape {shape:?}", bits.len())));
+                }
+                stored.push((
+                    name.clone(),
+                    Dtype::F16,
+                    shape.clone(),
+                    bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+            TensorData::Quant(q) => {
+                let this = (q.scheme, q.group_size);
+                if let Some(other) = format.filter(|&f| f != this) {
+                    return Err(tensor_error(format!(
+                        "{} with group size {} in a file of {} with group size {}",
+                        this.0.name(),
+                        this.1,
+                        other.0.name(),
+                        other.1
+                    )));
+                }
+                format = Some(this);
+                let per_word = q.scheme.values_per_word();
+                quant::check_layout(q.scheme, q.group_size, q.cols).map_err(tensor_error)?;
+                if q.words.len() != q.rows * q.cols / per_word || q.scales.len() != q.rows * q.cols / q.group_size {
+                    return Err(tensor_error(format!(
+                        "{} words and {} scales for {} × {}",
+                        q.words.len(),
+                        q.scales.len(),
+                        q.rows,
+                        q.cols
+                    )));
+                }
+                let words = q.words.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let scales = q.scales.iter().flat_map(|x| x.to_le_bytes()).collect();
+                stored.push((name.clone(), Dtype::U32, vec![q.rows, q.cols / per_word], words));
+                let scales_shape = vec![q.rows, q.cols / q.group_size];
+                stored.push((format!("{name}{SCALES_SUFFIX}"), Dtype::F16, scales_shape, scales));
+            }
+        }
+    }
+    if let Some((scheme, group_size)) = format {
+        header.insert(QUANT_KEY.into(), scheme.name().into());
+        header.insert(GROUP_SIZE_KEY.into(), group_size.to_string());
+    }
+    let mut seen = HashSet::new();
+    if let Some((name, ..)) = stored.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
+        return Err(invalid(format!("tensor `{name}` written twice")));
+    }
+    let views = stored
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| invalid(e.to_string()))?;
+            Ok((name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let header = (!header.is_empty()).then_some(header);
+    safetensors::serialize(views, header).map_err(|e| invalid(e.to_string()))
 }
 
 /// Little-endian f32 / f16 / bf16 bytes as f32 values; `None` for other dtypes.
@@ -236,7 +461,6 @@ fn shard_names(index_json: &str, path: &std::path::Path) -> Result<Vec<String>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use safetensors::tensor::TensorView;
 
     fn file_with(tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
         let views: Vec<(String, TensorView)> = tensors
@@ -276,5 +500,130 @@ mod tests {
         assert!(err.contains("truncated"), "{err}");
         let err = Weights::from_bytes(vec![("x.safetensors".into(), vec![1, 2, 3])]).err().unwrap().to_string();
         assert!(err.contains("too short"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod quantized_tests {
+    use super::*;
+
+    fn open(bytes: Vec<u8>) -> Result<Weights> {
+        Weights::from_bytes(vec![("q.safetensors".into(), bytes)])
+    }
+
+    /// A file with raw tensors and the given `__metadata__`.
+    fn raw_file(tensors: &[(&str, Dtype, Vec<usize>)], metadata: &[(&str, &str)]) -> Vec<u8> {
+        let data: Vec<Vec<u8>> = tensors
+            .iter()
+            .map(|(_, dtype, shape)| vec![0; shape.iter().product::<usize>() * dtype.bitsize() / 8])
+            .collect();
+        let views: Vec<(String, TensorView)> = tensors
+            .iter()
+            .zip(&data)
+            .map(|((name, dtype, shape), data)| {
+                (name.to_string(), TensorView::new(*dtype, shape.clone(), data).unwrap())
+            })
+            .collect();
+        let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        safetensors::serialize(views, Some(metadata)).unwrap()
+    }
+
+    fn error_of(tensors: &[(&str, Dtype, Vec<usize>)], metadata: &[(&str, &str)]) -> String {
+        open(raw_file(tensors, metadata)).err().expect("malformed file must not open").to_string()
+    }
+
+    #[test]
+    fn quantized_file_reads_back() {
+        let w: Vec<f32> = (0..4 * 32).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let q = QuantTensor::quantize(&w, 4, 32, QuantScheme::Q4, 16).unwrap();
+        let tensors = vec![
+            ("layer.weight".to_owned(), TensorData::Quant(q.clone())),
+            ("norm.weight".to_owned(), TensorData::F32 { shape: vec![32], values: vec![1.0; 32] }),
+            ("half.weight".to_owned(), TensorData::F16 { shape: vec![2], bits: vec![0x3C00, 0xC000] }),
+        ];
+        let extra = BTreeMap::from([("note".to_owned(), "test".to_owned())]);
+        let weights = open(write_safetensors(&tensors, &extra).unwrap()).unwrap();
+
+        assert_eq!(weights.names(), vec!["half.weight", "layer.weight", "norm.weight"]);
+        assert!(!weights.contains("layer.weight.scales"));
+        let info = weights.info("layer.weight").unwrap();
+        assert_eq!(info, TensorInfo { dtype: Dtype::U32, shape: vec![4, 32], quantized: Some(QuantScheme::Q4) });
+        assert_eq!(weights.info("norm.weight").unwrap().quantized, None);
+        assert_eq!(weights.quant("layer.weight").unwrap(), Some(q.clone()));
+        assert_eq!(weights.quant("norm.weight").unwrap(), None);
+        assert!(weights.quant("nope").is_err());
+        assert_eq!(weights.f32("layer.weight", &[4, 32]).unwrap(), q.dequantize());
+        assert_eq!(weights.f32("half.weight", &[2]).unwrap(), vec![1.0, -2.0]);
+        let err = weights.f32("layer.weight", &[4, 4]).unwrap_err().to_string();
+        assert!(err.contains("shape [4, 32], expected [4, 4]"), "{err}");
+        let histogram = weights.dtype_histogram();
+        assert_eq!(histogram, BTreeMap::from([("F16".into(), 2), ("F32".into(), 32), ("Q4".into(), 128)]));
+        let metadata = weights.file_metadata();
+        assert_eq!(metadata["unmask.quant"], "q4");
+        assert_eq!(metadata["unmask.group_size"], "16");
+        assert_eq!(metadata["note"], "test");
+        // The stored layout: 4 × 32/8 words, 4 × 32/16 f16 scales.
+        let (stored, bytes) = weights.raw("layer.weight").unwrap();
+        assert_eq!((stored.dtype, stored.shape, bytes.len()), (Dtype::U32, vec![4, 4], 64));
+        let (scales, _) = weights.raw("layer.weight.scales").unwrap();
+        assert_eq!((scales.dtype, scales.shape), (Dtype::F16, vec![4, 2]));
+    }
+
+    #[test]
+    fn writer_rejects_mixed_formats_and_bad_sizes() {
+        let q8 = QuantTensor::quantize(&[1.0; 8], 1, 8, QuantScheme::Q8, 4).unwrap();
+        let q4 = QuantTensor::quantize(&[1.0; 8], 1, 8, QuantScheme::Q4, 8).unwrap();
+        let mixed = [("a".to_owned(), TensorData::Quant(q8.clone())), ("b".to_owned(), TensorData::Quant(q4))];
+        let err = write_safetensors(&mixed, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.contains("q4 with group size 8 in a file of q8 with group size 4"), "{err}");
+        let mut short = q8.clone();
+        short.words.pop();
+        let err = write_safetensors(&[("a".to_owned(), TensorData::Quant(short))], &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("1 words and 2 scales for 1 × 8"), "{err}");
+        let clash = [
+            ("a".to_owned(), TensorData::Quant(q8)),
+            ("a.scales".to_owned(), TensorData::F32 { shape: vec![1], values: vec![0.0] }),
+        ];
+        let err = write_safetensors(&clash, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.contains("`a.scales` written twice"), "{err}");
+        let bad = [("x".to_owned(), TensorData::F32 { shape: vec![3], values: vec![0.0; 2] })];
+        assert!(write_safetensors(&bad, &BTreeMap::new()).unwrap_err().to_string().contains("2 values for shape [3]"));
+    }
+
+    #[test]
+    fn malformed_quantized_files_are_clear_errors() {
+        use Dtype::{F16, F32, U32};
+        let q8 = [("unmask.quant", "q8"), ("unmask.group_size", "32")];
+        let good = [("w", U32, vec![2, 8]), ("w.scales", F16, vec![2, 1])];
+        assert!(open(raw_file(&good, &q8)).is_ok());
+
+        let e = error_of(&good, &[("unmask.quant", "q3"), ("unmask.group_size", "32")]);
+        assert!(e.starts_with("q.safetensors: invalid safetensors: unknown quantization scheme \"q3\""), "{e}");
+        let e = error_of(&good, &[("unmask.quant", "q8")]);
+        assert!(e.contains("no unmask.group_size"), "{e}");
+        for group in ["0", "-4", "abc"] {
+            let e = error_of(&good, &[("unmask.quant", "q8"), ("unmask.group_size", group)]);
+            assert!(e.contains("is not a positive integer"), "{e}");
+        }
+        let e = error_of(&good, &[("unmask.quant", "q4"), ("unmask.group_size", "12")]);
+        assert!(e.contains("`w`: q4 tensor: group size 12 is not a multiple of 8"), "{e}");
+        let e = error_of(&[("w", U32, vec![2, 8])], &q8);
+        assert!(e.contains("q.safetensors: tensor `w`: q8 tensor: its scales `w.scales` are missing"), "{e}");
+        // 7 words = 28 columns: not whole groups of 32.
+        let e = error_of(&[("w", U32, vec![2, 7]), ("w.scales", F16, vec![2, 1])], &q8);
+        assert!(e.contains("28 columns are not a multiple of the group size 32"), "{e}");
+        // 16 words = 64 columns = 2 groups a row, but one scale a row: the word count does not match the scales.
+        let e = error_of(&[("w", U32, vec![2, 16]), ("w.scales", F16, vec![2, 1])], &q8);
+        assert!(e.contains("scales `w.scales` are F16 [2, 1], expected F16 [2, 2]"), "{e}");
+        let e = error_of(&[("w", U32, vec![2, 8]), ("w.scales", F32, vec![2, 1])], &q8);
+        assert!(e.contains("are F32 [2, 1], expected F16 [2, 1]"), "{e}");
+        let e = error_of(&[("w", U32, vec![16]), ("w.scales", F16, vec![2, 1])], &q8);
+        assert!(e.contains("packed words of shape [16], expected [rows, words]"), "{e}");
+
+        // Without the metadata a U32 tensor is just not a float tensor.
+        let weights = open(raw_file(&good, &[])).unwrap();
+        assert_eq!(weights.quant("w").unwrap(), None);
+        let e = weights.f32("w", &[2, 8]).unwrap_err().to_string();
+        assert!(e.contains("dtype U32 is not a float type"), "{e}");
     }
 }
