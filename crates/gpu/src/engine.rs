@@ -1,0 +1,713 @@
+//! The model on the device: weights uploaded once, activations allocated once for the longest canvas, and
+//! a fixed plan of dispatches per forward pass whose bind groups are built at load time. A denoising step
+//! writes the canvas and a few hundred bytes of parameters, records one command encoder, and reads back
+//! twelve words per masked position.
+
+use std::sync::Arc;
+
+use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
+use unmask_model::quant::{QuantScheme, QuantTensor};
+use unmask_model::{ModelConfig, Weights};
+use unmask_sampler::{Proposal, ProposalRule, ScoreKind, StepKey, TokenDraw};
+
+use crate::kernels::{Kernel, Kernels, grid};
+use crate::weights::{HostMatrix, Matrix, storage};
+use crate::{Gpu, GpuError};
+
+/// How to load a model onto the device.
+#[derive(Clone, Copy, Debug)]
+pub struct GpuOptions {
+    /// Quantize float weights to this scheme while loading (already quantized files load as they are).
+    pub quant: Option<QuantScheme>,
+    pub group_size: usize,
+    /// The longest canvas the engine allocates for (capped by the model's context).
+    pub max_len: usize,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        Self { quant: None, group_size: unmask_model::quant::DEFAULT_GROUP_SIZE, max_len: 1024 }
+    }
+}
+
+/// A proposal with the five most likely tokens the model weighed for it, most likely first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuProposal {
+    pub proposal: Proposal,
+    /// `(token, probability)`; fewer than five when fewer tokens had probability mass.
+    pub candidates: Vec<(u32, f32)>,
+}
+
+/// Words per row of the proposal kernel's output (propose.wgsl).
+const OUT_WORDS: usize = 12;
+
+/// What changes between forward passes; every dispatch's parameters are a function of it.
+#[derive(Clone, Copy)]
+struct Shape {
+    seq: u32,
+    /// Rows whose logits are computed (the masked positions' logit rows).
+    rows: u32,
+    /// The proposal kernel's rule fields (propose.wgsl `Params` from `draw` on).
+    rule: [u32; 9],
+}
+
+struct Dispatch {
+    params: [u32; 16],
+    groups: [u32; 3],
+}
+
+type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
+
+struct Op {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    slot: usize,
+    plan: PlanFn,
+}
+
+/// Builds ops, giving each its own slot of the parameter buffer.
+struct Planner<'a> {
+    gpu: &'a Gpu,
+    params: &'a wgpu::Buffer,
+    slot_bytes: u64,
+    slots: usize,
+}
+
+impl Planner<'_> {
+    fn op(&mut self, kernel: &Kernel, buffers: &[wgpu::BufferBinding<'_>], plan: PlanFn) -> Op {
+        let slot = self.slots;
+        self.slots += 1;
+        let mut all = vec![wgpu::BufferBinding {
+            buffer: self.params,
+            offset: slot as u64 * self.slot_bytes,
+            size: std::num::NonZeroU64::new(PARAM_BYTES),
+        }];
+        all.extend_from_slice(buffers);
+        Op { pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
+    }
+}
+
+const PARAM_BYTES: u64 = 64;
+
+fn whole(buffer: &wgpu::Buffer) -> wgpu::BufferBinding<'_> {
+    wgpu::BufferBinding { buffer, offset: 0, size: None }
+}
+
+fn part(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_> {
+    wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size) }
+}
+
+struct Activations {
+    tokens: wgpu::Buffer,
+    rows: wgpu::Buffer,
+    positions: wgpu::Buffer,
+    out: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    logits: wgpu::Buffer,
+}
+
+/// A model loaded on a device, ready to run denoising steps.
+pub struct GpuModel {
+    gpu: Arc<Gpu>,
+    config: ModelConfig,
+    max_len: usize,
+    /// Logit rows per head dispatch (the logits buffer holds this many rows).
+    rows_per_chunk: usize,
+    params: wgpu::Buffer,
+    slot_bytes: u64,
+    slots: usize,
+    /// Embedding → layers → final norm of the gathered rows.
+    body: Vec<Op>,
+    /// Per chunk of logit rows: the head's matmuls, then the proposal kernel.
+    head: Vec<Vec<Op>>,
+    propose: Vec<Op>,
+    buffers: Activations,
+    weight_bytes: u64,
+}
+
+impl GpuModel {
+    /// Uploads the weights and builds every pipeline and bind group.
+    pub async fn load(
+        gpu: Arc<Gpu>,
+        config: &ModelConfig,
+        weights: &Weights,
+        options: GpuOptions,
+    ) -> Result<Self, GpuError> {
+        layout::check_weights(config, weights)?;
+        let c = config;
+        if c.head_dim % 4 != 0 || c.head_dim > 128 {
+            return Err(GpuError::Unsupported(format!(
+                "head_dim {} (the kernels need a multiple of 4, at most 128)",
+                c.head_dim
+            )));
+        }
+        let max_len = options.max_len.min(c.max_position_embeddings).max(1);
+        let gpu_ref: &Gpu = &gpu;
+        let matrix = |name: &str, rows: usize, cols: usize| -> Result<HostMatrix, GpuError> {
+            if let Some(q) = weights.quant(name)? {
+                return Ok(HostMatrix::Quant(q));
+            }
+            let data = weights.f32(name, &[rows, cols])?;
+            Ok(match options.quant {
+                Some(scheme) => HostMatrix::Quant(
+                    QuantTensor::quantize(&data, rows, cols, scheme, options.group_size)
+                        .map_err(|e| GpuError::Model(e.to_string()))?,
+                ),
+                None => HostMatrix::F32 { rows, cols, data },
+            })
+        };
+        let vector = |name: &str, len: usize| -> Result<Vec<f32>, GpuError> { Ok(weights.f32(name, &[len])?) };
+
+        let (h, i, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
+        let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
+        let qkv_width = q_width + 2 * kv_width;
+        let biased = layout::has_qkv_bias(weights);
+
+        struct LayerWeights {
+            input_norm: wgpu::Buffer,
+            qkv: Matrix,
+            qkv_bias: Option<wgpu::Buffer>,
+            o: Matrix,
+            post_norm: wgpu::Buffer,
+            gate_up: Matrix,
+            down: Matrix,
+        }
+        let mut weight_bytes = 0u64;
+        let (layers, embed, final_norm, lm_head) = gpu_ref
+            .guarded(|| -> Result<_, GpuError> {
+                let mut count = |m: Matrix| {
+                    weight_bytes += m.chunks.iter().map(|ch| ch.words.size() + ch.scales.size()).sum::<u64>();
+                    m
+                };
+                let mut layers = Vec::new();
+                for l in 0..c.num_hidden_layers {
+                    let name = |suffix: &str| layout::layer_tensor(l, suffix);
+                    let qkv = HostMatrix::stack(vec![
+                        matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
+                        matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
+                        matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
+                    ]);
+                    let qkv_bias = if biased {
+                        let mut b = vector(&name("self_attn.q_proj.bias"), q_width)?;
+                        b.extend(vector(&name("self_attn.k_proj.bias"), kv_width)?);
+                        b.extend(vector(&name("self_attn.v_proj.bias"), kv_width)?);
+                        Some(storage(gpu_ref, "qkv bias", bytemuck::cast_slice(&b)))
+                    } else {
+                        None
+                    };
+                    let gate_up = HostMatrix::stack(vec![
+                        matrix(&name("mlp.gate_proj.weight"), i, h)?,
+                        matrix(&name("mlp.up_proj.weight"), i, h)?,
+                    ]);
+                    layers.push(LayerWeights {
+                        input_norm: storage(
+                            gpu_ref,
+                            "input norm",
+                            bytemuck::cast_slice(&vector(&name("input_layernorm.weight"), h)?),
+                        ),
+                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv)),
+                        qkv_bias,
+                        o: count(Matrix::upload(
+                            gpu_ref,
+                            &name("o"),
+                            &matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
+                        )),
+                        post_norm: storage(
+                            gpu_ref,
+                            "post norm",
+                            bytemuck::cast_slice(&vector(&name("post_attention_layernorm.weight"), h)?),
+                        ),
+                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up)),
+                        down: count(Matrix::upload(
+                            gpu_ref,
+                            &name("down"),
+                            &matrix(&name("mlp.down_proj.weight"), h, i)?,
+                        )),
+                    });
+                }
+                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?));
+                let final_norm = storage(gpu_ref, FINAL_NORM, bytemuck::cast_slice(&vector(FINAL_NORM, h)?));
+                let lm_head = if c.tie_word_embeddings {
+                    None
+                } else {
+                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?)))
+                };
+                Ok((layers, embed, final_norm, lm_head))
+            })
+            .await??;
+
+        let kernels = Kernels::new(gpu_ref, c.head_dim);
+        let tiles = kernels.tiles;
+        let limits = &gpu_ref.limits;
+        let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let rows_per_chunk = {
+            let fit = (binding_limit.min(256 << 20) / (v as u64 * 4)) as usize / 64 * 64;
+            if fit == 0 {
+                return Err(GpuError::Unsupported(format!(
+                    "a vocabulary of {v} does not fit 64 logit rows in one binding"
+                )));
+            }
+            fit.min(max_len.div_ceil(64) * 64)
+        };
+        let row_chunks = max_len.div_ceil(rows_per_chunk);
+        let s = max_len as u64;
+        for (what, bytes) in
+            [("the MLP activations", s * 2 * i as u64 * 4), ("the q/k/v activations", s * qkv_width as u64 * 4)]
+        {
+            if bytes > binding_limit {
+                return Err(GpuError::Unsupported(format!(
+                    "{what} of a {max_len}-token canvas ({bytes} bytes) exceed this device's largest binding ({binding_limit} bytes); use a shorter maximum length"
+                )));
+            }
+        }
+
+        let (activations, scratch, params, slot_bytes) = gpu_ref
+            .guarded(|| {
+                let device = &gpu_ref.device;
+                let buffer = |label: &str, bytes: u64, usage: wgpu::BufferUsages| {
+                    device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(label),
+                        size: bytes.max(4).next_multiple_of(4),
+                        usage,
+                        mapped_at_creation: false,
+                    })
+                };
+                let rw = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+                let activations = Activations {
+                    tokens: buffer("tokens", s * 4, rw),
+                    rows: buffer("logit rows", s * 4, rw),
+                    positions: buffer("positions", s * 4, rw),
+                    out: buffer("proposals", s * OUT_WORDS as u64 * 4, rw),
+                    staging: buffer(
+                        "proposals readback",
+                        s * OUT_WORDS as u64 * 4,
+                        wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    ),
+                    logits: buffer("logits", (rows_per_chunk * v) as u64 * 4, rw),
+                };
+                let scratch = [
+                    buffer("x", s * h as u64 * 4, rw),
+                    buffer("normed", s * h as u64 * 4, rw),
+                    buffer("qkv", s * qkv_width as u64 * 4, rw),
+                    buffer("attention", s * q_width as u64 * 4, rw),
+                    buffer("gate|up", s * 2 * i as u64 * 4, rw),
+                    buffer("swiglu", s * i as u64 * 4, rw),
+                    buffer("selected rows", (row_chunks * rows_per_chunk * h) as u64 * 4, rw),
+                    buffer("rope table", s * (c.head_dim / 2) as u64 * 8, rw),
+                    buffer("unused", 4, rw),
+                ];
+                let slot_bytes = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES);
+                // Upper bound on the ops below, so the parameter buffer is allocated once.
+                let chunks = |m: &Matrix| m.chunks.len();
+                let head_matrix = lm_head.as_ref().unwrap_or(&embed);
+                let max_ops = chunks(&embed)
+                    + layers
+                        .iter()
+                        .map(|l| 6 + chunks(&l.qkv) + chunks(&l.o) + chunks(&l.gate_up) + chunks(&l.down))
+                        .sum::<usize>()
+                    + 1
+                    + row_chunks * (chunks(head_matrix) + 1);
+                let params = buffer(
+                    "dispatch parameters",
+                    max_ops as u64 * slot_bytes,
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                );
+                (activations, scratch, params, slot_bytes)
+            })
+            .await?;
+        let [x, normed, qkv, attended, gate_up, swiglu, selected, rope_table, unused] = &scratch;
+        let a = &activations;
+
+        // The rotary table, in f64 like the CPU reference, then rounded once.
+        let half = c.head_dim / 2;
+        let table: Vec<f32> = (0..max_len)
+            .flat_map(|pos| {
+                (0..half).flat_map(move |j| {
+                    let freq = 1.0 / c.rope_theta.powf(2.0 * j as f64 / c.head_dim as f64);
+                    let (sin, cos) = (pos as f64 * freq).sin_cos();
+                    [cos as f32, sin as f32]
+                })
+            })
+            .collect();
+        gpu_ref.queue.write_buffer(rope_table, 0, bytemuck::cast_slice(&table));
+
+        let mut planner = Planner { gpu: gpu_ref, params: &params, slot_bytes, slots: 0 };
+        let k = &kernels;
+        let (h32, i32_, q32, qkv32) = (h as u32, i as u32, q_width as u32, qkv_width as u32);
+        let (heads, kv_heads, head_dim) =
+            (c.num_attention_heads as u32, c.num_key_value_heads as u32, c.head_dim as u32);
+        let eps = (c.rms_norm_eps as f32).to_bits();
+        let side = tiles.matmul_side * 4;
+        let rows_wg = tiles.rows;
+
+        // y[:, chunk] (+)= x · chunkᵀ over the first `m(shape)` rows.
+        let matmul = |planner: &mut Planner,
+                      input: wgpu::BufferBinding<'_>,
+                      x_stride: u32,
+                      m: &Matrix,
+                      bias: Option<&wgpu::Buffer>,
+                      output: wgpu::BufferBinding<'_>,
+                      y_stride: u32,
+                      accumulate: bool,
+                      rows_of: fn(&Shape) -> u32|
+         -> Vec<Op> {
+            let kernel = &k.matmul[m.scheme as usize];
+            m.chunks
+                .iter()
+                .map(|ch| {
+                    let (n, cols, gs, offset) = (ch.rows, m.cols, m.group_size, ch.first_row);
+                    let flags = u32::from(bias.is_some()) | if accumulate { 2 } else { 0 };
+                    planner.op(
+                        kernel,
+                        &[
+                            input.clone(),
+                            whole(&ch.words),
+                            whole(&ch.scales),
+                            whole(bias.unwrap_or(unused)),
+                            output.clone(),
+                        ],
+                        Box::new(move |shape| {
+                            let rows = rows_of(shape);
+                            (rows > 0).then(|| Dispatch {
+                                params: pad([rows, n, cols, gs, x_stride, y_stride, offset, flags]),
+                                groups: [n.div_ceil(side), rows.div_ceil(side), 1],
+                            })
+                        }),
+                    )
+                })
+                .collect()
+        };
+        let seq_rows: fn(&Shape) -> u32 = |s| s.seq;
+        let norm = |planner: &mut Planner,
+                    input: &wgpu::Buffer,
+                    weight: &wgpu::Buffer,
+                    output: &wgpu::Buffer,
+                    gather: bool| {
+            planner.op(
+                &k.rms_norm,
+                &[whole(input), whole(weight), whole(&a.rows), whole(output)],
+                Box::new(move |shape| {
+                    let rows = if gather { shape.rows } else { shape.seq };
+                    (rows > 0)
+                        .then(|| Dispatch { params: pad([rows, h32, eps, u32::from(gather)]), groups: grid(rows, 1) })
+                }),
+            )
+        };
+
+        let mut body = Vec::new();
+        for ch in &embed.chunks {
+            let (first, n, gs) = (ch.first_row, ch.rows, embed.group_size);
+            body.push(planner.op(
+                &k.embed[embed.scheme as usize],
+                &[whole(&a.tokens), whole(&ch.words), whole(&ch.scales), whole(x)],
+                Box::new(move |shape| {
+                    Some(Dispatch { params: pad([shape.seq, h32, first, n, gs]), groups: grid(shape.seq * h32, 64) })
+                }),
+            ));
+        }
+        for layer in &layers {
+            body.push(norm(&mut planner, x, &layer.input_norm, normed, false));
+            body.extend(matmul(
+                &mut planner,
+                whole(normed),
+                h32,
+                &layer.qkv,
+                layer.qkv_bias.as_ref(),
+                whole(qkv),
+                qkv32,
+                false,
+                seq_rows,
+            ));
+            body.push(planner.op(
+                &k.rope,
+                &[whole(rope_table), whole(qkv)],
+                Box::new(move |shape| {
+                    let threads = shape.seq * (heads + kv_heads) * (head_dim / 2);
+                    Some(Dispatch {
+                        params: pad([shape.seq, heads + kv_heads, head_dim, qkv32]),
+                        groups: grid(threads, rows_wg),
+                    })
+                }),
+            ));
+            let scale = (1.0 / (c.head_dim as f32).sqrt()).to_bits();
+            let queries = tiles.attention_queries;
+            body.push(planner.op(
+                &k.attention,
+                &[whole(qkv), whole(attended)],
+                Box::new(move |shape| {
+                    Some(Dispatch {
+                        params: pad([shape.seq, heads, kv_heads, head_dim, qkv32, q32, scale]),
+                        groups: [shape.seq.div_ceil(queries), heads, 1],
+                    })
+                }),
+            ));
+            body.extend(matmul(&mut planner, whole(attended), q32, &layer.o, None, whole(x), h32, true, seq_rows));
+            body.push(norm(&mut planner, x, &layer.post_norm, normed, false));
+            body.extend(matmul(
+                &mut planner,
+                whole(normed),
+                h32,
+                &layer.gate_up,
+                None,
+                whole(gate_up),
+                2 * i32_,
+                false,
+                seq_rows,
+            ));
+            body.push(planner.op(
+                &k.swiglu,
+                &[whole(gate_up), whole(swiglu)],
+                Box::new(move |shape| {
+                    Some(Dispatch { params: pad([shape.seq, i32_]), groups: grid(shape.seq * i32_, rows_wg) })
+                }),
+            ));
+            body.extend(matmul(&mut planner, whole(swiglu), i32_, &layer.down, None, whole(x), h32, true, seq_rows));
+        }
+        body.push(norm(&mut planner, x, &final_norm, selected, true));
+
+        let head_matrix = lm_head.as_ref().unwrap_or(&embed);
+        let chunk_rows = rows_per_chunk as u32;
+        let mut head = Vec::new();
+        let mut propose = Vec::new();
+        for chunk in 0..row_chunks as u32 {
+            let first = chunk * chunk_rows;
+            let rows_in = move |shape: &Shape| shape.rows.saturating_sub(first).min(chunk_rows);
+            let selected_part = part(selected, (first * h32) as u64 * 4, (chunk_rows * h32) as u64 * 4);
+            // The head's dispatch needs the chunk's row count; a plain fn pointer cannot capture it, so
+            // these ops compute it from the shape themselves.
+            let ops: Vec<Op> = head_matrix
+                .chunks
+                .iter()
+                .map(|ch| {
+                    let (n, cols, gs, offset) = (ch.rows, head_matrix.cols, head_matrix.group_size, ch.first_row);
+                    planner.op(
+                        &k.matmul[head_matrix.scheme as usize],
+                        &[selected_part.clone(), whole(&ch.words), whole(&ch.scales), whole(unused), whole(&a.logits)],
+                        Box::new(move |shape| {
+                            let rows = rows_in(shape);
+                            (rows > 0).then(|| Dispatch {
+                                params: pad([rows, n, cols, gs, h32, v as u32, offset, 0]),
+                                groups: [n.div_ceil(side), rows.div_ceil(side), 1],
+                            })
+                        }),
+                    )
+                })
+                .collect();
+            head.push(ops);
+            let vocab = v as u32;
+            propose.push(planner.op(
+                &k.propose,
+                &[whole(&a.logits), whole(&a.positions), whole(&a.out)],
+                Box::new(move |shape| {
+                    let rows = rows_in(shape);
+                    (rows > 0).then(|| {
+                        let mut params = [0u32; 16];
+                        params[..3].copy_from_slice(&[vocab, rows, first]);
+                        params[3..12].copy_from_slice(&shape.rule);
+                        Dispatch { params, groups: [rows, 1, 1] }
+                    })
+                }),
+            ));
+        }
+        let slots = planner.slots;
+        gpu_ref.check()?;
+        Ok(Self {
+            gpu,
+            config: c.clone(),
+            max_len,
+            rows_per_chunk,
+            params,
+            slot_bytes,
+            slots,
+            body,
+            head,
+            propose,
+            buffers: activations,
+            weight_bytes,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// The longest canvas this engine was allocated for.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Bytes of weights on the device.
+    pub fn weight_bytes(&self) -> u64 {
+        self.weight_bytes
+    }
+
+    fn check_canvas(&self, canvas: &[u32]) -> Result<(), GpuError> {
+        if canvas.is_empty() || canvas.len() > self.max_len {
+            return Err(GpuError::TooLong { len: canvas.len(), max: self.max_len });
+        }
+        if let Some(&bad) = canvas.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+            return Err(GpuError::TokenOutOfRange { token: bad, vocab: self.config.vocab_size });
+        }
+        Ok(())
+    }
+
+    /// Writes the inputs and every active op's parameters; returns the active ops' indices per group.
+    fn prepare(&self, canvas: &[u32], logit_rows: &[u32], positions: &[u32], shape: &Shape) {
+        let queue = &self.gpu.queue;
+        queue.write_buffer(&self.buffers.tokens, 0, bytemuck::cast_slice(canvas));
+        if !logit_rows.is_empty() {
+            queue.write_buffer(&self.buffers.rows, 0, bytemuck::cast_slice(logit_rows));
+            queue.write_buffer(&self.buffers.positions, 0, bytemuck::cast_slice(positions));
+        }
+        let mut bytes = vec![0u8; self.slots * self.slot_bytes as usize];
+        let all = self.body.iter().chain(self.head.iter().flatten()).chain(&self.propose);
+        for op in all {
+            if let Some(d) = (op.plan)(shape) {
+                let at = op.slot * self.slot_bytes as usize;
+                bytes[at..at + PARAM_BYTES as usize].copy_from_slice(bytemuck::cast_slice(&d.params));
+            }
+        }
+        queue.write_buffer(&self.params, 0, &bytes);
+    }
+
+    fn record<'a>(pass: &mut wgpu::ComputePass<'_>, ops: impl IntoIterator<Item = &'a Op>, shape: &Shape) {
+        for op in ops {
+            if let Some(d) = (op.plan)(shape) {
+                pass.set_pipeline(&op.pipeline);
+                pass.set_bind_group(0, &op.bind_group, &[]);
+                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            }
+        }
+    }
+
+    /// One denoising step's model work: a forward pass over `canvas` and a proposal for every masked
+    /// position in `positions` (increasing), with its five most likely candidates.
+    pub async fn propose_with_candidates(
+        &self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<GpuProposal>, GpuError> {
+        self.gpu.check()?;
+        self.check_canvas(canvas)?;
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(&bad) = positions.iter().find(|&&q| q as usize >= canvas.len()) {
+            return Err(GpuError::TooLong { len: bad as usize + 1, max: canvas.len() });
+        }
+        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
+        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
+        self.prepare(canvas, &logit_rows, positions, &shape);
+        let mut encoder =
+            self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        {
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None });
+            Self::record(&mut pass, &self.body, &shape);
+            for (head, propose) in self.head.iter().zip(&self.propose) {
+                Self::record(&mut pass, head.iter().chain(std::iter::once(propose)), &shape);
+            }
+        }
+        let bytes = (positions.len() * OUT_WORDS * 4) as u64;
+        encoder.copy_buffer_to_buffer(&self.buffers.out, 0, &self.buffers.staging, 0, bytes);
+        self.gpu.queue.submit([encoder.finish()]);
+        let raw = self.gpu.read(&self.buffers.staging, bytes).await?;
+        let words: &[u32] = bytemuck::cast_slice(&raw);
+        Ok(positions
+            .iter()
+            .zip(words.chunks_exact(OUT_WORDS))
+            .map(|(&position, w)| GpuProposal {
+                proposal: Proposal { position, token: w[0], score: f32::from_bits(w[1]) },
+                candidates: w[2..]
+                    .chunks_exact(2)
+                    .filter(|pair| pair[0] != u32::MAX)
+                    .map(|pair| (pair[0], f32::from_bits(pair[1])))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Raw (unshifted) logits of every position, `[seq, vocab]`, like `CpuModel::logits`. For tests and
+    /// tools: it reads back a vocabulary-sized row per position, which a denoising step never does.
+    pub async fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>, GpuError> {
+        self.gpu.check()?;
+        self.check_canvas(tokens)?;
+        let v = self.config.vocab_size;
+        let rows: Vec<u32> = (0..tokens.len() as u32).collect();
+        let shape = Shape { seq: tokens.len() as u32, rows: rows.len() as u32, rule: [0; 9] };
+        self.prepare(tokens, &rows, &rows, &shape);
+        let total = (tokens.len() * v * 4) as u64;
+        let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("logits readback"),
+            size: total,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder =
+            self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("logits") });
+        {
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            Self::record(&mut pass, &self.body, &shape);
+        }
+        for (chunk, head) in self.head.iter().enumerate() {
+            let first = chunk * self.rows_per_chunk;
+            if first >= tokens.len() {
+                break;
+            }
+            {
+                let mut pass =
+                    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+                Self::record(&mut pass, head, &shape);
+            }
+            let rows = self.rows_per_chunk.min(tokens.len() - first);
+            encoder.copy_buffer_to_buffer(
+                &self.buffers.logits,
+                0,
+                &readback,
+                (first * v * 4) as u64,
+                (rows * v * 4) as u64,
+            );
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+        let raw = self.gpu.read(&readback, total).await?;
+        Ok(bytemuck::cast_slice(&raw).to_vec())
+    }
+}
+
+/// The proposal kernel's view of a rule and step key (propose.wgsl `Params`, from `draw` to `step`).
+fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
+    let (draw, temperature, top_p, top_k) = match rule.draw {
+        TokenDraw::Sample { temperature, top_p, top_k } => (0, temperature, top_p, top_k),
+        TokenDraw::Gumbel { temperature } => (1, temperature, 1.0, 0),
+    };
+    let score = match rule.score {
+        ScoreKind::Probability => 0,
+        ScoreKind::Margin => 1,
+        ScoreKind::NegEntropy => 2,
+        ScoreKind::Random => 3,
+    };
+    [
+        draw,
+        temperature.to_bits(),
+        top_p.to_bits(),
+        top_k,
+        score,
+        rule.mask_token,
+        key.seed as u32,
+        (key.seed >> 32) as u32,
+        key.step,
+    ]
+}
+
+fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
+    let mut out = [0; 16];
+    out[..N].copy_from_slice(&values);
+    out
+}

@@ -1,0 +1,186 @@
+//! Compute pipelines, built once per device with explicit bind-group layouts, and their tile sizes chosen
+//! from the adapter's limits (the shaders' `override` constants).
+
+use crate::Gpu;
+use crate::shaders::{self, Shader};
+
+/// What a binding of a kernel is.
+#[derive(Clone, Copy)]
+pub(crate) enum Access {
+    Uniform,
+    Read,
+    Write,
+}
+
+/// One pipeline and the layout its bind groups follow.
+pub(crate) struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Kernel {
+    fn new(gpu: &Gpu, shader: Shader, bindings: &[Access], constants: &[(&str, f64)]) -> Self {
+        let device = &gpu.device;
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(i, access)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match access {
+                        Access::Uniform => wgpu::BufferBindingType::Uniform,
+                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Access::Write => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(shader.name), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(shader.name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader.name),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(shader.name),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        Self { pipeline, layout }
+    }
+
+    /// A bind group of `buffers`, in binding order.
+    pub fn bind(&self, gpu: &Gpu, buffers: &[wgpu::BufferBinding<'_>]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(b.clone()),
+            })
+            .collect();
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+}
+
+/// Weight storage of a matrix: the `SCHEME` override of matmul.wgsl and embed.wgsl.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    F32 = 0,
+    Q8 = 1,
+    Q4 = 2,
+}
+
+/// Tile and workgroup sizes for this device.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tiles {
+    /// Invocations per side of a matmul workgroup; each computes 4 × 4 outputs.
+    pub matmul_side: u32,
+    pub matmul_k: u32,
+    pub attention_queries: u32,
+    pub attention_keys: u32,
+    pub rows: u32,
+    pub propose: u32,
+}
+
+impl Tiles {
+    pub fn for_limits(limits: &wgpu::Limits, head_dim: usize) -> Self {
+        let invocations = limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x);
+        let matmul_side = if invocations >= 256 { 16 } else { 8 };
+        // Keys and values of a tile: KEY_TILE · head_dim floats each.
+        let key_bytes = (head_dim * 4 * 2) as u32;
+        let attention_keys = (limits.max_compute_workgroup_storage_size / key_bytes.max(1)).clamp(1, 64);
+        // The largest power of two not above the limit, at most 256.
+        let propose = 1u32 << (31 - invocations.min(256).leading_zeros());
+        Self {
+            matmul_side,
+            matmul_k: 16,
+            attention_queries: invocations.min(64),
+            attention_keys,
+            rows: invocations.min(64),
+            propose,
+        }
+    }
+}
+
+/// Every pipeline the engine dispatches.
+pub(crate) struct Kernels {
+    pub tiles: Tiles,
+    pub matmul: [Kernel; 3],
+    pub embed: [Kernel; 3],
+    pub rms_norm: Kernel,
+    pub rope: Kernel,
+    pub attention: Kernel,
+    pub swiglu: Kernel,
+    pub propose: Kernel,
+}
+
+impl Kernels {
+    pub fn new(gpu: &Gpu, head_dim: usize) -> Self {
+        use Access::{Read, Uniform, Write};
+        let tiles = Tiles::for_limits(&gpu.limits, head_dim);
+        let side = tiles.matmul_side as f64;
+        let matmul = |scheme: Scheme| {
+            Kernel::new(
+                gpu,
+                shaders::MATMUL,
+                &[Uniform, Read, Read, Read, Read, Write],
+                &[("SCHEME", scheme as u32 as f64), ("WG_N", side), ("WG_M", side), ("TILE_K", tiles.matmul_k as f64)],
+            )
+        };
+        let embed = |scheme: Scheme| {
+            Kernel::new(gpu, shaders::EMBED, &[Uniform, Read, Read, Read, Write], &[("SCHEME", scheme as u32 as f64)])
+        };
+        let rows = [("WORKGROUP", tiles.rows as f64)];
+        Self {
+            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
+            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
+            rms_norm: Kernel::new(gpu, shaders::RMS_NORM, &[Uniform, Read, Read, Read, Write], &rows),
+            rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Write], &rows),
+            attention: Kernel::new(
+                gpu,
+                shaders::ATTENTION,
+                &[Uniform, Read, Write],
+                &[
+                    ("QUERIES", tiles.attention_queries as f64),
+                    ("KEY_TILE", tiles.attention_keys as f64),
+                    ("HEAD_DIM", head_dim as f64),
+                ],
+            ),
+            swiglu: Kernel::new(gpu, shaders::SWIGLU, &[Uniform, Read, Write], &rows),
+            propose: Kernel::new(
+                gpu,
+                shaders::PROPOSE,
+                &[Uniform, Read, Read, Write],
+                &[("WORKGROUP", tiles.propose as f64)],
+            ),
+            tiles,
+        }
+    }
+}
+
+/// Workgroup counts for `threads` invocations of `workgroup` each, folding into y beyond the 65 535 limit
+/// (the elementwise kernels recover the index as x + y · groups_x · workgroup).
+pub(crate) fn grid(threads: u32, workgroup: u32) -> [u32; 3] {
+    let groups = threads.div_ceil(workgroup).max(1);
+    if groups <= 65_535 { [groups, 1, 1] } else { [65_535, groups.div_ceil(65_535), 1] }
+}

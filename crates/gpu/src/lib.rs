@@ -1,0 +1,68 @@
+//! The WebGPU engine: the forward pass and the fused proposal kernel in hand-written WGSL (`shaders/`), run
+//! through wgpu natively (Vulkan, Metal, DX12; lavapipe in tests) and in the browser (WebGPU) from the same
+//! code.
+//!
+//! **Invariants:** only [`shaders`] reads `shaders/`; pipelines, bind groups, weights and activations are
+//! created once per (model, maximum length) and reused by every step and run; a step records one command
+//! encoder and reads back O(masked positions) words; every GPU failure surfaces as a [`GpuError`], never a
+//! panic. The CPU reference (`unmask-cpu`) is the oracle every kernel is tested against.
+
+mod context;
+mod engine;
+mod kernels;
+mod oneshot;
+pub mod shaders;
+mod weights;
+
+pub use context::{AdapterSummary, Gpu};
+pub use engine::{GpuModel, GpuOptions, GpuProposal};
+
+/// Everything that can go wrong on the device, in words the caller can act on.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no usable GPU adapter: {0}")]
+    NoAdapter(String),
+    #[error("the GPU device was lost ({0}); fall back to the CPU engine")]
+    DeviceLost(String),
+    #[error("out of GPU memory: {0}; try a quantized model or a shorter maximum length")]
+    OutOfMemory(String),
+    #[error("this model needs what the GPU engine does not support: {0}")]
+    Unsupported(String),
+    #[error("canvas of {len} tokens is longer than the engine's maximum of {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("token id {token} is outside the vocabulary (size {vocab})")]
+    TokenOutOfRange { token: u32, vocab: usize },
+    #[error("{0}")]
+    Model(String),
+    #[error("GPU error: {0}")]
+    Internal(String),
+}
+
+impl From<unmask_model::ModelError> for GpuError {
+    fn from(e: unmask_model::ModelError) -> Self {
+        GpuError::Model(e.to_string())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl unmask_sampler::Denoiser for GpuModel {
+    fn propose(
+        &mut self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &unmask_sampler::ProposalRule,
+        key: unmask_sampler::StepKey,
+    ) -> Result<Vec<unmask_sampler::Proposal>, String> {
+        let proposals = pollster::block_on(self.propose_with_candidates(canvas, positions, rule, key))
+            .map_err(|e| e.to_string())?;
+        Ok(proposals.into_iter().map(|p| p.proposal).collect())
+    }
+
+    fn mask_token_id(&self) -> u32 {
+        self.config().mask_token_id
+    }
+
+    fn max_len(&self) -> usize {
+        GpuModel::max_len(self)
+    }
+}

@@ -1,0 +1,134 @@
+//! Weights on the device: matrices in f32, q8 or q4, split by rows into several buffers when one would
+//! exceed the device's largest storage binding.
+
+use unmask_model::quant::{QuantScheme, QuantTensor};
+use wgpu::util::DeviceExt;
+
+use crate::Gpu;
+use crate::kernels::Scheme;
+
+/// A matrix on the host, in the form it is uploaded.
+pub(crate) enum HostMatrix {
+    F32 { rows: usize, cols: usize, data: Vec<f32> },
+    Quant(QuantTensor),
+}
+
+impl HostMatrix {
+    pub fn rows(&self) -> usize {
+        match self {
+            HostMatrix::F32 { rows, .. } => *rows,
+            HostMatrix::Quant(q) => q.rows,
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match self {
+            HostMatrix::F32 { cols, .. } => *cols,
+            HostMatrix::Quant(q) => q.cols,
+        }
+    }
+
+    /// Stacks matrices with the same columns and format row-wise (q, k and v into one projection).
+    pub fn stack(parts: Vec<HostMatrix>) -> HostMatrix {
+        let cols = parts[0].cols();
+        match parts.into_iter().reduce(|a, b| match (a, b) {
+            (HostMatrix::F32 { rows: ra, data: mut da, .. }, HostMatrix::F32 { rows: rb, data: db, .. }) => {
+                da.extend(db);
+                HostMatrix::F32 { rows: ra + rb, cols, data: da }
+            }
+            (HostMatrix::Quant(mut qa), HostMatrix::Quant(qb)) => {
+                debug_assert_eq!((qa.scheme, qa.group_size, qa.cols), (qb.scheme, qb.group_size, qb.cols));
+                qa.rows += qb.rows;
+                qa.words.extend(qb.words);
+                qa.scales.extend(qb.scales);
+                HostMatrix::Quant(qa)
+            }
+            _ => unreachable!("one model uses one weight format"),
+        }) {
+            Some(m) => m,
+            None => unreachable!("stack of no matrices"),
+        }
+    }
+}
+
+/// Rows `first_row .. first_row + rows` of a matrix, in one buffer.
+pub(crate) struct Chunk {
+    pub first_row: u32,
+    pub rows: u32,
+    pub words: wgpu::Buffer,
+    /// f16 scales, two per word (a 4-byte placeholder for f32 matrices).
+    pub scales: wgpu::Buffer,
+}
+
+pub(crate) struct Matrix {
+    pub scheme: Scheme,
+    pub cols: u32,
+    pub group_size: u32,
+    pub chunks: Vec<Chunk>,
+}
+
+impl Matrix {
+    pub fn upload(gpu: &Gpu, name: &str, host: &HostMatrix) -> Matrix {
+        let (rows, cols) = (host.rows(), host.cols());
+        let (scheme, group_size, words_per_row): (Scheme, usize, usize) = match host {
+            HostMatrix::F32 { .. } => (Scheme::F32, 1, cols),
+            HostMatrix::Quant(q) => (
+                match q.scheme {
+                    QuantScheme::Q8 => Scheme::Q8,
+                    QuantScheme::Q4 => Scheme::Q4,
+                },
+                q.group_size,
+                cols / q.scheme.values_per_word(),
+            ),
+        };
+        // Rows per buffer: within the binding limit, and a multiple of 64 so chunk boundaries stay aligned.
+        let limit = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size) as usize;
+        let rows_per_chunk = ((limit / (words_per_row * 4).max(1)) / 64 * 64).max(64).min(rows.max(1));
+        let mut chunks = Vec::new();
+        let mut first = 0;
+        while first < rows {
+            let n = rows_per_chunk.min(rows - first);
+            let label = format!("{name}[{first}..{}]", first + n);
+            let (words, scales): (&[u8], Vec<u8>) = match host {
+                HostMatrix::F32 { data, .. } => {
+                    (bytemuck::cast_slice(&data[first * cols..(first + n) * cols]), vec![0; 4])
+                }
+                HostMatrix::Quant(q) => {
+                    let groups = cols / q.group_size;
+                    let mut scales: Vec<u16> = q.scales[first * groups..(first + n) * groups].to_vec();
+                    if scales.len() % 2 == 1 {
+                        scales.push(0);
+                    }
+                    (
+                        bytemuck::cast_slice(&q.words[first * words_per_row..(first + n) * words_per_row]),
+                        bytemuck::cast_slice(&scales).to_vec(),
+                    )
+                }
+            };
+            chunks.push(Chunk {
+                first_row: first as u32,
+                rows: n as u32,
+                words: storage(gpu, &label, words),
+                scales: storage(gpu, &format!("{label}.scales"), &scales),
+            });
+            first += n;
+        }
+        Matrix { scheme, cols: cols as u32, group_size: group_size as u32, chunks }
+    }
+}
+
+/// A read-only storage buffer holding `bytes` (at least 4 bytes: empty bindings are invalid).
+pub(crate) fn storage(gpu: &Gpu, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+    let padded;
+    let contents = if bytes.len() < 4 {
+        padded = [0u8; 4];
+        &padded[..]
+    } else {
+        bytes
+    };
+    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+    })
+}

@@ -1,0 +1,155 @@
+// y[m, y_offset + n] (+)= x[m, :] · w[n, :] (+ bias[y_offset + n])
+//
+// The linear layer of every projection and of the head. `w` is `[n, k]` (PyTorch's Linear layout) in one of
+// three formats chosen by the SCHEME override: f32 bit patterns, or 8-/4-bit symmetric group quantization
+// (`crates/model/src/quant.rs` is the normative definition): levels packed into u32 words, one f16 scale
+// per group of `group_size` columns, two scales per u32 word. Weights are dequantized in registers while a
+// tile is staged in workgroup memory; no f16 arithmetic is needed (`unpack2x16float` only).
+//
+// One workgroup computes a TILE_M × TILE_N block of y; each invocation a 4 × 4 sub-block. Heavy weights are
+// split by rows into several buffers by the host; `y_offset` places a chunk's columns.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    group_size: u32,
+    x_stride: u32,
+    y_stride: u32,
+    y_offset: u32,
+    // 1: add bias; 2: accumulate into y (the residual connection).
+    flags: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> scales: array<u32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+// 0: f32, 1: q8, 2: q4.
+override SCHEME: u32 = 0u;
+// Invocations along n and m; each computes 4 × 4 outputs, so a tile is (4·WG_N) × (4·WG_M).
+override WG_N: u32 = 16u;
+override WG_M: u32 = 16u;
+// Depth of the k slice staged per iteration; a multiple of 4.
+override TILE_K: u32 = 16u;
+
+const FLAG_BIAS: u32 = 1u;
+const FLAG_ACCUMULATE: u32 = 2u;
+
+// Staged slices, k-major, four consecutive rows (or columns) per vec4.
+var<workgroup> x_tile: array<vec4<f32>, WG_M * TILE_K>;
+var<workgroup> w_tile: array<vec4<f32>, WG_N * TILE_K>;
+
+fn scale_of(row: u32, col: u32) -> f32 {
+    let index = row * (p.k / p.group_size) + col / p.group_size;
+    let pair = unpack2x16float(scales[index / 2u]);
+    return select(pair.x, pair.y, (index & 1u) == 1u);
+}
+
+// Four consecutive weights w[row, col .. col + 4]; `col` is a multiple of 4.
+fn weight_quad(row: u32, col: u32) -> vec4<f32> {
+    if (row >= p.n || col >= p.k) {
+        return vec4<f32>(0.0);
+    }
+    if (SCHEME == 1u) {
+        let word = w[(row * p.k + col) / 4u];
+        let levels = vec4<i32>(
+            extractBits(i32(word), 0u, 8u),
+            extractBits(i32(word), 8u, 8u),
+            extractBits(i32(word), 16u, 8u),
+            extractBits(i32(word), 24u, 8u),
+        );
+        return vec4<f32>(levels) * scale_of(row, col);
+    }
+    if (SCHEME == 2u) {
+        let word = w[(row * p.k + col) / 8u] >> ((col & 4u) * 4u);
+        let levels = vec4<i32>(
+            i32(extractBits(word, 0u, 4u)),
+            i32(extractBits(word, 4u, 4u)),
+            i32(extractBits(word, 8u, 4u)),
+            i32(extractBits(word, 12u, 4u)),
+        ) - vec4<i32>(8);
+        return vec4<f32>(levels) * scale_of(row, col);
+    }
+    var quad = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) {
+        if (col + i < p.k) {
+            quad[i] = bitcast<f32>(w[row * p.k + col + i]);
+        }
+    }
+    return quad;
+}
+
+fn x_quad(row: u32, col: u32) -> vec4<f32> {
+    var quad = vec4<f32>(0.0);
+    if (row < p.m) {
+        for (var i = 0u; i < 4u; i++) {
+            if (col + i < p.k) {
+                quad[i] = x[row * p.x_stride + col + i];
+            }
+        }
+    }
+    return quad;
+}
+
+@compute @workgroup_size(WG_N, WG_M)
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
+    let tile_n = 4u * WG_N;
+    let tile_m = 4u * WG_M;
+    let n0 = group.x * tile_n;
+    let m0 = group.y * tile_m;
+    let thread = local.y * WG_N + local.x;
+    let threads = WG_N * WG_M;
+
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
+        // Stage x[m0 .. m0 + tile_m, k0 .. k0 + TILE_K] and the matching w slice, one quad of k per load.
+        for (var i = thread; i < tile_m * (TILE_K / 4u); i += threads) {
+            let row = i / (TILE_K / 4u);
+            let kq = (i % (TILE_K / 4u)) * 4u;
+            let quad = x_quad(m0 + row, k0 + kq);
+            for (var j = 0u; j < 4u; j++) {
+                x_tile[(kq + j) * WG_M + row / 4u][row % 4u] = quad[j];
+            }
+        }
+        for (var i = thread; i < tile_n * (TILE_K / 4u); i += threads) {
+            let row = i / (TILE_K / 4u);
+            let kq = (i % (TILE_K / 4u)) * 4u;
+            let quad = weight_quad(n0 + row, k0 + kq);
+            for (var j = 0u; j < 4u; j++) {
+                w_tile[(kq + j) * WG_N + row / 4u][row % 4u] = quad[j];
+            }
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            let xs = x_tile[kk * WG_M + local.y];
+            let ws = w_tile[kk * WG_N + local.x];
+            acc[0] += xs.x * ws;
+            acc[1] += xs.y * ws;
+            acc[2] += xs.z * ws;
+            acc[3] += xs.w * ws;
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let row = m0 + local.y * 4u + i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = n0 + local.x * 4u + j;
+            if (row < p.m && col < p.n) {
+                var value = acc[i][j];
+                if ((p.flags & FLAG_BIAS) != 0u) {
+                    value += bias[p.y_offset + col];
+                }
+                let at = row * p.y_stride + p.y_offset + col;
+                if ((p.flags & FLAG_ACCUMULATE) != 0u) {
+                    value += y[at];
+                }
+                y[at] = value;
+            }
+        }
+    }
+}

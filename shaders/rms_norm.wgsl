@@ -1,0 +1,47 @@
+// RMSNorm of whole rows: y[r] = x[src(r)] / sqrt(mean(x[src(r)]²) + eps) · weight.
+//
+// src(r) is r, or rows[r] when GATHER is set: the final norm runs only on the rows whose logits a step
+// needs and packs them densely for the head. One workgroup per output row.
+
+struct Params {
+    rows: u32,
+    width: u32,
+    eps: f32,
+    gather: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> rows: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+override WORKGROUP: u32 = 64u;
+
+var<workgroup> partial: array<f32, WORKGROUP>;
+
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
+    let row = group.x + group.y * 65535u;
+    if (row >= p.rows) {
+        return;
+    }
+    let source = select(row, rows[row], p.gather != 0u) * p.width;
+    var sum = 0.0;
+    for (var i = local.x; i < p.width; i += WORKGROUP) {
+        let v = x[source + i];
+        sum += v * v;
+    }
+    partial[local.x] = sum;
+    workgroupBarrier();
+    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+        if (local.x < stride) {
+            partial[local.x] += partial[local.x + stride];
+        }
+        workgroupBarrier();
+    }
+    let scale = inverseSqrt(partial[0] / f32(p.width) + p.eps);
+    for (var i = local.x; i < p.width; i += WORKGROUP) {
+        y[row * p.width + i] = x[source + i] * scale * weight[i];
+    }
+}
