@@ -5,6 +5,7 @@
 //! hand over bytes).
 
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod layout;
 pub mod quant;
@@ -17,7 +18,7 @@ pub use error::{ModelError, Result};
 pub use quant::{QuantScheme, QuantTensor};
 pub use tokenizer::Tokenizer;
 pub use trace::{ArNess, Proposal, Trace, TraceStep};
-pub use weights::{TensorInfo, Weights};
+pub use weights::{TensorData, TensorInfo, Weights, write_safetensors};
 
 /// A loaded model directory: validated config, weights whose names and shapes match it, and the tokenizer.
 pub struct ModelDir {

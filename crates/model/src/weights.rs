@@ -278,6 +278,11 @@ impl Weights {
         Ok((TensorInfo { dtype: info.dtype, shape: info.shape.clone(), quantized }, bytes))
     }
 
+    /// The name of the file that holds a stored tensor (empty if there is none).
+    pub(crate) fn file_of(&self, name: &str) -> &str {
+        self.index.get(name).map_or("", |&i| self.files[i].name.as_str())
+    }
+
     fn missing(&self, name: &str) -> ModelError {
         ModelError::MissingTensor {
             name: name.to_owned(),

@@ -1,0 +1,161 @@
+//! Rewriting a model's weights in another format: f32, f16, or quantized (q8/q4, see [`crate::quant`]).
+
+use std::collections::BTreeMap;
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::layout;
+use crate::quant::{QuantScheme, QuantTensor};
+use crate::weights::{TensorData, Weights, write_safetensors};
+
+/// How the weights of a converted model are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    F32,
+    F16,
+    /// The matrices quantized with `scheme` in groups of `group_size` columns; norms and biases f32.
+    Quant {
+        scheme: QuantScheme,
+        group_size: usize,
+    },
+}
+
+impl std::fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightFormat::F32 => f.write_str("f32"),
+            WeightFormat::F16 => f.write_str("f16"),
+            WeightFormat::Quant { scheme, group_size } => write!(f, "{} (groups of {group_size})", scheme.name()),
+        }
+    }
+}
+
+/// One safetensors file holding every tensor the engine reads (per [`layout::expected_tensors`]) in
+/// `format`. Quantized, the matrices (embedding, attention and MLP projections, an untied head) are stored per
+/// [`crate::quant`] and the norms and biases stay f32. Tensors the engine does not read are left out.
+pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFormat) -> Result<Vec<u8>> {
+    layout::check_weights(config, weights)?;
+    let tensors = layout::expected_tensors(config, layout::has_qkv_bias(weights))
+        .into_iter()
+        .map(|(name, shape)| {
+            let values = weights.f32(&name, &shape)?;
+            let fail = |message: String| ModelError::Tensor {
+                file: weights.file_of(&name).to_owned(),
+                name: name.clone(),
+                message,
+            };
+            let data = match (format, shape.as_slice()) {
+                (WeightFormat::Quant { scheme, group_size }, &[rows, cols]) => {
+                    TensorData::Quant(QuantTensor::quantize(&values, rows, cols, scheme, group_size).map_err(|e| {
+                        match e {
+                            ModelError::Quantize { message } => {
+                                fail(format!("cannot quantize to {}: {message}", scheme.name()))
+                            }
+                            other => other,
+                        }
+                    })?)
+                }
+                (WeightFormat::F16, _) => {
+                    let bits = values
+                        .iter()
+                        .map(|&x| {
+                            let h = half::f16::from_f32(x);
+                            if h.is_finite() { Ok(h.to_bits()) } else { Err(fail(format!("{x} does not fit in f16"))) }
+                        })
+                        .collect::<Result<Vec<u16>>>()?;
+                    TensorData::F16 { shape, bits }
+                }
+                _ => TensorData::F32 { shape, values },
+            };
+            Ok((name, data))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    write_safetensors(&tensors, &BTreeMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_config() -> ModelConfig {
+        let json = serde_json::json!({
+            "model_type": "qwen2", "vocab_size": 8, "hidden_size": 16, "intermediate_size": 32,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8,
+            "max_position_embeddings": 16, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
+            "tie_word_embeddings": true, "mask_token_id": 1
+        });
+        ModelConfig::from_json(&json.to_string(), "config.json").unwrap()
+    }
+
+    /// Every tensor of the tiny config, with values i/100 − 1 (a bias included, so there are 1-D tensors besides
+    /// the norms).
+    fn tiny_weights(config: &ModelConfig) -> Weights {
+        let tensors: Vec<(String, TensorData)> = layout::expected_tensors(config, true)
+            .into_iter()
+            .map(|(name, shape)| {
+                let values = (0..shape.iter().product::<usize>()).map(|i| (i % 200) as f32 / 100.0 - 1.0).collect();
+                (name, TensorData::F32 { shape, values })
+            })
+            .collect();
+        let bytes = write_safetensors(&tensors, &BTreeMap::new()).unwrap();
+        Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).unwrap()
+    }
+
+    #[test]
+    fn quantizes_matrices_and_keeps_vectors_f32() {
+        let config = tiny_config();
+        let source = tiny_weights(&config);
+        let format = WeightFormat::Quant { scheme: QuantScheme::Q4, group_size: 8 };
+        let bytes = convert_weights(&config, &source, format).unwrap();
+        let converted = Weights::from_bytes(vec![("q4.safetensors".into(), bytes)]).unwrap();
+        layout::check_weights(&config, &converted).unwrap();
+        assert_eq!(source.names(), converted.names());
+        for (name, shape) in layout::expected_tensors(&config, true) {
+            let info = converted.info(&name).unwrap();
+            let original = source.f32(&name, &shape).unwrap();
+            if shape.len() == 2 {
+                assert_eq!(info.quantized, Some(QuantScheme::Q4), "{name}");
+                let expected = QuantTensor::quantize(&original, shape[0], shape[1], QuantScheme::Q4, 8).unwrap();
+                assert_eq!(converted.quant(&name).unwrap(), Some(expected), "{name}");
+            } else {
+                assert_eq!(info.dtype, safetensors::Dtype::F32, "{name}");
+                assert_eq!(converted.f32(&name, &shape).unwrap(), original, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn f16_and_f32_store_every_tensor_as_floats() {
+        let config = tiny_config();
+        let source = tiny_weights(&config);
+        for (format, dtype) in
+            [(WeightFormat::F16, safetensors::Dtype::F16), (WeightFormat::F32, safetensors::Dtype::F32)]
+        {
+            let bytes = convert_weights(&config, &source, format).unwrap();
+            let converted = Weights::from_bytes(vec![("x.safetensors".into(), bytes)]).unwrap();
+            assert!(converted.file_metadata().is_empty(), "{format}");
+            for name in converted.names() {
+                assert_eq!(converted.info(name).unwrap().dtype, dtype, "{format} {name}");
+            }
+            // Values k/100 − 1: exact in f32; in f16 within half an ulp (2⁻¹¹ relative).
+            let embed = converted.f32(layout::EMBED, &[8, 16]).unwrap();
+            let original = source.f32(layout::EMBED, &[8, 16]).unwrap();
+            for (a, b) in embed.iter().zip(&original) {
+                assert!((a - b).abs() <= b.abs() * 2f32.powi(-11), "{format}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_tensor() {
+        let config = tiny_config();
+        let source = tiny_weights(&config);
+        let format = WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: 12 };
+        let err = convert_weights(&config, &source, format).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "model.safetensors: tensor `model.embed_tokens.weight`: cannot quantize to q8: 16 columns are not a \
+             multiple of the group size 12"
+        );
+    }
+}
