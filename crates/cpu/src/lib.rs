@@ -3,6 +3,7 @@
 //!
 //! **Invariant:** depends on `unmask-model` and `unmask-sampler` only; no GPU, no SIMD intrinsics.
 
+pub mod compare;
 pub mod model;
 pub mod ops;
 
