@@ -65,7 +65,7 @@ pub fn human_count(n: usize) -> String {
     }
 }
 
-fn human_bytes(n: usize) -> String {
+pub fn human_bytes(n: usize) -> String {
     match n {
         n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
         n if n >= 1 << 20 => format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64),

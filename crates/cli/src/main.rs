@@ -1,9 +1,11 @@
-//! `unmask`: inspect a model directory, generate with any decoding algorithm, benchmark the engine.
+//! `unmask`: inspect a model directory, generate with any decoding algorithm, benchmark the engine, convert
+//! (quantize) a model's weights.
 //!
 //! Output contract: `generate` prints the completion alone on stdout; everything for people (progress,
 //! step views, summaries) goes to stderr. Any failure exits non-zero with one line on stderr.
 
 mod bench;
+mod convert;
 mod generate;
 mod inspect;
 mod view;
@@ -27,6 +29,8 @@ enum Command {
     Generate(generate::Args),
     /// Time the forward pass and a decoding step.
     Bench(bench::Args),
+    /// Write a copy of a model with its weights in another format: q8/q4 quantized, f16 or f32.
+    Convert(convert::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -207,3 +207,122 @@ fn bad_input_gets_one_clear_line() {
         "invalid steps = 1: expected steps ≥ 16",
     );
 }
+
+/// `unmask convert` to `format` (extra flags after it) into `out`; returns stderr.
+fn convert(out: &Path, format: &str, extra: &[&str]) -> String {
+    let model = fixture();
+    let mut args = vec!["convert", model.to_str().unwrap(), "--quant", format, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let output = unmask(&args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    assert!(output.stdout.is_empty(), "convert reports on stderr");
+    stderr(&output)
+}
+
+#[test]
+fn converted_models_inspect_and_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fixture is 64 wide (intermediate 128): groups of 32 divide every matrix.
+    for (format, dtype) in [("q8", "Q8 139.3 K"), ("q4", "Q4 139.3 K"), ("f16", "F16 139.8 K")] {
+        let out = dir.path().join(format);
+        let group: &[&str] = if format == "f16" { &[] } else { &["--group-size", "32"] };
+        let err = convert(&out, format, group);
+        assert!(err.contains("wrote") && err.contains("top-1 agreement"), "{err}");
+        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+            assert!(out.join(file).is_file(), "{format}: {file}");
+        }
+        let inspect = unmask(&["inspect", out.to_str().unwrap()]);
+        let text = String::from_utf8(inspect.stdout).unwrap();
+        // 139,840 parameters (counted by tools/reference/make_tiny_model.py): 139,264 in matrices, quantized, and
+        // 576 in norms and q/k/v biases, which stay f32.
+        assert!(text.contains("parameters   139.8 K (139.8 K stored)"), "{text}");
+        assert!(text.contains(dtype), "{format}: {text}");
+        if format != "f16" {
+            assert!(text.contains(&format!("unmask.quant = {format}")), "{text}");
+            assert!(text.contains("unmask.group_size = 32"), "{text}");
+        }
+        let output = unmask(&[
+            "generate",
+            "--model",
+            out.to_str().unwrap(),
+            "--prompt",
+            "def add(a, b):\n",
+            "--max-new-tokens",
+            "8",
+            "--steps",
+            "8",
+        ]);
+        assert!(output.status.success(), "{format}: {}", stderr(&output));
+        assert!(output.stdout.len() > 1 && output.stdout.ends_with(b"\n"), "{format}: the completion");
+    }
+    // f16 of an f32 model is rounding alone: measured max |Δlogit| 0.041 on logits of mean magnitude 1.6.
+    let err = convert(&dir.path().join("f16"), "f16", &[]);
+    let max: f32 = err.split("max |Δlogit| ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(max > 0.0 && max < 0.1, "{err}");
+}
+
+#[test]
+fn f32_conversion_decodes_exactly_like_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("copy");
+    let err = convert(&out, "f32", &[]);
+    assert!(err.contains("max |Δlogit| 0.0000, mean |Δlogit| 0.00000, top-1 agreement 100.0%"), "{err}");
+    let generate = |model: &Path| {
+        let args = ["--prompt", "def add(a, b):\n", "--max-new-tokens", "12", "--temperature", "0.7", "--seed", "5"];
+        let mut all = vec!["generate", "--model", model.to_str().unwrap(), "--quiet"];
+        all.extend_from_slice(&args);
+        unmask(&all).stdout
+    };
+    assert_eq!(generate(&out), generate(&fixture()));
+}
+
+#[test]
+fn convert_protects_directories_and_rejects_bad_formats() {
+    let model = fixture();
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_str = out.to_str().unwrap();
+
+    // An earlier conversion may be overwritten; a directory with other files only with --force.
+    convert(&out, "q8", &["--no-check"]);
+    convert(&out, "q4", &["--no-check"]);
+    let inspect = String::from_utf8(unmask(&["inspect", out_str]).stdout).unwrap();
+    assert!(inspect.contains("unmask.quant = q4"), "{inspect}");
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    assert_fails(
+        &["convert", model, "--quant", "q8", "--out", out_str],
+        1,
+        "holds files an earlier conversion did not write (notes.txt); pass --force",
+    );
+    // --force keeps the foreign file, and a stale shard index no longer shadows the new weights.
+    std::fs::write(out.join("model.safetensors.index.json"), "{}").unwrap();
+    let err = convert(&out, "q8", &["--force", "--no-check"]);
+    assert!(err.contains("removed") && !out.join("model.safetensors.index.json").exists(), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    assert!(String::from_utf8(unmask(&["inspect", out_str]).stdout).unwrap().contains("unmask.quant = q8"));
+
+    assert_fails(&["convert", model, "--quant", "q8", "--out", model], 1, "is the source model directory");
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let file = dir.path().join("file");
+    assert_fails(&["convert", model, "--quant", "q8", "--out", file.to_str().unwrap()], 1, "is not a directory");
+    let fresh = dir.path().join("fresh");
+    let fresh = fresh.to_str().unwrap();
+    assert_fails(
+        &["convert", model, "--quant", "q8", "--group-size", "24", "--out", fresh],
+        1,
+        "tensor `model.embed_tokens.weight`: cannot quantize to q8: 64 columns are not a multiple of the group size 24",
+    );
+    assert!(!Path::new(fresh).exists(), "nothing written when the conversion fails");
+    assert_fails(
+        &["convert", model, "--quant", "q4", "--group-size", "4", "--out", fresh],
+        1,
+        "group size 4 is not a multiple of 8",
+    );
+    assert_fails(
+        &["convert", model, "--quant", "f16", "--group-size", "32", "--out", fresh],
+        1,
+        "--group-size applies to q8 and q4 only",
+    );
+    assert_fails(&["convert", model, "--quant", "q3", "--out", fresh], 2, "invalid value 'q3' for '--quant <QUANT>'");
+}
