@@ -10,7 +10,7 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
-use crate::kernels::{Kernel, Kernels, grid};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, Kernels};
 use crate::weights::{HostMatrix, Matrix, storage};
 use crate::{Gpu, GpuError};
 
@@ -39,7 +39,7 @@ pub struct GpuProposal {
 }
 
 /// Words per row of the proposal kernel's output (propose.wgsl).
-const OUT_WORDS: usize = 12;
+pub(crate) const OUT_WORDS: usize = 12;
 
 /// What changes between forward passes; every dispatch's parameters are a function of it.
 #[derive(Clone, Copy)]
@@ -49,11 +49,6 @@ struct Shape {
     rows: u32,
     /// The proposal kernel's rule fields (propose.wgsl `Params` from `draw` on).
     rule: [u32; 9],
-}
-
-struct Dispatch {
-    params: [u32; 16],
-    groups: [u32; 3],
 }
 
 type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
@@ -135,7 +130,7 @@ impl GpuModel {
     ) -> Result<Self, GpuError> {
         layout::check_weights(config, weights)?;
         let c = config;
-        if c.head_dim % 4 != 0 || c.head_dim > 128 {
+        if !c.head_dim.is_multiple_of(4) || c.head_dim > 128 {
             return Err(GpuError::Unsupported(format!(
                 "head_dim {} (the kernels need a multiple of 4, at most 128)",
                 c.head_dim
@@ -336,9 +331,7 @@ impl GpuModel {
         let (h32, i32_, q32, qkv32) = (h as u32, i as u32, q_width as u32, qkv_width as u32);
         let (heads, kv_heads, head_dim) =
             (c.num_attention_heads as u32, c.num_key_value_heads as u32, c.head_dim as u32);
-        let eps = (c.rms_norm_eps as f32).to_bits();
-        let side = tiles.matmul_side * 4;
-        let rows_wg = tiles.rows;
+        let eps = c.rms_norm_eps as f32;
 
         // y[:, chunk] (+)= x · chunkᵀ over the first `m(shape)` rows.
         let matmul = |planner: &mut Planner,
@@ -356,7 +349,7 @@ impl GpuModel {
                 .iter()
                 .map(|ch| {
                     let (n, cols, gs, offset) = (ch.rows, m.cols, m.group_size, ch.first_row);
-                    let flags = u32::from(bias.is_some()) | if accumulate { 2 } else { 0 };
+                    let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if accumulate { ACCUMULATE } else { 0 };
                     planner.op(
                         kernel,
                         &[
@@ -368,10 +361,7 @@ impl GpuModel {
                         ],
                         Box::new(move |shape| {
                             let rows = rows_of(shape);
-                            (rows > 0).then(|| Dispatch {
-                                params: pad([rows, n, cols, gs, x_stride, y_stride, offset, flags]),
-                                groups: [n.div_ceil(side), rows.div_ceil(side), 1],
-                            })
+                            (rows > 0).then(|| tiles.matmul(rows, n, cols, gs, x_stride, y_stride, offset, flags))
                         }),
                     )
                 })
@@ -388,8 +378,7 @@ impl GpuModel {
                 &[whole(input), whole(weight), whole(&a.rows), whole(output)],
                 Box::new(move |shape| {
                     let rows = if gather { shape.rows } else { shape.seq };
-                    (rows > 0)
-                        .then(|| Dispatch { params: pad([rows, h32, eps, u32::from(gather)]), groups: grid(rows, 1) })
+                    (rows > 0).then(|| tiles.rms_norm(rows, h32, eps, gather))
                 }),
             )
         };
@@ -400,9 +389,7 @@ impl GpuModel {
             body.push(planner.op(
                 &k.embed[embed.scheme as usize],
                 &[whole(&a.tokens), whole(&ch.words), whole(&ch.scales), whole(x)],
-                Box::new(move |shape| {
-                    Some(Dispatch { params: pad([shape.seq, h32, first, n, gs]), groups: grid(shape.seq * h32, 64) })
-                }),
+                Box::new(move |shape| Some(tiles.embed(shape.seq, h32, first, n, gs))),
             ));
         }
         for layer in &layers {
@@ -421,25 +408,12 @@ impl GpuModel {
             body.push(planner.op(
                 &k.rope,
                 &[whole(rope_table), whole(qkv)],
-                Box::new(move |shape| {
-                    let threads = shape.seq * (heads + kv_heads) * (head_dim / 2);
-                    Some(Dispatch {
-                        params: pad([shape.seq, heads + kv_heads, head_dim, qkv32]),
-                        groups: grid(threads, rows_wg),
-                    })
-                }),
+                Box::new(move |shape| Some(tiles.rope(shape.seq, heads + kv_heads, head_dim, qkv32))),
             ));
-            let scale = (1.0 / (c.head_dim as f32).sqrt()).to_bits();
-            let queries = tiles.attention_queries;
             body.push(planner.op(
                 &k.attention,
                 &[whole(qkv), whole(attended)],
-                Box::new(move |shape| {
-                    Some(Dispatch {
-                        params: pad([shape.seq, heads, kv_heads, head_dim, qkv32, q32, scale]),
-                        groups: [shape.seq.div_ceil(queries), heads, 1],
-                    })
-                }),
+                Box::new(move |shape| Some(tiles.attention(shape.seq, heads, kv_heads, head_dim, qkv32, q32))),
             ));
             body.extend(matmul(&mut planner, whole(attended), q32, &layer.o, None, whole(x), h32, true, seq_rows));
             body.push(norm(&mut planner, x, &layer.post_norm, normed, false));
@@ -457,9 +431,7 @@ impl GpuModel {
             body.push(planner.op(
                 &k.swiglu,
                 &[whole(gate_up), whole(swiglu)],
-                Box::new(move |shape| {
-                    Some(Dispatch { params: pad([shape.seq, i32_]), groups: grid(shape.seq * i32_, rows_wg) })
-                }),
+                Box::new(move |shape| Some(tiles.swiglu(shape.seq, i32_))),
             ));
             body.extend(matmul(&mut planner, whole(swiglu), i32_, &layer.down, None, whole(x), h32, true, seq_rows));
         }
@@ -473,8 +445,6 @@ impl GpuModel {
             let first = chunk * chunk_rows;
             let rows_in = move |shape: &Shape| shape.rows.saturating_sub(first).min(chunk_rows);
             let selected_part = part(selected, (first * h32) as u64 * 4, (chunk_rows * h32) as u64 * 4);
-            // The head's dispatch needs the chunk's row count; a plain fn pointer cannot capture it, so
-            // these ops compute it from the shape themselves.
             let ops: Vec<Op> = head_matrix
                 .chunks
                 .iter()
@@ -485,10 +455,7 @@ impl GpuModel {
                         &[selected_part.clone(), whole(&ch.words), whole(&ch.scales), whole(unused), whole(&a.logits)],
                         Box::new(move |shape| {
                             let rows = rows_in(shape);
-                            (rows > 0).then(|| Dispatch {
-                                params: pad([rows, n, cols, gs, h32, v as u32, offset, 0]),
-                                groups: [n.div_ceil(side), rows.div_ceil(side), 1],
-                            })
+                            (rows > 0).then(|| tiles.matmul(rows, n, cols, gs, h32, v as u32, offset, 0))
                         }),
                     )
                 })
@@ -500,12 +467,7 @@ impl GpuModel {
                 &[whole(&a.logits), whole(&a.positions), whole(&a.out)],
                 Box::new(move |shape| {
                     let rows = rows_in(shape);
-                    (rows > 0).then(|| {
-                        let mut params = [0u32; 16];
-                        params[..3].copy_from_slice(&[vocab, rows, first]);
-                        params[3..12].copy_from_slice(&shape.rule);
-                        Dispatch { params, groups: [rows, 1, 1] }
-                    })
+                    (rows > 0).then(|| tiles.propose(vocab, rows, first, shape.rule))
                 }),
             ));
         }
@@ -618,19 +580,7 @@ impl GpuModel {
         encoder.copy_buffer_to_buffer(&self.buffers.out, 0, &self.buffers.staging, 0, bytes);
         self.gpu.queue.submit([encoder.finish()]);
         let raw = self.gpu.read(&self.buffers.staging, bytes).await?;
-        let words: &[u32] = bytemuck::cast_slice(&raw);
-        Ok(positions
-            .iter()
-            .zip(words.chunks_exact(OUT_WORDS))
-            .map(|(&position, w)| GpuProposal {
-                proposal: Proposal { position, token: w[0], score: f32::from_bits(w[1]) },
-                candidates: w[2..]
-                    .chunks_exact(2)
-                    .filter(|pair| pair[0] != u32::MAX)
-                    .map(|pair| (pair[0], f32::from_bits(pair[1])))
-                    .collect(),
-            })
-            .collect())
+        Ok(decode_proposals(positions, bytemuck::cast_slice(&raw)))
     }
 
     /// Raw (unshifted) logits of every position, `[seq, vocab]`, like `CpuModel::logits`. For tests and
@@ -681,8 +631,24 @@ impl GpuModel {
     }
 }
 
+/// Proposals from the proposal kernel's output words (propose.wgsl `out`).
+pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<GpuProposal> {
+    positions
+        .iter()
+        .zip(words.chunks_exact(OUT_WORDS))
+        .map(|(&position, w)| GpuProposal {
+            proposal: Proposal { position, token: w[0], score: f32::from_bits(w[1]) },
+            candidates: w[2..]
+                .chunks_exact(2)
+                .filter(|pair| pair[0] != u32::MAX)
+                .map(|pair| (pair[0], f32::from_bits(pair[1])))
+                .collect(),
+        })
+        .collect()
+}
+
 /// The proposal kernel's view of a rule and step key (propose.wgsl `Params`, from `draw` to `step`).
-fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
+pub(crate) fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
     let (draw, temperature, top_p, top_k) = match rule.draw {
         TokenDraw::Sample { temperature, top_p, top_k } => (0, temperature, top_p, top_k),
         TokenDraw::Gumbel { temperature } => (1, temperature, 1.0, 0),
@@ -704,10 +670,4 @@ fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
         (key.seed >> 32) as u32,
         key.step,
     ]
-}
-
-fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
-    let mut out = [0; 16];
-    out[..N].copy_from_slice(&values);
-    out
 }

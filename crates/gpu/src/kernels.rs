@@ -147,10 +147,15 @@ impl Kernels {
                 &[("SCHEME", scheme as u32 as f64), ("WG_N", side), ("WG_M", side), ("TILE_K", tiles.matmul_k as f64)],
             )
         };
-        let embed = |scheme: Scheme| {
-            Kernel::new(gpu, shaders::EMBED, &[Uniform, Read, Read, Read, Write], &[("SCHEME", scheme as u32 as f64)])
-        };
         let rows = [("WORKGROUP", tiles.rows as f64)];
+        let embed = |scheme: Scheme| {
+            Kernel::new(
+                gpu,
+                shaders::EMBED,
+                &[Uniform, Read, Read, Read, Write],
+                &[("SCHEME", scheme as u32 as f64), rows[0]],
+            )
+        };
         Self {
             matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
             embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
@@ -175,6 +180,87 @@ impl Kernels {
             ),
             tiles,
         }
+    }
+}
+
+/// One dispatch: the kernel's parameter block and its workgroup counts.
+pub(crate) struct Dispatch {
+    pub params: [u32; 16],
+    pub groups: [u32; 3],
+}
+
+fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
+    let mut out = [0; 16];
+    out[..N].copy_from_slice(&values);
+    out
+}
+
+/// Matmul flags (matmul.wgsl).
+pub(crate) const ADD_BIAS: u32 = 1;
+pub(crate) const ACCUMULATE: u32 = 2;
+
+/// The parameters and grid of each kernel: the one place that knows the shaders' `Params` layouts.
+impl Tiles {
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul(
+        &self,
+        m: u32,
+        n: u32,
+        k: u32,
+        group_size: u32,
+        x_stride: u32,
+        y_stride: u32,
+        y_offset: u32,
+        flags: u32,
+    ) -> Dispatch {
+        let tile = self.matmul_side * 4;
+        Dispatch {
+            params: pad([m, n, k, group_size, x_stride, y_stride, y_offset, flags]),
+            groups: [n.div_ceil(tile), m.div_ceil(tile), 1],
+        }
+    }
+
+    pub fn embed(&self, seq: u32, width: u32, first_row: u32, rows: u32, group_size: u32) -> Dispatch {
+        Dispatch { params: pad([seq, width, first_row, rows, group_size]), groups: grid(seq * width, self.rows) }
+    }
+
+    pub fn rms_norm(&self, rows: u32, width: u32, eps: f32, gather: bool) -> Dispatch {
+        Dispatch { params: pad([rows, width, eps.to_bits(), u32::from(gather)]), groups: grid(rows, 1) }
+    }
+
+    pub fn rope(&self, seq: u32, heads: u32, head_dim: u32, row_stride: u32) -> Dispatch {
+        Dispatch {
+            params: pad([seq, heads, head_dim, row_stride]),
+            groups: grid(seq * heads * (head_dim / 2), self.rows),
+        }
+    }
+
+    pub fn attention(
+        &self,
+        seq: u32,
+        heads: u32,
+        kv_heads: u32,
+        head_dim: u32,
+        qkv_stride: u32,
+        out_stride: u32,
+    ) -> Dispatch {
+        let scale = (1.0 / (head_dim as f32).sqrt()).to_bits();
+        Dispatch {
+            params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale]),
+            groups: [seq.div_ceil(self.attention_queries), heads, 1],
+        }
+    }
+
+    pub fn swiglu(&self, rows: u32, width: u32) -> Dispatch {
+        Dispatch { params: pad([rows, width]), groups: grid(rows * width, self.rows) }
+    }
+
+    /// `rule`: propose.wgsl's `Params` from `draw` to `step`.
+    pub fn propose(&self, vocab: u32, rows: u32, first_row: u32, rule: [u32; 9]) -> Dispatch {
+        let mut params = [0u32; 16];
+        params[..3].copy_from_slice(&[vocab, rows, first_row]);
+        params[3..12].copy_from_slice(&rule);
+        Dispatch { params, groups: [rows, 1, 1] }
     }
 }
 

@@ -12,10 +12,12 @@ mod engine;
 mod kernels;
 mod oneshot;
 pub mod shaders;
+mod single;
 mod weights;
 
 pub use context::{AdapterSummary, Gpu};
 pub use engine::{GpuModel, GpuOptions, GpuProposal};
+pub use single::{OpRunner, WeightInput};
 
 /// Everything that can go wrong on the device, in words the caller can act on.
 #[derive(Clone, Debug, thiserror::Error)]

@@ -96,7 +96,7 @@ impl Matrix {
                 HostMatrix::Quant(q) => {
                     let groups = cols / q.group_size;
                     let mut scales: Vec<u16> = q.scales[first * groups..(first + n) * groups].to_vec();
-                    if scales.len() % 2 == 1 {
+                    if !scales.len().is_multiple_of(2) {
                         scales.push(0);
                     }
                     (
