@@ -31,7 +31,7 @@ fn tiny_model() -> CpuModel {
         dtype: None,
     };
     config.validate("test").unwrap();
-    CpuModel::random(&config, 7)
+    CpuModel::load(&config, &unmask_model::Weights::random(&config, 7)).expect("random weights match their config")
 }
 
 fn config_strategy() -> impl Strategy<Value = SamplerConfig> {

@@ -1,9 +1,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use unmask_cpu::CpuModel;
-use unmask_model::{ModelConfig, ModelDir};
+use unmask_gpu::{Gpu, GpuModel, GpuOptions};
+use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
 #[derive(clap::Args)]
@@ -15,71 +18,175 @@ pub struct Args {
     /// heads, kv-heads, intermediate, vocab, context).
     #[arg(long, default_value = "hidden=256,layers=4,heads=4,kv-heads=2,intermediate=704,vocab=4096")]
     shape: String,
-    /// Sequence length (prompt + answer) of each forward pass.
-    #[arg(long, default_value_t = 256)]
-    seq: usize,
+    /// Canvas lengths (prompt + answer), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    seq: Vec<usize>,
+    /// Engines to compare, comma-separated: cpu (the reference), gpu-f32, gpu-q8, gpu-q4.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,gpu-f32,gpu-q8,gpu-q4")]
+    engines: Vec<Engine>,
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Also print where one GPU step's time goes, per kernel (at the longest --seq).
+    #[arg(long)]
+    profile: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    Cpu,
+    GpuF32,
+    GpuQ8,
+    GpuQ4,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Cpu => "cpu reference f32",
+            Engine::GpuF32 => "gpu f32",
+            Engine::GpuQ8 => "gpu q8",
+            Engine::GpuQ4 => "gpu q4",
+        }
+    }
+
+    fn quant(self) -> Option<QuantScheme> {
+        match self {
+            Engine::GpuQ8 => Some(QuantScheme::Q8),
+            Engine::GpuQ4 => Some(QuantScheme::Q4),
+            Engine::Cpu | Engine::GpuF32 => None,
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.iters == 0 || args.seq == 0 {
-        bail!("--iters and --seq must be at least 1");
+    if args.iters == 0 || args.seq.is_empty() || args.seq.contains(&0) {
+        bail!("--iters and every --seq must be at least 1");
     }
-    let (mut model, label) = match &args.model {
+    let longest = *args.seq.iter().max().expect("checked non-empty");
+    let (config, weights, label) = match &args.model {
         Some(dir) => {
             let dir = ModelDir::open(dir)?;
-            (CpuModel::load(&dir.config, &dir.weights)?, dir.name)
+            (dir.config, dir.weights, dir.name)
         }
         None => {
-            let config = random_config(&args.shape, args.seq)?;
-            (CpuModel::random(&config, 0), format!("random {}", args.shape))
+            let config = random_config(&args.shape, longest)?;
+            let weights = Weights::random(&config, 0);
+            (config, weights, format!("random {}", args.shape))
         }
     };
-    let c = model.config().clone();
-    if args.seq > c.max_position_embeddings {
-        bail!("--seq {} is longer than the model's context of {}", args.seq, c.max_position_embeddings);
+    if longest > config.max_position_embeddings {
+        bail!("--seq {longest} is longer than the model's context of {}", config.max_position_embeddings);
     }
-    let tokens: Vec<u32> = (0..args.seq as u32).map(|i| (i * 7 + 3) % c.vocab_size as u32).collect();
+    println!("model   {label} ({} parameters)", crate::inspect::human_count(config.parameter_count()));
+    println!("cpu     {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let gpu = if args.engines.iter().any(|&e| e != Engine::Cpu) {
+        match pollster::block_on(Gpu::new()) {
+            Ok(gpu) => {
+                let s = gpu.summary();
+                let kind = if s.is_software { ", software" } else { "" };
+                println!("gpu     {} ({}{kind})", s.name, s.backend);
+                Some(Arc::new(gpu))
+            }
+            Err(e) => {
+                println!("gpu     none: {e} (GPU engines skipped)");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    println!(
+        "forward = full forward pass + one proposal; step = forward + proposals for the masked half of the canvas"
+    );
+    println!(
+        "median of {} runs after 1 warm-up; ratio = cpu reference time / engine time at the same length\n",
+        args.iters
+    );
+    println!(
+        "{:<18} {:>6} {:>12} {:>10} {:>12} {:>10} {:>9}",
+        "engine", "seq", "forward ms", "GFLOP/s", "step ms", "tokens/s", "ratio"
+    );
 
-    let forward = time(args.iters, || Ok(model.logits(&tokens, None).map(drop)?))?;
-    // A decoding step: forward over the canvas + a proposal for every position of a fully masked answer half.
-    let masked: Vec<u32> = (args.seq as u32 / 2..args.seq as u32).collect();
-    let mut canvas = tokens.clone();
+    let mut baseline: Vec<(usize, f64)> = Vec::new();
+    let mut profile: Option<String> = None;
+    for &engine in &args.engines {
+        let mut model: Box<dyn Denoiser> = match engine {
+            Engine::Cpu => Box::new(CpuModel::load(&config, &weights)?),
+            _ => {
+                let Some(gpu) = &gpu else { continue };
+                let options = GpuOptions { quant: engine.quant(), max_len: longest, ..GpuOptions::default() };
+                let model = pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?;
+                if args.profile && profile.is_none() {
+                    profile = Some(profile_table(&model, engine, longest, &config)?);
+                }
+                Box::new(model)
+            }
+        };
+        for &seq in &args.seq {
+            let (forward, step) = time_engine(model.as_mut(), &config, seq, args.iters)?;
+            if engine == Engine::Cpu {
+                baseline.push((seq, step.median));
+            }
+            let ratio = baseline
+                .iter()
+                .find(|(s, _)| *s == seq)
+                .map_or("-".to_owned(), |(_, base)| format!("{:.2}x", base / step.median));
+            println!(
+                "{:<18} {:>6} {:>12.1} {:>10.1} {:>12.1} {:>10.0} {:>9}",
+                engine.name(),
+                seq,
+                forward.median,
+                forward_flops(&config, seq) / (forward.median / 1e3) / 1e9,
+                step.median,
+                seq as f64 / (forward.median / 1e3),
+                ratio
+            );
+        }
+    }
+    if let Some(table) = profile {
+        println!("\n{table}");
+    }
+    Ok(())
+}
+
+/// Where one GPU step's time goes, per kind of dispatch.
+fn profile_table(model: &GpuModel, engine: Engine, seq: usize, config: &ModelConfig) -> Result<String> {
+    let (canvas, masked, rule) = step_inputs(config, seq);
+    let mut totals = model.profile(&canvas, &masked, &rule, StepKey { seed: 0, step: 0 })?;
+    let sum: f64 = totals.iter().map(|(_, ms)| ms).sum();
+    totals.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut text = format!("where a {} step goes (seq {seq}, each dispatch waited for on its own):\n", engine.name());
+    for (label, ms) in totals {
+        text.push_str(&format!("  {label:<16} {ms:>9.1} ms {:>5.1}%\n", 100.0 * ms / sum));
+    }
+    Ok(text)
+}
+
+/// A canvas of `seq` tokens whose second half is masked, and a typical rule.
+fn step_inputs(c: &ModelConfig, seq: usize) -> (Vec<u32>, Vec<u32>, ProposalRule) {
+    let mut canvas: Vec<u32> = (0..seq as u32).map(|i| (i * 7 + 3) % c.vocab_size as u32).collect();
+    let masked: Vec<u32> = (seq as u32 / 2..seq as u32).collect();
     masked.iter().for_each(|&q| canvas[q as usize] = c.mask_token_id);
     let rule = ProposalRule {
         draw: TokenDraw::Sample { temperature: 0.2, top_p: 1.0, top_k: 0 },
         score: ScoreKind::NegEntropy,
         mask_token: c.mask_token_id,
     };
-    let step = time(args.iters, || {
-        model.propose(&canvas, &masked, &rule, StepKey { seed: 0, step: 0 }).map(drop).map_err(anyhow::Error::msg)
-    })?;
+    (canvas, masked, rule)
+}
 
-    let flops = forward_flops(&c, args.seq);
-    println!("model      {label} ({} parameters)", crate::inspect::human_count(c.parameter_count()));
-    println!("engine     cpu reference (f32, {} threads)", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("sequence   {} tokens, {} timed runs after 1 warm-up", args.seq, args.iters);
-    println!(
-        "forward    median {:.1} ms, min {:.1} ms · {:.0} tokens/s · {:.1} GFLOP/s",
-        forward.median,
-        forward.min,
-        args.seq as f64 / (forward.median / 1e3),
-        flops / (forward.median / 1e3) / 1e9
-    );
-    println!(
-        "step       median {:.1} ms, min {:.1} ms (forward + proposals for {} masked positions)",
-        step.median,
-        step.min,
-        masked.len()
-    );
-    Ok(())
+fn time_engine(model: &mut dyn Denoiser, c: &ModelConfig, seq: usize, iters: usize) -> Result<(Timing, Timing)> {
+    let (canvas, masked, rule) = step_inputs(c, seq);
+    let key = StepKey { seed: 0, step: 0 };
+    let one = [masked[0]];
+    let forward = time(iters, || model.propose(&canvas, &one, &rule, key).map(drop).map_err(anyhow::Error::msg))?;
+    let step = time(iters, || model.propose(&canvas, &masked, &rule, key).map(drop).map_err(anyhow::Error::msg))?;
+    Ok((forward, step))
 }
 
 struct Timing {
     median: f64,
-    min: f64,
 }
 
 /// Runs `f` once to warm up, then `iters` times; milliseconds.
@@ -93,7 +200,7 @@ fn time(iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<Timing> {
         })
         .collect::<Result<_>>()?;
     samples.sort_by(f64::total_cmp);
-    Ok(Timing { median: samples[samples.len() / 2], min: samples[0] })
+    Ok(Timing { median: samples[samples.len() / 2] })
 }
 
 /// Multiply-adds ×2 of one forward pass (matmuls and attention; norms and activations are negligible).

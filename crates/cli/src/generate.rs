@@ -2,10 +2,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use unmask_cpu::CpuModel;
 use unmask_model::ModelDir;
 use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, generate};
 
+use crate::backend::{self, Backend};
 use crate::view::StepView;
 
 const D: SamplerConfig = SamplerConfig::DEFAULT;
@@ -30,6 +30,9 @@ pub struct Args {
     /// Show every denoising step on stderr, masked positions as ░, end-of-text as ·.
     #[arg(long)]
     show_steps: bool,
+    /// The engine that runs the model.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
     /// Print nothing but the completion (no progress, no summary).
     #[arg(long, short)]
     quiet: bool,
@@ -110,15 +113,16 @@ pub fn run(args: Args) -> Result<()> {
         (None, None) => unreachable!("clap requires one of --prompt and --prompt-file"),
     };
     let model_dir = ModelDir::open(&args.model)?;
-    let mut model = CpuModel::load(&model_dir.config, &model_dir.weights)?;
     let prompt_ids = model_dir.tokenizer.encode(&prompt)?;
+    let canvas_len = prompt_ids.len() + config.max_new_tokens as usize;
+    let mut model = backend::load(args.backend, &model_dir.config, &model_dir.weights, None, canvas_len)?;
     let mask = model_dir.config.mask_token_id;
 
     let end_tokens = model_dir.config.end_token_ids();
     let mut view =
         StepView::new(&model_dir.tokenizer, mask, &end_tokens, prompt_ids.len(), args.show_steps, !args.quiet);
     let started = Instant::now();
-    let decoded = generate(&mut model, &prompt_ids, &config, &mut view)?;
+    let decoded = generate(model.as_mut(), &prompt_ids, &config, &mut view)?;
     let elapsed = started.elapsed();
     view.finish();
 

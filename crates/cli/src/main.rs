@@ -4,6 +4,7 @@
 //! Output contract: `generate` prints the completion alone on stdout; everything for people (progress,
 //! step views, summaries) goes to stderr. Any failure exits non-zero with one line on stderr.
 
+mod backend;
 mod bench;
 mod convert;
 mod generate;

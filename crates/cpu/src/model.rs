@@ -69,50 +69,6 @@ impl CpuModel {
         })
     }
 
-    /// A model with random weights of the given shape (for benchmarks and property tests), deterministic
-    /// in `seed`. Linear weights are uniform in ±1/√fan_in, norms are 1, biases small.
-    pub fn random(config: &ModelConfig, seed: u64) -> Self {
-        let mut state = seed;
-        let mut uniform = move |n: usize, scale: f32| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    // splitmix64: any decent generator will do for random weights.
-                    state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                    let mut z = state;
-                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                    z ^= z >> 31;
-                    ((z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-                })
-                .collect()
-        };
-        let c = config;
-        let (h, i, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
-        let (q, kv) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        let fan = |n: usize| 1.0 / (n as f32).sqrt();
-        let layers = (0..c.num_hidden_layers)
-            .map(|_| Layer {
-                input_norm: vec![1.0; h],
-                q: uniform(q * h, fan(h)),
-                k: uniform(kv * h, fan(h)),
-                v: uniform(kv * h, fan(h)),
-                qkv_bias: Some([uniform(q, 0.1), uniform(kv, 0.1), uniform(kv, 0.1)]),
-                o: uniform(h * q, fan(q)),
-                post_norm: vec![1.0; h],
-                gate: uniform(i * h, fan(h)),
-                up: uniform(i * h, fan(h)),
-                down: uniform(h * i, fan(i)),
-            })
-            .collect();
-        Self {
-            config: c.clone(),
-            embed: uniform(v * h, 1.0),
-            layers,
-            final_norm: vec![1.0; h],
-            lm_head: (!c.tie_word_embeddings).then(|| uniform(v * h, fan(h))),
-        }
-    }
-
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }

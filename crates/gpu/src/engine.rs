@@ -54,6 +54,8 @@ struct Shape {
 type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
 
 struct Op {
+    /// What the op computes, for profiles.
+    label: &'static str,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     slot: usize,
@@ -69,7 +71,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn op(&mut self, kernel: &Kernel, buffers: &[wgpu::BufferBinding<'_>], plan: PlanFn) -> Op {
+    fn op(&mut self, label: &'static str, kernel: &Kernel, buffers: &[wgpu::BufferBinding<'_>], plan: PlanFn) -> Op {
         let slot = self.slots;
         self.slots += 1;
         let mut all = vec![wgpu::BufferBinding {
@@ -78,7 +80,7 @@ impl Planner<'_> {
             size: std::num::NonZeroU64::new(PARAM_BYTES),
         }];
         all.extend_from_slice(buffers);
-        Op { pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
+        Op { label, pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
     }
 }
 
@@ -335,6 +337,7 @@ impl GpuModel {
 
         // y[:, chunk] (+)= x · chunkᵀ over the first `m(shape)` rows.
         let matmul = |planner: &mut Planner,
+                      label: &'static str,
                       input: wgpu::BufferBinding<'_>,
                       x_stride: u32,
                       m: &Matrix,
@@ -351,6 +354,7 @@ impl GpuModel {
                     let (n, cols, gs, offset) = (ch.rows, m.cols, m.group_size, ch.first_row);
                     let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if accumulate { ACCUMULATE } else { 0 };
                     planner.op(
+                        label,
                         kernel,
                         &[
                             input.clone(),
@@ -374,6 +378,7 @@ impl GpuModel {
                     output: &wgpu::Buffer,
                     gather: bool| {
             planner.op(
+                "rms_norm",
                 &k.rms_norm,
                 &[whole(input), whole(weight), whole(&a.rows), whole(output)],
                 Box::new(move |shape| {
@@ -387,6 +392,7 @@ impl GpuModel {
         for ch in &embed.chunks {
             let (first, n, gs) = (ch.first_row, ch.rows, embed.group_size);
             body.push(planner.op(
+                "embed",
                 &k.embed[embed.scheme as usize],
                 &[whole(&a.tokens), whole(&ch.words), whole(&ch.scales), whole(x)],
                 Box::new(move |shape| Some(tiles.embed(shape.seq, h32, first, n, gs))),
@@ -396,6 +402,7 @@ impl GpuModel {
             body.push(norm(&mut planner, x, &layer.input_norm, normed, false));
             body.extend(matmul(
                 &mut planner,
+                "matmul qkv",
                 whole(normed),
                 h32,
                 &layer.qkv,
@@ -406,19 +413,33 @@ impl GpuModel {
                 seq_rows,
             ));
             body.push(planner.op(
+                "rope",
                 &k.rope,
                 &[whole(rope_table), whole(qkv)],
                 Box::new(move |shape| Some(tiles.rope(shape.seq, heads + kv_heads, head_dim, qkv32))),
             ));
             body.push(planner.op(
+                "attention",
                 &k.attention,
                 &[whole(qkv), whole(attended)],
                 Box::new(move |shape| Some(tiles.attention(shape.seq, heads, kv_heads, head_dim, qkv32, q32))),
             ));
-            body.extend(matmul(&mut planner, whole(attended), q32, &layer.o, None, whole(x), h32, true, seq_rows));
+            body.extend(matmul(
+                &mut planner,
+                "matmul o",
+                whole(attended),
+                q32,
+                &layer.o,
+                None,
+                whole(x),
+                h32,
+                true,
+                seq_rows,
+            ));
             body.push(norm(&mut planner, x, &layer.post_norm, normed, false));
             body.extend(matmul(
                 &mut planner,
+                "matmul gate|up",
                 whole(normed),
                 h32,
                 &layer.gate_up,
@@ -429,11 +450,23 @@ impl GpuModel {
                 seq_rows,
             ));
             body.push(planner.op(
+                "swiglu",
                 &k.swiglu,
                 &[whole(gate_up), whole(swiglu)],
                 Box::new(move |shape| Some(tiles.swiglu(shape.seq, i32_))),
             ));
-            body.extend(matmul(&mut planner, whole(swiglu), i32_, &layer.down, None, whole(x), h32, true, seq_rows));
+            body.extend(matmul(
+                &mut planner,
+                "matmul down",
+                whole(swiglu),
+                i32_,
+                &layer.down,
+                None,
+                whole(x),
+                h32,
+                true,
+                seq_rows,
+            ));
         }
         body.push(norm(&mut planner, x, &final_norm, selected, true));
 
@@ -451,6 +484,7 @@ impl GpuModel {
                 .map(|ch| {
                     let (n, cols, gs, offset) = (ch.rows, head_matrix.cols, head_matrix.group_size, ch.first_row);
                     planner.op(
+                        "matmul head",
                         &k.matmul[head_matrix.scheme as usize],
                         &[selected_part.clone(), whole(&ch.words), whole(&ch.scales), whole(unused), whole(&a.logits)],
                         Box::new(move |shape| {
@@ -463,6 +497,7 @@ impl GpuModel {
             head.push(ops);
             let vocab = v as u32;
             propose.push(planner.op(
+                "propose",
                 &k.propose,
                 &[whole(&a.logits), whole(&a.positions), whole(&a.out)],
                 Box::new(move |shape| {
@@ -581,6 +616,41 @@ impl GpuModel {
         self.gpu.queue.submit([encoder.finish()]);
         let raw = self.gpu.read(&self.buffers.staging, bytes).await?;
         Ok(decode_proposals(positions, bytemuck::cast_slice(&raw)))
+    }
+
+    /// Milliseconds per op label for one step, each dispatch submitted and waited for on its own (native
+    /// only). Serialising adds per-submit overhead: read the shares, not the total.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(
+        &self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<(&'static str, f64)>, GpuError> {
+        self.check_canvas(canvas)?;
+        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
+        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
+        self.prepare(canvas, &logit_rows, positions, &shape);
+        let mut totals: Vec<(&'static str, f64)> = Vec::new();
+        let ops = self.body.iter().chain(self.head.iter().zip(&self.propose).flat_map(|(h, p)| h.iter().chain([p])));
+        for op in ops {
+            let started = std::time::Instant::now();
+            let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                Self::record(&mut pass, [op], &shape);
+            }
+            self.gpu.queue.submit([encoder.finish()]);
+            self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Internal(e.to_string()))?;
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            match totals.iter_mut().find(|(label, _)| *label == op.label) {
+                Some((_, total)) => *total += ms,
+                None => totals.push((op.label, ms)),
+            }
+        }
+        self.gpu.check()?;
+        Ok(totals)
     }
 
     /// Raw (unshifted) logits of every position, `[seq, vocab]`, like `CpuModel::logits`. For tests and

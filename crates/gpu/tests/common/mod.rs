@@ -1,12 +1,10 @@
 //! Shared by the GPU tests: the device, seeded random data, tolerances, random models.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use unmask_gpu::Gpu;
-use unmask_model::weights::{TensorData, write_safetensors};
-use unmask_model::{ModelConfig, Weights, layout};
+use unmask_model::{ModelConfig, Weights};
 
 /// One device for the whole test binary (lavapipe in CI).
 pub fn gpu() -> Arc<Gpu> {
@@ -93,27 +91,7 @@ pub fn config(
     }
 }
 
-/// Random f32 weights for `config` (norm weights near 1, biases small), as an in-memory safetensors file
-/// that every engine loads the same way.
+/// Random f32 weights for `config` (see `Weights::random`).
 pub fn random_weights(config: &ModelConfig, seed: u64) -> Weights {
-    let mut rng = Rng(seed);
-    let tensors: Vec<(String, TensorData)> = layout::expected_tensors(config, true)
-        .into_iter()
-        .map(|(name, shape)| {
-            let n: usize = shape.iter().product();
-            let values = if name.ends_with("norm.weight") {
-                rng.uniform(n, 0.1).into_iter().map(|v| 1.0 + v).collect()
-            } else if name.ends_with("bias") {
-                rng.uniform(n, 0.1)
-            } else {
-                rng.uniform(
-                    n,
-                    1.0 / (*shape.last().unwrap() as f32).sqrt() * if name == layout::EMBED { 8.0 } else { 1.0 },
-                )
-            };
-            (name, TensorData::F32 { shape, values })
-        })
-        .collect();
-    let bytes = write_safetensors(&tensors, &BTreeMap::new()).expect("random weights serialise");
-    Weights::from_bytes(vec![("random.safetensors".into(), bytes)]).expect("random weights parse")
+    Weights::random(config, seed)
 }

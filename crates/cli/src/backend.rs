@@ -1,0 +1,39 @@
+//! Which engine runs the model: the CPU reference or the WGSL engine on the machine's GPU.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use unmask_cpu::CpuModel;
+use unmask_gpu::{Gpu, GpuModel, GpuOptions};
+use unmask_model::{ModelConfig, QuantScheme, Weights};
+use unmask_sampler::Denoiser;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The plain f32 reference (the oracle; threads over rows).
+    Cpu,
+    /// The WGSL engine on the default GPU adapter (Vulkan, Metal or DX12; lavapipe without a GPU).
+    Gpu,
+}
+
+/// The model loaded on `backend`. `quant` quantizes float weights while loading (GPU only; the CPU
+/// reference runs a quantized file dequantized).
+pub fn load(
+    backend: Backend,
+    config: &ModelConfig,
+    weights: &Weights,
+    quant: Option<QuantScheme>,
+    max_len: usize,
+) -> Result<Box<dyn Denoiser>> {
+    Ok(match backend {
+        Backend::Cpu => Box::new(CpuModel::load(config, weights)?),
+        Backend::Gpu => {
+            let gpu = Arc::new(pollster::block_on(Gpu::new())?);
+            let options = GpuOptions { quant, max_len, ..GpuOptions::default() };
+            let summary = gpu.summary();
+            let model = pollster::block_on(GpuModel::load(gpu, config, weights, options))
+                .with_context(|| format!("loading the model on {}", summary.name))?;
+            Box::new(model)
+        }
+    })
+}
