@@ -6,8 +6,11 @@
 // per group of `group_size` columns, two scales per u32 word. Weights are dequantized in registers while a
 // tile is staged in workgroup memory; no f16 arithmetic is needed (`unpack2x16float` only).
 //
-// One workgroup computes a TILE_M × TILE_N block of y; each invocation a 4 × 4 sub-block. Heavy weights are
-// split by rows into several buffers by the host; `y_offset` places a chunk's columns.
+// One workgroup computes a (4·WG_M) × (4·WG_N) block of y; each invocation a 4 × 4 sub-block. Two entry
+// points: `main` stages tiles of x and w in workgroup memory (GPUs); `main_direct` reads them straight from
+// the storage buffers, for software adapters (SwiftShader, lavapipe), where workgroup memory is ordinary
+// memory and every barrier switches between all the invocations of the workgroup. Heavy weights are split
+// by rows into several buffers by the host; `y_offset` places a chunk's columns.
 
 struct Params {
     m: u32,
@@ -22,7 +25,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+// k and x_stride are multiples of 4 (the host checks), so rows of x are read a quad at a time.
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
@@ -74,25 +78,15 @@ fn weight_quad(row: u32, col: u32) -> vec4<f32> {
         ) - vec4<i32>(8);
         return vec4<f32>(levels) * scale_of(row, col);
     }
-    var quad = vec4<f32>(0.0);
-    for (var i = 0u; i < 4u; i++) {
-        if (col + i < p.k) {
-            quad[i] = bitcast<f32>(w[row * p.k + col + i]);
-        }
-    }
-    return quad;
+    let at = row * p.k + col;
+    return bitcast<vec4<f32>>(vec4<u32>(w[at], w[at + 1u], w[at + 2u], w[at + 3u]));
 }
 
 fn x_quad(row: u32, col: u32) -> vec4<f32> {
-    var quad = vec4<f32>(0.0);
-    if (row < p.m) {
-        for (var i = 0u; i < 4u; i++) {
-            if (col + i < p.k) {
-                quad[i] = x[row * p.x_stride + col + i];
-            }
-        }
+    if (row >= p.m || col >= p.k) {
+        return vec4<f32>(0.0);
     }
-    return quad;
+    return x[(row * p.x_stride + col) / 4u];
 }
 
 @compute @workgroup_size(WG_N, WG_M)
@@ -135,10 +129,41 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
         workgroupBarrier();
     }
 
+    store(m0 + local.y * 4u, n0 + local.x * 4u, acc);
+}
+
+@compute @workgroup_size(WG_N, WG_M)
+fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
+    let m0 = id.y * 4u;
+    let n0 = id.x * 4u;
+    // Named accumulators, not an indexed array: a CPU-emulated GPU keeps indexed private arrays in memory.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < p.k; k0 += 4u) {
+        let w0 = weight_quad(n0, k0);
+        let w1 = weight_quad(n0 + 1u, k0);
+        let w2 = weight_quad(n0 + 2u, k0);
+        let w3 = weight_quad(n0 + 3u, k0);
+        let x0 = x_quad(m0, k0);
+        let x1 = x_quad(m0 + 1u, k0);
+        let x2 = x_quad(m0 + 2u, k0);
+        let x3 = x_quad(m0 + 3u, k0);
+        acc0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+        acc1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+        acc2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+        acc3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+    }
+    store(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// Writes the 4 × 4 block at (m0, n0) with the bias and residual epilogue.
+fn store(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
     for (var i = 0u; i < 4u; i++) {
-        let row = m0 + local.y * 4u + i;
+        let row = m0 + i;
         for (var j = 0u; j < 4u; j++) {
-            let col = n0 + local.x * 4u + j;
+            let col = n0 + j;
             if (row < p.m && col < p.n) {
                 var value = acc[i][j];
                 if ((p.flags & FLAG_BIAS) != 0u) {

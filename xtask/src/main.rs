@@ -1,10 +1,14 @@
 //! `cargo xtask <task>`: everything that is not a plain `cargo build/test`.
 //!
 //! - `setup`: installs what the test suite needs, idempotently (skips what is already there): the wasm32
-//!   target, and a Python virtual environment with the training pipeline's pinned requirements.
-//! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests, the wasm32 build,
-//!   the training pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the
-//!   shipped model's check (its recorded evaluation subset, rerun through the Rust engine).
+//!   target, lavapipe (Mesa's Vulkan on the CPU) and Chromium + ChromeDriver from Debian, wasm-bindgen-cli
+//!   (pinned to the `wasm-bindgen` in Cargo.lock), and a Python virtual environment with the training
+//!   pipeline's pinned requirements.
+//! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests (the GPU engine's
+//!   on lavapipe), the wasm32 build, the GPU parity tests again in headless Chromium on WebGPU, the training
+//!   pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the shipped
+//!   model's check (its recorded evaluation subset, rerun through the Rust engine).
+//! - `bench-web`: the GPU engine's benchmark in headless Chromium (WebGPU), printed as a table.
 //!
 //! Each step prints its wall time, so a slow CI run says where the time went.
 
@@ -15,7 +19,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 /// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
-const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu"];
+const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-gpu"];
+/// Debian packages the tests need: lavapipe for native wgpu, Chromium and its driver for WebGPU in a browser.
+const DEBIAN_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1", "chromium", "chromium-driver"];
+/// Must equal the `wasm-bindgen` version in Cargo.lock (the test runner and the library must match).
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The GPU crate's tests that also run in the browser (the rest need a file system or block on the GPU).
+const BROWSER_TESTS: &[&str] = &["kernels", "model_parity", "shaders"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
 const SHIPPED_MODEL: &str = "models/unmask-coder";
@@ -25,9 +35,10 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "setup" => setup(),
         "ci" => ci(),
+        "bench-web" => bench_web(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci>\n  setup  install what the tests need (idempotent)\n  ci     setup + fmt, clippy, tests, wasm build"
+                "usage: cargo xtask <setup|ci|bench-web>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the GPU engine's benchmark in headless Chromium"
             );
             return ExitCode::from(2);
         }
@@ -59,6 +70,37 @@ fn setup() -> Result<()> {
             }
         }
         Ok(())
+    })?;
+    step("lavapipe and Chromium (Debian packages)", || {
+        let missing: Vec<&str> = DEBIAN_PACKAGES
+            .iter()
+            .copied()
+            .filter(|p| {
+                !output("dpkg-query", &["-W", "-f=${Status}", p]).is_ok_and(|s| s.contains("install ok installed"))
+            })
+            .collect();
+        if missing.is_empty() {
+            println!("  {} already installed", DEBIAN_PACKAGES.join(", "));
+            return Ok(());
+        }
+        let root = output("id", &["-u"]).is_ok_and(|id| id.trim() == "0");
+        let apt = |args: &[&str]| {
+            let mut all = vec!["apt-get"];
+            all.extend_from_slice(args);
+            if root { run(all[0], &all[1..]) } else { run("sudo", &all) }
+        };
+        apt(&["update", "-qq"])?;
+        let mut install = vec!["install", "-y", "-qq"];
+        install.extend(&missing);
+        apt(&install)
+    })?;
+    step("wasm-bindgen-cli (browser test runner)", || {
+        let wanted = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
+        if output("wasm-bindgen", &["--version"]).is_ok_and(|v| v.trim() == wanted) {
+            println!("  {wanted} present");
+            return Ok(());
+        }
+        run("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
     })?;
     step("python environment for the training pipeline", || {
         let venv = train_venv();
@@ -115,6 +157,7 @@ fn ci() -> Result<()> {
         }
         run("cargo", &args)
     })?;
+    step("GPU parity tests in headless Chromium (WebGPU)", || run_in_browser(BROWSER_TESTS, &[]))?;
     step("training pipeline smoke test", || {
         run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
         run_training_script(&["tools/train/smoke_test.py"])
@@ -124,6 +167,51 @@ fn ci() -> Result<()> {
     })?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Runs tests of the GPU crate compiled to wasm inside headless Chromium with WebGPU enabled (the flags
+/// are in crates/gpu/webdriver.json).
+fn run_in_browser(tests: &[&str], extra: &[&str]) -> Result<()> {
+    let mut args = vec!["test", "--locked", "--target", WASM_TARGET];
+    if extra.contains(&"--include-ignored") {
+        args.push("--release");
+    }
+    for test in tests {
+        args.extend(["--test", test]);
+    }
+    if !extra.is_empty() {
+        args.push("--");
+        args.extend(extra);
+    }
+    let status = Command::new("cargo")
+        .args(&args)
+        .current_dir("crates/gpu")
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
+        .env("XDG_RUNTIME_DIR", xdg_runtime_dir()?)
+        .status()
+        .context("starting cargo")?;
+    if !status.success() {
+        bail!("`cargo {}` (in crates/gpu) exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn bench_web() -> Result<()> {
+    step("GPU engine benchmark in headless Chromium (WebGPU)", || {
+        run_in_browser(&["bench"], &["--include-ignored", "--nocapture"])
+    })
+}
+
+/// A runtime directory for the Vulkan loader and Chromium (they warn, or fail, without one).
+fn xdg_runtime_dir() -> Result<String> {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Ok(dir.to_string_lossy().into_owned());
+    }
+    let dir = std::fs::canonicalize(target_dir()).context("the target directory")?.join("xdg-runtime");
+    std::fs::create_dir_all(&dir).context("creating the runtime directory")?;
+    Ok(path_str(&dir)?.to_owned())
 }
 
 /// Runs one named step and reports its time.
@@ -136,7 +224,12 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
-    let status = Command::new(program).args(args).status().with_context(|| format!("starting {program}"))?;
+    std::fs::create_dir_all(target_dir()).context("creating the target directory")?;
+    let status = Command::new(program)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", xdg_runtime_dir()?)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
     if !status.success() {
         bail!("`{program} {}` exited with {status}", args.join(" "));
     }

@@ -153,7 +153,11 @@ pub fn run(args: Args) -> Result<()> {
 /// Where one GPU step's time goes, per kind of dispatch.
 fn profile_table(model: &GpuModel, engine: Engine, seq: usize, config: &ModelConfig) -> Result<String> {
     let (canvas, masked, rule) = step_inputs(config, seq);
-    let mut totals = model.profile(&canvas, &masked, &rule, StepKey { seed: 0, step: 0 })?;
+    let started = Instant::now();
+    let clock = || started.elapsed().as_secs_f64() * 1e3;
+    // Twice: the first run includes compiling pipelines on drivers that compile lazily.
+    pollster::block_on(model.profile(&canvas, &masked, &rule, StepKey { seed: 0, step: 0 }, clock))?;
+    let mut totals = pollster::block_on(model.profile(&canvas, &masked, &rule, StepKey { seed: 0, step: 0 }, clock))?;
     let sum: f64 = totals.iter().map(|(_, ms)| ms).sum();
     totals.sort_by(|a, b| b.1.total_cmp(&a.1));
     let mut text = format!("where a {} step goes (seq {seq}, each dispatch waited for on its own):\n", engine.name());

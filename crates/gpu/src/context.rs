@@ -107,6 +107,16 @@ impl Gpu {
         Ok(value)
     }
 
+    /// Waits until the queue has finished everything submitted so far.
+    pub(crate) async fn idle(&self) -> Result<(), GpuError> {
+        let (sender, receiver) = crate::oneshot::channel();
+        self.queue.on_submitted_work_done(move || sender.send(()));
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Internal(e.to_string()))?;
+        receiver.await;
+        self.check()
+    }
+
     /// Waits for `buffer` (MAP_READ) to map and copies out its first `bytes` bytes.
     pub(crate) async fn read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, GpuError> {
         let slice = buffer.slice(..bytes);

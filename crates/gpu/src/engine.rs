@@ -618,38 +618,39 @@ impl GpuModel {
         Ok(decode_proposals(positions, bytemuck::cast_slice(&raw)))
     }
 
-    /// Milliseconds per op label for one step, each dispatch submitted and waited for on its own (native
-    /// only). Serialising adds per-submit overhead: read the shares, not the total.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile(
+    /// Milliseconds per op label for one step, each dispatch submitted and waited for on its own, timed by
+    /// `now_ms` (the caller's clock: `Instant` natively, `performance.now()` in the browser). Serialising
+    /// adds per-submit overhead: read the shares, not the total.
+    pub async fn profile(
         &self,
         canvas: &[u32],
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
+        now_ms: impl Fn() -> f64,
     ) -> Result<Vec<(&'static str, f64)>, GpuError> {
         self.check_canvas(canvas)?;
         let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
         let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
         self.prepare(canvas, &logit_rows, positions, &shape);
+        self.gpu.idle().await?;
         let mut totals: Vec<(&'static str, f64)> = Vec::new();
         let ops = self.body.iter().chain(self.head.iter().zip(&self.propose).flat_map(|(h, p)| h.iter().chain([p])));
         for op in ops {
-            let started = std::time::Instant::now();
+            let started = now_ms();
             let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                 Self::record(&mut pass, [op], &shape);
             }
             self.gpu.queue.submit([encoder.finish()]);
-            self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Internal(e.to_string()))?;
-            let ms = started.elapsed().as_secs_f64() * 1e3;
+            self.gpu.idle().await?;
+            let ms = now_ms() - started;
             match totals.iter_mut().find(|(label, _)| *label == op.label) {
                 Some((_, total)) => *total += ms,
                 None => totals.push((op.label, ms)),
             }
         }
-        self.gpu.check()?;
         Ok(totals)
     }
 

@@ -20,6 +20,10 @@ pub(crate) struct Kernel {
 
 impl Kernel {
     fn new(gpu: &Gpu, shader: Shader, bindings: &[Access], constants: &[(&str, f64)]) -> Self {
+        Self::with_entry(gpu, shader, "main", bindings, constants)
+    }
+
+    fn with_entry(gpu: &Gpu, shader: Shader, entry: &str, bindings: &[Access], constants: &[(&str, f64)]) -> Self {
         let device = &gpu.device;
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
@@ -54,7 +58,7 @@ impl Kernel {
             label: Some(shader.name),
             layout: Some(&pipeline_layout),
             module: &module,
-            entry_point: Some("main"),
+            entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants,
                 zero_initialize_workgroup_memory: false,
@@ -139,10 +143,14 @@ impl Kernels {
         use Access::{Read, Uniform, Write};
         let tiles = Tiles::for_limits(&gpu.limits, head_dim);
         let side = tiles.matmul_side as f64;
+        // Software adapters run invocations on CPU cores, where staging tiles in workgroup memory only adds
+        // copies and barriers (measured on lavapipe and SwiftShader: see `unmask bench`).
+        let matmul_entry = if gpu.summary().is_software { "main_direct" } else { "main" };
         let matmul = |scheme: Scheme| {
-            Kernel::new(
+            Kernel::with_entry(
                 gpu,
                 shaders::MATMUL,
+                matmul_entry,
                 &[Uniform, Read, Read, Read, Read, Write],
                 &[("SCHEME", scheme as u32 as f64), ("WG_N", side), ("WG_M", side), ("TILE_K", tiles.matmul_k as f64)],
             )

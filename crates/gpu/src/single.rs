@@ -116,6 +116,9 @@ impl OpRunner {
     ) -> Result<Vec<f32>, GpuError> {
         let host = w.host();
         let (n, k) = (host.rows() as u32, host.cols() as u32);
+        if !k.is_multiple_of(4) {
+            return Err(GpuError::Unsupported(format!("matmul over {k} columns: a multiple of 4 is needed")));
+        }
         let m = x.len() as u32 / k;
         let matrix = Matrix::upload(&self.gpu, "w", &host);
         let chunk = &matrix.chunks[0];

@@ -3,16 +3,15 @@
 
 mod common;
 
-use common::{assert_close, config, gpu, max_abs_diff, random_weights, repo};
+use common::{assert_close, config, gpu, log, max_abs_diff, random_weights, tiny_fixture};
 use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions};
 use unmask_model::convert::{WeightFormat, convert_weights};
-use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
-use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+use unmask_model::{ModelConfig, QuantScheme, Weights};
 
-fn load_gpu(config: &ModelConfig, weights: &Weights, quant: Option<QuantScheme>) -> GpuModel {
+async fn load_gpu(config: &ModelConfig, weights: &Weights, quant: Option<QuantScheme>) -> GpuModel {
     let options = GpuOptions { quant, max_len: 256, ..GpuOptions::default() };
-    pollster::block_on(GpuModel::load(gpu(), config, weights, options)).unwrap()
+    GpuModel::load(gpu().await, config, weights, options).await.unwrap()
 }
 
 fn tokens(n: u32, vocab: usize) -> Vec<u32> {
@@ -20,20 +19,20 @@ fn tokens(n: u32, vocab: usize) -> Vec<u32> {
 }
 
 /// The GPU logits (f32, or quantized on load) against the CPU reference on the same (dequantized) weights.
-fn check_logits(config: &ModelConfig, weights: &Weights, seq: u32, what: &str) {
+async fn check_logits(config: &ModelConfig, weights: &Weights, seq: u32, what: &str) {
     let ids = tokens(seq, config.vocab_size);
     let f32_cpu = CpuModel::load(config, weights).unwrap().logits(&ids, None).unwrap();
-    let f32_gpu = pollster::block_on(load_gpu(config, weights, None).logits(&ids)).unwrap();
+    let f32_gpu = load_gpu(config, weights, None).await.logits(&ids).await.unwrap();
     // Logits are sums over the hidden size of O(1) terms: 1e-3 absolute is ~1e-4 relative to their spread.
     assert_close(&f32_gpu, &f32_cpu, 1e-3, 1e-3, &format!("{what} f32"));
-    eprintln!("{what}: f32 max |Δlogit| {:.2e}", max_abs_diff(&f32_gpu, &f32_cpu));
+    log(&format!("{what}: f32 max |Δlogit| {:.2e}", max_abs_diff(&f32_gpu, &f32_cpu)));
     for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
         let format = WeightFormat::Quant { scheme, group_size: 32 };
         let file = convert_weights(config, weights, format).unwrap();
         let quantized = Weights::from_bytes(vec![("q.safetensors".into(), file)]).unwrap();
         let reference = CpuModel::load(config, &quantized).unwrap().logits(&ids, None).unwrap();
-        let from_file = pollster::block_on(load_gpu(config, &quantized, None).logits(&ids)).unwrap();
-        let on_load = pollster::block_on(load_gpu(config, weights, Some(scheme)).logits(&ids)).unwrap();
+        let from_file = load_gpu(config, &quantized, None).await.logits(&ids).await.unwrap();
+        let on_load = load_gpu(config, weights, Some(scheme)).await.logits(&ids).await.unwrap();
         assert_close(&from_file, &reference, 1e-3, 1e-3, &format!("{what} {scheme:?} file"));
         assert_eq!(from_file, on_load, "{what} {scheme:?}: quantizing on load is the same as loading a quantized file");
         eprintln!(
@@ -43,72 +42,83 @@ fn check_logits(config: &ModelConfig, weights: &Weights, seq: u32, what: &str) {
     }
 }
 
-#[test]
-fn fixture_logits_match() {
-    let dir = ModelDir::open(&repo("tests/fixtures/tiny-qwen2")).unwrap();
-    check_logits(&dir.config, &dir.weights, 37, "tiny fixture");
-}
-
-#[test]
-fn random_model_a_logits_match() {
-    // Model A of performance.md (4.0 M parameters) at an odd length.
-    let c = config(256, 4, 4, 2, 704, 4096);
-    check_logits(&c, &random_weights(&c, 11), 77, "model A");
-}
-
-fn decoding_configs() -> Vec<SamplerConfig> {
-    let base = SamplerConfig { steps: 8, max_new_tokens: 16, block_length: 8, seed: 5, ..SamplerConfig::DEFAULT };
-    let mut configs = Vec::new();
-    for alg in [DreamAlg::Origin, DreamAlg::MaskgitPlus, DreamAlg::TopkMargin, DreamAlg::Entropy] {
-        configs.push(SamplerConfig { alg, temperature: 0.0, ..base.clone() });
-        configs.push(SamplerConfig { alg, temperature: 0.7, top_p: 0.9, top_k: 20, ..base.clone() });
+both! {
+    async fn fixture_logits_match() {
+        let dir = tiny_fixture();
+        check_logits(&dir.config, &dir.weights, 37, "tiny fixture").await;
     }
-    configs.push(SamplerConfig { alg_temp: 0.5, ..base.clone() });
-    for remasking in [Remasking::LowConfidence, Remasking::Random] {
-        for temperature in [0.0, 0.8] {
-            configs.push(SamplerConfig { algorithm: Algorithm::Llada, remasking, temperature, ..base.clone() });
+}
+
+both! {
+    async fn random_model_a_logits_match() {
+        // Model A of performance.md (4.0 M parameters) at an odd length.
+        let c = config(256, 4, 4, 2, 704, 4096);
+        check_logits(&c, &random_weights(&c, 11), 77, "model A").await;
+    }
+}
+
+/// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
+/// engine step by step instead).
+#[cfg(not(target_arch = "wasm32"))]
+mod decodes {
+    use super::*;
+    use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+
+    fn decoding_configs() -> Vec<SamplerConfig> {
+        let base = SamplerConfig { steps: 8, max_new_tokens: 16, block_length: 8, seed: 5, ..SamplerConfig::DEFAULT };
+        let mut configs = Vec::new();
+        for alg in [DreamAlg::Origin, DreamAlg::MaskgitPlus, DreamAlg::TopkMargin, DreamAlg::Entropy] {
+            configs.push(SamplerConfig { alg, temperature: 0.0, ..base.clone() });
+            configs.push(SamplerConfig { alg, temperature: 0.7, top_p: 0.9, top_k: 20, ..base.clone() });
+        }
+        configs.push(SamplerConfig { alg_temp: 0.5, ..base.clone() });
+        for remasking in [Remasking::LowConfidence, Remasking::Random] {
+            for temperature in [0.0, 0.8] {
+                configs.push(SamplerConfig { algorithm: Algorithm::Llada, remasking, temperature, ..base.clone() });
+            }
+        }
+        configs.push(SamplerConfig { algorithm: Algorithm::Threshold, threshold: 0.1, ..base.clone() });
+        configs.push(SamplerConfig { algorithm: Algorithm::LeftToRight, temperature: 0.5, ..base });
+        configs
+    }
+
+    /// Same committed positions and tokens at every step; scores equal to f32-vs-f64 rounding.
+    fn assert_same_decode(gpu: &Decoded, cpu: &Decoded, what: &str) {
+        assert_eq!(gpu.steps.len(), cpu.steps.len(), "{what}: step count");
+        for (g, c) in gpu.steps.iter().zip(&cpu.steps) {
+            let picks =
+                |s: &unmask_model::TraceStep| s.commits.iter().map(|p| (p.position, p.token)).collect::<Vec<_>>();
+            assert_eq!(picks(g), picks(c), "{what}: step {}", g.step);
+            for (a, b) in g.commits.iter().zip(&c.commits) {
+                assert!((a.score - b.score).abs() < 1e-3, "{what}: step {} score {} vs {}", g.step, a.score, b.score);
+            }
+        }
+        assert_eq!(gpu.tokens, cpu.tokens, "{what}: final canvas");
+    }
+
+    fn check_decodes(config: &ModelConfig, weights: &Weights, prompt: &[u32], what: &str) {
+        let mut cpu = CpuModel::load(config, weights).unwrap();
+        let mut gpu_model = pollster::block_on(load_gpu(config, weights, None));
+        for sampler in decoding_configs() {
+            let case = format!("{what} {sampler:?}");
+            let on_cpu = generate(&mut cpu, prompt, &sampler, &mut Unobserved).unwrap();
+            let on_gpu = generate(&mut gpu_model, prompt, &sampler, &mut Unobserved).unwrap();
+            assert_same_decode(&on_gpu, &on_cpu, &case);
         }
     }
-    configs.push(SamplerConfig { algorithm: Algorithm::Threshold, threshold: 0.1, ..base.clone() });
-    configs.push(SamplerConfig { algorithm: Algorithm::LeftToRight, temperature: 0.5, ..base });
-    configs
-}
 
-/// Same committed positions and tokens at every step; scores equal to f32-vs-f64 rounding.
-fn assert_same_decode(gpu: &Decoded, cpu: &Decoded, what: &str) {
-    assert_eq!(gpu.steps.len(), cpu.steps.len(), "{what}: step count");
-    for (g, c) in gpu.steps.iter().zip(&cpu.steps) {
-        let picks = |s: &unmask_model::TraceStep| s.commits.iter().map(|p| (p.position, p.token)).collect::<Vec<_>>();
-        assert_eq!(picks(g), picks(c), "{what}: step {}", g.step);
-        for (a, b) in g.commits.iter().zip(&c.commits) {
-            assert!((a.score - b.score).abs() < 1e-3, "{what}: step {} score {} vs {}", g.step, a.score, b.score);
-        }
+    #[test]
+    fn fixture_decodes_match_for_every_algorithm() {
+        let dir = tiny_fixture();
+        let mut prompt = tokens(9, dir.config.vocab_size);
+        prompt[4] = dir.config.mask_token_id; // a hole to infill
+        check_decodes(&dir.config, &dir.weights, &prompt, "tiny fixture");
     }
-    assert_eq!(gpu.tokens, cpu.tokens, "{what}: final canvas");
-}
 
-fn check_decodes(config: &ModelConfig, weights: &Weights, prompt: &[u32], what: &str) {
-    let mut cpu = CpuModel::load(config, weights).unwrap();
-    let mut gpu_model = load_gpu(config, weights, None);
-    for sampler in decoding_configs() {
-        let case = format!("{what} {sampler:?}");
-        let on_cpu = generate(&mut cpu, prompt, &sampler, &mut Unobserved).unwrap();
-        let on_gpu = generate(&mut gpu_model, prompt, &sampler, &mut Unobserved).unwrap();
-        assert_same_decode(&on_gpu, &on_cpu, &case);
+    #[test]
+    fn random_model_decodes_match_for_every_algorithm() {
+        // 5.5 M parameters: hidden 256, 6 layers, vocab 4096.
+        let c = config(256, 6, 4, 2, 704, 4096);
+        check_decodes(&c, &random_weights(&c, 12), &tokens(20, c.vocab_size), "random 5.5 M");
     }
-}
-
-#[test]
-fn fixture_decodes_match_for_every_algorithm() {
-    let dir = ModelDir::open(&repo("tests/fixtures/tiny-qwen2")).unwrap();
-    let mut prompt = tokens(9, dir.config.vocab_size);
-    prompt[4] = dir.config.mask_token_id; // a hole to infill
-    check_decodes(&dir.config, &dir.weights, &prompt, "tiny fixture");
-}
-
-#[test]
-fn random_model_decodes_match_for_every_algorithm() {
-    // 5.5 M parameters: hidden 256, 6 layers, vocab 4096.
-    let c = config(256, 6, 4, 2, 704, 4096);
-    check_decodes(&c, &random_weights(&c, 12), &tokens(20, c.vocab_size), "random 5.5 M");
 }

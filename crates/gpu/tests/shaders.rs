@@ -22,6 +22,7 @@ fn every_shader_validates() {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn the_registry_covers_the_shaders_folder() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");

@@ -1,20 +1,89 @@
 //! Shared by the GPU tests: the device, seeded random data, tolerances, random models.
 #![allow(dead_code)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use unmask_gpu::Gpu;
 use unmask_model::{ModelConfig, Weights};
 
-/// One device for the whole test binary (lavapipe in CI).
-pub fn gpu() -> Arc<Gpu> {
-    static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let gpu = pollster::block_on(Gpu::new()).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
-        eprintln!("adapter: {:?}", gpu.summary());
-        Arc::new(gpu)
-    })
-    .clone()
+/// A test that runs natively (`#[test]`, blocking on the future) and in the browser
+/// (`#[wasm_bindgen_test]`, awaiting it), so every parity check runs on lavapipe and on WebGPU alike.
+#[macro_export]
+macro_rules! both {
+    ($(#[$attr:meta])* async fn $name:ident() $body:block) => {
+        $(#[$attr])*
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            pollster::block_on(async $body)
+        }
+
+        $(#[$attr])*
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() $body
+    };
+}
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// The device (lavapipe natively in CI, SwiftShader's WebGPU in headless Chromium), created once per
+/// test binary (natively) or per test (in the browser, where each test is its own task).
+pub async fn gpu() -> Arc<Gpu> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static GPU: std::sync::OnceLock<Arc<Gpu>> = std::sync::OnceLock::new();
+        if let Some(gpu) = GPU.get() {
+            return gpu.clone();
+        }
+        let gpu = Arc::new(new_gpu().await);
+        GPU.get_or_init(|| gpu).clone()
+    }
+    #[cfg(target_arch = "wasm32")]
+    Arc::new(new_gpu().await)
+}
+
+async fn new_gpu() -> Gpu {
+    let gpu =
+        Gpu::new().await.expect("a GPU adapter (lavapipe: mesa-vulkan-drivers; Chromium: --enable-unsafe-webgpu)");
+    log(&format!("adapter: {:?}", gpu.summary()));
+    gpu
+}
+
+/// A line on the test's output (stderr natively, the console in the browser).
+pub fn log(line: &str) {
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
+    #[cfg(target_arch = "wasm32")]
+    wasm_bindgen_test::console_log!("{}", line);
+}
+
+/// Milliseconds from an arbitrary origin.
+pub fn now_ms() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+    #[cfg(target_arch = "wasm32")]
+    js_sys::Date::now()
+}
+
+/// The tiny fixture model, from bytes compiled into the test so it also loads in the browser.
+pub fn tiny_fixture() -> unmask_model::ModelDir {
+    let weights = Weights::from_bytes(vec![(
+        "model.safetensors".into(),
+        include_bytes!("../../../../tests/fixtures/tiny-qwen2/model.safetensors").to_vec(),
+    )])
+    .unwrap();
+    unmask_model::ModelDir::from_parts(
+        "tiny-qwen2".into(),
+        include_str!("../../../../tests/fixtures/tiny-qwen2/config.json"),
+        weights,
+        include_bytes!("../../../../tests/fixtures/tiny-qwen2/tokenizer.json"),
+    )
+    .unwrap()
 }
 
 pub fn repo(path: &str) -> std::path::PathBuf {
@@ -79,7 +148,7 @@ pub fn config(
         num_attention_heads: heads,
         num_key_value_heads: kv_heads,
         head_dim: hidden / heads,
-        max_position_embeddings: 512,
+        max_position_embeddings: 2048,
         rope_theta: 10_000.0,
         rms_norm_eps: 1e-6,
         tie_word_embeddings: true,
