@@ -408,25 +408,31 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
         token = best_id(best_key, best);
     }
 
-    // The five most likely kept tokens, most likely first.
+    // The five most likely kept tokens, most likely first: each round takes the best token ordered after
+    // the previous round's (higher key first, lower id first among equal keys).
     var chosen: array<u32, CANDIDATES>;
+    var after_key = 0xffffffffu;
+    var after_id = NONE;
     for (var c = 0u; c < CANDIDATES; c++) {
         var best_key = 0u;
         var best = NONE;
         for (var v = thread; v < p.vocab; v += WORKGROUP) {
-            var taken = false;
-            for (var j = 0u; j < c; j++) {
-                taken = taken || chosen[j] == v;
-            }
-            if (!taken && kept(v)) {
-                let key = order_key(logit(v));
-                if (best == NONE || key > best_key) {
-                    best_key = key;
-                    best = v;
-                }
+            let key = order_key(logit(v));
+            let later = key < after_key || (key == after_key && (after_id == NONE || v > after_id));
+            if (later && kept(v) && (best == NONE || key > best_key)) {
+                best_key = key;
+                best = v;
             }
         }
-        chosen[c] = best_id(best_key, best);
+        let id = best_id(best_key, best);
+        chosen[c] = id;
+        if (id != NONE) {
+            after_key = order_key(logit(id));
+            after_id = id;
+        } else {
+            after_key = 0u;
+            after_id = 0xfffffffeu;
+        }
     }
 
     var score = 0.0;

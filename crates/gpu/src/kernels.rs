@@ -107,14 +107,17 @@ pub(crate) struct Tiles {
 }
 
 impl Tiles {
-    pub fn for_limits(limits: &wgpu::Limits, head_dim: usize) -> Self {
+    /// `software`: a CPU-emulated adapter, where every barrier switches between all of a workgroup's
+    /// invocations, so reductions use small workgroups.
+    pub fn for_limits(limits: &wgpu::Limits, head_dim: usize, software: bool) -> Self {
         let invocations = limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x);
         let matmul_side = if invocations >= 256 { 16 } else { 8 };
         // Keys and values of a tile: KEY_TILE · head_dim floats each.
         let key_bytes = (head_dim * 4 * 2) as u32;
         let attention_keys = (limits.max_compute_workgroup_storage_size / key_bytes.max(1)).clamp(1, 64);
         // The largest power of two not above the limit, at most 256.
-        let propose = 1u32 << (31 - invocations.min(256).leading_zeros());
+        let widest = if software { 64 } else { 256 };
+        let propose = 1u32 << (31 - invocations.min(widest).leading_zeros());
         Self {
             matmul_side,
             matmul_k: 16,
@@ -141,11 +144,12 @@ pub(crate) struct Kernels {
 impl Kernels {
     pub fn new(gpu: &Gpu, head_dim: usize) -> Self {
         use Access::{Read, Uniform, Write};
-        let tiles = Tiles::for_limits(&gpu.limits, head_dim);
+        let software = gpu.summary().is_software;
+        let tiles = Tiles::for_limits(&gpu.limits, head_dim, software);
         let side = tiles.matmul_side as f64;
         // Software adapters run invocations on CPU cores, where staging tiles in workgroup memory only adds
         // copies and barriers (measured on lavapipe and SwiftShader: see `unmask bench`).
-        let matmul_entry = if gpu.summary().is_software { "main_direct" } else { "main" };
+        let matmul_entry = if software { "main_direct" } else { "main" };
         let matmul = |scheme: Scheme| {
             Kernel::with_entry(
                 gpu,
