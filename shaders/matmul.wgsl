@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-// 0: f32, 1: q8, 2: q4.
+// 0: f32, 1: q8, 2: q4, 3: f32 stored k-major (wᵀ, `[k, n]`; only with `main_kmajor`).
 override SCHEME: u32 = 0u;
 // Invocations along n and m; each computes 4 × 4 outputs, so a tile is (4·WG_N) × (4·WG_M).
 override WG_N: u32 = 16u;
@@ -158,23 +158,71 @@ fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     store(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
+// Software adapters with f32 weights stored k-major: invocation (x, y) computes rows 4y .. 4y + 3 and the
+// columns x + j·S (S = all invocations along x), so neighbouring invocations read neighbouring weights and
+// the emulator can load them as one vector instead of gathering them lane by lane.
+@compute @workgroup_size(WG_N, WG_M)
+fn main_kmajor(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let m0 = id.y * 4u;
+    let stride = groups.x * WG_N;
+    let cols = vec4<u32>(id.x, id.x + stride, id.x + 2u * stride, id.x + 3u * stride);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < p.k; k0 += 4u) {
+        let x0 = x_quad(m0, k0);
+        let x1 = x_quad(m0 + 1u, k0);
+        let x2 = x_quad(m0 + 2u, k0);
+        let x3 = x_quad(m0 + 3u, k0);
+        let wa = column_weights(k0, cols);
+        let wb = column_weights(k0 + 1u, cols);
+        let wc = column_weights(k0 + 2u, cols);
+        let wd = column_weights(k0 + 3u, cols);
+        acc0 += x0.x * wa + x0.y * wb + x0.z * wc + x0.w * wd;
+        acc1 += x1.x * wa + x1.y * wb + x1.z * wc + x1.w * wd;
+        acc2 += x2.x * wa + x2.y * wb + x2.z * wc + x2.w * wd;
+        acc3 += x3.x * wa + x3.y * wb + x3.z * wc + x3.w * wd;
+    }
+    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            store_one(m0 + i, cols[j], acc[i][j]);
+        }
+    }
+}
+
+// wᵀ[k, cols[j]] for the four columns (0 past the last column).
+fn column_weights(k: u32, cols: vec4<u32>) -> vec4<f32> {
+    var out = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        if (cols[j] < p.n) {
+            out[j] = bitcast<f32>(w[k * p.n + cols[j]]);
+        }
+    }
+    return out;
+}
+
 // Writes the 4 × 4 block at (m0, n0) with the bias and residual epilogue.
 fn store(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
     for (var i = 0u; i < 4u; i++) {
-        let row = m0 + i;
         for (var j = 0u; j < 4u; j++) {
-            let col = n0 + j;
-            if (row < p.m && col < p.n) {
-                var value = acc[i][j];
-                if ((p.flags & FLAG_BIAS) != 0u) {
-                    value += bias[p.y_offset + col];
-                }
-                let at = row * p.y_stride + p.y_offset + col;
-                if ((p.flags & FLAG_ACCUMULATE) != 0u) {
-                    value += y[at];
-                }
-                y[at] = value;
-            }
+            store_one(m0 + i, n0 + j, acc[i][j]);
         }
+    }
+}
+
+// y[row, y_offset + col] = value (+ bias) (+ what y held), inside the bounds.
+fn store_one(row: u32, col: u32, sum: f32) {
+    if (row < p.m && col < p.n) {
+        var value = sum;
+        if ((p.flags & FLAG_BIAS) != 0u) {
+            value += bias[p.y_offset + col];
+        }
+        let at = row * p.y_stride + p.y_offset + col;
+        if ((p.flags & FLAG_ACCUMULATE) != 0u) {
+            value += y[at];
+        }
+        y[at] = value;
     }
 }

@@ -10,7 +10,7 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, Kernels};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels};
 use crate::weights::{HostMatrix, Matrix, storage};
 use crate::{Gpu, GpuError};
 
@@ -22,11 +22,13 @@ pub struct GpuOptions {
     pub group_size: usize,
     /// The longest canvas the engine allocates for (capped by the model's context).
     pub max_len: usize,
+    /// Kernel variants; `None` picks what suits the adapter ([`KernelSet::for_adapter`]).
+    pub kernels: Option<KernelSet>,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        Self { quant: None, group_size: unmask_model::quant::DEFAULT_GROUP_SIZE, max_len: 1024 }
+        Self { quant: None, group_size: unmask_model::quant::DEFAULT_GROUP_SIZE, max_len: 1024, kernels: None }
     }
 }
 
@@ -140,6 +142,7 @@ impl GpuModel {
         }
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let gpu_ref: &Gpu = &gpu;
+        let set = options.kernels.unwrap_or_else(|| KernelSet::for_adapter(gpu_ref));
         let matrix = |name: &str, rows: usize, cols: usize| -> Result<HostMatrix, GpuError> {
             if let Some(q) = weights.quant(name)? {
                 return Ok(HostMatrix::Quant(q));
@@ -202,38 +205,40 @@ impl GpuModel {
                             "input norm",
                             bytemuck::cast_slice(&vector(&name("input_layernorm.weight"), h)?),
                         ),
-                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv)),
+                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv, set)),
                         qkv_bias,
                         o: count(Matrix::upload(
                             gpu_ref,
                             &name("o"),
                             &matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
+                            set,
                         )),
                         post_norm: storage(
                             gpu_ref,
                             "post norm",
                             bytemuck::cast_slice(&vector(&name("post_attention_layernorm.weight"), h)?),
                         ),
-                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up)),
+                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up, set)),
                         down: count(Matrix::upload(
                             gpu_ref,
                             &name("down"),
                             &matrix(&name("mlp.down_proj.weight"), h, i)?,
+                            set,
                         )),
                     });
                 }
-                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?));
+                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?, set));
                 let final_norm = storage(gpu_ref, FINAL_NORM, bytemuck::cast_slice(&vector(FINAL_NORM, h)?));
                 let lm_head = if c.tie_word_embeddings {
                     None
                 } else {
-                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?)))
+                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?, set)))
                 };
                 Ok((layers, embed, final_norm, lm_head))
             })
             .await??;
 
-        let kernels = Kernels::new(gpu_ref, c.head_dim);
+        let kernels = Kernels::new(gpu_ref, c.head_dim, set);
         let tiles = kernels.tiles;
         let limits = &gpu_ref.limits;
         let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);

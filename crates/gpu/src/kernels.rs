@@ -92,6 +92,27 @@ pub enum Scheme {
     F32 = 0,
     Q8 = 1,
     Q4 = 2,
+    /// f32 stored transposed (`[cols, rows]`), for [`KernelSet::Emulated`].
+    F32KMajor = 3,
+}
+
+/// Which variants of the kernels run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelSet {
+    /// Hardware GPUs: matmul tiles staged in workgroup memory, wide reductions.
+    Gpu,
+    /// CPU-emulated adapters (lavapipe, SwiftShader), where workgroup memory is plain memory, every barrier
+    /// switches between all invocations of a workgroup, and per-lane gathers are the cost: matmuls read
+    /// storage directly (f32 weights k-major, so neighbouring invocations read neighbouring words) and
+    /// reductions use small workgroups.
+    Emulated,
+}
+
+impl KernelSet {
+    /// The set that suits the adapter.
+    pub fn for_adapter(gpu: &Gpu) -> Self {
+        if gpu.summary().is_software { KernelSet::Emulated } else { KernelSet::Gpu }
+    }
 }
 
 /// Tile and workgroup sizes for this device.
@@ -107,16 +128,14 @@ pub(crate) struct Tiles {
 }
 
 impl Tiles {
-    /// `software`: a CPU-emulated adapter, where every barrier switches between all of a workgroup's
-    /// invocations, so reductions use small workgroups.
-    pub fn for_limits(limits: &wgpu::Limits, head_dim: usize, software: bool) -> Self {
+    pub fn for_limits(limits: &wgpu::Limits, head_dim: usize, set: KernelSet) -> Self {
         let invocations = limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x);
         let matmul_side = if invocations >= 256 { 16 } else { 8 };
         // Keys and values of a tile: KEY_TILE · head_dim floats each.
         let key_bytes = (head_dim * 4 * 2) as u32;
         let attention_keys = (limits.max_compute_workgroup_storage_size / key_bytes.max(1)).clamp(1, 64);
         // The largest power of two not above the limit, at most 256.
-        let widest = if software { 64 } else { 256 };
+        let widest = if set == KernelSet::Emulated { 64 } else { 256 };
         let propose = 1u32 << (31 - invocations.min(widest).leading_zeros());
         Self {
             matmul_side,
@@ -131,9 +150,11 @@ impl Tiles {
 
 /// Every pipeline the engine dispatches.
 pub(crate) struct Kernels {
+    pub set: KernelSet,
     pub tiles: Tiles,
-    pub matmul: [Kernel; 3],
-    pub embed: [Kernel; 3],
+    /// Indexed by [`Scheme`].
+    pub matmul: [Kernel; 4],
+    pub embed: [Kernel; 4],
     pub rms_norm: Kernel,
     pub rope: Kernel,
     pub attention: Kernel,
@@ -142,19 +163,20 @@ pub(crate) struct Kernels {
 }
 
 impl Kernels {
-    pub fn new(gpu: &Gpu, head_dim: usize) -> Self {
+    pub fn new(gpu: &Gpu, head_dim: usize, set: KernelSet) -> Self {
         use Access::{Read, Uniform, Write};
-        let software = gpu.summary().is_software;
-        let tiles = Tiles::for_limits(&gpu.limits, head_dim, software);
+        let tiles = Tiles::for_limits(&gpu.limits, head_dim, set);
         let side = tiles.matmul_side as f64;
-        // Software adapters run invocations on CPU cores, where staging tiles in workgroup memory only adds
-        // copies and barriers (measured on lavapipe and SwiftShader: see `unmask bench`).
-        let matmul_entry = if software { "main_direct" } else { "main" };
         let matmul = |scheme: Scheme| {
+            let entry = match (scheme, set) {
+                (Scheme::F32KMajor, _) => "main_kmajor",
+                (_, KernelSet::Emulated) => "main_direct",
+                (_, KernelSet::Gpu) => "main",
+            };
             Kernel::with_entry(
                 gpu,
                 shaders::MATMUL,
-                matmul_entry,
+                entry,
                 &[Uniform, Read, Read, Read, Read, Write],
                 &[("SCHEME", scheme as u32 as f64), ("WG_N", side), ("WG_M", side), ("TILE_K", tiles.matmul_k as f64)],
             )
@@ -169,8 +191,8 @@ impl Kernels {
             )
         };
         Self {
-            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
-            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
+            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4), matmul(Scheme::F32KMajor)],
+            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4), embed(Scheme::F32KMajor)],
             rms_norm: Kernel::new(gpu, shaders::RMS_NORM, &[Uniform, Read, Read, Read, Write], &rows),
             rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Write], &rows),
             attention: Kernel::new(
@@ -191,6 +213,7 @@ impl Kernels {
                 &[("WORKGROUP", tiles.propose as f64)],
             ),
             tiles,
+            set,
         }
     }
 }

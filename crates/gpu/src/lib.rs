@@ -17,6 +17,7 @@ mod weights;
 
 pub use context::{AdapterSummary, Gpu};
 pub use engine::{GpuModel, GpuOptions, GpuProposal};
+pub use kernels::KernelSet;
 pub use single::{OpRunner, WeightInput};
 
 /// Everything that can go wrong on the device, in words the caller can act on.

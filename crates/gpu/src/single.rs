@@ -9,7 +9,7 @@ use unmask_sampler::{ProposalRule, StepKey};
 use wgpu::util::DeviceExt;
 
 use crate::engine::{GpuProposal, OUT_WORDS, decode_proposals, rule_words};
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, Kernels, Tiles};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, Tiles};
 use crate::weights::{HostMatrix, Matrix};
 use crate::{Gpu, GpuError};
 
@@ -35,9 +35,15 @@ pub struct OpRunner {
 }
 
 impl OpRunner {
-    /// Pipelines for attention with heads of `head_dim`.
+    /// The kernel variants that suit the adapter, attention for heads of `head_dim`.
     pub fn new(gpu: Arc<Gpu>, head_dim: usize) -> Self {
-        let kernels = Kernels::new(&gpu, head_dim);
+        let set = KernelSet::for_adapter(&gpu);
+        Self::with_kernels(gpu, head_dim, set)
+    }
+
+    /// A given kernel set, so tests cover both on any adapter.
+    pub fn with_kernels(gpu: Arc<Gpu>, head_dim: usize, set: KernelSet) -> Self {
+        let kernels = Kernels::new(&gpu, head_dim, set);
         Self { gpu, kernels }
     }
 
@@ -120,7 +126,7 @@ impl OpRunner {
             return Err(GpuError::Unsupported(format!("matmul over {k} columns: a multiple of 4 is needed")));
         }
         let m = x.len() as u32 / k;
-        let matrix = Matrix::upload(&self.gpu, "w", &host);
+        let matrix = Matrix::upload(&self.gpu, "w", &host, self.kernels.set);
         let chunk = &matrix.chunks[0];
         let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if residual.is_some() { ACCUMULATE } else { 0 };
         let d = self.tiles().matmul(m, n, k, matrix.group_size, k, n, 0, flags);
@@ -133,7 +139,7 @@ impl OpRunner {
     /// Rows `tokens` of the table, dequantized: `[tokens.len(), cols]`.
     pub async fn embed(&self, tokens: &[u32], table: WeightInput<'_>) -> Result<Vec<f32>, GpuError> {
         let host = table.host();
-        let matrix = Matrix::upload(&self.gpu, "table", &host);
+        let matrix = Matrix::upload(&self.gpu, "table", &host, self.kernels.set);
         let chunk = &matrix.chunks[0];
         let width = matrix.cols;
         let d = self.tiles().embed(tokens.len() as u32, width, 0, chunk.rows, matrix.group_size);

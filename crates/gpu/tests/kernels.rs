@@ -8,54 +8,62 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use unmask_cpu::ops::{self, AttentionShape};
-use unmask_gpu::{OpRunner, WeightInput};
+use unmask_gpu::{KernelSet, OpRunner, WeightInput};
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw, propose_from_logits};
 
-async fn runner(head_dim: usize) -> OpRunner {
-    OpRunner::new(gpu().await, head_dim)
+/// Both kernel sets on whatever adapter runs the tests, so the hardware-GPU variants are checked on
+/// lavapipe and SwiftShader too.
+async fn runners(head_dim: usize) -> Vec<OpRunner> {
+    let gpu = gpu().await;
+    [KernelSet::Gpu, KernelSet::Emulated]
+        .into_iter()
+        .map(|set| OpRunner::with_kernels(gpu.clone(), head_dim, set))
+        .collect()
 }
 
 both! {
     async fn matmul_f32_matches_linear_on_odd_shapes() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(1);
-        // k is a multiple of 4 (the engine requires it), but not of the 16-deep tile.
-        for (m, n, k) in [(1, 1, 4), (37, 53, 28), (65, 130, 68), (64, 64, 64), (3, 200, 256), (130, 7, 300)] {
-            let x = rng.uniform(m * k, 1.0);
-            let w = rng.uniform(n * k, 1.0);
-            let bias = rng.uniform(n, 1.0);
-            let residual = rng.uniform(m * n, 1.0);
-            let plain = ops_gpu.matmul(&x, WeightInput::F32 { rows: n, cols: k, data: &w }, None, None).await
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(1);
+            // k is a multiple of 4 (the engine requires it), but not of the 16-deep tile.
+            for (m, n, k) in [(1, 1, 4), (37, 53, 28), (65, 130, 68), (64, 64, 64), (3, 200, 256), (130, 7, 300)] {
+                let x = rng.uniform(m * k, 1.0);
+                let w = rng.uniform(n * k, 1.0);
+                let bias = rng.uniform(n, 1.0);
+                let residual = rng.uniform(m * n, 1.0);
+                let plain = ops_gpu.matmul(&x, WeightInput::F32 { rows: n, cols: k, data: &w }, None, None).await
+                    .unwrap();
+                assert_close(&plain, &ops::linear(&x, &w, None, k, n), 1e-4, 1e-4, &format!("matmul {m}x{n}x{k}"));
+                let fused = ops_gpu.matmul(
+                    &x,
+                    WeightInput::F32 { rows: n, cols: k, data: &w },
+                    Some(&bias),
+                    Some(&residual),
+                ).await
                 .unwrap();
-            assert_close(&plain, &ops::linear(&x, &w, None, k, n), 1e-4, 1e-4, &format!("matmul {m}x{n}x{k}"));
-            let fused = ops_gpu.matmul(
-                &x,
-                WeightInput::F32 { rows: n, cols: k, data: &w },
-                Some(&bias),
-                Some(&residual),
-            ).await
-            .unwrap();
-            let mut expected = ops::linear(&x, &w, Some(&bias), k, n);
-            expected.iter_mut().zip(&residual).for_each(|(e, r)| *e += r);
-            assert_close(&fused, &expected, 1e-4, 1e-4, &format!("matmul+bias+residual {m}x{n}x{k}"));
+                let mut expected = ops::linear(&x, &w, Some(&bias), k, n);
+                expected.iter_mut().zip(&residual).for_each(|(e, r)| *e += r);
+                assert_close(&fused, &expected, 1e-4, 1e-4, &format!("matmul+bias+residual {m}x{n}x{k}"));
+            }
         }
     }
 }
 
 both! {
     async fn quantized_matmul_matches_linear_on_dequantized_weights() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(2);
-        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
-            for (m, n, k, group) in [(37, 53, 64, 32), (5, 130, 96, 32), (70, 66, 128, 64), (1, 3, 8, 8)] {
-                let x = rng.uniform(m * k, 1.0);
-                let w = rng.uniform(n * k, 1.0);
-                let bias = rng.uniform(n, 1.0);
-                let q = QuantTensor::quantize(&w, n, k, scheme, group).unwrap();
-                let actual = ops_gpu.matmul(&x, WeightInput::Quant(&q), Some(&bias), None).await.unwrap();
-                let expected = ops::linear(&x, &q.dequantize(), Some(&bias), k, n);
-                assert_close(&actual, &expected, 1e-4, 1e-4, &format!("{scheme:?} matmul {m}x{n}x{k} g{group}"));
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(2);
+            for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+                for (m, n, k, group) in [(37, 53, 64, 32), (5, 130, 96, 32), (70, 66, 128, 64), (1, 3, 8, 8)] {
+                    let x = rng.uniform(m * k, 1.0);
+                    let w = rng.uniform(n * k, 1.0);
+                    let bias = rng.uniform(n, 1.0);
+                    let q = QuantTensor::quantize(&w, n, k, scheme, group).unwrap();
+                    let actual = ops_gpu.matmul(&x, WeightInput::Quant(&q), Some(&bias), None).await.unwrap();
+                    let expected = ops::linear(&x, &q.dequantize(), Some(&bias), k, n);
+                    assert_close(&actual, &expected, 1e-4, 1e-4, &format!("{scheme:?} matmul {m}x{n}x{k} g{group}"));
+                }
             }
         }
     }
@@ -63,64 +71,67 @@ both! {
 
 both! {
     async fn embedding_gathers_dequantized_rows() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(3);
-        let (vocab, width) = (301, 96);
-        let table = rng.uniform(vocab * width, 2.0);
-        let tokens: Vec<u32> = (0..45).map(|_| rng.below(vocab as u32)).chain([0, vocab as u32 - 1]).collect();
-        let rows =
-            |t: &[f32]| -> Vec<f32> { tokens.iter().flat_map(|&id| t[id as usize * width..][..width].to_vec()).collect() };
-        let f32_rows =
-            ops_gpu.embed(&tokens, WeightInput::F32 { rows: vocab, cols: width, data: &table }).await
-                .unwrap();
-        assert_eq!(f32_rows, rows(&table), "f32 rows are copied exactly");
-        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
-            let q = QuantTensor::quantize(&table, vocab, width, scheme, 32).unwrap();
-            let actual = ops_gpu.embed(&tokens, WeightInput::Quant(&q)).await.unwrap();
-            // Dequantization is one f32 product on both sides: exact.
-            assert_eq!(actual, rows(&q.dequantize()), "{scheme:?} rows");
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(3);
+            let (vocab, width) = (301, 96);
+            let table = rng.uniform(vocab * width, 2.0);
+            let tokens: Vec<u32> = (0..45).map(|_| rng.below(vocab as u32)).chain([0, vocab as u32 - 1]).collect();
+            let rows =
+                |t: &[f32]| -> Vec<f32> { tokens.iter().flat_map(|&id| t[id as usize * width..][..width].to_vec()).collect() };
+            let f32_rows =
+                ops_gpu.embed(&tokens, WeightInput::F32 { rows: vocab, cols: width, data: &table }).await
+                    .unwrap();
+            assert_eq!(f32_rows, rows(&table), "f32 rows are copied exactly");
+            for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+                let q = QuantTensor::quantize(&table, vocab, width, scheme, 32).unwrap();
+                let actual = ops_gpu.embed(&tokens, WeightInput::Quant(&q)).await.unwrap();
+                // Dequantization is one f32 product on both sides: exact.
+                assert_eq!(actual, rows(&q.dequantize()), "{scheme:?} rows");
+            }
         }
     }
 }
 
 both! {
     async fn rms_norm_matches_on_wide_rows_and_gathers() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(4);
-        for (rows, width) in [(7, 70), (1, 1), (3, 257)] {
-            let x = rng.uniform(rows * width, 3.0);
-            let weight = rng.uniform(width, 1.0);
-            let actual = ops_gpu.rms_norm(&x, &weight, 1e-6, None).await.unwrap();
-            assert_close(&actual, &ops::rms_norm(&x, &weight, 1e-6), 1e-5, 1e-4, &format!("rms_norm {rows}x{width}"));
-            let pick: Vec<u32> = vec![rows as u32 - 1, 0];
-            let gathered = ops_gpu.rms_norm(&x, &weight, 1e-6, Some(&pick)).await.unwrap();
-            let expected: Vec<f32> =
-                pick.iter().flat_map(|&r| ops::rms_norm(&x[r as usize * width..][..width], &weight, 1e-6)).collect();
-            assert_close(&gathered, &expected, 1e-5, 1e-4, &format!("gathered rms_norm {rows}x{width}"));
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(4);
+            for (rows, width) in [(7, 70), (1, 1), (3, 257)] {
+                let x = rng.uniform(rows * width, 3.0);
+                let weight = rng.uniform(width, 1.0);
+                let actual = ops_gpu.rms_norm(&x, &weight, 1e-6, None).await.unwrap();
+                assert_close(&actual, &ops::rms_norm(&x, &weight, 1e-6), 1e-5, 1e-4, &format!("rms_norm {rows}x{width}"));
+                let pick: Vec<u32> = vec![rows as u32 - 1, 0];
+                let gathered = ops_gpu.rms_norm(&x, &weight, 1e-6, Some(&pick)).await.unwrap();
+                let expected: Vec<f32> =
+                    pick.iter().flat_map(|&r| ops::rms_norm(&x[r as usize * width..][..width], &weight, 1e-6)).collect();
+                assert_close(&gathered, &expected, 1e-5, 1e-4, &format!("gathered rms_norm {rows}x{width}"));
+            }
         }
     }
 }
 
 both! {
     async fn rope_rotates_the_leading_heads_only() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(5);
-        let (seq, rotated, total, head_dim) = (13, 3, 5, 16);
-        let stride = total * head_dim;
-        let x = rng.uniform(seq * stride, 1.0);
-        let actual = ops_gpu.rope(&x, rotated, head_dim, stride, 10_000.0).await.unwrap();
-        let mut leading: Vec<f32> = x.chunks(stride).flat_map(|r| r[..rotated * head_dim].to_vec()).collect();
-        ops::rope(&mut leading, rotated, head_dim, 10_000.0);
-        for (pos, row) in actual.chunks(stride).enumerate() {
-            let what = format!("rope position {pos}");
-            assert_close(
-                &row[..rotated * head_dim],
-                &leading[pos * rotated * head_dim..][..rotated * head_dim],
-                5e-6,
-                1e-5,
-                &what,
-            );
-            assert_eq!(&row[rotated * head_dim..], &x[pos * stride + rotated * head_dim..][..stride - rotated * head_dim]);
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(5);
+            let (seq, rotated, total, head_dim) = (13, 3, 5, 16);
+            let stride = total * head_dim;
+            let x = rng.uniform(seq * stride, 1.0);
+            let actual = ops_gpu.rope(&x, rotated, head_dim, stride, 10_000.0).await.unwrap();
+            let mut leading: Vec<f32> = x.chunks(stride).flat_map(|r| r[..rotated * head_dim].to_vec()).collect();
+            ops::rope(&mut leading, rotated, head_dim, 10_000.0);
+            for (pos, row) in actual.chunks(stride).enumerate() {
+                let what = format!("rope position {pos}");
+                assert_close(
+                    &row[..rotated * head_dim],
+                    &leading[pos * rotated * head_dim..][..rotated * head_dim],
+                    5e-6,
+                    1e-5,
+                    &what,
+                );
+                assert_eq!(&row[rotated * head_dim..], &x[pos * stride + rotated * head_dim..][..stride - rotated * head_dim]);
+            }
         }
     }
 }
@@ -131,7 +142,6 @@ both! {
         for (seq, heads, kv_heads, head_dim) in
             [(1, 2, 1, 16), (33, 4, 2, 16), (100, 4, 2, 64), (70, 3, 1, 32), (5, 2, 2, 128)]
         {
-            let ops_gpu = runner(head_dim).await;
             let (q_w, kv_w) = (heads * head_dim, kv_heads * head_dim);
             let qkv = rng.uniform(seq * (q_w + 2 * kv_w), 2.0);
             let split = |from: usize, width: usize| -> Vec<f32> {
@@ -140,34 +150,32 @@ both! {
             let shape = AttentionShape { seq, heads, kv_heads, head_dim };
             let expected =
                 ops::attention(&split(0, q_w), &split(q_w, kv_w), &split(q_w + kv_w, kv_w), &vec![true; seq], shape);
-            let actual = ops_gpu.attention(&qkv, heads, kv_heads, head_dim).await.unwrap();
-            assert_close(
-                &actual,
-                &expected,
-                5e-5,
-                5e-4,
-                &format!("attention seq {seq} heads {heads}/{kv_heads} d {head_dim}"),
-            );
+            for ops_gpu in runners(head_dim).await {
+                let actual = ops_gpu.attention(&qkv, heads, kv_heads, head_dim).await.unwrap();
+                let what = format!("attention seq {seq} heads {heads}/{kv_heads} d {head_dim}");
+                assert_close(&actual, &expected, 5e-5, 5e-4, &what);
+            }
         }
     }
 }
 
 both! {
     async fn swiglu_matches() {
-        let ops_gpu = runner(16).await;
-        let mut rng = Rng(7);
-        let (rows, width) = (5, 77);
-        let gate_up = rng.uniform(rows * 2 * width, 4.0);
-        let (gate, up): (Vec<f32>, Vec<f32>) = gate_up
-            .chunks(2 * width)
-            .map(|r| (r[..width].to_vec(), r[width..].to_vec()))
-            .fold((vec![], vec![]), |(mut g, mut u), (a, b)| {
-                g.extend(a);
-                u.extend(b);
-                (g, u)
-            });
-        let actual = ops_gpu.swiglu(&gate_up, width).await.unwrap();
-        assert_close(&actual, &ops::swiglu(&gate, &up), 1e-6, 1e-5, "swiglu");
+        for ops_gpu in runners(16).await {
+            let mut rng = Rng(7);
+            let (rows, width) = (5, 77);
+            let gate_up = rng.uniform(rows * 2 * width, 4.0);
+            let (gate, up): (Vec<f32>, Vec<f32>) = gate_up
+                .chunks(2 * width)
+                .map(|r| (r[..width].to_vec(), r[width..].to_vec()))
+                .fold((vec![], vec![]), |(mut g, mut u), (a, b)| {
+                    g.extend(a);
+                    u.extend(b);
+                    (g, u)
+                });
+            let actual = ops_gpu.swiglu(&gate_up, width).await.unwrap();
+            assert_close(&actual, &ops::swiglu(&gate, &up), 1e-6, 1e-5, "swiglu");
+        }
     }
 }
 
@@ -195,40 +203,45 @@ fn rules(mask: u32) -> Vec<ProposalRule> {
 /// Tokens must match; scores to 1e-4 (f32 vs f64). Candidates are checked against softmax of the
 /// tempered logits when no filter is active.
 async fn check_proposals(logits: &[f32], vocab: usize, positions: &[u32], what: &str) {
-    let ops_gpu = runner(16).await;
-    for rule in rules(3) {
-        for step in [0, 7] {
-            let key = StepKey { seed: 0x1_2345_6789, step };
-            let actual = ops_gpu.propose(logits, positions, &rule, key).await.unwrap();
-            for (row, (&position, got)) in positions.iter().zip(&actual).enumerate() {
-                let l = &logits[row * vocab..][..vocab];
-                let expected = propose_from_logits(l, position, &rule, key);
-                let case = format!("{what}: {rule:?} step {step} row {row}");
-                assert_eq!(got.proposal.token, expected.token, "{case}: token");
-                assert!(
-                    (got.proposal.score - expected.score).abs() < 1e-4,
-                    "{case}: score {} vs {}",
-                    got.proposal.score,
-                    expected.score
-                );
-                assert!(!got.candidates.iter().any(|c| c.0 == 3), "{case}: the mask token is never a candidate");
-                assert!(got.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "{case}: candidates by probability");
-                if let TokenDraw::Sample { temperature, top_p: 1.0, top_k: 0 } = rule.draw {
-                    let t = if temperature > 0.0 { temperature as f64 } else { 1.0 };
-                    let max = l
-                        .iter()
-                        .enumerate()
-                        .filter(|(v, _)| *v != 3)
-                        .map(|(_, &x)| x as f64 / t)
-                        .fold(f64::MIN, f64::max);
-                    let z: f64 =
-                        l.iter().enumerate().filter(|(v, _)| *v != 3).map(|(_, &x)| (x as f64 / t - max).exp()).sum();
-                    let mut ids: Vec<usize> = (0..vocab).filter(|&v| v != 3).collect();
-                    ids.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
-                    for (c, &id) in got.candidates.iter().zip(&ids) {
-                        assert_eq!(c.0 as usize, id, "{case}: candidate order");
-                        let p = ((l[id] as f64 / t - max).exp() / z) as f32;
-                        assert!((c.1 - p).abs() < 1e-5, "{case}: candidate probability {} vs {p}", c.1);
+    for ops_gpu in runners(16).await {
+        for rule in rules(3) {
+            for step in [0, 7] {
+                let key = StepKey { seed: 0x1_2345_6789, step };
+                let actual = ops_gpu.propose(logits, positions, &rule, key).await.unwrap();
+                for (row, (&position, got)) in positions.iter().zip(&actual).enumerate() {
+                    let l = &logits[row * vocab..][..vocab];
+                    let expected = propose_from_logits(l, position, &rule, key);
+                    let case = format!("{what}: {rule:?} step {step} row {row}");
+                    assert_eq!(got.proposal.token, expected.token, "{case}: token");
+                    assert!(
+                        (got.proposal.score - expected.score).abs() < 1e-4,
+                        "{case}: score {} vs {}",
+                        got.proposal.score,
+                        expected.score
+                    );
+                    assert!(!got.candidates.iter().any(|c| c.0 == 3), "{case}: the mask token is never a candidate");
+                    assert!(got.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "{case}: candidates by probability");
+                    if let TokenDraw::Sample { temperature, top_p: 1.0, top_k: 0 } = rule.draw {
+                        let t = if temperature > 0.0 { temperature as f64 } else { 1.0 };
+                        let max = l
+                            .iter()
+                            .enumerate()
+                            .filter(|(v, _)| *v != 3)
+                            .map(|(_, &x)| x as f64 / t)
+                            .fold(f64::MIN, f64::max);
+                        let z: f64 = l
+                            .iter()
+                            .enumerate()
+                            .filter(|(v, _)| *v != 3)
+                            .map(|(_, &x)| (x as f64 / t - max).exp())
+                            .sum();
+                        let mut ids: Vec<usize> = (0..vocab).filter(|&v| v != 3).collect();
+                        ids.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
+                        for (c, &id) in got.candidates.iter().zip(&ids) {
+                            assert_eq!(c.0 as usize, id, "{case}: candidate order");
+                            let p = ((l[id] as f64 / t - max).exp() / z) as f32;
+                            assert!((c.1 - p).abs() < 1e-5, "{case}: candidate probability {} vs {p}", c.1);
+                        }
                     }
                 }
             }

@@ -5,14 +5,17 @@ mod common;
 
 use common::{assert_close, config, gpu, log, max_abs_diff, random_weights, tiny_fixture};
 use unmask_cpu::CpuModel;
-use unmask_gpu::{GpuModel, GpuOptions};
+use unmask_gpu::{GpuModel, GpuOptions, KernelSet};
 use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::{ModelConfig, QuantScheme, Weights};
 
-async fn load_gpu(config: &ModelConfig, weights: &Weights, quant: Option<QuantScheme>) -> GpuModel {
-    let options = GpuOptions { quant, max_len: 256, ..GpuOptions::default() };
+async fn load_gpu(config: &ModelConfig, weights: &Weights, quant: Option<QuantScheme>, set: KernelSet) -> GpuModel {
+    let options = GpuOptions { quant, max_len: 256, kernels: Some(set), ..GpuOptions::default() };
     GpuModel::load(gpu().await, config, weights, options).await.unwrap()
 }
+
+/// Both kernel sets run on any adapter; each is checked.
+const SETS: [KernelSet; 2] = [KernelSet::Gpu, KernelSet::Emulated];
 
 fn tokens(n: u32, vocab: usize) -> Vec<u32> {
     (0..n).map(|i| (i * 7919 + 3) % vocab as u32).collect()
@@ -22,23 +25,28 @@ fn tokens(n: u32, vocab: usize) -> Vec<u32> {
 async fn check_logits(config: &ModelConfig, weights: &Weights, seq: u32, what: &str) {
     let ids = tokens(seq, config.vocab_size);
     let f32_cpu = CpuModel::load(config, weights).unwrap().logits(&ids, None).unwrap();
-    let f32_gpu = load_gpu(config, weights, None).await.logits(&ids).await.unwrap();
-    // Logits are sums over the hidden size of O(1) terms: 1e-3 absolute is ~1e-4 relative to their spread.
-    assert_close(&f32_gpu, &f32_cpu, 1e-3, 1e-3, &format!("{what} f32"));
-    log(&format!("{what}: f32 max |Δlogit| {:.2e}", max_abs_diff(&f32_gpu, &f32_cpu)));
+    for set in SETS {
+        let f32_gpu = load_gpu(config, weights, None, set).await.logits(&ids).await.unwrap();
+        // Logits are sums over the hidden size of O(1) terms: 1e-3 absolute is ~1e-4 relative to their spread.
+        assert_close(&f32_gpu, &f32_cpu, 1e-3, 1e-3, &format!("{what} {set:?} f32"));
+        log(&format!("{what} {set:?}: f32 max |Δlogit| {:.2e}", max_abs_diff(&f32_gpu, &f32_cpu)));
+    }
     for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
         let format = WeightFormat::Quant { scheme, group_size: 32 };
         let file = convert_weights(config, weights, format).unwrap();
         let quantized = Weights::from_bytes(vec![("q.safetensors".into(), file)]).unwrap();
         let reference = CpuModel::load(config, &quantized).unwrap().logits(&ids, None).unwrap();
-        let from_file = load_gpu(config, &quantized, None).await.logits(&ids).await.unwrap();
-        let on_load = load_gpu(config, weights, Some(scheme)).await.logits(&ids).await.unwrap();
-        assert_close(&from_file, &reference, 1e-3, 1e-3, &format!("{what} {scheme:?} file"));
-        assert_eq!(from_file, on_load, "{what} {scheme:?}: quantizing on load is the same as loading a quantized file");
-        eprintln!(
-            "{what}: {scheme:?} max |Δlogit| vs dequantized reference {:.2e}",
-            max_abs_diff(&from_file, &reference)
-        );
+        for set in SETS {
+            let from_file = load_gpu(config, &quantized, None, set).await.logits(&ids).await.unwrap();
+            let on_load = load_gpu(config, weights, Some(scheme), set).await.logits(&ids).await.unwrap();
+            assert_close(&from_file, &reference, 1e-3, 1e-3, &format!("{what} {set:?} {scheme:?} file"));
+            assert_eq!(
+                from_file, on_load,
+                "{what} {scheme:?}: quantizing on load is the same as loading a quantized file"
+            );
+            let error = max_abs_diff(&from_file, &reference);
+            log(&format!("{what} {set:?}: {scheme:?} max |Δlogit| vs dequantized reference {error:.2e}"));
+        }
     }
 }
 
@@ -98,12 +106,14 @@ mod decodes {
 
     fn check_decodes(config: &ModelConfig, weights: &Weights, prompt: &[u32], what: &str) {
         let mut cpu = CpuModel::load(config, weights).unwrap();
-        let mut gpu_model = pollster::block_on(load_gpu(config, weights, None));
-        for sampler in decoding_configs() {
-            let case = format!("{what} {sampler:?}");
-            let on_cpu = generate(&mut cpu, prompt, &sampler, &mut Unobserved).unwrap();
-            let on_gpu = generate(&mut gpu_model, prompt, &sampler, &mut Unobserved).unwrap();
-            assert_same_decode(&on_gpu, &on_cpu, &case);
+        for set in SETS {
+            let mut gpu_model = pollster::block_on(load_gpu(config, weights, None, set));
+            for sampler in decoding_configs() {
+                let case = format!("{what} {set:?} {sampler:?}");
+                let on_cpu = generate(&mut cpu, prompt, &sampler, &mut Unobserved).unwrap();
+                let on_gpu = generate(&mut gpu_model, prompt, &sampler, &mut Unobserved).unwrap();
+                assert_same_decode(&on_gpu, &on_cpu, &case);
+            }
         }
     }
 
