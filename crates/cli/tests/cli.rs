@@ -149,30 +149,33 @@ fn bench_runs_on_a_random_model() {
 
 #[test]
 fn generate_gives_the_same_completion_on_gpu_and_cpu() {
-    let model = fixture();
-    let run = |backend: &str| {
-        let output = unmask(&[
-            "generate",
-            "--model",
-            model.to_str().unwrap(),
-            "--prompt",
-            "def f(x):",
-            "--backend",
-            backend,
-            "--max-new-tokens",
-            "12",
-            "--steps",
-            "6",
-            "--temperature",
-            "0.7",
-            "--seed",
-            "3",
-            "--quiet",
-        ]);
-        assert!(output.status.success(), "{backend}: {}", stderr(&output));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    assert_eq!(run("gpu"), run("cpu"));
+    // The tiny fixture, and the shipped 4 M-parameter model (trained weights, a real tokenizer).
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/unmask-coder");
+    for (model, prompt) in [(fixture(), "def f(x):"), (shipped, "def add(a, b):\n    \"\"\"Sum.\"\"\"\n")] {
+        let run = |backend: &str| {
+            let output = unmask(&[
+                "generate",
+                "--model",
+                model.to_str().unwrap(),
+                "--prompt",
+                prompt,
+                "--backend",
+                backend,
+                "--max-new-tokens",
+                "24",
+                "--steps",
+                "8",
+                "--temperature",
+                "0.7",
+                "--seed",
+                "3",
+                "--quiet",
+            ]);
+            assert!(output.status.success(), "{backend}: {}", stderr(&output));
+            String::from_utf8(output.stdout).unwrap()
+        };
+        assert_eq!(run("gpu"), run("cpu"), "{}", model.display());
+    }
 }
 
 #[test]
