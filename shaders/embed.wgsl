@@ -16,7 +16,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
-// As in matmul.wgsl: 0 f32, 1 q8, 2 q4, 3 f32 k-major (the table stored transposed, `[width, n]`).
+// As in matmul.wgsl: 0 f32, 1 q8, 2 q4.
 override SCHEME: u32 = 0u;
 override WORKGROUP: u32 = 64u;
 
@@ -34,9 +34,6 @@ fn weight(row: u32, col: u32) -> f32 {
     if (SCHEME == 2u) {
         let word = w[(row * p.width + col) / 8u];
         return f32(i32(extractBits(word, (col % 8u) * 4u, 4u)) - 8) * scale_of(row, col);
-    }
-    if (SCHEME == 3u) {
-        return bitcast<f32>(w[col * p.n + row]);
     }
     return bitcast<f32>(w[row * p.width + col]);
 }

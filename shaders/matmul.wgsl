@@ -6,10 +6,10 @@
 // per group of `group_size` columns, two scales per u32 word. Weights are dequantized in registers while a
 // tile is staged in workgroup memory; no f16 arithmetic is needed (`unpack2x16float` only).
 //
-// One workgroup computes a (4·WG_M) × (4·WG_N) block of y; each invocation a 4 × 4 sub-block. Two entry
-// points: `main` stages tiles of x and w in workgroup memory (GPUs); `main_direct` reads them straight from
-// the storage buffers, for software adapters (SwiftShader, lavapipe), where workgroup memory is ordinary
-// memory and every barrier switches between all the invocations of the workgroup. Heavy weights are split
+// Two entry points. `main` (GPUs): a workgroup computes a (4·WG_M) × (4·WG_N) block of y, each invocation a
+// 4 × 4 sub-block, staging tiles of x and w in workgroup memory. `main_direct` (software adapters: SwiftShader,
+// lavapipe, where workgroup memory is ordinary memory and every barrier switches between all the invocations
+// of a workgroup): each invocation computes 8 × 8 outputs straight from the storage buffers. Heavy weights are split
 // by rows into several buffers by the host; `y_offset` places a chunk's columns.
 
 struct Params {
@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-// 0: f32, 1: q8, 2: q4, 3: f32 stored k-major (wᵀ, `[k, n]`; only with `main_kmajor`).
+// 0: f32, 1: q8, 2: q4.
 override SCHEME: u32 = 0u;
 // Invocations along n and m; each computes 4 × 4 outputs, so a tile is (4·WG_N) × (4·WG_M).
 override WG_N: u32 = 16u;
@@ -132,75 +132,67 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     store(m0 + local.y * 4u, n0 + local.x * 4u, acc);
 }
 
+// Eight rows by eight columns per invocation: more arithmetic per load, which is what an emulator pays for.
 @compute @workgroup_size(WG_N, WG_M)
 fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
-    let m0 = id.y * 4u;
-    let n0 = id.x * 4u;
+    let m0 = id.y * 8u;
+    let n0 = id.x * 8u;
     // Named accumulators, not an indexed array: a CPU-emulated GPU keeps indexed private arrays in memory.
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 += 4u) {
         let w0 = weight_quad(n0, k0);
         let w1 = weight_quad(n0 + 1u, k0);
         let w2 = weight_quad(n0 + 2u, k0);
         let w3 = weight_quad(n0 + 3u, k0);
-        let x0 = x_quad(m0, k0);
-        let x1 = x_quad(m0 + 1u, k0);
-        let x2 = x_quad(m0 + 2u, k0);
-        let x3 = x_quad(m0 + 3u, k0);
-        acc0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-        acc1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-        acc2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-        acc3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+        let w4 = weight_quad(n0 + 4u, k0);
+        let w5 = weight_quad(n0 + 5u, k0);
+        let w6 = weight_quad(n0 + 6u, k0);
+        let w7 = weight_quad(n0 + 7u, k0);
+        var xs: vec4<f32>;
+        xs = x_quad(m0 + 0u, k0);
+        lo0 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi0 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 1u, k0);
+        lo1 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi1 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 2u, k0);
+        lo2 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi2 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 3u, k0);
+        lo3 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi3 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 4u, k0);
+        lo4 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi4 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 5u, k0);
+        lo5 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi5 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 6u, k0);
+        lo6 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi6 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+        xs = x_quad(m0 + 7u, k0);
+        lo7 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
+        hi7 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
     }
-    store(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
-}
-
-// Software adapters with f32 weights stored k-major: invocation (x, y) computes rows 4y .. 4y + 3 and the
-// columns x + j·S (S = all invocations along x), so neighbouring invocations read neighbouring weights and
-// the emulator can load them as one vector instead of gathering them lane by lane.
-@compute @workgroup_size(WG_N, WG_M)
-fn main_kmajor(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let m0 = id.y * 4u;
-    let stride = groups.x * WG_N;
-    let cols = vec4<u32>(id.x, id.x + stride, id.x + 2u * stride, id.x + 3u * stride);
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < p.k; k0 += 4u) {
-        let x0 = x_quad(m0, k0);
-        let x1 = x_quad(m0 + 1u, k0);
-        let x2 = x_quad(m0 + 2u, k0);
-        let x3 = x_quad(m0 + 3u, k0);
-        let wa = column_weights(k0, cols);
-        let wb = column_weights(k0 + 1u, cols);
-        let wc = column_weights(k0 + 2u, cols);
-        let wd = column_weights(k0 + 3u, cols);
-        acc0 += x0.x * wa + x0.y * wb + x0.z * wc + x0.w * wd;
-        acc1 += x1.x * wa + x1.y * wb + x1.z * wc + x1.w * wd;
-        acc2 += x2.x * wa + x2.y * wb + x2.z * wc + x2.w * wd;
-        acc3 += x3.x * wa + x3.y * wb + x3.z * wc + x3.w * wd;
-    }
-    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            store_one(m0 + i, cols[j], acc[i][j]);
-        }
-    }
-}
-
-// wᵀ[k, cols[j]] for the four columns (0 past the last column).
-fn column_weights(k: u32, cols: vec4<u32>) -> vec4<f32> {
-    var out = vec4<f32>(0.0);
-    for (var j = 0u; j < 4u; j++) {
-        if (cols[j] < p.n) {
-            out[j] = bitcast<f32>(w[k * p.n + cols[j]]);
-        }
-    }
-    return out;
+    store(m0, n0, array<vec4<f32>, 4>(lo0, lo1, lo2, lo3));
+    store(m0 + 4u, n0, array<vec4<f32>, 4>(lo4, lo5, lo6, lo7));
+    store(m0, n0 + 4u, array<vec4<f32>, 4>(hi0, hi1, hi2, hi3));
+    store(m0 + 4u, n0 + 4u, array<vec4<f32>, 4>(hi4, hi5, hi6, hi7));
 }
 
 // Writes the 4 × 4 block at (m0, n0) with the bias and residual epilogue.

@@ -205,34 +205,32 @@ impl GpuModel {
                             "input norm",
                             bytemuck::cast_slice(&vector(&name("input_layernorm.weight"), h)?),
                         ),
-                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv, set)),
+                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv)),
                         qkv_bias,
                         o: count(Matrix::upload(
                             gpu_ref,
                             &name("o"),
                             &matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
-                            set,
                         )),
                         post_norm: storage(
                             gpu_ref,
                             "post norm",
                             bytemuck::cast_slice(&vector(&name("post_attention_layernorm.weight"), h)?),
                         ),
-                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up, set)),
+                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up)),
                         down: count(Matrix::upload(
                             gpu_ref,
                             &name("down"),
                             &matrix(&name("mlp.down_proj.weight"), h, i)?,
-                            set,
                         )),
                     });
                 }
-                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?, set));
+                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?));
                 let final_norm = storage(gpu_ref, FINAL_NORM, bytemuck::cast_slice(&vector(FINAL_NORM, h)?));
                 let lm_head = if c.tie_word_embeddings {
                     None
                 } else {
-                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?, set)))
+                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?)))
                 };
                 Ok((layers, embed, final_norm, lm_head))
             })

@@ -92,8 +92,6 @@ pub enum Scheme {
     F32 = 0,
     Q8 = 1,
     Q4 = 2,
-    /// f32 stored transposed (`[cols, rows]`), for [`KernelSet::Emulated`].
-    F32KMajor = 3,
 }
 
 /// Which variants of the kernels run.
@@ -101,10 +99,9 @@ pub enum Scheme {
 pub enum KernelSet {
     /// Hardware GPUs: matmul tiles staged in workgroup memory, wide reductions.
     Gpu,
-    /// CPU-emulated adapters (lavapipe, SwiftShader), where workgroup memory is plain memory, every barrier
-    /// switches between all invocations of a workgroup, and per-lane gathers are the cost: matmuls read
-    /// storage directly (f32 weights k-major, so neighbouring invocations read neighbouring words) and
-    /// reductions use small workgroups.
+    /// CPU-emulated adapters (lavapipe, SwiftShader), where workgroup memory is plain memory and every
+    /// barrier switches between all invocations of a workgroup: matmuls read storage directly and reductions
+    /// use small workgroups.
     Emulated,
 }
 
@@ -118,8 +115,10 @@ impl KernelSet {
 /// Tile and workgroup sizes for this device.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tiles {
-    /// Invocations per side of a matmul workgroup; each computes 4 × 4 outputs.
+    /// Invocations per side of a matmul workgroup.
     pub matmul_side: u32,
+    /// Rows and columns of y per matmul invocation (4 × 4 for `main`, 8 × 8 for `main_direct`).
+    pub matmul_block: u32,
     pub matmul_k: u32,
     pub attention_queries: u32,
     pub attention_keys: u32,
@@ -139,6 +138,7 @@ impl Tiles {
         let propose = 1u32 << (31 - invocations.min(widest).leading_zeros());
         Self {
             matmul_side,
+            matmul_block: if set == KernelSet::Emulated { 8 } else { 4 },
             matmul_k: 16,
             attention_queries: invocations.min(64),
             attention_keys,
@@ -150,11 +150,10 @@ impl Tiles {
 
 /// Every pipeline the engine dispatches.
 pub(crate) struct Kernels {
-    pub set: KernelSet,
     pub tiles: Tiles,
     /// Indexed by [`Scheme`].
-    pub matmul: [Kernel; 4],
-    pub embed: [Kernel; 4],
+    pub matmul: [Kernel; 3],
+    pub embed: [Kernel; 3],
     pub rms_norm: Kernel,
     pub rope: Kernel,
     pub attention: Kernel,
@@ -168,10 +167,9 @@ impl Kernels {
         let tiles = Tiles::for_limits(&gpu.limits, head_dim, set);
         let side = tiles.matmul_side as f64;
         let matmul = |scheme: Scheme| {
-            let entry = match (scheme, set) {
-                (Scheme::F32KMajor, _) => "main_kmajor",
-                (_, KernelSet::Emulated) => "main_direct",
-                (_, KernelSet::Gpu) => "main",
+            let entry = match set {
+                KernelSet::Emulated => "main_direct",
+                KernelSet::Gpu => "main",
             };
             Kernel::with_entry(
                 gpu,
@@ -191,8 +189,8 @@ impl Kernels {
             )
         };
         Self {
-            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4), matmul(Scheme::F32KMajor)],
-            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4), embed(Scheme::F32KMajor)],
+            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
+            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
             rms_norm: Kernel::new(gpu, shaders::RMS_NORM, &[Uniform, Read, Read, Read, Write], &rows),
             rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Write], &rows),
             attention: Kernel::new(
@@ -213,7 +211,6 @@ impl Kernels {
                 &[("WORKGROUP", tiles.propose as f64)],
             ),
             tiles,
-            set,
         }
     }
 }
@@ -248,10 +245,13 @@ impl Tiles {
         y_offset: u32,
         flags: u32,
     ) -> Dispatch {
-        let tile = self.matmul_side * 4;
         Dispatch {
             params: pad([m, n, k, group_size, x_stride, y_stride, y_offset, flags]),
-            groups: [n.div_ceil(tile), m.div_ceil(tile), 1],
+            groups: [
+                n.div_ceil(self.matmul_side * self.matmul_block),
+                m.div_ceil(self.matmul_side * self.matmul_block),
+                1,
+            ],
         }
     }
 

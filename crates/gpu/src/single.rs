@@ -126,7 +126,7 @@ impl OpRunner {
             return Err(GpuError::Unsupported(format!("matmul over {k} columns: a multiple of 4 is needed")));
         }
         let m = x.len() as u32 / k;
-        let matrix = Matrix::upload(&self.gpu, "w", &host, self.kernels.set);
+        let matrix = Matrix::upload(&self.gpu, "w", &host);
         let chunk = &matrix.chunks[0];
         let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if residual.is_some() { ACCUMULATE } else { 0 };
         let d = self.tiles().matmul(m, n, k, matrix.group_size, k, n, 0, flags);
@@ -139,7 +139,7 @@ impl OpRunner {
     /// Rows `tokens` of the table, dequantized: `[tokens.len(), cols]`.
     pub async fn embed(&self, tokens: &[u32], table: WeightInput<'_>) -> Result<Vec<f32>, GpuError> {
         let host = table.host();
-        let matrix = Matrix::upload(&self.gpu, "table", &host, self.kernels.set);
+        let matrix = Matrix::upload(&self.gpu, "table", &host);
         let chunk = &matrix.chunks[0];
         let width = matrix.cols;
         let d = self.tiles().embed(tokens.len() as u32, width, 0, chunk.rows, matrix.group_size);

@@ -5,7 +5,7 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use wgpu::util::DeviceExt;
 
 use crate::Gpu;
-use crate::kernels::{KernelSet, Scheme};
+use crate::kernels::Scheme;
 
 /// A matrix on the host, in the form it is uploaded.
 pub(crate) enum HostMatrix {
@@ -68,11 +68,9 @@ pub(crate) struct Matrix {
 }
 
 impl Matrix {
-    /// Uploads `host` in the layout the kernel set reads (f32 k-major for [`KernelSet::Emulated`]).
-    pub fn upload(gpu: &Gpu, name: &str, host: &HostMatrix, set: KernelSet) -> Matrix {
+    pub fn upload(gpu: &Gpu, name: &str, host: &HostMatrix) -> Matrix {
         let (rows, cols) = (host.rows(), host.cols());
         let (scheme, group_size, words_per_row): (Scheme, usize, usize) = match host {
-            HostMatrix::F32 { .. } if set == KernelSet::Emulated => (Scheme::F32KMajor, 1, cols),
             HostMatrix::F32 { .. } => (Scheme::F32, 1, cols),
             HostMatrix::Quant(q) => (
                 match q.scheme {
@@ -91,12 +89,7 @@ impl Matrix {
         while first < rows {
             let n = rows_per_chunk.min(rows - first);
             let label = format!("{name}[{first}..{}]", first + n);
-            let transposed: Vec<f32>;
             let (words, scales): (&[u8], Vec<u8>) = match host {
-                HostMatrix::F32 { data, .. } if scheme == Scheme::F32KMajor => {
-                    transposed = (0..cols).flat_map(|c| (first..first + n).map(move |r| data[r * cols + c])).collect();
-                    (bytemuck::cast_slice(&transposed), vec![0; 4])
-                }
                 HostMatrix::F32 { data, .. } => {
                     (bytemuck::cast_slice(&data[first * cols..(first + n) * cols]), vec![0; 4])
                 }
