@@ -231,25 +231,15 @@ fn random_config(shape: &str, seq: usize) -> Result<ModelConfig> {
     let get = |key: &str, default: usize| fields.get(key).copied().unwrap_or(default);
     let hidden = get("hidden", 256);
     let heads = get("heads", 4);
-    let config = ModelConfig {
-        model_type: "qwen2".into(),
-        vocab_size: get("vocab", 4096),
-        hidden_size: hidden,
-        intermediate_size: get("intermediate", 704),
-        num_hidden_layers: get("layers", 4),
-        num_attention_heads: heads,
-        num_key_value_heads: get("kv-heads", heads),
-        head_dim: hidden.checked_div(heads).unwrap_or(0),
-        max_position_embeddings: get("context", seq.max(2048)),
-        rope_theta: 10_000.0,
-        rms_norm_eps: 1e-6,
-        tie_word_embeddings: true,
-        mask_token_id: 1,
-        eos_token_ids: vec![0],
-        pad_token_id: None,
-        shift_logits: true,
-        dtype: Some("float32".into()),
-    };
+    let config = ModelConfig::of_shape(
+        hidden,
+        get("layers", 4),
+        heads,
+        get("kv-heads", heads),
+        get("intermediate", 704),
+        get("vocab", 4096),
+        get("context", seq.max(2048)),
+    );
     config.validate("--shape")?;
     Ok(config)
 }

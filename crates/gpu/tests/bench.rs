@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{config, gpu, log, now_ms, random_weights};
+use common::{config, gpu, log, now_ms};
 use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions};
-use unmask_model::QuantScheme;
+use unmask_model::{QuantScheme, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
 const RUNS: usize = 3;
@@ -22,7 +22,7 @@ both! {
     async fn model_a_forward_and_step_times() {
         // Model A of performance.md: hidden 256, 4 layers, 4/2 heads, intermediate 704, vocab 4096.
         let c = config(256, 4, 4, 2, 704, 4096);
-        let weights = random_weights(&c, 0);
+        let weights = Weights::random(&c, 0);
         let rule = ProposalRule {
             draw: TokenDraw::Sample { temperature: 0.2, top_p: 1.0, top_k: 0 },
             score: ScoreKind::NegEntropy,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, config, gpu, log, max_abs_diff, random_weights, tiny_fixture};
+use common::{assert_close, config, gpu, log, max_abs_diff, tiny_fixture};
 use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions, KernelSet};
 use unmask_model::convert::{WeightFormat, convert_weights};
@@ -61,7 +61,7 @@ both! {
     async fn random_model_a_logits_match() {
         // Model A of performance.md (4.0 M parameters) at an odd length.
         let c = config(256, 4, 4, 2, 704, 4096);
-        check_logits(&c, &random_weights(&c, 11), 77, "model A").await;
+        check_logits(&c, &Weights::random(&c, 11), 77, "model A").await;
     }
 }
 
@@ -129,6 +129,6 @@ mod decodes {
     fn random_model_decodes_match_for_every_algorithm() {
         // 5.5 M parameters: hidden 256, 6 layers, vocab 4096.
         let c = config(256, 6, 4, 2, 704, 4096);
-        check_decodes(&c, &random_weights(&c, 12), &tokens(20, c.vocab_size), "random 5.5 M");
+        check_decodes(&c, &Weights::random(&c, 12), &tokens(20, c.vocab_size), "random 5.5 M");
     }
 }

@@ -200,6 +200,38 @@ impl ModelConfig {
     }
 
     /// Parameters in the checkpoint (the tied head counted once).
+    /// A tied-embedding Qwen2 configuration of the given shape (head dim = hidden / heads, θ 10 000, mask
+    /// token 1, end-of-text 0): for random models in benchmarks and tests.
+    pub fn of_shape(
+        hidden: usize,
+        layers: usize,
+        heads: usize,
+        kv_heads: usize,
+        intermediate: usize,
+        vocab: usize,
+        context: usize,
+    ) -> ModelConfig {
+        ModelConfig {
+            model_type: "qwen2".into(),
+            vocab_size: vocab,
+            hidden_size: hidden,
+            intermediate_size: intermediate,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: kv_heads,
+            head_dim: hidden.checked_div(heads).unwrap_or(0),
+            max_position_embeddings: context,
+            rope_theta: 10_000.0,
+            rms_norm_eps: 1e-6,
+            tie_word_embeddings: true,
+            mask_token_id: 1,
+            eos_token_ids: vec![0],
+            pad_token_id: None,
+            shift_logits: true,
+            dtype: Some("float32".into()),
+        }
+    }
+
     pub fn parameter_count(&self) -> usize {
         let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
         let q = self.num_attention_heads * self.head_dim;

@@ -139,28 +139,5 @@ pub fn config(
     intermediate: usize,
     vocab: usize,
 ) -> ModelConfig {
-    ModelConfig {
-        model_type: "qwen2".into(),
-        vocab_size: vocab,
-        hidden_size: hidden,
-        intermediate_size: intermediate,
-        num_hidden_layers: layers,
-        num_attention_heads: heads,
-        num_key_value_heads: kv_heads,
-        head_dim: hidden / heads,
-        max_position_embeddings: 2048,
-        rope_theta: 10_000.0,
-        rms_norm_eps: 1e-6,
-        tie_word_embeddings: true,
-        mask_token_id: 1,
-        eos_token_ids: vec![0],
-        pad_token_id: None,
-        shift_logits: true,
-        dtype: Some("float32".into()),
-    }
-}
-
-/// Random f32 weights for `config` (see `Weights::random`).
-pub fn random_weights(config: &ModelConfig, seed: u64) -> Weights {
-    Weights::random(config, seed)
+    ModelConfig::of_shape(hidden, layers, heads, kv_heads, intermediate, vocab, 2048)
 }
