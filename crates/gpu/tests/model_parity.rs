@@ -140,14 +140,14 @@ both! {
         let weights = Weights::random(&c, 1);
         // Activations for a 4 M-token canvas exceed any device's largest binding.
         let huge = GpuOptions { max_len: 1 << 22, ..GpuOptions::default() };
-        let error = GpuModel::load(gpu().await, &c, &weights, huge).await.err().expect("an error");
+        let Err(error) = GpuModel::load(gpu().await, &c, &weights, huge).await else { panic!("loaded") };
         assert!(error.to_string().contains("shorter maximum length"), "{error}");
         let model = GpuModel::load(gpu().await, &c, &weights, GpuOptions { max_len: 16, ..GpuOptions::default() })
             .await
             .unwrap();
-        let too_long = model.logits(&[5; 17]).await.err().expect("an error");
+        let too_long = model.logits(&[5; 17]).await.expect_err("an error");
         assert!(too_long.to_string().contains("longer than the engine's maximum of 16"), "{too_long}");
-        let out_of_vocab = model.logits(&[5, 256]).await.err().expect("an error");
+        let out_of_vocab = model.logits(&[5, 256]).await.expect_err("an error");
         assert!(out_of_vocab.to_string().contains("outside the vocabulary"), "{out_of_vocab}");
         // The engine still works after refusing bad requests.
         assert_eq!(model.logits(&[5, 6]).await.unwrap().len(), 2 * 256);
