@@ -186,7 +186,7 @@ impl GpuModel {
                         matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
                         matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
                         matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
-                    ]);
+                    ])?;
                     let qkv_bias = if biased {
                         let mut b = vector(&name("self_attn.q_proj.bias"), q_width)?;
                         b.extend(vector(&name("self_attn.k_proj.bias"), kv_width)?);
@@ -198,7 +198,7 @@ impl GpuModel {
                     let gate_up = HostMatrix::stack(vec![
                         matrix(&name("mlp.gate_proj.weight"), i, h)?,
                         matrix(&name("mlp.up_proj.weight"), i, h)?,
-                    ]);
+                    ])?;
                     layers.push(LayerWeights {
                         input_norm: storage(
                             gpu_ref,

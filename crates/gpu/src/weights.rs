@@ -4,8 +4,8 @@
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use wgpu::util::DeviceExt;
 
-use crate::Gpu;
 use crate::kernels::Scheme;
+use crate::{Gpu, GpuError};
 
 /// A matrix on the host, in the form it is uploaded.
 pub(crate) enum HostMatrix {
@@ -29,25 +29,30 @@ impl HostMatrix {
     }
 
     /// Stacks matrices with the same columns and format row-wise (q, k and v into one projection).
-    pub fn stack(parts: Vec<HostMatrix>) -> HostMatrix {
-        let cols = parts[0].cols();
-        match parts.into_iter().reduce(|a, b| match (a, b) {
-            (HostMatrix::F32 { rows: ra, data: mut da, .. }, HostMatrix::F32 { rows: rb, data: db, .. }) => {
-                da.extend(db);
-                HostMatrix::F32 { rows: ra + rb, cols, data: da }
+    pub fn stack(parts: Vec<HostMatrix>) -> Result<HostMatrix, GpuError> {
+        let mut parts = parts.into_iter();
+        let mut stacked = parts.next().ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
+        for part in parts {
+            match (&mut stacked, part) {
+                (HostMatrix::F32 { rows, cols, data }, HostMatrix::F32 { rows: r, cols: c, data: d }) if *cols == c => {
+                    *rows += r;
+                    data.extend(d);
+                }
+                (HostMatrix::Quant(a), HostMatrix::Quant(b))
+                    if (a.scheme, a.group_size, a.cols) == (b.scheme, b.group_size, b.cols) =>
+                {
+                    a.rows += b.rows;
+                    a.words.extend(b.words);
+                    a.scales.extend(b.scales);
+                }
+                _ => {
+                    return Err(GpuError::Model(
+                        "the q/k/v (or gate/up) projections are stored in different formats or group sizes".into(),
+                    ));
+                }
             }
-            (HostMatrix::Quant(mut qa), HostMatrix::Quant(qb)) => {
-                debug_assert_eq!((qa.scheme, qa.group_size, qa.cols), (qb.scheme, qb.group_size, qb.cols));
-                qa.rows += qb.rows;
-                qa.words.extend(qb.words);
-                qa.scales.extend(qb.scales);
-                HostMatrix::Quant(qa)
-            }
-            _ => unreachable!("one model uses one weight format"),
-        }) {
-            Some(m) => m,
-            None => unreachable!("stack of no matrices"),
         }
+        Ok(stacked)
     }
 }
 
