@@ -137,6 +137,10 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
 fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     let m0 = id.y * 8u;
     let n0 = id.x * 8u;
+    // Invocations wholly outside y skip the k loop (no barrier here, so they may leave early).
+    if (m0 >= p.m || n0 >= p.n) {
+        return;
+    }
     // Named accumulators, not an indexed array: a CPU-emulated GPU keeps indexed private arrays in memory.
     var lo0 = vec4<f32>(0.0);
     var hi0 = vec4<f32>(0.0);
