@@ -10,7 +10,7 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, rope_table};
 use crate::weights::{HostMatrix, Matrix, storage};
 use crate::{Gpu, GpuError};
 
@@ -54,6 +54,24 @@ struct Shape {
 }
 
 type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
+
+/// Which rows of its input a matmul runs over in a given forward pass.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// Every canvas position.
+    Canvas,
+    /// Up to `len` of the gathered logit rows, from `first` on (one chunk of the head).
+    Chunk { first: u32, len: u32 },
+}
+
+impl Rows {
+    fn count(self, shape: &Shape) -> u32 {
+        match self {
+            Rows::Canvas => shape.seq,
+            Rows::Chunk { first, len } => shape.rows.saturating_sub(first).min(len),
+        }
+    }
+}
 
 struct Op {
     /// What the op computes, for profiles.
@@ -315,21 +333,11 @@ impl GpuModel {
                 (activations, scratch, params, slot_bytes)
             })
             .await?;
-        let [x, normed, qkv, attended, gate_up, swiglu, selected, rope_table, unused] = &scratch;
+        let [x, normed, qkv, attended, gate_up, swiglu, selected, rope, unused] = &scratch;
         let a = &activations;
 
-        // The rotary table, in f64 like the CPU reference, then rounded once.
-        let half = c.head_dim / 2;
-        let table: Vec<f32> = (0..max_len)
-            .flat_map(|pos| {
-                (0..half).flat_map(move |j| {
-                    let freq = 1.0 / c.rope_theta.powf(2.0 * j as f64 / c.head_dim as f64);
-                    let (sin, cos) = (pos as f64 * freq).sin_cos();
-                    [cos as f32, sin as f32]
-                })
-            })
-            .collect();
-        gpu_ref.queue.write_buffer(rope_table, 0, bytemuck::cast_slice(&table));
+        let table = rope_table(max_len, c.head_dim, c.rope_theta);
+        gpu_ref.queue.write_buffer(rope, 0, bytemuck::cast_slice(&table));
 
         let mut planner = Planner { gpu: gpu_ref, params: &params, slot_bytes, slots: 0 };
         let k = &kernels;
@@ -348,7 +356,7 @@ impl GpuModel {
                       output: wgpu::BufferBinding<'_>,
                       y_stride: u32,
                       accumulate: bool,
-                      rows_of: fn(&Shape) -> u32|
+                      rows: Rows|
          -> Vec<Op> {
             let kernel = &k.matmul[m.scheme as usize];
             m.chunks
@@ -367,14 +375,13 @@ impl GpuModel {
                             output.clone(),
                         ],
                         Box::new(move |shape| {
-                            let rows = rows_of(shape);
-                            (rows > 0).then(|| tiles.matmul(rows, n, cols, gs, x_stride, y_stride, offset, flags))
+                            let m = rows.count(shape);
+                            (m > 0).then(|| tiles.matmul(m, n, cols, gs, x_stride, y_stride, offset, flags))
                         }),
                     )
                 })
                 .collect()
         };
-        let seq_rows: fn(&Shape) -> u32 = |s| s.seq;
         let norm = |planner: &mut Planner,
                     input: &wgpu::Buffer,
                     weight: &wgpu::Buffer,
@@ -413,12 +420,12 @@ impl GpuModel {
                 whole(qkv),
                 qkv32,
                 false,
-                seq_rows,
+                Rows::Canvas,
             ));
             body.push(planner.op(
                 "rope",
                 &k.rope,
-                &[whole(rope_table), whole(qkv)],
+                &[whole(rope), whole(qkv)],
                 Box::new(move |shape| Some(tiles.rope(shape.seq, heads + kv_heads, head_dim, qkv32))),
             ));
             body.push(planner.op(
@@ -437,7 +444,7 @@ impl GpuModel {
                 whole(x),
                 h32,
                 true,
-                seq_rows,
+                Rows::Canvas,
             ));
             body.push(norm(&mut planner, x, &layer.post_norm, normed, false));
             body.extend(matmul(
@@ -450,7 +457,7 @@ impl GpuModel {
                 whole(gate_up),
                 2 * i32_,
                 false,
-                seq_rows,
+                Rows::Canvas,
             ));
             body.push(planner.op(
                 "swiglu",
@@ -468,7 +475,7 @@ impl GpuModel {
                 whole(x),
                 h32,
                 true,
-                seq_rows,
+                Rows::Canvas,
             ));
         }
         body.push(norm(&mut planner, x, &final_norm, selected, true));
@@ -479,24 +486,20 @@ impl GpuModel {
         let mut propose = Vec::new();
         for chunk in 0..row_chunks as u32 {
             let first = chunk * chunk_rows;
-            let rows_in = move |shape: &Shape| shape.rows.saturating_sub(first).min(chunk_rows);
+            let rows = Rows::Chunk { first, len: chunk_rows };
             let selected_part = part(selected, (first * h32) as u64 * 4, (chunk_rows * h32) as u64 * 4);
-            let ops: Vec<Op> = head_matrix
-                .chunks
-                .iter()
-                .map(|ch| {
-                    let (n, cols, gs, offset) = (ch.rows, head_matrix.cols, head_matrix.group_size, ch.first_row);
-                    planner.op(
-                        "matmul head",
-                        &k.matmul[head_matrix.scheme as usize],
-                        &[selected_part.clone(), whole(&ch.words), whole(&ch.scales), whole(unused), whole(&a.logits)],
-                        Box::new(move |shape| {
-                            let rows = rows_in(shape);
-                            (rows > 0).then(|| tiles.matmul(rows, n, cols, gs, h32, v as u32, offset, 0))
-                        }),
-                    )
-                })
-                .collect();
+            let ops = matmul(
+                &mut planner,
+                "matmul head",
+                selected_part,
+                h32,
+                head_matrix,
+                None,
+                whole(&a.logits),
+                v as u32,
+                false,
+                rows,
+            );
             head.push(ops);
             let vocab = v as u32;
             propose.push(planner.op(
@@ -504,8 +507,8 @@ impl GpuModel {
                 &k.propose,
                 &[whole(&a.logits), whole(&a.positions), whole(&a.out)],
                 Box::new(move |shape| {
-                    let rows = rows_in(shape);
-                    (rows > 0).then(|| tiles.propose(vocab, rows, first, shape.rule))
+                    let count = rows.count(shape);
+                    (count > 0).then(|| tiles.propose(vocab, count, first, shape.rule))
                 }),
             ));
         }
@@ -555,7 +558,26 @@ impl GpuModel {
         Ok(())
     }
 
-    /// Writes the inputs and every active op's parameters; returns the active ops' indices per group.
+    /// Checks a step's request, writes its inputs and parameters, and returns its shape.
+    fn prepare_step(
+        &self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Shape, GpuError> {
+        self.gpu.check()?;
+        self.check_canvas(canvas)?;
+        if let Some(&bad) = positions.iter().find(|&&q| q as usize >= canvas.len()) {
+            return Err(GpuError::TooLong { len: bad as usize + 1, max: canvas.len() });
+        }
+        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
+        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
+        self.prepare(canvas, &logit_rows, positions, &shape);
+        Ok(shape)
+    }
+
+    /// Writes the inputs and every active op's parameters.
     fn prepare(&self, canvas: &[u32], logit_rows: &[u32], positions: &[u32], shape: &Shape) {
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.buffers.tokens, 0, bytemuck::cast_slice(canvas));
@@ -593,17 +615,10 @@ impl GpuModel {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<GpuProposal>, GpuError> {
-        self.gpu.check()?;
-        self.check_canvas(canvas)?;
+        let shape = self.prepare_step(canvas, positions, rule, key)?;
         if positions.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(&bad) = positions.iter().find(|&&q| q as usize >= canvas.len()) {
-            return Err(GpuError::TooLong { len: bad as usize + 1, max: canvas.len() });
-        }
-        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
-        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
-        self.prepare(canvas, &logit_rows, positions, &shape);
         let mut encoder =
             self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
         {
@@ -632,10 +647,7 @@ impl GpuModel {
         key: StepKey,
         now_ms: impl Fn() -> f64,
     ) -> Result<Vec<(&'static str, f64)>, GpuError> {
-        self.check_canvas(canvas)?;
-        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
-        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
-        self.prepare(canvas, &logit_rows, positions, &shape);
+        let shape = self.prepare_step(canvas, positions, rule, key)?;
         self.gpu.idle().await?;
         let mut totals: Vec<(&'static str, f64)> = Vec::new();
         let ops = self.body.iter().chain(self.head.iter().zip(&self.propose).flat_map(|(h, p)| h.iter().chain([p])));

@@ -299,6 +299,21 @@ impl Tiles {
     }
 }
 
+/// rope.wgsl's table: `(cos, sin)` of `position · theta^(−2i/head_dim)` for every position below `positions`
+/// and every `i < head_dim / 2`, computed in f64 like the CPU reference and rounded once.
+pub(crate) fn rope_table(positions: usize, head_dim: usize, theta: f64) -> Vec<f32> {
+    let half = head_dim / 2;
+    (0..positions)
+        .flat_map(|pos| {
+            (0..half).flat_map(move |i| {
+                let freq = 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64);
+                let (sin, cos) = (pos as f64 * freq).sin_cos();
+                [cos as f32, sin as f32]
+            })
+        })
+        .collect()
+}
+
 /// Workgroup counts for `threads` invocations of `workgroup` each, folding into y beyond the 65 535 limit
 /// (the elementwise kernels recover the index as x + y · groups_x · workgroup).
 pub(crate) fn grid(threads: u32, workgroup: u32) -> [u32; 3] {

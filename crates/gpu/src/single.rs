@@ -9,7 +9,7 @@ use unmask_sampler::{ProposalRule, StepKey};
 use wgpu::util::DeviceExt;
 
 use crate::engine::{GpuProposal, OUT_WORDS, decode_proposals, rule_words};
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, Tiles};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
 use crate::weights::{HostMatrix, Matrix};
 use crate::{Gpu, GpuError};
 
@@ -174,16 +174,7 @@ impl OpRunner {
         theta: f64,
     ) -> Result<Vec<f32>, GpuError> {
         let seq = x.len() / row_stride;
-        let half = head_dim / 2;
-        let table: Vec<f32> = (0..seq)
-            .flat_map(|pos| {
-                (0..half).flat_map(move |j| {
-                    let freq = 1.0 / theta.powf(2.0 * j as f64 / head_dim as f64);
-                    let (sin, cos) = (pos as f64 * freq).sin_cos();
-                    [cos as f32, sin as f32]
-                })
-            })
-            .collect();
+        let table = rope_table(seq, head_dim, theta);
         let d = self.tiles().rope(seq as u32, heads as u32, head_dim as u32, row_stride as u32);
         let table = self.buffer(bytemuck::cast_slice(&table));
         self.run_f32(&self.kernels.rope, d, &[&table], x).await
