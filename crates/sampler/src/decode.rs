@@ -1,6 +1,7 @@
-//! The decode loop of every algorithm (SAMPLING.md §4–§7). Each algorithm decides, step by step, which
-//! positions to ask the backend about and which of the proposals to commit; everything else — the canvas,
-//! the step counter that keys the randomness, timing, the observer and the trace — is shared in [`Session`].
+//! The decode loop of every algorithm (SAMPLING.md §4–§7), as a state machine that does no I/O: [`Decode`] says
+//! which positions the next step needs proposals for ([`Decode::request`]) and, given them, commits the step
+//! ([`Decode::advance`]). A blocking backend drives it through [`generate`]; the browser drives the same machine
+//! from an async loop, one awaited forward pass per step, so the algorithms exist once for every backend.
 
 use std::ops::{ControlFlow, Range};
 
@@ -84,226 +85,265 @@ pub fn initial_canvas(prompt: &[u32], max_new_tokens: u32, mask_token: u32) -> V
     canvas
 }
 
-/// Decodes `prompt` (plus `config.max_new_tokens` masks) to completion.
+/// Decodes `prompt` (plus `config.max_new_tokens` masks) to completion on a blocking backend.
 pub fn generate<D: Denoiser + ?Sized>(
     backend: &mut D,
     prompt: &[u32],
     config: &SamplerConfig,
     observer: &mut dyn Observer,
 ) -> Result<Decoded, SamplerError> {
-    config.validate()?;
-    let mask = backend.mask_token_id();
-    let canvas = initial_canvas(prompt, config.max_new_tokens, mask);
-    let context = backend.max_len();
-    if canvas.len() > context {
-        return Err(SamplerError::ContextOverflow {
-            prompt: prompt.len(),
-            new_tokens: config.max_new_tokens as usize,
-            context,
-        });
+    let mut decode = Decode::new(prompt, config, backend.mask_token_id(), backend.max_len())?;
+    while let Some(request) = decode.request() {
+        let started = observer.now_millis();
+        let proposals = if request.positions.is_empty() {
+            Vec::new()
+        } else {
+            backend
+                .propose(decode.canvas(), &request.positions, &request.rule, request.key)
+                .map_err(SamplerError::Backend)?
+        };
+        decode.advance(proposals, observer.now_millis() - started)?;
+        let step = decode.steps().last().expect("a step was just recorded");
+        if observer.on_step(decode.canvas(), step).is_break() {
+            return Err(SamplerError::Cancelled);
+        }
     }
-    if !canvas.contains(&mask) {
-        return Err(SamplerError::NothingToDecode);
-    }
-    let mut session = Session { backend, observer, config, mask, initial: canvas.clone(), canvas, steps: Vec::new() };
-    match config.algorithm {
-        Algorithm::Dream => session.dream()?,
-        Algorithm::Llada => session.llada()?,
-        Algorithm::Threshold => session.threshold()?,
-        Algorithm::LeftToRight => session.left_to_right()?,
-    }
-    debug_assert!(!session.canvas.contains(&mask));
-    Ok(Decoded { initial: session.initial, tokens: session.canvas, steps: session.steps })
+    Ok(decode.finish())
 }
 
-struct Session<'a, D: ?Sized> {
-    backend: &'a mut D,
-    observer: &'a mut dyn Observer,
-    config: &'a SamplerConfig,
+/// What the next step needs from a backend: proposals for `positions` (masked, increasing) under `rule`,
+/// randomness keyed by `key`. Empty `positions` means the step commits nothing and needs no forward pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub positions: Vec<u32>,
+    pub rule: ProposalRule,
+    pub key: StepKey,
+}
+
+/// A LLaDA block: its canvas range, its share of the steps and how many masks it held when decoding began.
+#[derive(Clone, Debug)]
+struct Block {
+    range: Range<usize>,
+    first_step: u32,
+    steps: u32,
+    masks: usize,
+}
+
+/// What each algorithm fixes when the decode starts.
+#[derive(Clone, Debug)]
+enum Plan {
+    Dream,
+    Llada(Vec<Block>),
+    Threshold(Vec<Range<usize>>),
+    LeftToRight,
+}
+
+/// A decode in progress. Every step is [`request`](Decode::request) then [`advance`](Decode::advance); the
+/// state between steps is the canvas and the steps so far, so a run can stop between any two steps.
+#[derive(Clone, Debug)]
+pub struct Decode {
+    config: SamplerConfig,
     mask: u32,
     initial: Vec<u32>,
     canvas: Vec<u32>,
     steps: Vec<TraceStep>,
+    rule: ProposalRule,
+    plan: Plan,
 }
 
-impl<D: Denoiser + ?Sized> Session<'_, D> {
-    /// The randomness key of the step about to run: the global step index, counted across blocks.
-    fn key(&self) -> StepKey {
-        StepKey { seed: self.config.seed, step: self.steps.len() as u32 }
-    }
-
-    fn masked_in(&self, range: std::ops::Range<usize>) -> Vec<u32> {
-        range.filter(|&q| self.canvas[q] == self.mask).map(|q| q as u32).collect()
-    }
-
-    fn masked(&self) -> Vec<u32> {
-        self.masked_in(0..self.canvas.len())
-    }
-
-    /// Dream's token draw, shared by Dream, threshold and left-to-right decoding.
-    fn sample_rule(&self, score: ScoreKind) -> ProposalRule {
-        let c = self.config;
-        ProposalRule {
+impl Decode {
+    /// Checks the parameters and the length against the model's context, and lays out the canvas.
+    pub fn new(prompt: &[u32], config: &SamplerConfig, mask: u32, context: usize) -> Result<Self, SamplerError> {
+        config.validate()?;
+        let canvas = initial_canvas(prompt, config.max_new_tokens, mask);
+        if canvas.len() > context {
+            return Err(SamplerError::ContextOverflow {
+                prompt: prompt.len(),
+                new_tokens: config.max_new_tokens as usize,
+                context,
+            });
+        }
+        if !canvas.contains(&mask) {
+            return Err(SamplerError::NothingToDecode);
+        }
+        let c = config;
+        let sample = |score| ProposalRule {
             draw: TokenDraw::Sample { temperature: c.temperature, top_p: c.top_p, top_k: c.top_k },
             score,
-            mask_token: self.mask,
-        }
+            mask_token: mask,
+        };
+        let (rule, plan) = match c.algorithm {
+            Algorithm::Dream => {
+                let score = match c.alg {
+                    DreamAlg::Origin | DreamAlg::MaskgitPlus => ScoreKind::Probability,
+                    DreamAlg::TopkMargin => ScoreKind::Margin,
+                    DreamAlg::Entropy => ScoreKind::NegEntropy,
+                };
+                (sample(score), Plan::Dream)
+            }
+            Algorithm::Llada => {
+                let rule = ProposalRule {
+                    draw: TokenDraw::Gumbel { temperature: c.temperature },
+                    score: match c.remasking {
+                        Remasking::LowConfidence => ScoreKind::Probability,
+                        Remasking::Random => ScoreKind::Random,
+                    },
+                    mask_token: mask,
+                };
+                (rule, Plan::Llada(llada_blocks(&canvas, mask, c)?))
+            }
+            Algorithm::Threshold => {
+                (sample(ScoreKind::Probability), Plan::Threshold(blocks(&canvas, mask, c.block_length)))
+            }
+            Algorithm::LeftToRight => (sample(ScoreKind::Probability), Plan::LeftToRight),
+        };
+        Ok(Decode { config: config.clone(), mask, initial: canvas.clone(), canvas, steps: Vec::new(), rule, plan })
     }
 
-    fn propose(&mut self, positions: &[u32], rule: &ProposalRule) -> Result<Vec<Proposal>, SamplerError> {
-        let key = self.key();
-        let proposals = self.backend.propose(&self.canvas, positions, rule, key).map_err(SamplerError::Backend)?;
-        if proposals.len() != positions.len() || proposals.iter().zip(positions).any(|(p, &q)| p.position != q) {
+    /// The canvas as it is now.
+    pub fn canvas(&self) -> &[u32] {
+        &self.canvas
+    }
+
+    /// The steps taken so far.
+    pub fn steps(&self) -> &[TraceStep] {
+        &self.steps
+    }
+
+    /// What the next step needs, or `None` when the decode is finished.
+    pub fn request(&self) -> Option<Request> {
+        let step = self.steps.len() as u32;
+        let positions = match &self.plan {
+            Plan::Dream => (step < self.config.steps).then(|| self.masked_in(0..self.canvas.len()))?,
+            Plan::Llada(blocks) => {
+                let (block, k) = llada_step(blocks, step)?;
+                if k == 0 { Vec::new() } else { self.masked_in(block.range.clone()) }
+            }
+            Plan::Threshold(blocks) => {
+                blocks.iter().map(|b| self.masked_in(b.clone())).find(|masked| !masked.is_empty())?
+            }
+            Plan::LeftToRight => vec![self.canvas.iter().position(|&t| t == self.mask)? as u32],
+        };
+        Some(Request { positions, rule: self.rule, key: self.key() })
+    }
+
+    /// Commits the step [`request`](Decode::request) described, given the backend's proposals for its
+    /// positions (in order) and the milliseconds the step took.
+    pub fn advance(&mut self, proposals: Vec<Proposal>, millis: f64) -> Result<(), SamplerError> {
+        let Some(request) = self.request() else {
+            return Err(SamplerError::Backend("the decode is already finished".into()));
+        };
+        if proposals.len() != request.positions.len()
+            || proposals.iter().zip(&request.positions).any(|(p, &q)| p.position != q)
+        {
             return Err(SamplerError::Backend("backend returned proposals for other positions than asked".into()));
         }
-        Ok(proposals)
-    }
-
-    /// Applies `commits`, records the step and tells the observer.
-    fn commit(&mut self, mut commits: Vec<Proposal>, masked_before: usize, started: f64) -> Result<(), SamplerError> {
+        let masked_before = self.canvas.iter().filter(|&&t| t == self.mask).count();
+        let step = self.steps.len() as u32;
+        let key = request.key;
+        let mut commits = match &self.plan {
+            Plan::Dream => {
+                let c = &self.config;
+                let timestep = |k: u32| 1.0 + (c.eps - 1.0) * k as f64 / c.steps as f64;
+                let last = step == c.steps - 1;
+                let commit_fraction = 1.0 - timestep(step + 1) / timestep(step);
+                if c.alg == DreamAlg::Origin {
+                    proposals
+                        .into_iter()
+                        .filter(|p| last || key.uniform(p.position, Purpose::Transfer, 0) < commit_fraction)
+                        .collect()
+                } else {
+                    let n = proposals.len();
+                    let k = if last { n } else { (n as f64 * commit_fraction).floor() as usize };
+                    let alg_temp = c.alg_temp as f64;
+                    best_k(proposals, k, |p| {
+                        if alg_temp > 0.0 {
+                            p.score as f64 / alg_temp + key.gumbel(p.position, Purpose::Position, 0)
+                        } else {
+                            p.score as f64
+                        }
+                    })
+                }
+            }
+            Plan::Llada(blocks) => {
+                let (_, k) = llada_step(blocks, step).expect("request() found this step");
+                best_k(proposals, k, |p| p.score as f64)
+            }
+            Plan::Threshold(_) => {
+                let threshold = self.config.threshold;
+                let confident: Vec<Proposal> = proposals.iter().copied().filter(|p| p.score > threshold).collect();
+                if confident.is_empty() { best_k(proposals, 1, |p| p.score as f64) } else { confident }
+            }
+            Plan::LeftToRight => proposals,
+        };
         commits.sort_by_key(|c| c.position);
         for c in &commits {
             debug_assert_eq!(self.canvas[c.position as usize], self.mask, "committed twice");
             self.canvas[c.position as usize] = c.token;
         }
-        let step = TraceStep {
-            step: self.steps.len() as u32,
-            masked_before: masked_before as u32,
-            commits,
-            millis: self.observer.now_millis() - started,
-        };
-        let flow = self.observer.on_step(&self.canvas, &step);
-        self.steps.push(step);
-        match flow {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(()) => Err(SamplerError::Cancelled),
-        }
-    }
-
-    fn dream(&mut self) -> Result<(), SamplerError> {
-        let c = self.config;
-        let n_steps = c.steps;
-        let timestep = |k: u32| 1.0 + (c.eps - 1.0) * k as f64 / n_steps as f64;
-        let score = match c.alg {
-            DreamAlg::Origin | DreamAlg::MaskgitPlus => ScoreKind::Probability,
-            DreamAlg::TopkMargin => ScoreKind::Margin,
-            DreamAlg::Entropy => ScoreKind::NegEntropy,
-        };
-        let rule = self.sample_rule(score);
-        for i in 0..n_steps {
-            let started = self.observer.now_millis();
-            let masked = self.masked();
-            if masked.is_empty() {
-                self.commit(Vec::new(), 0, started)?;
-                continue;
-            }
-            let last = i == n_steps - 1;
-            let commit_fraction = 1.0 - timestep(i + 1) / timestep(i);
-            let proposals = self.propose(&masked, &rule)?;
-            let key = self.key();
-            let commits = if c.alg == DreamAlg::Origin {
-                proposals
-                    .into_iter()
-                    .filter(|p| last || key.uniform(p.position, Purpose::Transfer, 0) < commit_fraction)
-                    .collect()
-            } else {
-                let n = masked.len();
-                let k = if last { n } else { (n as f64 * commit_fraction).floor() as usize };
-                let alg_temp = c.alg_temp as f64;
-                best_k(proposals, k, |p| {
-                    if alg_temp > 0.0 {
-                        p.score as f64 / alg_temp + key.gumbel(p.position, Purpose::Position, 0)
-                    } else {
-                        p.score as f64
-                    }
-                })
-            };
-            self.commit(commits, masked.len(), started)?;
-        }
+        self.steps.push(TraceStep { step, masked_before: masked_before as u32, commits, millis });
         Ok(())
     }
 
-    /// The blocks of `block_length` positions from the first mask on that hold a mask (§5).
-    fn blocks(&self) -> Vec<std::ops::Range<usize>> {
-        let first = self.canvas.iter().position(|&t| t == self.mask).unwrap_or(self.canvas.len());
-        let length = self.config.block_length as usize;
-        (first..self.canvas.len())
-            .step_by(length)
-            .map(|start| start..(start + length).min(self.canvas.len()))
-            .filter(|block| self.canvas[block.clone()].contains(&self.mask))
-            .collect()
+    /// The finished decode. Call once [`request`](Decode::request) says `None`.
+    pub fn finish(self) -> Decoded {
+        debug_assert!(!self.canvas.contains(&self.mask), "finished with masks left");
+        Decoded { initial: self.initial, tokens: self.canvas, steps: self.steps }
     }
 
-    fn llada(&mut self) -> Result<(), SamplerError> {
-        let c = self.config;
-        let blocks = self.blocks();
-        let n_blocks = blocks.len() as u32;
-        if c.steps < n_blocks {
-            return Err(SamplerError::InvalidParam {
-                name: "steps",
-                value: c.steps.to_string(),
-                range: format!("steps ≥ {n_blocks}, the number of blocks of {} that hold masks", c.block_length),
-            });
-        }
-        let rule = ProposalRule {
-            draw: TokenDraw::Gumbel { temperature: c.temperature },
-            score: match c.remasking {
-                Remasking::LowConfidence => ScoreKind::Probability,
-                Remasking::Random => ScoreKind::Random,
-            },
-            mask_token: self.mask,
-        };
-        for (j, block) in blocks.into_iter().enumerate() {
-            let block_steps = (c.steps / n_blocks + u32::from((j as u32) < c.steps % n_blocks)) as usize;
-            let masks_in_block = self.masked_in(block.clone()).len();
-            for r in 0..block_steps {
-                let started = self.observer.now_millis();
-                let masked_before = self.masked().len();
-                let k = masks_in_block / block_steps + usize::from(r < masks_in_block % block_steps);
-                if k == 0 {
-                    // Nothing to commit: skip the forward pass, keep the step (it keys the randomness).
-                    self.commit(Vec::new(), masked_before, started)?;
-                    continue;
-                }
-                let eligible = self.masked_in(block.clone());
-                let proposals = self.propose(&eligible, &rule)?;
-                let commits = best_k(proposals, k, |p| p.score as f64);
-                self.commit(commits, masked_before, started)?;
-            }
-        }
-        Ok(())
+    /// The randomness key of the step about to run: the global step index, counted across blocks.
+    fn key(&self) -> StepKey {
+        StepKey { seed: self.config.seed, step: self.steps.len() as u32 }
     }
 
-    fn threshold(&mut self) -> Result<(), SamplerError> {
-        let rule = self.sample_rule(ScoreKind::Probability);
-        let threshold = self.config.threshold;
-        for block in self.blocks() {
-            loop {
-                let eligible = self.masked_in(block.clone());
-                if eligible.is_empty() {
-                    break;
-                }
-                let started = self.observer.now_millis();
-                let masked_before = self.masked().len();
-                let proposals = self.propose(&eligible, &rule)?;
-                let confident: Vec<Proposal> = proposals.iter().copied().filter(|p| p.score > threshold).collect();
-                let commits = if confident.is_empty() { best_k(proposals, 1, |p| p.score as f64) } else { confident };
-                self.commit(commits, masked_before, started)?;
-            }
-        }
-        Ok(())
+    fn masked_in(&self, range: Range<usize>) -> Vec<u32> {
+        range.filter(|&q| self.canvas[q] == self.mask).map(|q| q as u32).collect()
     }
+}
 
-    fn left_to_right(&mut self) -> Result<(), SamplerError> {
-        let rule = self.sample_rule(ScoreKind::Probability);
-        while let Some(&leftmost) = self.masked().first() {
-            let started = self.observer.now_millis();
-            let masked_before = self.masked().len();
-            let commits = self.propose(&[leftmost], &rule)?;
-            self.commit(commits, masked_before, started)?;
-        }
-        Ok(())
+/// The blocks of `length` positions from the first mask on that hold a mask (§5).
+fn blocks(canvas: &[u32], mask: u32, length: u32) -> Vec<Range<usize>> {
+    let first = canvas.iter().position(|&t| t == mask).unwrap_or(canvas.len());
+    (first..canvas.len())
+        .step_by(length as usize)
+        .map(|start| start..(start + length as usize).min(canvas.len()))
+        .filter(|block| canvas[block.clone()].contains(&mask))
+        .collect()
+}
+
+/// LLaDA's split of the steps over the blocks: the first `steps % n` blocks get one step more (§5). Blocks do
+/// not overlap and a step commits only inside its block, so each block's mask count is known at the start.
+fn llada_blocks(canvas: &[u32], mask: u32, c: &SamplerConfig) -> Result<Vec<Block>, SamplerError> {
+    let ranges = blocks(canvas, mask, c.block_length);
+    let n_blocks = ranges.len() as u32;
+    if c.steps < n_blocks {
+        return Err(SamplerError::InvalidParam {
+            name: "steps",
+            value: c.steps.to_string(),
+            range: format!("steps ≥ {n_blocks}, the number of blocks of {} that hold masks", c.block_length),
+        });
     }
+    let mut first_step = 0;
+    Ok(ranges
+        .into_iter()
+        .enumerate()
+        .map(|(j, range)| {
+            let steps = c.steps / n_blocks + u32::from((j as u32) < c.steps % n_blocks);
+            let masks = canvas[range.clone()].iter().filter(|&&t| t == mask).count();
+            let block = Block { range, first_step, steps, masks };
+            first_step += steps;
+            block
+        })
+        .collect())
+}
+
+/// The block LLaDA's global `step` falls in, and how many positions that step commits (0: the step only keeps
+/// its place in the randomness, with no forward pass).
+fn llada_step(blocks: &[Block], step: u32) -> Option<(&Block, usize)> {
+    let block = blocks.iter().find(|b| (b.first_step..b.first_step + b.steps).contains(&step))?;
+    let round = (step - block.first_step) as usize;
+    let per_round = block.steps as usize;
+    Some((block, block.masks / per_round + usize::from(round < block.masks % per_round)))
 }
 
 /// The `k` proposals with the highest `key`, ties broken by lower position.

@@ -11,7 +11,7 @@ pub mod params;
 pub mod proposal;
 pub mod rng;
 
-pub use decode::{Decoded, Observer, Unobserved, generate, initial_canvas};
+pub use decode::{Decode, Decoded, Observer, Request, Unobserved, generate, initial_canvas};
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 pub use proposal::{ProposalRule, ScoreKind, TokenDraw, propose_from_logits};
 pub use rng::StepKey;
