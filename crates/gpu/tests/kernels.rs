@@ -10,7 +10,7 @@ use common::{Rng, assert_close, gpu};
 use unmask_cpu::ops::{self, AttentionShape};
 use unmask_gpu::{KernelSet, OpRunner, WeightInput};
 use unmask_model::quant::{QuantScheme, QuantTensor};
-use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw, propose_from_logits};
+use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw, candidates, propose_from_logits};
 
 /// Both kernel sets on whatever adapter runs the tests, so the hardware-GPU variants are checked on
 /// lavapipe and SwiftShader too.
@@ -200,8 +200,7 @@ fn rules(mask: u32) -> Vec<ProposalRule> {
     rules
 }
 
-/// Tokens must match; scores to 1e-4 (f32 vs f64). Candidates are checked against softmax of the
-/// tempered logits when no filter is active.
+/// Tokens must match; scores to 1e-4 (f32 vs f64); candidates as `unmask_sampler::candidates` lists them.
 async fn check_proposals(logits: &[f32], vocab: usize, positions: &[u32], what: &str) {
     for ops_gpu in runners(16).await {
         for rule in rules(3) {
@@ -221,27 +220,11 @@ async fn check_proposals(logits: &[f32], vocab: usize, positions: &[u32], what: 
                     );
                     assert!(!got.candidates.iter().any(|c| c.0 == 3), "{case}: the mask token is never a candidate");
                     assert!(got.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "{case}: candidates by probability");
-                    if let TokenDraw::Sample { temperature, top_p: 1.0, top_k: 0 } = rule.draw {
-                        let t = if temperature > 0.0 { temperature as f64 } else { 1.0 };
-                        let max = l
-                            .iter()
-                            .enumerate()
-                            .filter(|(v, _)| *v != 3)
-                            .map(|(_, &x)| x as f64 / t)
-                            .fold(f64::MIN, f64::max);
-                        let z: f64 = l
-                            .iter()
-                            .enumerate()
-                            .filter(|(v, _)| *v != 3)
-                            .map(|(_, &x)| (x as f64 / t - max).exp())
-                            .sum();
-                        let mut ids: Vec<usize> = (0..vocab).filter(|&v| v != 3).collect();
-                        ids.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
-                        for (c, &id) in got.candidates.iter().zip(&ids) {
-                            assert_eq!(c.0 as usize, id, "{case}: candidate order");
-                            let p = ((l[id] as f64 / t - max).exp() / z) as f32;
-                            assert!((c.1 - p).abs() < 1e-5, "{case}: candidate probability {} vs {p}", c.1);
-                        }
+                    let reference = candidates(l, &rule, 5);
+                    assert_eq!(got.candidates.len(), reference.len(), "{case}: candidate count");
+                    for (c, r) in got.candidates.iter().zip(&reference) {
+                        assert_eq!(c.0, r.0, "{case}: candidate order");
+                        assert!((c.1 - r.1).abs() < 1e-5, "{case}: candidate probability {} vs {}", c.1, r.1);
                     }
                 }
             }

@@ -41,11 +41,53 @@ pub struct ProposalRule {
 /// The proposal for canvas position `position` from its logits row (already chosen by the logit shift).
 /// Computed in f64 from f32 logits.
 pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, key: StepKey) -> Proposal {
+    let (l, p) = distribution(logits, rule);
+    let token = match rule.draw {
+        TokenDraw::Sample { temperature, .. } => {
+            if temperature > 0.0 {
+                categorical(&p, key.uniform(position, Purpose::Token, 0))
+            } else {
+                argmax(&p)
+            }
+        }
+        TokenDraw::Gumbel { temperature } => {
+            if temperature > 0.0 {
+                let t = temperature as f64;
+                let noisy: Vec<f64> =
+                    (0..l.len()).map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32)).collect();
+                argmax(&noisy)
+            } else {
+                argmax(&l)
+            }
+        }
+    };
+    let score = match rule.score {
+        ScoreKind::Probability => p[token],
+        ScoreKind::Margin => margin(&p),
+        ScoreKind::NegEntropy => p.iter().map(|&pi| pi * (pi + 1e-10).ln()).sum(),
+        ScoreKind::Random => key.uniform(position, Purpose::Score, 0),
+    };
+    Proposal { position, token: token as u32, score: score as f32 }
+}
+
+/// The `n` most likely tokens of the distribution a proposal draws from (after temperature, top-p and
+/// top-k; the mask token excluded), most likely first, ties by lower id, with their probabilities: what the
+/// model weighed at a position. Fewer than `n` when fewer tokens have probability mass.
+pub fn candidates(logits: &[f32], rule: &ProposalRule, n: usize) -> Vec<(u32, f32)> {
+    let (_, p) = distribution(logits, rule);
+    let mut ids: Vec<usize> = (0..p.len()).filter(|&v| p[v] > 0.0).collect();
+    ids.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    ids.into_iter().take(n).map(|v| (v as u32, p[v] as f32)).collect()
+}
+
+/// The logits with the mask token removed (−∞), and the probabilities the rule's score reads: for `Sample`
+/// the softmax of the tempered, filtered logits; for `Gumbel` the softmax of the logits themselves.
+fn distribution(logits: &[f32], rule: &ProposalRule) -> (Vec<f64>, Vec<f64>) {
     let mut l: Vec<f64> = logits.iter().map(|&x| x as f64).collect();
     if let Some(mask) = l.get_mut(rule.mask_token as usize) {
         *mask = f64::NEG_INFINITY;
     }
-    let (token, p) = match rule.draw {
+    let p = match rule.draw {
         TokenDraw::Sample { temperature, top_p, top_k } => {
             if temperature > 0.0 {
                 let t = temperature as f64;
@@ -57,30 +99,11 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
             if top_k > 0 {
                 top_k_filter(&mut l, top_k as usize);
             }
-            let p = softmax(&l);
-            let token =
-                if temperature > 0.0 { categorical(&p, key.uniform(position, Purpose::Token, 0)) } else { argmax(&p) };
-            (token, p)
+            softmax(&l)
         }
-        TokenDraw::Gumbel { temperature } => {
-            let token = if temperature > 0.0 {
-                let t = temperature as f64;
-                let noisy: Vec<f64> =
-                    (0..l.len()).map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32)).collect();
-                argmax(&noisy)
-            } else {
-                argmax(&l)
-            };
-            (token, softmax(&l))
-        }
+        TokenDraw::Gumbel { .. } => softmax(&l),
     };
-    let score = match rule.score {
-        ScoreKind::Probability => p[token],
-        ScoreKind::Margin => margin(&p),
-        ScoreKind::NegEntropy => p.iter().map(|&pi| pi * (pi + 1e-10).ln()).sum(),
-        ScoreKind::Random => key.uniform(position, Purpose::Score, 0),
-    };
-    Proposal { position, token: token as u32, score: score as f32 }
+    (l, p)
 }
 
 /// Drops (sets to −∞) every token outside the smallest high-probability set whose mass reaches `top_p`;
