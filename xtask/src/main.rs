@@ -9,6 +9,8 @@
 //!   pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the shipped
 //!   model's check (its recorded evaluation subset, rerun through the Rust engine).
 //! - `bench-web`: the GPU engine's benchmark in headless Chromium (WebGPU), printed as a table.
+//! - `serve [--port N]`: builds the playground (`site`) and serves it on localhost with the shipped model.
+//! - `site-model`: only the model files the page downloads (Trunk's pre-build hook).
 //!
 //! Each step prints its wall time, so a slow CI run says where the time went.
 
@@ -17,6 +19,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+mod site;
 
 /// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
 const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-gpu"];
@@ -36,9 +40,11 @@ fn main() -> ExitCode {
         "setup" => setup(),
         "ci" => ci(),
         "bench-web" => bench_web(),
+        "serve" => serve(),
+        "site-model" => site::build_model(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the GPU engine's benchmark in headless Chromium"
+                "usage: cargo xtask <setup|ci|bench-web|serve>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the GPU engine's benchmark in headless Chromium\n  serve      build the playground and serve it on localhost (--port N, default 8080)"
             );
             return ExitCode::from(2);
         }
@@ -53,14 +59,7 @@ fn main() -> ExitCode {
 }
 
 fn setup() -> Result<()> {
-    step("rust target wasm32-unknown-unknown", || {
-        let installed = output("rustup", &["target", "list", "--installed"])?;
-        if installed.lines().any(|l| l.trim() == WASM_TARGET) {
-            println!("  already installed");
-            return Ok(());
-        }
-        run("rustup", &["target", "add", WASM_TARGET])
-    })?;
+    step("rust target wasm32-unknown-unknown", install_wasm_target)?;
     step("rustfmt and clippy", || {
         for (tool, component) in [("rustfmt", "rustfmt"), ("cargo-clippy", "clippy")] {
             if Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success()) {
@@ -94,14 +93,7 @@ fn setup() -> Result<()> {
         install.extend(&missing);
         apt(&install)
     })?;
-    step("wasm-bindgen-cli (browser test runner)", || {
-        let wanted = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
-        if output("wasm-bindgen", &["--version"]).is_ok_and(|v| v.trim() == wanted) {
-            println!("  {wanted} present");
-            return Ok(());
-        }
-        run("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
-    })?;
+    step("wasm-bindgen-cli (browser test runner)", install_wasm_bindgen)?;
     step("python environment for the training pipeline", || {
         let venv = train_venv();
         let stamp = venv.join("requirements.stamp");
@@ -118,6 +110,24 @@ fn setup() -> Result<()> {
         )?;
         std::fs::write(&stamp, wanted).context("writing the requirements stamp")
     })
+}
+
+fn install_wasm_target() -> Result<()> {
+    let installed = output("rustup", &["target", "list", "--installed"])?;
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        println!("  already installed");
+        return Ok(());
+    }
+    run("rustup", &["target", "add", WASM_TARGET])
+}
+
+fn install_wasm_bindgen() -> Result<()> {
+    let wanted = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
+    if output("wasm-bindgen", &["--version"]).is_ok_and(|v| v.trim() == wanted) {
+        println!("  {wanted} present");
+        return Ok(());
+    }
+    run("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
 }
 
 fn target_dir() -> PathBuf {
@@ -196,6 +206,18 @@ fn run_in_browser(tests: &[&str], extra: &[&str]) -> Result<()> {
         bail!("`cargo {}` (in crates/gpu) exited with {status}", args.join(" "));
     }
     Ok(())
+}
+
+fn serve() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let port = match args.iter().position(|a| a == "--port") {
+        Some(i) => args.get(i + 1).and_then(|p| p.parse().ok()).context("--port needs a number")?,
+        None => 8080,
+    };
+    step("wasm-bindgen-cli", install_wasm_bindgen)?;
+    step("rust target wasm32-unknown-unknown", install_wasm_target)?;
+    let site = site::build()?;
+    site::serve(&site, port)
 }
 
 fn bench_web() -> Result<()> {

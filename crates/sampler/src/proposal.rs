@@ -2,12 +2,13 @@
 //! engines call [`propose_from_logits`] on each logits row; a GPU engine computes the same in a fused kernel
 //! and reads back only the proposals.
 
+use serde::{Deserialize, Serialize};
 use unmask_model::trace::Proposal;
 
 use crate::rng::{Purpose, StepKey};
 
 /// How the token of a position is drawn from its logits.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TokenDraw {
     /// Dream's `sample_tokens`: temperature, then nucleus and top-k filtering, then a categorical draw
     /// (argmax at temperature 0).
@@ -17,7 +18,7 @@ pub enum TokenDraw {
 }
 
 /// How certain the model is about a position; higher is more certain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScoreKind {
     /// Probability of the chosen token.
     Probability,
@@ -29,8 +30,9 @@ pub enum ScoreKind {
     Random,
 }
 
-/// Everything a backend needs to turn a logits row into a proposal.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Everything a backend needs to turn a logits row into a proposal (serialisable: the page sends it to its
+/// CPU worker).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProposalRule {
     pub draw: TokenDraw,
     pub score: ScoreKind,

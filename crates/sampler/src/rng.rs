@@ -19,7 +19,7 @@ pub enum Purpose {
 }
 
 /// The seed and global step a backend needs to draw the numbers of one step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepKey {
     pub seed: u64,
     pub step: u32,

@@ -1,0 +1,107 @@
+// End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
+// decode order, move a slider, scrub, reload from the cache, and run once without WebGPU (the CPU worker).
+// Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
+import { chromium } from "playwright-core";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error("usage: node playground.mjs <site URL> <screenshot folder>");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const common = [
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+  "--disable-quic", "--no-sandbox",
+];
+const RUN_TIMEOUT = 300_000;
+const timings = {};
+
+function check(ok, message) {
+  if (!ok) throw new Error(`check failed: ${message}`);
+  console.log(`ok: ${message}`);
+}
+
+/** [pos, step] of every decoded answer cell. */
+async function decodedCells(page) {
+  return page.$$eval(".tok[data-step]", (cells) => cells.map((c) => [Number(c.dataset.pos), Number(c.dataset.step)]));
+}
+
+async function waitDone(page) {
+  await page.waitForSelector('.status[data-state="done"]', { timeout: RUN_TIMEOUT });
+}
+
+/** Opens `url` and returns ms from navigation to the first decoded cell. */
+async function openAndTimeFirstStep(page, url) {
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForSelector(".tok[data-step]", { timeout: RUN_TIMEOUT });
+  return Date.now() - started;
+}
+
+async function msPerStep(page) {
+  return Number(await page.textContent("#ms-per-step"));
+}
+
+const run = "?strategy=entropy&length=32&steps=16&seed=1";
+
+// 1. WebGPU (SwiftShader here), forced so the GPU engine is what runs.
+{
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  timings.cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}&backend=webgpu`);
+  await waitDone(page);
+  check((await page.getAttribute(".badge", "data-engine")) === "webgpu", "the WebGPU engine ran the first run");
+  await page.screenshot({ path: join(shots, "1-done-webgpu.png"), fullPage: true });
+  timings.webgpu_ms_per_step = await msPerStep(page);
+
+  const cells = await decodedCells(page);
+  check(cells.length === 32, `all 32 answer cells decoded (${cells.length})`);
+  const order = [...cells].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+  const outOfOrder = order.some((c, i) => i > 0 && c[0] < order[i - 1][0] && c[1] > order[i - 1][1]);
+  check(outOfOrder, "entropy decoding is not left to right (a later step decoded a position further left)");
+  const before = JSON.stringify(cells);
+
+  // 2. A slider change restarts the run, which finishes with a different trace.
+  await page.locator("#temperature").fill("1.5");
+  await page.waitForFunction(() => location.search.includes("temperature=1.5"));
+  await page.waitForSelector('.status[data-state="running"]', { timeout: RUN_TIMEOUT });
+  await waitDone(page);
+  const after = JSON.stringify(await decodedCells(page));
+  check(after !== before, "the run after the temperature change has a different trace");
+  const timingLine = await page.textContent("#timings");
+  timings.slider_to_first_step_ms = Number((timingLine.match(/last change → first step (\d+) ms/) || [])[1]);
+  await page.screenshot({ path: join(shots, "2-after-temperature.png"), fullPage: true });
+
+  // 3. Scrub back to step 1: only the first step's tokens show.
+  await page.locator("#scrubber").fill("1");
+  const shown = await page.$$eval(".grid .tok.decoded", (c) => c.length);
+  const firstStep = await page.$$eval('.tok[data-step="0"]', (c) => c.length);
+  check(shown >= 1 && shown === firstStep && shown < 32, `step 1 shows only its own ${shown} tokens`);
+  await page.screenshot({ path: join(shots, "3-scrubbed-to-step-1.png"), fullPage: true });
+
+  // 4. A reload takes the model from the cache.
+  timings.warm_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}&backend=webgpu`);
+  await waitDone(page);
+  await browser.close();
+}
+
+// 5. No WebGPU at all: the CPU worker runs, and says so.
+{
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  await page.goto(`${base}${run}`);
+  await waitDone(page);
+  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "without WebGPU the CPU worker runs");
+  check((await decodedCells(page)).length === 32, "the CPU worker decoded all 32 cells");
+  timings.cpu_worker_ms_per_step = await msPerStep(page);
+  await page.screenshot({ path: join(shots, "4-cpu-worker.png"), fullPage: true });
+  await browser.close();
+}
+
+writeFileSync(join(shots, "timings.json"), JSON.stringify(timings, null, 2));
+console.log(JSON.stringify(timings));

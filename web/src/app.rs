@@ -1,0 +1,321 @@
+//! The page: its state (one [`Ctx`] in a Leptos context), start-up (link → settings, model download,
+//! engines measured and chosen) and the effect that restarts the run whenever a setting changes.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use unmask_model::ModelDir;
+use unmask_sampler::initial_canvas;
+
+use crate::components::{
+    controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel, order_plot::OrderPlot,
+    stats::Stats, timeline::Timeline, token_grid::TokenGrid,
+};
+use crate::engine::{EngineKind, Engines, GpuEngine};
+use crate::loader::{Progress, load_model};
+use crate::run::{Model, RunStatus, RunView, now_ms, run};
+use crate::settings::{BackendChoice, Settings};
+use crate::url;
+use crate::worker::WorkerEngine;
+
+/// Where the site build puts the shipped model, relative to the page.
+pub const MODEL_BASE: &str = "models/unmask-coder/";
+/// The worker's script, written by the site build beside the page.
+pub const WORKER_SCRIPT: &str = "./worker.js";
+/// Quiet time after the last control change before the run restarts.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// How tokens are coloured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorBy {
+    Step,
+    Confidence,
+}
+
+/// The model download, then engine start-up.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadStatus {
+    Downloading(Progress),
+    Starting(String),
+    Ready,
+    Failed(String),
+}
+
+/// The page's state. Every field is a signal handle (Copy), so components take the whole context.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub settings: RwSignal<Settings>,
+    /// Problems that did not stop the page (bad link values, cache trouble, an engine that failed).
+    pub warnings: RwSignal<Vec<String>>,
+    pub load: RwSignal<LoadStatus>,
+    pub model: RwSignal<Option<Rc<Model>>, LocalStorage>,
+    pub run: RwSignal<RunView>,
+    /// The run in charge; bumping it cancels the one in flight.
+    pub current_run: RwSignal<u64>,
+    /// Steps shown (0 = the all-masked canvas).
+    pub shown: RwSignal<usize>,
+    /// The scrubber follows the newest step until the user moves it.
+    pub follow: RwSignal<bool>,
+    pub playing: RwSignal<bool>,
+    /// Replay speed, steps per second.
+    pub speed: RwSignal<f64>,
+    pub color_by: RwSignal<ColorBy>,
+    /// Canvas position under the pointer.
+    pub hovered: RwSignal<Option<usize>>,
+    /// An event the user should notice now (e.g. a fallback to the CPU).
+    pub notice: RwSignal<Option<String>>,
+    /// When the page started, and when the first step of a run appeared after it (for the timing line).
+    pub opened_ms: f64,
+    pub first_frame_ms: RwSignal<Option<f64>>,
+    /// When the newest settings change happened, and how long until its run's first step showed.
+    pub changed_ms: RwSignal<Option<f64>>,
+    pub change_to_frame_ms: RwSignal<Option<f64>>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let (settings, link_warnings) = url::read_settings();
+    let ctx = Ctx {
+        settings: RwSignal::new(settings),
+        warnings: RwSignal::new(link_warnings),
+        load: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
+        model: RwSignal::new_local(None),
+        run: RwSignal::new(RunView::idle(RunStatus::Loading, "loading the model")),
+        current_run: RwSignal::new(0),
+        shown: RwSignal::new(0),
+        follow: RwSignal::new(true),
+        playing: RwSignal::new(false),
+        speed: RwSignal::new(8.0),
+        color_by: RwSignal::new(ColorBy::Step),
+        hovered: RwSignal::new(None),
+        notice: RwSignal::new(None),
+        opened_ms: now_ms(),
+        first_frame_ms: RwSignal::new(None),
+        changed_ms: RwSignal::new(None),
+        change_to_frame_ms: RwSignal::new(None),
+    };
+    provide_context(ctx);
+    spawn_local(start_up(ctx));
+    restart_on_change(ctx);
+    follow_newest_step(ctx);
+
+    view! {
+        <header>
+            <h1>"unmask"</h1>
+            <p class="tagline">"Watch a diffusion language model write code: every cell starts masked and the model fills them in, in the order it chooses."</p>
+        </header>
+        <ModelPanel/>
+        <Warnings/>
+        <main>
+            <section class="left">
+                <Editor/>
+                <Controls/>
+            </section>
+            <section class="right">
+                <Timeline/>
+                <TokenGrid/>
+                <div class="below-grid">
+                    <Inspector/>
+                    <OrderPlot/>
+                </div>
+                <Stats/>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn Warnings() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    view! {
+        <div class="warnings">
+            {move || ctx.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
+            <For each=move || ctx.warnings.get() key=|w| w.clone() let:warning>
+                <p class="warning">{warning}</p>
+            </For>
+        </div>
+    }
+}
+
+/// Downloads the model, starts the engines, measures one step on each and picks the faster.
+async fn start_up(ctx: Ctx) {
+    let on_progress = move |p: Progress| ctx.load.set(LoadStatus::Downloading(p));
+    let files = match load_model(MODEL_BASE, &on_progress).await {
+        Ok(files) => files,
+        Err(e) => return fail_load(ctx, e),
+    };
+    ctx.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
+    ctx.load.set(LoadStatus::Starting("reading the model".into()));
+    let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), files.weights.clone())]) {
+        Ok(w) => w,
+        Err(e) => return fail_load(ctx, format!("model.safetensors: {e}")),
+    };
+    let dir =
+        match ModelDir::from_parts(files.manifest.name.clone(), &files.config_json, weights, &files.tokenizer_json) {
+            Ok(dir) => dir,
+            Err(e) => return fail_load(ctx, format!("the model files do not fit together: {e}")),
+        };
+    let choice = ctx.settings.get_untracked().backend;
+    let gpu = if choice == BackendChoice::Cpu || !has_webgpu() {
+        None
+    } else {
+        ctx.load.set(LoadStatus::Starting("loading the model on WebGPU".into()));
+        match GpuEngine::load(&dir.config, &dir.weights).await {
+            Ok(gpu) => Some(gpu),
+            Err(e) => {
+                ctx.warnings.update(|w| w.push(format!("WebGPU could not run the model ({e}); using the CPU worker")));
+                None
+            }
+        }
+    };
+    ctx.load.set(LoadStatus::Starting("starting the CPU worker".into()));
+    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
+        Ok(cpu) => Some(cpu),
+        Err(e) => {
+            ctx.warnings.update(|w| w.push(e));
+            None
+        }
+    };
+    if gpu.is_none() && cpu.is_none() {
+        return fail_load(ctx, "neither WebGPU nor the CPU worker could run the model".into());
+    }
+    let engines = Engines::new(gpu, cpu);
+    // Measure one step of the default run's length on each engine (after a warm-up step).
+    let settings = ctx.settings.get_untracked();
+    let prompt = dir.tokenizer.encode(&settings.prompt).unwrap_or_default();
+    let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, dir.config.mask_token_id);
+    let mut timings = [None, None];
+    if choice == BackendChoice::Auto && engines.gpu.is_some() && engines.cpu.is_some() {
+        ctx.load.set(LoadStatus::Starting("measuring both engines".into()));
+        for (kind, slot) in [(EngineKind::Gpu, 0), (EngineKind::Cpu, 1)] {
+            engines.set_active(kind, String::new());
+            timings[slot] = measure_step(&engines, &canvas, dir.config.mask_token_id).await;
+        }
+    }
+    engines.choose(choice, timings[0], timings[1]);
+    let token_text =
+        (0..dir.config.vocab_size as u32).map(|id| dir.tokenizer.decode(&[id]).unwrap_or_default()).collect();
+    let model = Model {
+        name: files.manifest.name.clone(),
+        config: dir.config,
+        tokenizer: dir.tokenizer,
+        token_text,
+        engines: Rc::new(engines),
+        weight_bytes: files.manifest.total_bytes(),
+        quant: files.manifest.quant.clone(),
+        parameters: files.manifest.parameters,
+    };
+    ctx.model.set(Some(Rc::new(model)));
+    ctx.load.set(LoadStatus::Ready);
+}
+
+/// Milliseconds of one step over `canvas` (its masked positions), after one warm-up step; None on failure.
+async fn measure_step(engines: &Engines, canvas: &[u32], mask: u32) -> Option<f64> {
+    let positions: Vec<u32> = (0..canvas.len() as u32).filter(|&q| canvas[q as usize] == mask).collect();
+    let rule = unmask_sampler::ProposalRule {
+        draw: unmask_sampler::TokenDraw::Sample { temperature: 0.2, top_p: 1.0, top_k: 0 },
+        score: unmask_sampler::ScoreKind::NegEntropy,
+        mask_token: mask,
+    };
+    let key = unmask_sampler::StepKey { seed: 0, step: 0 };
+    engines.propose(canvas, &positions, &rule, key).await.ok()?;
+    let started = now_ms();
+    engines.propose(canvas, &positions, &rule, key).await.ok()?;
+    Some(now_ms() - started)
+}
+
+fn fail_load(ctx: Ctx, message: String) {
+    ctx.load.set(LoadStatus::Failed(message.clone()));
+    ctx.run.set(RunView::idle(RunStatus::Error, message));
+}
+
+fn has_webgpu() -> bool {
+    web_sys::window().map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false)).unwrap_or(false)
+}
+
+/// Every settings change (once the model is ready): the URL is updated, the run in flight is cancelled at
+/// once, and a new run starts after the debounce.
+fn restart_on_change(ctx: Ctx) {
+    Effect::new(move |previous: Option<Settings>| {
+        let settings = ctx.settings.get();
+        let Some(model) = ctx.model.get() else { return settings };
+        url::write_settings(&settings);
+        let id = ctx.current_run.get_untracked() + 1;
+        ctx.current_run.set(id);
+        let first = previous.is_none() || ctx.run.with_untracked(|r| r.id == 0);
+        if !first {
+            ctx.changed_ms.set(Some(now_ms()));
+            ctx.change_to_frame_ms.set(None);
+        }
+        if let Some(previous) = &previous {
+            if previous.backend != settings.backend {
+                apply_backend_choice(&model, settings.backend);
+            }
+        }
+        ctx.run.update(|r| {
+            r.status = RunStatus::Running;
+            r.message = "starting…".into();
+        });
+        let returned = settings.clone();
+        let start = move || {
+            if ctx.current_run.get_untracked() == id {
+                ctx.follow.set(true);
+                ctx.playing.set(false);
+                spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run.read_only(), ctx.run, ctx.notice));
+            }
+        };
+        if first {
+            start()
+        } else {
+            set_timeout(start, DEBOUNCE)
+        }
+        returned
+    });
+}
+
+fn apply_backend_choice(model: &Model, choice: BackendChoice) {
+    let engines = &model.engines;
+    match choice {
+        BackendChoice::Gpu if engines.has(EngineKind::Gpu) => {
+            engines.set_active(EngineKind::Gpu, "chosen by you".into())
+        }
+        BackendChoice::Cpu if engines.has(EngineKind::Cpu) => {
+            engines.set_active(EngineKind::Cpu, "chosen by you".into())
+        }
+        BackendChoice::Gpu => engines.set_active(EngineKind::Cpu, "WebGPU is not available here".into()),
+        _ => {}
+    }
+}
+
+/// While following, the scrubber shows the newest step; the first shown step of a run is timed.
+fn follow_newest_step(ctx: Ctx) {
+    Effect::new(move |_| {
+        let (steps, id) = ctx.run.with(|r| (r.steps.len(), r.id));
+        if ctx.follow.get() {
+            ctx.shown.set(steps);
+        }
+        if steps >= 1 && id == ctx.current_run.get_untracked() {
+            if ctx.first_frame_ms.get_untracked().is_none() {
+                ctx.first_frame_ms.set(Some(now_ms() - ctx.opened_ms));
+            }
+            if let (Some(changed), None) = (ctx.changed_ms.get_untracked(), ctx.change_to_frame_ms.get_untracked()) {
+                ctx.change_to_frame_ms.set(Some(now_ms() - changed));
+            }
+        }
+    });
+}
+
+/// Mounts the page into `root`.
+pub fn mount(root: web_sys::HtmlElement) {
+    console_error_panic_hook();
+    leptos::mount::mount_to(root, App).forget();
+}
+
+/// Panics print to the console with their message instead of "unreachable".
+fn console_error_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+    }));
+}

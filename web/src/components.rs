@@ -1,0 +1,11 @@
+//! One component per file; each takes the page's [`Ctx`](crate::app::Ctx) from the context.
+
+pub mod controls;
+pub mod editor;
+pub mod inspector;
+pub mod model_panel;
+pub mod order_plot;
+pub mod palette;
+pub mod stats;
+pub mod timeline;
+pub mod token_grid;

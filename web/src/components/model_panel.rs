@@ -1,0 +1,47 @@
+//! The model's name, size and download progress, and the badge saying which engine runs and why.
+
+use leptos::prelude::*;
+
+use crate::app::{Ctx, LoadStatus};
+
+#[component]
+pub fn ModelPanel() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let progress = move || match ctx.load.get() {
+        LoadStatus::Downloading(p) => {
+            let percent = if p.total > 0 { 100.0 * p.loaded as f64 / p.total as f64 } else { 0.0 };
+            view! {
+                <div class="progress" role="progressbar" aria-valuenow=format!("{percent:.0}")>
+                    <div class="bar" style=format!("width: {percent:.1}%")></div>
+                    <span>{format!("downloading the model: {} of {} ({percent:.0} %)", mib(p.loaded), mib(p.total))}</span>
+                </div>
+            }
+            .into_any()
+        }
+        LoadStatus::Starting(what) => view! { <p class="starting">{what}"…"</p> }.into_any(),
+        LoadStatus::Failed(message) => view! { <p class="error">{message}</p> }.into_any(),
+        LoadStatus::Ready => ().into_any(),
+    };
+    let badge = move || {
+        ctx.model.get().map(|m| {
+            // Read the run so the badge follows a fallback during a run.
+            let _ = ctx.run.with(|r| r.engine);
+            let engines = &m.engines;
+            view! {
+                <p class="model">
+                    <strong>{m.name.clone()}</strong>
+                    {format!(" · {:.1} M parameters · {} weights, {} downloaded", m.parameters as f64 / 1e6, m.quant, mib(m.weight_bytes))}
+                </p>
+                <p class="badge" data-engine=engines.active().id()>
+                    <span class="engine">{engines.describe()}</span>
+                    <span class="why">{format!(" — {}", engines.reason())}</span>
+                </p>
+            }
+        })
+    };
+    view! { <section class="model-panel">{progress}{badge}</section> }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}

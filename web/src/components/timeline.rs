@@ -1,0 +1,106 @@
+//! The scrubber over the run's steps, play/pause and replay speed, and the trace download.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::app::Ctx;
+use crate::run::RunStatus;
+
+#[component]
+pub fn Timeline() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let total = move || ctx.run.with(|r| r.steps.len());
+    // Replay: advance one step per tick while playing; stop at the end.
+    Effect::new(move |_| {
+        if !ctx.playing.get() {
+            return;
+        }
+        let delay = std::time::Duration::from_secs_f64(1.0 / ctx.speed.get().max(0.5));
+        let shown = ctx.shown.get();
+        set_timeout(
+            move || {
+                if !ctx.playing.get_untracked() {
+                    return;
+                }
+                let total = ctx.run.with_untracked(|r| r.steps.len());
+                if shown >= total {
+                    ctx.playing.set(false);
+                } else {
+                    ctx.shown.set(shown + 1);
+                }
+            },
+            delay,
+        );
+    });
+    let play = move |_| {
+        if ctx.playing.get_untracked() {
+            ctx.playing.set(false);
+        } else {
+            ctx.follow.set(false);
+            if ctx.shown.get_untracked() >= total() {
+                ctx.shown.set(0);
+            }
+            ctx.playing.set(true);
+        }
+    };
+    view! {
+        <div class="timeline">
+            <button id="play" on:click=play disabled=move || total() == 0>
+                {move || if ctx.playing.get() { "⏸ Pause" } else { "▶ Replay" }}
+            </button>
+            <input
+                type="range"
+                id="scrubber"
+                aria-label="Step shown"
+                min="0"
+                max=move || total().to_string()
+                step="1"
+                prop:value=move || ctx.shown.get().to_string()
+                on:input=move |ev| {
+                    if let Ok(step) = event_target_value(&ev).parse::<usize>() {
+                        ctx.playing.set(false);
+                        ctx.follow.set(step >= total() && ctx.run.with_untracked(|r| r.status == RunStatus::Running));
+                        ctx.shown.set(step.min(total()));
+                    }
+                }
+            />
+            <output id="step-shown">{move || format!("step {} of {}", ctx.shown.get(), total())}</output>
+            <label for="speed">"speed"</label>
+            <select id="speed" on:change=move |ev| ctx.speed.set(event_target_value(&ev).parse().unwrap_or(8.0))>
+                {[2.0, 4.0, 8.0, 16.0, 32.0].map(|s| view! { <option value=s.to_string() selected=s == 8.0>{format!("{s} steps/s")}</option> }).into_iter().collect_view()}
+            </select>
+            <button id="download" disabled=move || ctx.run.with(|r| r.trace.is_none()) on:click=move |_| download_trace(ctx)>
+                "Download trace (JSON)"
+            </button>
+            <button id="copy-link" on:click=move |_| copy_link()>"Copy link"</button>
+        </div>
+    }
+}
+
+/// Saves the finished run's trace, in the format `unmask generate --trace` writes.
+fn download_trace(ctx: Ctx) {
+    let Some(json) = ctx.run.with_untracked(|r| r.trace.as_ref().and_then(|t| serde_json::to_string_pretty(t).ok()))
+    else {
+        return;
+    };
+    let parts = js_sys::Array::of1(&json.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let document = web_sys::window().and_then(|w| w.document());
+    if let Some(a) = document.and_then(|d| d.create_element("a").ok()) {
+        let a: web_sys::HtmlAnchorElement = a.unchecked_into();
+        a.set_href(&url);
+        a.set_download("unmask-trace.json");
+        a.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+fn copy_link() {
+    if let Some(window) = web_sys::window() {
+        let href = window.location().href().unwrap_or_default();
+        let _ = window.navigator().clipboard().write_text(&href);
+    }
+}

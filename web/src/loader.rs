@@ -1,0 +1,245 @@
+//! Downloading a model directory with progress, kept in the browser's Cache API so a reload does not
+//! download again.
+//!
+//! **Invariant:** a file is used, and cached, only after its size and SHA-256 match `manifest.json`; a cached
+//! copy that fails the check is deleted and fetched again. So an interrupted download, a full disk or a
+//! changed model on the server can never leave a broken cache behind.
+
+use js_sys::{Reflect, Uint8Array};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, Response};
+
+/// The Cache API bucket; bump the suffix if the caching scheme ever changes.
+const CACHE_NAME: &str = "unmask-models-v1";
+/// Network attempts per file before giving up.
+const ATTEMPTS: u32 = 2;
+
+/// `manifest.json`, written beside the model files by the site build.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    /// The weight format, e.g. "q8".
+    pub quant: String,
+    pub parameters: u64,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+}
+
+/// How far the download is; `loaded` counts bytes of all files, cached ones included.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    pub loaded: u64,
+    pub total: u64,
+}
+
+/// The model's files, checked.
+pub struct ModelFiles {
+    pub manifest: Manifest,
+    pub config_json: String,
+    pub tokenizer_json: Vec<u8>,
+    pub weights: Vec<u8>,
+    /// True when every file came from the cache.
+    pub from_cache: bool,
+    /// Things the user should know that did not stop the load (e.g. the cache is full).
+    pub warnings: Vec<String>,
+}
+
+/// Downloads (or takes from the cache) the model under `base` (a URL ending in `/`).
+pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<ModelFiles, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let manifest_url = format!("{base}manifest.json");
+    let response = fetch(&manifest_url).await.map_err(|e| format!("cannot load the model: {e}"))?;
+    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
+    let manifest: Manifest = serde_json::from_str(&text.as_string().unwrap_or_default())
+        .map_err(|e| format!("{manifest_url} is not a model manifest: {e}"))?;
+    let mut warnings = Vec::new();
+    let cache = match open_cache(&window).await {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            warnings.push(format!("the model will not be cached ({e})"));
+            None
+        }
+    };
+    let total = manifest.total_bytes();
+    let mut done = 0;
+    let mut from_cache = true;
+    let mut files = Vec::new();
+    for entry in &manifest.files {
+        let url = format!("{base}{}", entry.name);
+        let progress = |loaded: u64| on_progress(Progress { loaded: done + loaded, total });
+        let (bytes, cached) = load_file(&window, cache.as_ref(), &url, entry, &progress, &mut warnings).await?;
+        from_cache &= cached;
+        done += entry.bytes;
+        on_progress(Progress { loaded: done, total });
+        files.push((entry.name.clone(), bytes));
+    }
+    let mut take = |name: &str| {
+        files
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, bytes)| std::mem::take(bytes))
+            .ok_or_else(|| format!("the manifest lists no {name}"))
+    };
+    let config_json = String::from_utf8(take("config.json")?).map_err(|_| "config.json is not UTF-8".to_owned())?;
+    let tokenizer_json = take("tokenizer.json")?;
+    let weights = take("model.safetensors")?;
+    Ok(ModelFiles { manifest, config_json, tokenizer_json, weights, from_cache, warnings })
+}
+
+/// One file, from the cache when a checked copy is there, otherwise from the network (then cached).
+async fn load_file(
+    window: &web_sys::Window,
+    cache: Option<&Cache>,
+    url: &str,
+    entry: &FileEntry,
+    progress: &dyn Fn(u64),
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<u8>, bool), String> {
+    // The hash is part of the key: a new model version never meets an old copy.
+    let key = format!("{url}?sha256={}", entry.sha256);
+    if let Some(cache) = cache {
+        if let Some(bytes) = cached(cache, &key).await {
+            if check(window, &bytes, entry).await.is_ok() {
+                return Ok((bytes, true));
+            }
+            warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
+            let _ = JsFuture::from(cache.delete_with_str(&key)).await;
+        }
+    }
+    let mut last_error = String::new();
+    for _ in 0..ATTEMPTS {
+        match download(url, entry.bytes, progress).await {
+            Ok(bytes) => match check(window, &bytes, entry).await {
+                Ok(()) => {
+                    if let Some(cache) = cache {
+                        if let Err(e) = store(cache, url, &entry.sha256, &bytes).await {
+                            warnings.push(format!("{} was not cached: {e}", entry.name));
+                        }
+                    }
+                    return Ok((bytes, false));
+                }
+                Err(e) => last_error = e,
+            },
+            Err(e) => last_error = e,
+        }
+    }
+    Err(format!("downloading {}: {last_error}", entry.name))
+}
+
+async fn open_cache(window: &web_sys::Window) -> Result<Cache, String> {
+    let storage = window.caches().map_err(|_| "this page has no Cache API (it needs https or localhost)")?;
+    let cache = JsFuture::from(storage.open(CACHE_NAME)).await.map_err(js_error)?;
+    Ok(cache.unchecked_into())
+}
+
+async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+    let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
+    let response: Response = found.dyn_into().ok()?;
+    let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Puts a checked file in the cache and removes other versions of the same file.
+async fn store(cache: &Cache, url: &str, sha256: &str, bytes: &[u8]) -> Result<(), String> {
+    let key = format!("{url}?sha256={sha256}");
+    let body = Uint8Array::from(bytes);
+    let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_error)?;
+    JsFuture::from(cache.put_with_str(&key, &response)).await.map_err(|e| {
+        if dom_error_name(&e).as_deref() == Some("QuotaExceededError") {
+            "the browser's storage quota is full (free space in the site settings; it will download again next time)"
+                .to_owned()
+        } else {
+            js_error(e)
+        }
+    })?;
+    // Older versions of this file under another hash are dead weight.
+    let keys = JsFuture::from(cache.keys()).await.map_err(js_error)?;
+    let absolute = web_sys::Url::new_with_base(url, &page_href()).map(|u| u.href()).unwrap_or_default();
+    let this_file = format!("{absolute}?sha256=");
+    for request in js_sys::Array::from(&keys).iter() {
+        let other = Reflect::get(&request, &"url".into()).ok().and_then(|u| u.as_string()).unwrap_or_default();
+        if other.starts_with(&this_file) && !other.ends_with(sha256) {
+            let _ = JsFuture::from(cache.delete_with_str(&other)).await;
+        }
+    }
+    Ok(())
+}
+
+fn page_href() -> String {
+    web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+}
+
+async fn fetch(url: &str) -> Result<Response, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {}", js_error(e)))?;
+    let response: Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+    }
+    Ok(response)
+}
+
+/// The body of `url`, streamed so that progress moves while it arrives.
+async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
+    let response = fetch(url).await?;
+    let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::with_capacity(expected as usize);
+    loop {
+        let chunk =
+            JsFuture::from(reader.read()).await.map_err(|e| format!("download interrupted: {}", js_error(e)))?;
+        if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
+            break;
+        }
+        let value = Reflect::get(&chunk, &"value".into()).map_err(js_error)?;
+        bytes.extend(Uint8Array::new(&value).to_vec());
+        progress(bytes.len() as u64);
+    }
+    Ok(bytes)
+}
+
+/// Size and SHA-256 against the manifest.
+async fn check(window: &web_sys::Window, bytes: &[u8], entry: &FileEntry) -> Result<(), String> {
+    if bytes.len() as u64 != entry.bytes {
+        return Err(format!("got {} bytes, the manifest says {}", bytes.len(), entry.bytes));
+    }
+    let subtle = window.crypto().map_err(js_error)?.subtle();
+    let data = Uint8Array::from(bytes);
+    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    let hex: String = Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect();
+    if hex != entry.sha256 {
+        return Err(format!("its SHA-256 is {hex}, the manifest says {}", entry.sha256));
+    }
+    Ok(())
+}
+
+fn dom_error_name(e: &JsValue) -> Option<String> {
+    e.dyn_ref::<web_sys::DomException>().map(|d| d.name())
+}
+
+/// A JavaScript error as text.
+pub fn js_error(e: JsValue) -> String {
+    if let Some(d) = e.dyn_ref::<web_sys::DomException>() {
+        return format!("{}: {}", d.name(), d.message());
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return err.message().into();
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}

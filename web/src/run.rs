@@ -1,0 +1,230 @@
+//! One run: the sampler's [`Decode`] state machine driven from an async loop, one awaited forward pass per
+//! step, each finished step published to the page. A run is identified by a number; starting another bumps
+//! it, and a run that finds itself superseded after an await stops without publishing anything, so no frame
+//! of an old run ever reaches the screen.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep};
+use unmask_sampler::{Decode, Decoded, SamplerConfig};
+
+use crate::engine::{EngineKind, Engines, Scored};
+use crate::settings::Settings;
+
+/// A loaded model, ready to run.
+pub struct Model {
+    pub name: String,
+    pub config: ModelConfig,
+    pub tokenizer: Tokenizer,
+    /// Each token id's text, decoded once at load.
+    pub token_text: Vec<String>,
+    pub engines: Rc<Engines>,
+    /// Download size of the weights, for the badge.
+    pub weight_bytes: u64,
+    pub quant: String,
+    pub parameters: u64,
+}
+
+impl Model {
+    pub fn is_end(&self, token: u32) -> bool {
+        self.config.end_token_ids().contains(&token)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Loading,
+    Running,
+    Done,
+    Error,
+}
+
+impl RunStatus {
+    /// The `data-state` the page's status element carries.
+    pub fn id(self) -> &'static str {
+        match self {
+            RunStatus::Loading => "loading",
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Error => "error",
+        }
+    }
+}
+
+/// Everything the page shows about the current run.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    pub id: u64,
+    pub status: RunStatus,
+    pub message: String,
+    pub prompt_len: usize,
+    /// The canvas before the first step.
+    pub initial: Vec<u32>,
+    /// The canvas after the newest step.
+    pub tokens: Vec<u32>,
+    /// For each canvas position, the step that decoded it.
+    pub decoded_at: Vec<Option<u32>>,
+    /// For each decoded position, the proposal committed there and the candidates weighed.
+    pub scored: Vec<Option<Scored>>,
+    pub steps: Vec<TraceStep>,
+    pub engine: Option<EngineKind>,
+    /// The finished decode as the CLI writes it, for the download button.
+    pub trace: Option<Trace>,
+}
+
+impl RunView {
+    pub fn idle(status: RunStatus, message: impl Into<String>) -> RunView {
+        RunView {
+            id: 0,
+            status,
+            message: message.into(),
+            prompt_len: 0,
+            initial: Vec::new(),
+            tokens: Vec::new(),
+            decoded_at: Vec::new(),
+            scored: Vec::new(),
+            steps: Vec::new(),
+            engine: None,
+            trace: None,
+        }
+    }
+
+    /// The token at `position` as it stood after `shown` steps (None: still masked).
+    pub fn token_at(&self, position: usize, shown: usize) -> Option<u32> {
+        match self.decoded_at.get(position)? {
+            Some(step) if (*step as usize) < shown => Some(self.tokens[position]),
+            Some(_) => None,
+            None => Some(self.initial[position]),
+        }
+    }
+
+    /// Masked positions after the newest step.
+    pub fn masked_left(&self) -> usize {
+        self.steps.last().map_or(0, |s| s.masked_before as usize - s.commits.len())
+    }
+
+    /// Whether `position` was masked when the run began (an answer cell or a hole).
+    pub fn was_masked(&self, position: usize, mask: u32) -> bool {
+        self.initial.get(position) == Some(&mask)
+    }
+}
+
+/// The page's clock.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Runs `settings` on `model` as run `id`, publishing into `view` while `current` still says `id`.
+pub async fn run(
+    model: Rc<Model>,
+    settings: Settings,
+    id: u64,
+    current: ReadSignal<u64>,
+    view: RwSignal<RunView>,
+    notice: RwSignal<Option<String>>,
+) {
+    let live = move || current.get_untracked() == id;
+    let fail = move |message: String| {
+        if live() {
+            view.update(|v| {
+                v.status = RunStatus::Error;
+                v.message = message;
+            });
+        }
+    };
+    let config: SamplerConfig = settings.run_config();
+    if settings.prompt.trim().is_empty() {
+        view.set(RunView {
+            id,
+            ..RunView::idle(
+                RunStatus::Error,
+                "The prompt is empty: write a function signature and docstring for the model to complete.",
+            )
+        });
+        return;
+    }
+    let prompt_ids = match model.tokenizer.encode(&settings.prompt) {
+        Ok(ids) => ids,
+        Err(e) => return fail(format!("cannot tokenize the prompt: {e}")),
+    };
+    let mask = model.config.mask_token_id;
+    let context = model.config.max_position_embeddings;
+    let mut decode = match Decode::new(&prompt_ids, &config, mask, context) {
+        Ok(decode) => decode,
+        Err(e) => {
+            view.set(RunView { id, ..RunView::idle(RunStatus::Error, e.to_string()) });
+            return;
+        }
+    };
+    let initial = decode.canvas().to_vec();
+    let n = initial.len();
+    view.set(RunView {
+        id,
+        status: RunStatus::Running,
+        message: String::new(),
+        prompt_len: prompt_ids.len(),
+        decoded_at: vec![None; n],
+        scored: vec![None; n],
+        tokens: initial.clone(),
+        initial,
+        steps: Vec::new(),
+        engine: Some(model.engines.active()),
+        trace: None,
+    });
+    while let Some(request) = decode.request() {
+        let started = now_ms();
+        let mut scored = Vec::new();
+        if !request.positions.is_empty() {
+            loop {
+                let engines = &model.engines;
+                let result = engines.propose(decode.canvas(), &request.positions, &request.rule, request.key).await;
+                if !live() {
+                    return;
+                }
+                match result {
+                    Ok(proposals) => {
+                        scored = proposals;
+                        break;
+                    }
+                    // The GPU is gone: the same step again on the CPU worker (the decode is deterministic).
+                    Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.has(EngineKind::Cpu) => {
+                        let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
+                        engines.set_active(EngineKind::Cpu, reason.clone());
+                        notice.set(Some(reason));
+                        view.update(|v| v.engine = Some(EngineKind::Cpu));
+                    }
+                    Err(e) => return fail(format!("the model failed: {}", e.message)),
+                }
+            }
+        }
+        let proposals = scored.iter().map(|s| s.proposal).collect();
+        if let Err(e) = decode.advance(proposals, now_ms() - started) {
+            return fail(e.to_string());
+        }
+        let step = decode.steps().last().expect("a step was just recorded").clone();
+        view.update(|v| {
+            for commit in &step.commits {
+                let q = commit.position as usize;
+                v.tokens[q] = commit.token;
+                v.decoded_at[q] = Some(step.step);
+                v.scored[q] = scored.iter().find(|s| s.proposal.position == commit.position).cloned();
+            }
+            v.steps.push(step);
+        });
+        // Let the browser paint this step before the next forward pass starts.
+        gloo_timers::future::TimeoutFuture::new(0).await;
+        if !live() {
+            return;
+        }
+    }
+    let decoded: Decoded = decode.finish();
+    let range = decoded.completion_range(prompt_ids.len(), mask, |t| model.is_end(t));
+    let completion = model.tokenizer.decode(&decoded.tokens[range]).unwrap_or_default();
+    let trace =
+        decoded.into_trace(model.name.clone(), settings.prompt.clone(), &config, mask, prompt_ids.len(), completion);
+    view.update(|v| {
+        v.status = RunStatus::Done;
+        v.trace = Some(trace);
+    });
+}

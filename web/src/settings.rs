@@ -1,0 +1,320 @@
+//! Everything a run depends on — prompt, every decoding parameter, the backend choice — and its round trip
+//! through the page's URL. Plain Rust (no DOM), so the rules are tested natively and in the browser.
+//!
+//! The URL is the page's single source of truth for a run: opening a shared link reproduces it exactly, and a
+//! value from a link that is out of range is clamped with a warning, never applied silently or panicked on.
+
+use unmask_sampler::params::{MAX_STEPS, MAX_TEMPERATURE};
+use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig};
+
+/// The remasking strategies a user picks from: each is an algorithm plus the rule it ranks positions by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Dream(DreamAlg),
+    Llada(Remasking),
+    Threshold,
+    LeftToRight,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 8] = [
+        Strategy::Dream(DreamAlg::Entropy),
+        Strategy::Dream(DreamAlg::MaskgitPlus),
+        Strategy::Dream(DreamAlg::TopkMargin),
+        Strategy::Dream(DreamAlg::Origin),
+        Strategy::Llada(Remasking::LowConfidence),
+        Strategy::Llada(Remasking::Random),
+        Strategy::Threshold,
+        Strategy::LeftToRight,
+    ];
+
+    /// The name in URLs and in the select box.
+    pub fn id(self) -> &'static str {
+        match self {
+            Strategy::Dream(DreamAlg::Entropy) => "entropy",
+            Strategy::Dream(DreamAlg::MaskgitPlus) => "maskgit_plus",
+            Strategy::Dream(DreamAlg::TopkMargin) => "topk_margin",
+            Strategy::Dream(DreamAlg::Origin) => "origin",
+            Strategy::Llada(Remasking::LowConfidence) => "low_confidence",
+            Strategy::Llada(Remasking::Random) => "random",
+            Strategy::Threshold => "threshold",
+            Strategy::LeftToRight => "left_to_right",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// One line for the select box.
+    pub fn label(self) -> &'static str {
+        match self {
+            Strategy::Dream(DreamAlg::Entropy) => "Dream · entropy (lowest entropy first)",
+            Strategy::Dream(DreamAlg::MaskgitPlus) => "Dream · maskgit_plus (most probable first)",
+            Strategy::Dream(DreamAlg::TopkMargin) => "Dream · topk_margin (largest margin first)",
+            Strategy::Dream(DreamAlg::Origin) => "Dream · origin (random positions)",
+            Strategy::Llada(Remasking::LowConfidence) => "LLaDA · low_confidence (blocks)",
+            Strategy::Llada(Remasking::Random) => "LLaDA · random (blocks)",
+            Strategy::Threshold => "Fast-dLLM · confidence threshold (blocks)",
+            Strategy::LeftToRight => "Left to right (autoregressive baseline)",
+        }
+    }
+
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Strategy::Dream(_) => Algorithm::Dream,
+            Strategy::Llada(_) => Algorithm::Llada,
+            Strategy::Threshold => Algorithm::Threshold,
+            Strategy::LeftToRight => Algorithm::LeftToRight,
+        }
+    }
+
+    /// Which controls mean something under this strategy (the others are shown disabled).
+    pub fn uses(self, control: Control) -> bool {
+        let a = self.algorithm();
+        match control {
+            Control::Steps => matches!(a, Algorithm::Dream | Algorithm::Llada),
+            Control::TopP | Control::TopK => a != Algorithm::Llada,
+            Control::AlgTemp => matches!(self, Strategy::Dream(alg) if alg != DreamAlg::Origin),
+            Control::BlockLength => matches!(a, Algorithm::Llada | Algorithm::Threshold),
+            Control::Threshold => a == Algorithm::Threshold,
+            Control::Temperature | Control::Length | Control::Seed => true,
+        }
+    }
+}
+
+/// The numeric controls, for [`Strategy::uses`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Temperature,
+    Steps,
+    Length,
+    TopP,
+    TopK,
+    AlgTemp,
+    BlockLength,
+    Threshold,
+    Seed,
+}
+
+/// Which engine runs the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Measure both at start-up and take the faster.
+    Auto,
+    /// The WGSL engine on WebGPU.
+    Gpu,
+    /// The CPU engine in a Web Worker.
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn id(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Gpu => "webgpu",
+            BackendChoice::Cpu => "cpu",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu].into_iter().find(|b| b.id() == id)
+    }
+}
+
+/// The longest answer a slider offers; the model's context may cut it further.
+pub const MAX_LENGTH: u32 = 512;
+/// The largest seed a link may carry (JavaScript numbers are exact up to 2^53).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// A run's full description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub prompt: String,
+    pub strategy: Strategy,
+    pub sampler: SamplerConfig,
+    pub backend: BackendChoice,
+}
+
+/// Built-in prompts: Python signatures with docstrings, one with holes to infill.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("Sum of a list", "def sum_list(xs):\n    \"\"\"Return the sum of the numbers in xs.\"\"\"\n"),
+    (
+        "Is palindrome",
+        "def is_palindrome(s: str) -> bool:\n    \"\"\"Return True if s reads the same forwards and backwards.\"\"\"\n",
+    ),
+    ("Fibonacci", "def fib(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"),
+    (
+        "Count words",
+        "def count_words(text):\n    \"\"\"Return a dict mapping each word in text to how often it occurs.\"\"\"\n",
+    ),
+    (
+        "Infill the middle",
+        "def maximum(xs):\n    \"\"\"Return the largest element of xs.\"\"\"\n    best = xs[0]\n    for x in xs:\n<|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|>\n    return best\n",
+    ),
+];
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            prompt: EXAMPLES[0].1.to_owned(),
+            strategy: Strategy::Dream(DreamAlg::Entropy),
+            sampler: SamplerConfig { max_new_tokens: 48, steps: 24, temperature: 0.2, ..SamplerConfig::DEFAULT },
+            backend: BackendChoice::Auto,
+        }
+    }
+}
+
+impl Settings {
+    /// The sampler configuration a run uses: the strategy applied, and filters the algorithm does not
+    /// support switched off (their sliders are disabled, not reset, so switching back restores them).
+    pub fn run_config(&self) -> SamplerConfig {
+        let mut c = self.sampler.clone();
+        c.algorithm = self.strategy.algorithm();
+        match self.strategy {
+            Strategy::Dream(alg) => c.alg = alg,
+            Strategy::Llada(remasking) => {
+                c.remasking = remasking;
+                c.top_p = 1.0;
+                c.top_k = 0;
+            }
+            Strategy::Threshold | Strategy::LeftToRight => {}
+        }
+        c
+    }
+
+    /// The URL query pairs, in a fixed order; values equal to the defaults are left out so links stay short.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let d = Settings::default();
+        let (s, ds) = (&self.sampler, &d.sampler);
+        let mut pairs = vec![("prompt", self.prompt.clone()), ("strategy", self.strategy.id().to_owned())];
+        let mut put = |name: &'static str, value: String, default: String| {
+            if value != default {
+                pairs.push((name, value));
+            }
+        };
+        put("temperature", s.temperature.to_string(), ds.temperature.to_string());
+        put("steps", s.steps.to_string(), ds.steps.to_string());
+        put("length", s.max_new_tokens.to_string(), ds.max_new_tokens.to_string());
+        put("top_p", s.top_p.to_string(), ds.top_p.to_string());
+        put("top_k", s.top_k.to_string(), ds.top_k.to_string());
+        put("alg_temp", s.alg_temp.to_string(), ds.alg_temp.to_string());
+        put("block_length", s.block_length.to_string(), ds.block_length.to_string());
+        put("threshold", s.threshold.to_string(), ds.threshold.to_string());
+        put("backend", self.backend.id().to_owned(), d.backend.id().to_owned());
+        pairs.push(("seed", s.seed.to_string()));
+        pairs
+    }
+
+    /// Settings from URL query pairs: unknown names are ignored, missing ones take the defaults, and every
+    /// value that does not parse or is out of range keeps the default, with a warning for the page to show.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Settings, Vec<String>) {
+        let mut settings = Settings::default();
+        let mut warnings = Vec::new();
+        for (name, value) in pairs {
+            let s = &mut settings.sampler;
+            let result = match name {
+                "prompt" => {
+                    settings.prompt = value.to_owned();
+                    Ok(())
+                }
+                "strategy" => Strategy::from_id(value)
+                    .map(|strategy| settings.strategy = strategy)
+                    .ok_or_else(|| format!("unknown strategy {value:?}")),
+                "backend" => BackendChoice::from_id(value)
+                    .map(|b| settings.backend = b)
+                    .ok_or_else(|| format!("unknown backend {value:?} (auto, webgpu or cpu)")),
+                "temperature" => parse_in(value, 0.0, MAX_TEMPERATURE).map(|v| s.temperature = v),
+                "steps" => parse_in(value, 1, MAX_STEPS).map(|v| s.steps = v),
+                "length" => parse_in(value, 1, MAX_LENGTH).map(|v| s.max_new_tokens = v),
+                "top_p" => parse_in(value, 0.01, 1.0).map(|v| s.top_p = v),
+                "top_k" => parse_in(value, 0, 100_000).map(|v| s.top_k = v),
+                "alg_temp" => parse_in(value, 0.0, MAX_TEMPERATURE).map(|v| s.alg_temp = v),
+                "block_length" => parse_in(value, 1, MAX_STEPS).map(|v| s.block_length = v),
+                "threshold" => parse_in(value, 0.01, 1.0).map(|v| s.threshold = v),
+                "seed" => parse_in(value, 0, MAX_SEED).map(|v| s.seed = v),
+                _ => Ok(()),
+            };
+            if let Err(message) = result {
+                warnings.push(format!("link parameter {name}: {message}"));
+            }
+        }
+        (settings, warnings)
+    }
+}
+
+/// `value` parsed, if it lies in `min..=max`.
+fn parse_in<T>(value: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display,
+{
+    let parsed: T = value.trim().parse().map_err(|_| format!("{value:?} is not a number; using the default"))?;
+    // Written as comparisons so that NaN counts as out of range.
+    if parsed >= min && parsed <= max {
+        Ok(parsed)
+    } else {
+        Err(format!("{value} is outside {min}–{max}; using the default"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(settings: &Settings) -> (Settings, Vec<String>) {
+        let pairs = settings.to_pairs();
+        Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    #[test]
+    fn every_setting_survives_the_url() {
+        let settings = Settings {
+            prompt: "def f(x):\n    <|mask|> # ünïcode & = ?\n".into(),
+            strategy: Strategy::Llada(Remasking::Random),
+            sampler: SamplerConfig {
+                temperature: 0.7,
+                steps: 17,
+                max_new_tokens: 99,
+                top_p: 0.85,
+                top_k: 12,
+                alg_temp: 0.3,
+                block_length: 8,
+                threshold: 0.6,
+                seed: MAX_SEED,
+                ..SamplerConfig::DEFAULT
+            },
+            backend: BackendChoice::Cpu,
+        };
+        assert_eq!(round_trip(&settings), (settings, vec![]));
+        assert_eq!(round_trip(&Settings::default()), (Settings::default(), vec![]));
+    }
+
+    #[test]
+    fn bad_link_values_fall_back_with_a_warning() {
+        let (settings, warnings) = Settings::from_pairs([
+            ("steps", "100000"),
+            ("temperature", "NaN"),
+            ("top_p", "abc"),
+            ("strategy", "magic"),
+            ("seed", "-1"),
+            ("unknown", "ignored"),
+        ]);
+        assert_eq!(settings, Settings::default());
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert!(warnings[0].contains("steps") && warnings[0].contains("outside 1–4096"), "{warnings:?}");
+    }
+
+    #[test]
+    fn strategies_round_trip_by_id_and_give_valid_configs() {
+        for strategy in Strategy::ALL {
+            assert_eq!(Strategy::from_id(strategy.id()), Some(strategy));
+            let settings = Settings {
+                strategy,
+                sampler: SamplerConfig { top_p: 0.9, ..Settings::default().sampler },
+                ..Settings::default()
+            };
+            settings.run_config().validate().unwrap_or_else(|e| panic!("{strategy:?}: {e}"));
+            assert_eq!(settings.run_config().algorithm, strategy.algorithm());
+        }
+    }
+}

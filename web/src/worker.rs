@@ -1,0 +1,217 @@
+//! The CPU engine in a Web Worker: the message protocol, the worker's side (`worker_main`, started by
+//! `worker.js`) and the page's side ([`WorkerEngine`]).
+//!
+//! Messages are `[json, bytes?]` arrays: the JSON is a [`ToWorker`] / [`FromWorker`], the optional second
+//! slot carries the weights (a transferred buffer, never JSON). Every request has an id and gets exactly one
+//! reply with that id, so a reply to a cancelled run is simply never awaited.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise, Uint8Array};
+use serde::{Deserialize, Serialize};
+use unmask_cpu::CpuModel;
+use unmask_model::{ModelConfig, Weights};
+use unmask_sampler::{ProposalRule, StepKey};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::engine::{Scored, propose_on_cpu};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Load the model; the weights travel in the message's second slot.
+    Load {
+        id: u64,
+        config_json: String,
+    },
+    Propose {
+        id: u64,
+        canvas: Vec<u32>,
+        positions: Vec<u32>,
+        rule: ProposalRule,
+        key: StepKey,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    Loaded { id: u64 },
+    Proposals { id: u64, proposals: Vec<Scored> },
+    Failed { id: u64, message: String },
+}
+
+impl FromWorker {
+    fn id(&self) -> u64 {
+        match self {
+            FromWorker::Loaded { id } | FromWorker::Proposals { id, .. } | FromWorker::Failed { id, .. } => *id,
+        }
+    }
+}
+
+/// The worker's state: the model once loaded.
+#[derive(Default)]
+pub struct WorkerState {
+    model: Option<CpuModel>,
+}
+
+impl WorkerState {
+    /// Answers one request. Plain Rust, so the protocol is tested without a worker.
+    pub fn handle(&mut self, request: ToWorker, bytes: Option<Vec<u8>>) -> FromWorker {
+        match request {
+            ToWorker::Load { id, config_json } => {
+                let loaded = (|| {
+                    let bytes = bytes.ok_or("no weights in the load message")?;
+                    let config = ModelConfig::from_json(&config_json, "config.json").map_err(|e| e.to_string())?;
+                    let weights =
+                        Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).map_err(|e| e.to_string())?;
+                    CpuModel::load(&config, &weights).map_err(|e| e.to_string())
+                })();
+                match loaded {
+                    Ok(model) => {
+                        self.model = Some(model);
+                        FromWorker::Loaded { id }
+                    }
+                    Err(message) => FromWorker::Failed { id, message },
+                }
+            }
+            ToWorker::Propose { id, canvas, positions, rule, key } => match &self.model {
+                None => FromWorker::Failed { id, message: "the worker has no model loaded".into() },
+                Some(model) => match propose_on_cpu(model, &canvas, &positions, &rule, key) {
+                    Ok(proposals) => FromWorker::Proposals { id, proposals },
+                    Err(message) => FromWorker::Failed { id, message },
+                },
+            },
+        }
+    }
+}
+
+/// The worker's entry point (called by `worker.js` after the module is initialised).
+#[wasm_bindgen]
+pub fn worker_main() {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let reply_to = scope.clone();
+    let mut state = WorkerState::default();
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+        let message = Array::from(&event.data());
+        let reply = match serde_json::from_str::<ToWorker>(&message.get(0).as_string().unwrap_or_default()) {
+            Ok(request) => {
+                let bytes = message.get(1).dyn_into::<Uint8Array>().ok().map(|b| b.to_vec());
+                state.handle(request, bytes)
+            }
+            Err(e) => FromWorker::Failed { id: 0, message: format!("unreadable request: {e}") },
+        };
+        let json = serde_json::to_string(&reply).expect("replies serialise");
+        let _ = reply_to.post_message(&JsValue::from_str(&json));
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+}
+
+type Pending = Rc<RefCell<HashMap<u64, Function>>>;
+
+/// The page's handle on the worker. Dropping it terminates the worker.
+pub struct WorkerEngine {
+    worker: web_sys::Worker,
+    pending: Pending,
+    next_id: Cell<u64>,
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl WorkerEngine {
+    /// Starts the worker script at `script_url` and loads the model in it.
+    pub async fn start(script_url: &str, config_json: &str, weights: &[u8]) -> Result<WorkerEngine, String> {
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        let worker = web_sys::Worker::new_with_options(script_url, &options)
+            .map_err(|e| format!("cannot start the CPU worker: {}", crate::loader::js_error(e)))?;
+        let pending: Pending = Rc::default();
+        let on_message = {
+            let pending = pending.clone();
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let json = event.data().as_string().unwrap_or_default();
+                let id = serde_json::from_str::<FromWorker>(&json).map(|r| r.id()).unwrap_or(0);
+                if let Some(resolve) = pending.borrow_mut().remove(&id) {
+                    let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
+                }
+            })
+        };
+        // A crashed worker answers every waiting request with its error instead of leaving it hanging.
+        let on_error = {
+            let pending = pending.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                let message = js_sys::Reflect::get(&event, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| "the CPU worker crashed".into());
+                for (id, resolve) in pending.borrow_mut().drain() {
+                    let reply = FromWorker::Failed { id, message: message.clone() };
+                    let json = serde_json::to_string(&reply).expect("replies serialise");
+                    let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let engine =
+            WorkerEngine { worker, pending, next_id: Cell::new(1), _on_message: on_message, _on_error: on_error };
+        let id = engine.next_id();
+        match engine.request(id, &ToWorker::Load { id, config_json: config_json.into() }, Some(weights)).await? {
+            FromWorker::Loaded { .. } => Ok(engine),
+            FromWorker::Failed { message, .. } => Err(format!("the CPU worker could not load the model: {message}")),
+            other => Err(format!("unexpected reply from the CPU worker: {other:?}")),
+        }
+    }
+
+    pub async fn propose(
+        &self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<Scored>, String> {
+        let id = self.next_id();
+        let request =
+            ToWorker::Propose { id, canvas: canvas.to_vec(), positions: positions.to_vec(), rule: *rule, key };
+        match self.request(id, &request, None).await? {
+            FromWorker::Proposals { proposals, .. } => Ok(proposals),
+            FromWorker::Failed { message, .. } => Err(message),
+            other => Err(format!("unexpected reply from the CPU worker: {other:?}")),
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<&[u8]>) -> Result<FromWorker, String> {
+        let pending = self.pending.clone();
+        let reply = Promise::new(&mut |resolve, _reject| {
+            pending.borrow_mut().insert(id, resolve);
+        });
+        let message = Array::new();
+        message.push(&JsValue::from_str(&serde_json::to_string(request).expect("requests serialise")));
+        match bytes {
+            Some(bytes) => {
+                let buffer = Uint8Array::from(bytes);
+                message.push(&buffer);
+                let transfer = Array::of1(&buffer.buffer());
+                self.worker.post_message_with_transfer(&message, &transfer)
+            }
+            None => self.worker.post_message(&message),
+        }
+        .map_err(crate::loader::js_error)?;
+        let json = JsFuture::from(reply).await.map_err(crate::loader::js_error)?;
+        serde_json::from_str(&json.as_string().unwrap_or_default()).map_err(|e| format!("unreadable worker reply: {e}"))
+    }
+}
+
+impl Drop for WorkerEngine {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}

@@ -1,0 +1,184 @@
+//! The playground's site: the q8 copy of the shipped model with its manifest, the wasm module bound for the
+//! web, the page shell, and a small static file server for it.
+//!
+//! `index.html` carries Trunk's `data-trunk` directives; this build reads the same four (`rust`, `css`,
+//! `copy-file`, `copy-dir`), so one page shell serves both `cargo xtask serve` and `trunk serve`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::{SHIPPED_MODEL, WASM_TARGET, path_str, run, step, target_dir};
+
+/// Where the model the page downloads is written (index.html copies `models/` from here).
+pub fn model_root() -> PathBuf {
+    target_dir().join("site-model")
+}
+
+/// Where the built site goes.
+pub fn site_dir() -> PathBuf {
+    target_dir().join("site")
+}
+
+/// The shipped model as the page downloads it: q8 weights (a quarter of the f32 size), config, tokenizer,
+/// and `manifest.json` with every file's size and SHA-256 (the page checks both before using a file).
+pub fn build_model() -> Result<()> {
+    let name = Path::new(SHIPPED_MODEL).file_name().and_then(|n| n.to_str()).context("model name")?;
+    let out = model_root().join("models").join(name);
+    run("cargo", &["build", "--locked", "--release", "-p", "unmask-cli"])?;
+    let unmask = target_dir().join("release/unmask");
+    run(path_str(&unmask)?, &["convert", SHIPPED_MODEL, "--quant", "q8", "--out", path_str(&out)?, "--force"])?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).context("the converted config.json")?)?;
+    let mut files = Vec::new();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        let bytes = std::fs::read(out.join(file)).with_context(|| format!("reading the converted {file}"))?;
+        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        files.push(serde_json::json!({ "name": file, "bytes": bytes.len(), "sha256": sha256 }));
+    }
+    let manifest = serde_json::json!({
+        "name": name,
+        "quant": "q8",
+        "parameters": parameter_count(&config),
+        "files": files,
+    });
+    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    println!("  model for the page: {}", out.display());
+    Ok(())
+}
+
+/// Parameters of a Qwen2 config with tied embeddings (for the page's badge).
+fn parameter_count(config: &serde_json::Value) -> u64 {
+    let get = |key: &str| config[key].as_u64().unwrap_or(0);
+    let (hidden, layers, inter, vocab) =
+        (get("hidden_size"), get("num_hidden_layers"), get("intermediate_size"), get("vocab_size"));
+    let head_dim = get("head_dim").max(1);
+    let kv = get("num_key_value_heads") * head_dim;
+    let attention = hidden * hidden * 2 + hidden * kv * 2 + hidden + 2 * kv;
+    let mlp = 3 * hidden * inter;
+    vocab * hidden + layers * (attention + mlp + 2 * hidden) + hidden
+}
+
+/// Builds the whole site into `target/site`.
+pub fn build() -> Result<PathBuf> {
+    step("model files for the page (q8 + manifest)", build_model)?;
+    let site = site_dir();
+    step("playground wasm (release)", || {
+        run("cargo", &["build", "--locked", "--release", "--target", WASM_TARGET, "-p", "unmask-web"])?;
+        let wasm = target_dir().join(WASM_TARGET).join("release/unmask_web.wasm");
+        if site.exists() {
+            std::fs::remove_dir_all(&site).context("clearing the old site")?;
+        }
+        run("wasm-bindgen", &["--target", "web", "--no-typescript", "--out-dir", path_str(&site)?, path_str(&wasm)?])
+    })?;
+    step("page shell and assets", || write_shell(&site))?;
+    Ok(site)
+}
+
+/// Copies what index.html's `data-trunk` links name and writes the page with them resolved.
+fn write_shell(site: &Path) -> Result<()> {
+    let shell = std::fs::read_to_string("index.html").context("index.html")?;
+    let mut page = String::new();
+    for line in shell.lines() {
+        let Some(directive) = line.trim().strip_prefix("<link data-trunk ") else {
+            page.push_str(line);
+            page.push('\n');
+            continue;
+        };
+        let attribute = |name: &str| {
+            directive.split(&format!("{name}=\"")).nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
+        };
+        let rel = attribute("rel").context("a data-trunk link without rel")?;
+        let href = PathBuf::from(attribute("href").context("a data-trunk link without href")?);
+        let file_name = href.file_name().context("href without a file name")?.to_owned();
+        match rel.as_str() {
+            "css" => {
+                std::fs::copy(&href, site.join(&file_name)).with_context(|| href.display().to_string())?;
+                page.push_str(&format!("    <link rel=\"stylesheet\" href=\"{}\" />\n", file_name.to_string_lossy()));
+            }
+            "copy-file" => {
+                std::fs::copy(&href, site.join(&file_name)).with_context(|| href.display().to_string())?;
+            }
+            "copy-dir" => copy_dir(&href, &site.join(&file_name))?,
+            "rust" => {
+                page.push_str("    <script type=\"module\">import init from \"./unmask_web.js\"; init();</script>\n")
+            }
+            other => bail!("index.html: unsupported data-trunk rel {other:?}"),
+        }
+    }
+    std::fs::write(site.join("index.html"), page).context("writing index.html")
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Serves `root` on localhost until interrupted.
+pub fn serve(root: &Path, port: u16) -> Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("port {port} is taken; choose another with --port"))?;
+    println!("\n  unmask playground: http://localhost:{port}/\n  (Ctrl-C stops the server)\n");
+    for stream in listener.incoming().flatten() {
+        let root = root.to_owned();
+        std::thread::spawn(move || {
+            let _ = answer(&root, stream);
+        });
+    }
+    Ok(())
+}
+
+fn answer(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
+    let mut request_line = String::new();
+    let mut reader = BufReader::new(stream.try_clone()?);
+    reader.read_line(&mut request_line)?;
+    // Drain the headers.
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 2 {
+        header.clear();
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let path = target.split(['?', '#']).next().unwrap_or("/");
+    let relative = path.trim_start_matches('/');
+    let file = if relative.is_empty() { root.join("index.html") } else { root.join(relative) };
+    let safe = !relative.split('/').any(|part| part == "..");
+    let (status, body, kind) = match (method, safe, std::fs::read(&file)) {
+        ("GET" | "HEAD", true, Ok(body)) => ("200 OK", body, content_type(&file)),
+        ("GET" | "HEAD", _, _) => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+        _ => ("405 Method Not Allowed", Vec::new(), "text/plain"),
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    if method != "HEAD" {
+        stream.write_all(&body)?;
+    }
+    stream.flush()
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript",
+        "wasm" => "application/wasm",
+        "css" => "text/css",
+        "json" => "application/json",
+        "png" => "image/png",
+        _ => "application/octet-stream",
+    }
+}
