@@ -167,7 +167,9 @@ fn ci() -> Result<()> {
         }
         run("cargo", &args)
     })?;
-    step("GPU parity tests in headless Chromium (WebGPU)", || run_in_browser(BROWSER_TESTS, &[]))?;
+    step("GPU parity tests in headless Chromium (WebGPU)", || run_in_browser("crates/gpu", BROWSER_TESTS, &[]))?;
+    step("playground logic in headless Chromium (WebGPU)", || run_in_browser("web", &["browser"], &[]))?;
+    step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site::build()?))?;
     step("training pipeline smoke test", || {
         run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
         run_training_script(&["tools/train/smoke_test.py"])
@@ -179,9 +181,9 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-/// Runs tests of the GPU crate compiled to wasm inside headless Chromium with WebGPU enabled (the flags
-/// are in crates/gpu/webdriver.json).
-fn run_in_browser(tests: &[&str], extra: &[&str]) -> Result<()> {
+/// Runs tests of the crate in `dir` compiled to wasm inside headless Chromium with WebGPU enabled (the
+/// flags are in the crate's webdriver.json).
+fn run_in_browser(dir: &str, tests: &[&str], extra: &[&str]) -> Result<()> {
     let mut args = vec!["test", "--locked", "--target", WASM_TARGET];
     if extra.contains(&"--include-ignored") {
         args.push("--release");
@@ -195,7 +197,7 @@ fn run_in_browser(tests: &[&str], extra: &[&str]) -> Result<()> {
     }
     let status = Command::new("cargo")
         .args(&args)
-        .current_dir("crates/gpu")
+        .current_dir(dir)
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
@@ -203,7 +205,7 @@ fn run_in_browser(tests: &[&str], extra: &[&str]) -> Result<()> {
         .status()
         .context("starting cargo")?;
     if !status.success() {
-        bail!("`cargo {}` (in crates/gpu) exited with {status}", args.join(" "));
+        bail!("`cargo {}` (in {dir}) exited with {status}", args.join(" "));
     }
     Ok(())
 }
@@ -217,12 +219,15 @@ fn serve() -> Result<()> {
     step("wasm-bindgen-cli", install_wasm_bindgen)?;
     step("rust target wasm32-unknown-unknown", install_wasm_target)?;
     let site = site::build()?;
-    site::serve(&site, port)
+    let listener = site::listen(port)?;
+    println!("\n  unmask playground: http://localhost:{port}/\n  (Ctrl-C stops the server)\n");
+    site::serve(&site, listener);
+    Ok(())
 }
 
 fn bench_web() -> Result<()> {
     step("GPU engine benchmark in headless Chromium (WebGPU)", || {
-        run_in_browser(&["bench"], &["--include-ignored", "--nocapture"])
+        run_in_browser("crates/gpu", &["bench"], &["--include-ignored", "--nocapture"])
     })
 }
 
@@ -254,6 +259,20 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
         .with_context(|| format!("starting {program}"))?;
     if !status.success() {
         bail!("`{program} {}` exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// `run` in another working directory.
+fn run_in(program: &str, args: &[&str], dir: &Path) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_RUNTIME_DIR", xdg_runtime_dir()?)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` (in {}) exited with {status}", args.join(" "), dir.display());
     }
     Ok(())
 }

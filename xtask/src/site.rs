@@ -28,8 +28,9 @@ pub fn site_dir() -> PathBuf {
 pub fn build_model() -> Result<()> {
     let name = Path::new(SHIPPED_MODEL).file_name().and_then(|n| n.to_str()).context("model name")?;
     let out = model_root().join("models").join(name);
-    run("cargo", &["build", "--locked", "--release", "-p", "unmask-cli"])?;
-    let unmask = target_dir().join("release/unmask");
+    // The debug CLI converts a 4 M-parameter model in seconds, and CI has already built it.
+    run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
+    let unmask = target_dir().join("debug/unmask");
     run(path_str(&unmask)?, &["convert", SHIPPED_MODEL, "--quant", "q8", "--out", path_str(&out)?, "--force"])?;
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("config.json")).context("the converted config.json")?)?;
@@ -126,17 +127,35 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Serves `root` on localhost until interrupted.
-pub fn serve(root: &Path, port: u16) -> Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .with_context(|| format!("port {port} is taken; choose another with --port"))?;
-    println!("\n  unmask playground: http://localhost:{port}/\n  (Ctrl-C stops the server)\n");
+/// Listens on localhost (`port` 0: any free port).
+pub fn listen(port: u16) -> Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("port {port} is taken; choose another with --port"))
+}
+
+/// Serves `root` from `listener` until the process ends.
+pub fn serve(root: &Path, listener: TcpListener) {
     for stream in listener.incoming().flatten() {
         let root = root.to_owned();
         std::thread::spawn(move || {
             let _ = answer(&root, stream);
         });
     }
+}
+
+/// The end-to-end test: the built site served on a free port, driven by Playwright in Debian's Chromium
+/// (tests/e2e/playground.mjs), screenshots and timings left in `target/e2e`.
+pub fn end_to_end(site: &Path) -> Result<()> {
+    let e2e = Path::new("tests/e2e");
+    if !e2e.join("node_modules/playwright-core").exists() {
+        crate::run_in("npm", &["ci", "--no-audit", "--no-fund"], e2e)?;
+    }
+    let listener = listen(0)?;
+    let url = format!("http://localhost:{}/", listener.local_addr()?.port());
+    let root = site.to_owned();
+    std::thread::spawn(move || serve(&root, listener));
+    let shots = std::fs::canonicalize(target_dir())?.join("e2e");
+    crate::run_in("node", &["playground.mjs", &url, path_str(&shots)?], e2e)?;
+    println!("  screenshots and timings: {}", shots.display());
     Ok(())
 }
 

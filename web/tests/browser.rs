@@ -1,0 +1,116 @@
+//! The playground's logic in headless Chromium (`cargo xtask ci` runs these with WebGPU enabled): the URL
+//! round trip through the browser's own URLSearchParams, the worker protocol, and a whole decode on the
+//! page's WebGPU engine, checked against the CPU reference through the sampler's blocking `generate`.
+#![cfg(target_arch = "wasm32")]
+
+use unmask_cpu::CpuModel;
+use unmask_model::ModelDir;
+use unmask_sampler::{Decode, SamplerConfig, Unobserved, generate};
+use unmask_web::engine::{Engines, GpuEngine};
+use unmask_web::settings::{BackendChoice, Settings, Strategy};
+use unmask_web::worker::{FromWorker, ToWorker, WorkerState};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WEIGHTS: &[u8] = include_bytes!("../../tests/fixtures/tiny-qwen2/model.safetensors");
+const CONFIG: &str = include_str!("../../tests/fixtures/tiny-qwen2/config.json");
+const TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny-qwen2/tokenizer.json");
+
+fn fixture() -> ModelDir {
+    let weights = unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), WEIGHTS.to_vec())]).unwrap();
+    ModelDir::from_parts("tiny-qwen2".into(), CONFIG, weights, TOKENIZER).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn settings_survive_the_browsers_url_encoding() {
+    let settings = Settings {
+        prompt: "def f(x):\n    \"\"\"Ünïcode & = + ? # %20\"\"\"\n<|mask|>".into(),
+        strategy: Strategy::Threshold,
+        sampler: SamplerConfig { temperature: 0.35, threshold: 0.7, block_length: 4, seed: 123_456_789, ..Default::default() },
+        backend: BackendChoice::Gpu,
+    };
+    let query = unmask_web::url::query(&settings);
+    let params = web_sys::UrlSearchParams::new_with_str(&query).unwrap();
+    let pairs: Vec<(String, String)> = settings
+        .to_pairs()
+        .iter()
+        .map(|(name, _)| (name.to_string(), params.get(name).expect("every pair is in the query")))
+        .collect();
+    let (back, warnings) = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    assert_eq!(warnings, Vec::<String>::new());
+    assert_eq!(back, settings);
+}
+
+/// The worker's answers equal the CPU reference's own `Denoiser` (another code path in another crate).
+#[wasm_bindgen_test]
+fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
+    let dir = fixture();
+    let mut state = WorkerState::default();
+    let early = state.handle(
+        ToWorker::Propose { id: 1, canvas: vec![5, 1], positions: vec![1], rule: rule(dir.config.mask_token_id), key: key() },
+        None,
+    );
+    assert!(matches!(early, FromWorker::Failed { id: 1, .. }), "{early:?}");
+    let broken = state.handle(ToWorker::Load { id: 2, config_json: CONFIG.into() }, Some(vec![1, 2, 3]));
+    assert!(matches!(&broken, FromWorker::Failed { id: 2, message } if !message.is_empty()), "{broken:?}");
+    let loaded = state.handle(ToWorker::Load { id: 3, config_json: CONFIG.into() }, Some(WEIGHTS.to_vec()));
+    assert_eq!(loaded, FromWorker::Loaded { id: 3 });
+
+    let mask = dir.config.mask_token_id;
+    let canvas = vec![5, 9, 12, mask, mask, 7, mask, mask];
+    let positions = vec![3, 4, 6, 7];
+    let request = ToWorker::Propose { id: 4, canvas: canvas.clone(), positions: positions.clone(), rule: rule(mask), key: key() };
+    // Through JSON, as the real message travels.
+    let request: ToWorker = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
+    let reply = state.handle(request, None);
+    let reply: FromWorker = serde_json::from_str(&serde_json::to_string(&reply).unwrap()).unwrap();
+    let FromWorker::Proposals { id: 4, proposals } = reply else { panic!("{reply:?}") };
+    let mut reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
+    let expected = unmask_sampler::Denoiser::propose(&mut reference, &canvas, &positions, &rule(mask), key()).unwrap();
+    assert_eq!(proposals.iter().map(|p| p.proposal).collect::<Vec<_>>(), expected);
+    for p in &proposals {
+        assert!(!p.candidates.is_empty() && p.candidates.len() <= 5);
+        assert!(p.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "candidates most likely first");
+    }
+}
+
+/// The page's async loop on WebGPU produces the same decode as the blocking CPU reference.
+#[wasm_bindgen_test]
+async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
+    let dir = fixture();
+    let gpu = GpuEngine::load(&dir.config, &dir.weights).await.expect("WebGPU (--enable-unsafe-webgpu)");
+    let engines = Engines::new(Some(gpu), None);
+    let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();
+    for strategy in Strategy::ALL {
+        let settings = Settings { strategy, sampler: SamplerConfig { max_new_tokens: 12, steps: 6, block_length: 4, seed: 7, ..Default::default() }, ..Settings::default() };
+        let config = settings.run_config();
+        let mut decode = Decode::new(&prompt, &config, dir.config.mask_token_id, dir.config.max_position_embeddings).unwrap();
+        while let Some(request) = decode.request() {
+            let scored = if request.positions.is_empty() {
+                Vec::new()
+            } else {
+                engines.propose(decode.canvas(), &request.positions, &request.rule, request.key).await.unwrap()
+            };
+            decode.advance(scored.into_iter().map(|s| s.proposal).collect(), 0.0).unwrap();
+        }
+        let on_gpu = decode.finish();
+        let mut cpu = CpuModel::load(&dir.config, &dir.weights).unwrap();
+        let on_cpu = generate(&mut cpu, &prompt, &config, &mut Unobserved).unwrap();
+        assert_eq!(on_gpu.tokens, on_cpu.tokens, "{strategy:?}: tokens");
+        let commits = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.iter().map(|c| (c.position, c.token)).collect::<Vec<_>>()).collect::<Vec<_>>();
+        assert_eq!(commits(&on_gpu), commits(&on_cpu), "{strategy:?}: decode order");
+    }
+}
+
+fn rule(mask: u32) -> unmask_sampler::ProposalRule {
+    unmask_sampler::ProposalRule {
+        draw: unmask_sampler::TokenDraw::Sample { temperature: 0.7, top_p: 0.9, top_k: 0 },
+        score: unmask_sampler::ScoreKind::NegEntropy,
+        mask_token: mask,
+    }
+}
+
+fn key() -> unmask_sampler::StepKey {
+    unmask_sampler::StepKey { seed: 11, step: 3 }
+}
