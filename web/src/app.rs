@@ -249,10 +249,10 @@ fn restart_on_change(ctx: Ctx) {
             ctx.changed_ms.set(Some(now_ms()));
             ctx.change_to_frame_ms.set(None);
         }
-        if let Some(previous) = &previous {
-            if previous.backend != settings.backend {
-                apply_backend_choice(&model, settings.backend);
-            }
+        if let Some(previous) = &previous
+            && previous.backend != settings.backend
+        {
+            apply_backend_choice(&model, settings.backend);
         }
         ctx.run.update(|r| {
             r.status = RunStatus::Running;

@@ -111,24 +111,24 @@ async fn load_file(
 ) -> Result<(Vec<u8>, bool), String> {
     // The hash is part of the key: a new model version never meets an old copy.
     let key = format!("{url}?sha256={}", entry.sha256);
-    if let Some(cache) = cache {
-        if let Some(bytes) = cached(cache, &key).await {
-            if check(window, &bytes, entry).await.is_ok() {
-                return Ok((bytes, true));
-            }
-            warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
-            let _ = JsFuture::from(cache.delete_with_str(&key)).await;
+    if let Some(cache) = cache
+        && let Some(bytes) = cached(cache, &key).await
+    {
+        if check(window, &bytes, entry).await.is_ok() {
+            return Ok((bytes, true));
         }
+        warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
+        let _ = JsFuture::from(cache.delete_with_str(&key)).await;
     }
     let mut last_error = String::new();
     for _ in 0..ATTEMPTS {
         match download(url, entry.bytes, progress).await {
             Ok(bytes) => match check(window, &bytes, entry).await {
                 Ok(()) => {
-                    if let Some(cache) = cache {
-                        if let Err(e) = store(cache, url, &entry.sha256, &bytes).await {
-                            warnings.push(format!("{} was not cached: {e}", entry.name));
-                        }
+                    if let Some(cache) = cache
+                        && let Err(e) = store(cache, url, &entry.sha256, &bytes).await
+                    {
+                        warnings.push(format!("{} was not cached: {e}", entry.name));
                     }
                     return Ok((bytes, false));
                 }

@@ -27,7 +27,13 @@ fn settings_survive_the_browsers_url_encoding() {
     let settings = Settings {
         prompt: "def f(x):\n    \"\"\"Ünïcode & = + ? # %20\"\"\"\n<|mask|>".into(),
         strategy: Strategy::Threshold,
-        sampler: SamplerConfig { temperature: 0.35, threshold: 0.7, block_length: 4, seed: 123_456_789, ..Default::default() },
+        sampler: SamplerConfig {
+            temperature: 0.35,
+            threshold: 0.7,
+            block_length: 4,
+            seed: 123_456_789,
+            ..Default::default()
+        },
         backend: BackendChoice::Gpu,
     };
     let query = unmask_web::url::query(&settings);
@@ -48,7 +54,13 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let dir = fixture();
     let mut state = WorkerState::default();
     let early = state.handle(
-        ToWorker::Propose { id: 1, canvas: vec![5, 1], positions: vec![1], rule: rule(dir.config.mask_token_id), key: key() },
+        ToWorker::Propose {
+            id: 1,
+            canvas: vec![5, 1],
+            positions: vec![1],
+            rule: rule(dir.config.mask_token_id),
+            key: key(),
+        },
         None,
     );
     assert!(matches!(early, FromWorker::Failed { id: 1, .. }), "{early:?}");
@@ -60,7 +72,8 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let mask = dir.config.mask_token_id;
     let canvas = vec![5, 9, 12, mask, mask, 7, mask, mask];
     let positions = vec![3, 4, 6, 7];
-    let request = ToWorker::Propose { id: 4, canvas: canvas.clone(), positions: positions.clone(), rule: rule(mask), key: key() };
+    let request =
+        ToWorker::Propose { id: 4, canvas: canvas.clone(), positions: positions.clone(), rule: rule(mask), key: key() };
     // Through JSON, as the real message travels.
     let request: ToWorker = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
     let reply = state.handle(request, None);
@@ -83,9 +96,14 @@ async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
     let engines = Engines::new(Some(gpu), None);
     let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();
     for strategy in Strategy::ALL {
-        let settings = Settings { strategy, sampler: SamplerConfig { max_new_tokens: 12, steps: 6, block_length: 4, seed: 7, ..Default::default() }, ..Settings::default() };
+        let settings = Settings {
+            strategy,
+            sampler: SamplerConfig { max_new_tokens: 12, steps: 6, block_length: 4, seed: 7, ..Default::default() },
+            ..Settings::default()
+        };
         let config = settings.run_config();
-        let mut decode = Decode::new(&prompt, &config, dir.config.mask_token_id, dir.config.max_position_embeddings).unwrap();
+        let mut decode =
+            Decode::new(&prompt, &config, dir.config.mask_token_id, dir.config.max_position_embeddings).unwrap();
         while let Some(request) = decode.request() {
             let scored = if request.positions.is_empty() {
                 Vec::new()
@@ -98,7 +116,12 @@ async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
         let mut cpu = CpuModel::load(&dir.config, &dir.weights).unwrap();
         let on_cpu = generate(&mut cpu, &prompt, &config, &mut Unobserved).unwrap();
         assert_eq!(on_gpu.tokens, on_cpu.tokens, "{strategy:?}: tokens");
-        let commits = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.iter().map(|c| (c.position, c.token)).collect::<Vec<_>>()).collect::<Vec<_>>();
+        let commits = |d: &unmask_sampler::Decoded| {
+            d.steps
+                .iter()
+                .map(|s| s.commits.iter().map(|c| (c.position, c.token)).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(commits(&on_gpu), commits(&on_cpu), "{strategy:?}: decode order");
     }
 }

@@ -70,14 +70,18 @@ fn setup() -> Result<()> {
         }
         Ok(())
     })?;
-    step("lavapipe and Chromium (Debian packages)", || {
-        let missing: Vec<&str> = DEBIAN_PACKAGES
+    step("lavapipe, Chromium and Node.js (Debian packages)", || {
+        let mut missing: Vec<&str> = DEBIAN_PACKAGES
             .iter()
             .copied()
             .filter(|p| {
                 !output("dpkg-query", &["-W", "-f=${Status}", p]).is_ok_and(|s| s.contains("install ok installed"))
             })
             .collect();
+        // The end-to-end test needs Node.js; any installed one will do.
+        if output("npm", &["--version"]).is_err() {
+            missing.extend(["nodejs", "npm"]);
+        }
         if missing.is_empty() {
             println!("  {} already installed", DEBIAN_PACKAGES.join(", "));
             return Ok(());

@@ -17,7 +17,8 @@ const END: &str = "·";
 #[component]
 pub fn TokenGrid() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let cells = move || ctx.run.with(|r| (r.id, r.initial.len()));
+    // Cells are rebuilt only when a new run changes the canvas; each cell then follows the steps itself.
+    let cells = Memo::new(move |_| ctx.run.with(|r| (r.id, r.initial.len())));
     view! {
         <div class="status" data-state=move || ctx.run.with(|r| r.status.id())>
             {move || ctx.run.with(|r| match r.status {
@@ -31,7 +32,7 @@ pub fn TokenGrid() -> impl IntoView {
         <Legend/>
         <div class="grid" aria-label="The canvas, token by token">
             {move || {
-                let (_, n) = cells();
+                let (_, n) = cells.get();
                 (0..n).map(|q| view! { <Cell position=q/> }).collect_view()
             }}
         </div>
