@@ -165,7 +165,8 @@ async fn start_up(ctx: Ctx) {
         match GpuEngine::load(&dir.config, &dir.weights).await {
             Ok(gpu) => Some(gpu),
             Err(e) => {
-                ctx.warnings.update(|w| w.push(format!("WebGPU could not run the model ({e}); using the CPU worker")));
+                ctx.warnings
+                    .update(|w| w.push(format!("WebGPU cannot run the model here ({e}); the CPU worker runs it")));
                 None
             }
         }

@@ -71,7 +71,10 @@ pub struct GpuEngine {
 impl GpuEngine {
     /// Loads the model on the browser's WebGPU adapter, if there is one.
     pub async fn load(config: &ModelConfig, weights: &Weights) -> Result<GpuEngine, String> {
-        let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
+        let gpu = Gpu::new().await.map_err(|e| match e {
+            GpuError::NoAdapter(_) => "this browser offers no WebGPU adapter".to_owned(),
+            other => other.to_string(),
+        })?;
         let adapter = gpu.summary();
         let options = GpuOptions { max_len: config.max_position_embeddings, ..GpuOptions::default() };
         let model = GpuModel::load(Arc::new(gpu), config, weights, options).await.map_err(|e| e.to_string())?;
