@@ -1,5 +1,6 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
-// decode order, move a slider, scrub, reload from the cache, and run once without WebGPU (the CPU worker).
+// decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker), and
+// once on the automatic choice, switching to WebGPU afterwards.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -100,6 +101,24 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   check((await decodedCells(page)).length === 32, "the CPU worker decoded all 32 cells");
   timings.cpu_worker_ms_per_step = await msPerStep(page);
   await page.screenshot({ path: join(shots, "4-cpu-worker.png"), fullPage: true });
+  await browser.close();
+}
+
+// 6. Automatic choice with a software WebGPU adapter: the CPU worker runs (the badge says why); switching to
+// WebGPU loads the model there and the run finishes on it.
+{
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  timings.auto_cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}`);
+  await waitDone(page);
+  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "auto picks the CPU worker over a software adapter");
+  check((await page.textContent(".badge .why")).includes("software"), "the badge says the adapter is a software one");
+  await page.selectOption("#backend", "webgpu");
+  await page.waitForFunction(() => document.querySelector(".badge")?.dataset.engine === "webgpu", null, { timeout: RUN_TIMEOUT });
+  await waitDone(page);
+  check((await decodedCells(page)).length === 32, "after switching, WebGPU decoded all 32 cells");
+  await page.screenshot({ path: join(shots, "5-switched-to-webgpu.png"), fullPage: true });
   await browser.close();
 }
 

@@ -13,7 +13,7 @@ use crate::components::{
     controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel, order_plot::OrderPlot,
     stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
-use crate::engine::{EngineKind, Engines, GpuEngine};
+use crate::engine::{EngineKind, Engines, GpuProbe, decide};
 use crate::loader::{Progress, load_model};
 use crate::run::{Model, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Settings};
@@ -158,19 +158,6 @@ async fn start_up(ctx: Ctx) {
             Err(e) => return fail_load(ctx, format!("the model files do not fit together: {e}")),
         };
     let choice = ctx.settings.get_untracked().backend;
-    let gpu = if choice == BackendChoice::Cpu || !has_webgpu() {
-        None
-    } else {
-        ctx.load.set(LoadStatus::Starting("loading the model on WebGPU".into()));
-        match GpuEngine::load(&dir.config, &dir.weights).await {
-            Ok(gpu) => Some(gpu),
-            Err(e) => {
-                ctx.warnings
-                    .update(|w| w.push(format!("WebGPU cannot run the model here ({e}); the CPU worker runs it")));
-                None
-            }
-        }
-    };
     ctx.load.set(LoadStatus::Starting("starting the CPU worker".into()));
     let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
         Ok(cpu) => Some(cpu),
@@ -179,28 +166,35 @@ async fn start_up(ctx: Ctx) {
             None
         }
     };
-    if gpu.is_none() && cpu.is_none() {
-        return fail_load(ctx, "neither WebGPU nor the CPU worker could run the model".into());
-    }
-    let engines = Engines::new(gpu, cpu);
-    // Measure one step of the default run's length on each engine (after a warm-up step).
+    let engines = Engines::new(cpu);
+    let cpu_ok = engines.cpu.is_some();
+    // The canvas of the run about to start: a step of the length that matters is what gets measured.
     let settings = ctx.settings.get_untracked();
     let prompt = dir.tokenizer.encode(&settings.prompt).unwrap_or_default();
     let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, dir.config.mask_token_id);
-    let mut timings = [None, None];
-    if choice == BackendChoice::Auto && engines.gpu.is_some() && engines.cpu.is_some() {
-        ctx.load.set(LoadStatus::Starting("measuring both engines".into()));
-        for (kind, slot) in [(EngineKind::Gpu, 0), (EngineKind::Cpu, 1)] {
-            engines.set_active(kind, String::new());
-            timings[slot] = measure_step(&engines, &canvas, dir.config.mask_token_id).await;
+    let probe = if choice == BackendChoice::Cpu && cpu_ok {
+        GpuProbe::Unavailable("not requested".into())
+    } else {
+        probe_gpu(ctx, &engines, choice, cpu_ok, &dir, &canvas).await
+    };
+    let cpu_ms = match (&probe, choice) {
+        (GpuProbe::Measured(_), BackendChoice::Auto) if cpu_ok => {
+            engines.set_active(EngineKind::Cpu, String::new());
+            measure_step(&engines, &canvas, dir.config.mask_token_id).await
         }
+        _ => None,
+    };
+    if !cpu_ok && matches!(probe, GpuProbe::Unavailable(_)) {
+        return fail_load(ctx, "neither WebGPU nor the CPU worker can run the model here".into());
     }
-    engines.choose(choice, timings[0], timings[1]);
+    let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_ms);
+    engines.set_active(kind, reason);
     let token_text =
         (0..dir.config.vocab_size as u32).map(|id| dir.tokenizer.decode(&[id]).unwrap_or_default()).collect();
     let model = Model {
         name: files.manifest.name.clone(),
         config: dir.config,
+        weights: dir.weights,
         tokenizer: dir.tokenizer,
         token_text,
         engines: Rc::new(engines),
@@ -210,6 +204,38 @@ async fn start_up(ctx: Ctx) {
     };
     ctx.model.set(Some(Rc::new(model)));
     ctx.load.set(LoadStatus::Ready);
+}
+
+/// What WebGPU offers: no adapter, a software one (left unloaded when the worker can run instead), or the
+/// model loaded there, measured when the choice is automatic.
+async fn probe_gpu(
+    ctx: Ctx,
+    engines: &Engines,
+    choice: BackendChoice,
+    cpu_ok: bool,
+    dir: &ModelDir,
+    canvas: &[u32],
+) -> GpuProbe {
+    ctx.load.set(LoadStatus::Starting("asking for a WebGPU adapter".into()));
+    let adapter = match engines.gpu_adapter().await {
+        Ok(adapter) => adapter,
+        Err(why) => return GpuProbe::Unavailable(why),
+    };
+    if adapter.is_software && choice == BackendChoice::Auto && cpu_ok {
+        let name = if adapter.name.is_empty() { "unnamed".to_owned() } else { adapter.name };
+        return GpuProbe::Software(name);
+    }
+    ctx.load.set(LoadStatus::Starting("loading the model on WebGPU (building its pipelines)".into()));
+    if let Err(why) = engines.load_gpu(&dir.config, &dir.weights).await {
+        ctx.warnings.update(|w| w.push(format!("WebGPU cannot run the model here ({why})")));
+        return GpuProbe::Unavailable(why);
+    }
+    if choice != BackendChoice::Auto || !cpu_ok {
+        return GpuProbe::Measured(None);
+    }
+    ctx.load.set(LoadStatus::Starting("measuring WebGPU and the CPU worker".into()));
+    engines.set_active(EngineKind::Gpu, String::new());
+    GpuProbe::Measured(measure_step(engines, canvas, dir.config.mask_token_id).await)
 }
 
 /// Milliseconds of one step over `canvas` (its masked positions), after one warm-up step; None on failure.
@@ -230,10 +256,6 @@ async fn measure_step(engines: &Engines, canvas: &[u32], mask: u32) -> Option<f6
 fn fail_load(ctx: Ctx, message: String) {
     ctx.load.set(LoadStatus::Failed(message.clone()));
     ctx.run.set(RunView::idle(RunStatus::Error, message));
-}
-
-fn has_webgpu() -> bool {
-    web_sys::window().map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false)).unwrap_or(false)
 }
 
 /// Every settings change (once the model is ready): the URL is updated, the run in flight is cancelled at
@@ -279,13 +301,10 @@ fn restart_on_change(ctx: Ctx) {
 fn apply_backend_choice(model: &Model, choice: BackendChoice) {
     let engines = &model.engines;
     match choice {
-        BackendChoice::Gpu if engines.has(EngineKind::Gpu) => {
-            engines.set_active(EngineKind::Gpu, "chosen by you".into())
-        }
-        BackendChoice::Cpu if engines.has(EngineKind::Cpu) => {
-            engines.set_active(EngineKind::Cpu, "chosen by you".into())
-        }
+        // The run loads the model on WebGPU first if it is not there yet.
+        BackendChoice::Gpu if engines.gpu_possible() => engines.set_active(EngineKind::Gpu, "chosen by you".into()),
         BackendChoice::Gpu => engines.set_active(EngineKind::Cpu, "WebGPU is not available here".into()),
+        BackendChoice::Cpu if engines.cpu.is_some() => engines.set_active(EngineKind::Cpu, "chosen by you".into()),
         _ => {}
     }
 }

@@ -1,8 +1,10 @@
 //! The page's two engines behind one async `propose`: the WGSL engine on WebGPU, and the CPU engine in a Web
-//! Worker (so the UI thread never runs a forward pass). Which one runs is decided by measuring both
-//! ([`Engines::choose`]); the other stays loaded, so a lost GPU device falls back at once.
+//! Worker (so the UI thread never runs a forward pass). Which one runs is decided at start-up ([`decide`]):
+//! measured when the adapter is a real GPU, the worker when it is a software emulation. The worker stays
+//! loaded either way, so a lost GPU device falls back at once.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use unmask_gpu::{AdapterSummary, Gpu, GpuError, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Proposal, ProposalRule, StepKey, candidates, propose_from_logits};
 
+use crate::settings::BackendChoice;
 use crate::worker::WorkerEngine;
 
 /// How many candidates a token's tooltip lists.
@@ -61,7 +64,6 @@ impl EngineKind {
         }
     }
 }
-
 /// The WGSL engine and the adapter it runs on.
 pub struct GpuEngine {
     pub model: GpuModel,
@@ -69,15 +71,11 @@ pub struct GpuEngine {
 }
 
 impl GpuEngine {
-    /// Loads the model on the browser's WebGPU adapter, if there is one.
-    pub async fn load(config: &ModelConfig, weights: &Weights) -> Result<GpuEngine, String> {
-        let gpu = Gpu::new().await.map_err(|e| match e {
-            GpuError::NoAdapter(_) => "this browser offers no WebGPU adapter".to_owned(),
-            other => other.to_string(),
-        })?;
+    /// Uploads the model and builds every pipeline (seconds on a software adapter).
+    pub async fn load(gpu: Arc<Gpu>, config: &ModelConfig, weights: &Weights) -> Result<GpuEngine, String> {
         let adapter = gpu.summary();
         let options = GpuOptions { max_len: config.max_position_embeddings, ..GpuOptions::default() };
-        let model = GpuModel::load(Arc::new(gpu), config, weights, options).await.map_err(|e| e.to_string())?;
+        let model = GpuModel::load(gpu, config, weights, options).await.map_err(|e| e.to_string())?;
         Ok(GpuEngine { model, adapter })
     }
 }
@@ -89,11 +87,20 @@ pub struct StepError {
     pub device_lost: bool,
 }
 
-/// The engines the page has loaded and the one in use.
-/// Shared by the page and the running step (an `Rc`): the choice lives in cells, so switching engines never
-/// conflicts with a step that is awaiting one.
+/// How far the WebGPU side has got. The model is loaded on WebGPU only when it is going to run there: on a
+/// software adapter the CPU worker runs, and the slow pipeline build waits until the user asks for WebGPU.
+enum GpuSlot {
+    NotTried,
+    Adapter(Arc<Gpu>),
+    Loaded(Rc<GpuEngine>),
+    Unavailable(String),
+}
+
+/// The engines the page has and the one in use. Shared by the page and the running step (an `Rc`): all
+/// state is in cells, borrowed only between awaits, so switching engines never conflicts with a step that
+/// is awaiting one.
 pub struct Engines {
-    pub gpu: Option<GpuEngine>,
+    gpu: RefCell<GpuSlot>,
     pub cpu: Option<WorkerEngine>,
     active: Cell<EngineKind>,
     /// Why `active` was chosen, in words for the badge.
@@ -101,9 +108,80 @@ pub struct Engines {
 }
 
 impl Engines {
-    pub fn new(gpu: Option<GpuEngine>, cpu: Option<WorkerEngine>) -> Engines {
-        let active = if gpu.is_some() { EngineKind::Gpu } else { EngineKind::Cpu };
-        Engines { gpu, cpu, active: Cell::new(active), reason: RefCell::default() }
+    pub fn new(cpu: Option<WorkerEngine>) -> Engines {
+        Engines {
+            gpu: RefCell::new(GpuSlot::NotTried),
+            cpu,
+            active: Cell::new(EngineKind::Cpu),
+            reason: RefCell::default(),
+        }
+    }
+
+    /// The browser's WebGPU adapter, requested once.
+    pub async fn gpu_adapter(&self) -> Result<AdapterSummary, String> {
+        let known = match &*self.gpu.borrow() {
+            GpuSlot::NotTried => None,
+            GpuSlot::Adapter(gpu) => Some(gpu.summary()),
+            GpuSlot::Loaded(engine) => Some(engine.adapter.clone()),
+            GpuSlot::Unavailable(why) => return Err(why.clone()),
+        };
+        if let Some(summary) = known {
+            return Ok(summary);
+        }
+        let requested = if has_webgpu() { Gpu::new().await } else { Err(GpuError::NoAdapter(String::new())) };
+        match requested {
+            Ok(gpu) => {
+                let summary = gpu.summary();
+                *self.gpu.borrow_mut() = GpuSlot::Adapter(Arc::new(gpu));
+                Ok(summary)
+            }
+            Err(e) => {
+                let why = match e {
+                    GpuError::NoAdapter(_) => "this browser offers no WebGPU adapter".to_owned(),
+                    other => other.to_string(),
+                };
+                *self.gpu.borrow_mut() = GpuSlot::Unavailable(why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    /// The model on WebGPU, loaded once.
+    pub async fn load_gpu(&self, config: &ModelConfig, weights: &Weights) -> Result<Rc<GpuEngine>, String> {
+        self.gpu_adapter().await?;
+        let gpu = match &*self.gpu.borrow() {
+            GpuSlot::Loaded(engine) => return Ok(engine.clone()),
+            GpuSlot::Adapter(gpu) => gpu.clone(),
+            GpuSlot::Unavailable(why) => return Err(why.clone()),
+            GpuSlot::NotTried => unreachable!("gpu_adapter() has tried"),
+        };
+        match GpuEngine::load(gpu, config, weights).await {
+            Ok(engine) => {
+                let engine = Rc::new(engine);
+                *self.gpu.borrow_mut() = GpuSlot::Loaded(engine.clone());
+                Ok(engine)
+            }
+            Err(why) => {
+                *self.gpu.borrow_mut() = GpuSlot::Unavailable(why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    fn gpu_engine(&self) -> Option<Rc<GpuEngine>> {
+        match &*self.gpu.borrow() {
+            GpuSlot::Loaded(engine) => Some(engine.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether WebGPU may still run the model (loaded, an adapter to load it on, or not asked yet).
+    pub fn gpu_possible(&self) -> bool {
+        !matches!(&*self.gpu.borrow(), GpuSlot::Unavailable(_))
+    }
+
+    pub fn gpu_loaded(&self) -> bool {
+        self.gpu_engine().is_some()
     }
 
     pub fn active(&self) -> EngineKind {
@@ -119,6 +197,7 @@ impl Engines {
         *self.reason.borrow_mut() = reason;
     }
 
+    /// One step's proposals on the active engine (a GPU engine must be loaded: [`Engines::load_gpu`]).
     pub async fn propose(
         &self,
         canvas: &[u32],
@@ -128,10 +207,10 @@ impl Engines {
     ) -> Result<Vec<Scored>, StepError> {
         match self.active.get() {
             EngineKind::Gpu => {
-                let gpu = self
-                    .gpu
-                    .as_ref()
-                    .ok_or_else(|| StepError { message: "no GPU engine".into(), device_lost: true })?;
+                let gpu = self.gpu_engine().ok_or_else(|| StepError {
+                    message: "the model is not loaded on WebGPU".into(),
+                    device_lost: true,
+                })?;
                 let proposals =
                     gpu.model.propose_with_candidates(canvas, positions, rule, key).await.map_err(|e| StepError {
                         device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
@@ -143,7 +222,7 @@ impl Engines {
                 let cpu = self
                     .cpu
                     .as_ref()
-                    .ok_or_else(|| StepError { message: "no CPU engine".into(), device_lost: false })?;
+                    .ok_or_else(|| StepError { message: "the CPU worker is not running".into(), device_lost: false })?;
                 cpu.propose(canvas, positions, rule, key)
                     .await
                     .map_err(|message| StepError { message, device_lost: false })
@@ -151,37 +230,10 @@ impl Engines {
         }
     }
 
-    pub fn has(&self, kind: EngineKind) -> bool {
-        match kind {
-            EngineKind::Gpu => self.gpu.is_some(),
-            EngineKind::Cpu => self.cpu.is_some(),
-        }
-    }
-
-    /// Picks the engine for `choice`; on `Auto`, the one whose measured step (`gpu_ms`, `cpu_ms`) was faster.
-    pub fn choose(&self, choice: crate::settings::BackendChoice, gpu_ms: Option<f64>, cpu_ms: Option<f64>) {
-        use crate::settings::BackendChoice;
-        let measured = |ms: Option<f64>| ms.map_or("failed".to_owned(), |ms| format!("{ms:.0} ms"));
-        let timing = format!("one step measured: WebGPU {}, CPU worker {}", measured(gpu_ms), measured(cpu_ms));
-        let (active, reason) = match (choice, self.gpu.is_some(), self.cpu.is_some()) {
-            (BackendChoice::Gpu, true, _) => (EngineKind::Gpu, "chosen by you".into()),
-            (BackendChoice::Cpu, _, true) => (EngineKind::Cpu, "chosen by you".into()),
-            (BackendChoice::Gpu, false, _) => (EngineKind::Cpu, "WebGPU is not available here".into()),
-            (_, true, false) => (EngineKind::Gpu, "the CPU worker did not start".into()),
-            (_, false, _) => (EngineKind::Cpu, "WebGPU is not available here".into()),
-            (_, true, true) => match (gpu_ms, cpu_ms) {
-                (Some(g), Some(c)) if g < c => (EngineKind::Gpu, format!("faster here ({timing})")),
-                (Some(_), None) => (EngineKind::Gpu, timing),
-                _ => (EngineKind::Cpu, format!("faster here ({timing})")),
-            },
-        };
-        self.set_active(active, reason);
-    }
-
     /// The badge's text: which engine runs, on what.
     pub fn describe(&self) -> String {
         match self.active.get() {
-            EngineKind::Gpu => match &self.gpu {
+            EngineKind::Gpu => match self.gpu_engine() {
                 Some(g) => {
                     let a = &g.adapter;
                     format!(
@@ -196,5 +248,72 @@ impl Engines {
             },
             EngineKind::Cpu => "CPU · reference engine in a Web Worker (1 thread)".into(),
         }
+    }
+}
+
+/// Whether the browser exposes WebGPU at all (`navigator.gpu`).
+fn has_webgpu() -> bool {
+    web_sys::window().is_some_and(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
+}
+
+/// What start-up learnt about WebGPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GpuProbe {
+    /// No adapter, or the model would not load there: why.
+    Unavailable(String),
+    /// A software adapter (SwiftShader, WARP, lavapipe) of this name: not loaded, not measured.
+    Software(String),
+    /// Loaded and measured: ms per step (None: the step failed).
+    Measured(Option<f64>),
+}
+
+/// The engine for `choice`, and why in words for the badge. `cpu_ok`: the worker runs; `cpu_ms`: its
+/// measured step (None if not measured or failed).
+pub fn decide(choice: BackendChoice, gpu: &GpuProbe, cpu_ok: bool, cpu_ms: Option<f64>) -> (EngineKind, String) {
+    let ms = |ms: Option<f64>| ms.map_or("failed".to_owned(), |ms| format!("{ms:.0} ms"));
+    match (choice, gpu, cpu_ok) {
+        (BackendChoice::Cpu, _, true) => (EngineKind::Cpu, "chosen by you".into()),
+        (_, GpuProbe::Unavailable(why), _) => (EngineKind::Cpu, format!("WebGPU is not available: {why}")),
+        (BackendChoice::Gpu, _, _) => (EngineKind::Gpu, "chosen by you".into()),
+        (_, _, false) => (EngineKind::Gpu, "the CPU worker did not start".into()),
+        (BackendChoice::Auto, GpuProbe::Software(name), true) => (
+            EngineKind::Cpu,
+            format!("the WebGPU adapter ({name}) emulates a GPU in software, several times slower than the CPU worker"),
+        ),
+        (BackendChoice::Auto, GpuProbe::Measured(gpu_ms), true) => {
+            let timing = format!("one step: WebGPU {}, CPU worker {}", ms(*gpu_ms), ms(cpu_ms));
+            match (*gpu_ms, cpu_ms) {
+                (Some(g), Some(c)) if g < c => (EngineKind::Gpu, format!("faster here ({timing})")),
+                (Some(_), None) => (EngineKind::Gpu, timing),
+                _ => (EngineKind::Cpu, format!("faster here ({timing})")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_takes_the_faster_engine_and_skips_software_adapters() {
+        let auto = BackendChoice::Auto;
+        assert_eq!(decide(auto, &GpuProbe::Measured(Some(5.0)), true, Some(50.0)).0, EngineKind::Gpu);
+        assert_eq!(decide(auto, &GpuProbe::Measured(Some(500.0)), true, Some(50.0)).0, EngineKind::Cpu);
+        assert_eq!(decide(auto, &GpuProbe::Measured(None), true, Some(50.0)).0, EngineKind::Cpu);
+        let (kind, why) = decide(auto, &GpuProbe::Software("SwiftShader".into()), true, None);
+        assert_eq!(kind, EngineKind::Cpu);
+        assert!(why.contains("SwiftShader"), "{why}");
+    }
+
+    #[test]
+    fn a_choice_is_kept_unless_impossible() {
+        let none = GpuProbe::Unavailable("no adapter".into());
+        assert_eq!(decide(BackendChoice::Gpu, &GpuProbe::Software("x".into()), true, None).0, EngineKind::Gpu);
+        assert_eq!(decide(BackendChoice::Cpu, &GpuProbe::Measured(Some(1.0)), true, Some(9.0)).0, EngineKind::Cpu);
+        let (kind, why) = decide(BackendChoice::Gpu, &none, true, None);
+        assert_eq!(kind, EngineKind::Cpu);
+        assert!(why.contains("no adapter"), "{why}");
+        assert_eq!(decide(BackendChoice::Auto, &GpuProbe::Software("x".into()), false, None).0, EngineKind::Gpu);
     }
 }

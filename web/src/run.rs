@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep};
+use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep, Weights};
 use unmask_sampler::{Decode, Decoded, SamplerConfig};
 
 use crate::engine::{EngineKind, Engines, Scored};
@@ -16,6 +16,8 @@ use crate::settings::Settings;
 pub struct Model {
     pub name: String,
     pub config: ModelConfig,
+    /// Kept for loading the model on WebGPU later, when the user switches to it.
+    pub weights: Weights,
     pub tokenizer: Tokenizer,
     /// Each token id's text, decoded once at load.
     pub token_text: Vec<String>,
@@ -172,12 +174,25 @@ pub async fn run(
         engine: Some(model.engines.active()),
         trace: None,
     });
+    let engines = &model.engines;
+    if engines.active() == EngineKind::Gpu && !engines.gpu_loaded() {
+        view.update(|v| v.message = "loading the model on WebGPU (building its pipelines)…".into());
+        let loaded = engines.load_gpu(&model.config, &model.weights).await;
+        if !live() {
+            return;
+        }
+        if let Err(why) = loaded {
+            let reason = format!("WebGPU cannot run the model ({why}); the CPU worker runs it");
+            engines.set_active(EngineKind::Cpu, reason.clone());
+            notice.set(Some(reason));
+        }
+        view.update(|v| v.engine = Some(engines.active()));
+    }
     while let Some(request) = decode.request() {
         let started = now_ms();
         let mut scored = Vec::new();
         if !request.positions.is_empty() {
             loop {
-                let engines = &model.engines;
                 let result = engines.propose(decode.canvas(), &request.positions, &request.rule, request.key).await;
                 if !live() {
                     return;
@@ -188,7 +203,7 @@ pub async fn run(
                         break;
                     }
                     // The GPU is gone: the same step again on the CPU worker (the decode is deterministic).
-                    Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.has(EngineKind::Cpu) => {
+                    Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
                         let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
                         engines.set_active(EngineKind::Cpu, reason.clone());
                         notice.set(Some(reason));

@@ -6,7 +6,7 @@
 use unmask_cpu::CpuModel;
 use unmask_model::ModelDir;
 use unmask_sampler::{Decode, SamplerConfig, Unobserved, generate};
-use unmask_web::engine::{Engines, GpuEngine};
+use unmask_web::engine::{EngineKind, Engines};
 use unmask_web::settings::{BackendChoice, Settings, Strategy};
 use unmask_web::worker::{FromWorker, ToWorker, WorkerState};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -92,8 +92,9 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
 #[wasm_bindgen_test]
 async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
     let dir = fixture();
-    let gpu = GpuEngine::load(&dir.config, &dir.weights).await.expect("WebGPU (--enable-unsafe-webgpu)");
-    let engines = Engines::new(Some(gpu), None);
+    let engines = Engines::new(None);
+    engines.load_gpu(&dir.config, &dir.weights).await.expect("WebGPU (--enable-unsafe-webgpu)");
+    engines.set_active(EngineKind::Gpu, String::new());
     let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();
     for strategy in Strategy::ALL {
         let settings = Settings {
