@@ -18,7 +18,8 @@ pub fn Inspector() -> impl IntoView {
                 return Some(view! { <p>{format!("position {relative}: {what}")}</p> }.into_any());
             };
             let step = r.decoded_at[position].unwrap_or(0);
-            let text = |t: u32| format!("{:?}", model.token_text.get(t as usize).cloned().unwrap_or_default());
+            // Different ids can decode to the same text; the id tells them apart.
+            let text = |t: u32| format!("{:?} #{t}", model.token_text.get(t as usize).cloned().unwrap_or_default());
             Some(view! {
                 <p>{format!("position {relative} · decoded at step {} · score {:.3}", step + 1, scored.proposal.score)}</p>
                 <table class="candidates">
