@@ -1,0 +1,292 @@
+//! The forward pass over the engine's matrices and reused buffers.
+
+use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
+use unmask_model::quant::DEFAULT_GROUP_SIZE;
+use unmask_model::{ModelConfig, QuantScheme, QuantTensor, Weights};
+
+use crate::FastError;
+use crate::attention::{self, Shape};
+use crate::gemm::{self, Matrix};
+
+/// How to load a model.
+#[derive(Clone, Copy, Debug)]
+pub struct FastOptions {
+    /// Quantize float weights to this scheme (already quantized files stay as they are).
+    pub quant: Option<QuantScheme>,
+    pub group_size: usize,
+    /// Worker threads (1 in the browser).
+    pub threads: usize,
+    /// The longest canvas the buffers are sized for (capped by the model's context).
+    pub max_len: usize,
+}
+
+impl Default for FastOptions {
+    fn default() -> Self {
+        FastOptions { quant: None, group_size: DEFAULT_GROUP_SIZE, threads: gemm::default_threads(), max_len: 1024 }
+    }
+}
+
+struct Layer {
+    input_norm: Vec<f32>,
+    /// q, k and v projections stacked (rows q | k | v), one matmul.
+    qkv: Matrix,
+    qkv_bias: Option<Vec<f32>>,
+    o: Matrix,
+    post_norm: Vec<f32>,
+    /// gate and up projections stacked (rows gate | up), one matmul.
+    gate_up: Matrix,
+    down: Matrix,
+}
+
+/// Activations, allocated once for `max_len` rows.
+struct Buffers {
+    x: Vec<f32>,
+    normed: Vec<f32>,
+    qkv: Vec<f32>,
+    attended: Vec<f32>,
+    projected: Vec<f32>,
+    gate_up: Vec<f32>,
+    activated: Vec<f32>,
+}
+
+/// A model ready to run on the CPU.
+pub struct FastModel {
+    config: ModelConfig,
+    options: FastOptions,
+    embed: Matrix,
+    /// `None` when tied to the embedding.
+    lm_head: Option<Matrix>,
+    layers: Vec<Layer>,
+    final_norm: Vec<f32>,
+    /// cos and sin of every (position, frequency), computed in f64 as the reference does.
+    rope: Vec<(f64, f64)>,
+    buffers: Buffers,
+}
+
+impl FastModel {
+    pub fn load(config: &ModelConfig, weights: &Weights, options: FastOptions) -> Result<Self, FastError> {
+        layout::check_weights(config, weights)?;
+        let c = config;
+        let max_len = options.max_len.min(c.max_position_embeddings).max(1);
+        let (h, inter) = (c.hidden_size, c.intermediate_size);
+        let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
+        let matrix = |name: &str, rows: usize, cols: usize| -> Result<Matrix, FastError> {
+            if let Some(q) = weights.quant(name)? {
+                return Ok(Matrix::Quant(q));
+            }
+            let data = weights.f32(name, &[rows, cols])?;
+            Ok(gemm::matrix(data, rows, cols, options.quant, options.group_size))
+        };
+        let biased = layout::has_qkv_bias(weights);
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| {
+                let name = |suffix: &str| layout::layer_tensor(i, suffix);
+                let qkv = stack(vec![
+                    matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
+                    matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
+                    matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
+                ])?;
+                let qkv_bias = if biased {
+                    let mut bias = weights.f32(&name("self_attn.q_proj.bias"), &[q_width])?;
+                    bias.extend(weights.f32(&name("self_attn.k_proj.bias"), &[kv_width])?);
+                    bias.extend(weights.f32(&name("self_attn.v_proj.bias"), &[kv_width])?);
+                    Some(bias)
+                } else {
+                    None
+                };
+                Ok(Layer {
+                    input_norm: weights.f32(&name("input_layernorm.weight"), &[h])?,
+                    qkv,
+                    qkv_bias,
+                    o: matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
+                    post_norm: weights.f32(&name("post_attention_layernorm.weight"), &[h])?,
+                    gate_up: stack(vec![
+                        matrix(&name("mlp.gate_proj.weight"), inter, h)?,
+                        matrix(&name("mlp.up_proj.weight"), inter, h)?,
+                    ])?,
+                    down: matrix(&name("mlp.down_proj.weight"), h, inter)?,
+                })
+            })
+            .collect::<Result<Vec<_>, FastError>>()?;
+        let half = c.head_dim / 2;
+        let rope = (0..max_len)
+            .flat_map(|position| {
+                (0..half).map(move |i| {
+                    let freq = 1.0 / c.rope_theta.powf(2.0 * i as f64 / c.head_dim as f64);
+                    let (sin, cos) = (position as f64 * freq).sin_cos();
+                    (cos, sin)
+                })
+            })
+            .collect();
+        let rows = max_len;
+        let buffers = Buffers {
+            x: vec![0.0; rows * h],
+            normed: vec![0.0; rows * h.max(inter)],
+            qkv: vec![0.0; rows * (q_width + 2 * kv_width)],
+            attended: vec![0.0; rows * q_width],
+            projected: vec![0.0; rows * h],
+            gate_up: vec![0.0; rows * 2 * inter],
+            activated: vec![0.0; rows * inter],
+        };
+        Ok(FastModel {
+            config: c.clone(),
+            options: FastOptions { max_len, ..options },
+            embed: matrix(EMBED, c.vocab_size, h)?,
+            lm_head: if c.tie_word_embeddings { None } else { Some(matrix(LM_HEAD, c.vocab_size, h)?) },
+            layers,
+            final_norm: weights.f32(FINAL_NORM, &[h])?,
+            rope,
+            buffers,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn options(&self) -> FastOptions {
+        self.options
+    }
+
+    /// Bytes of weights held.
+    pub fn weight_bytes(&self) -> usize {
+        let layers: usize =
+            self.layers.iter().map(|l| l.qkv.bytes() + l.o.bytes() + l.gate_up.bytes() + l.down.bytes()).sum();
+        layers + self.embed.bytes() + self.lm_head.as_ref().map_or(0, Matrix::bytes)
+    }
+
+    /// Logits `[rows.len(), vocab]` of the given canvas rows after a forward pass over `tokens`.
+    pub fn logits_of_rows(&mut self, tokens: &[u32], rows: &[usize]) -> Result<Vec<f32>, FastError> {
+        let c = self.config.clone();
+        let (h, seq) = (c.hidden_size, tokens.len());
+        if seq > self.options.max_len {
+            return Err(FastError::TooLong { len: seq, max: self.options.max_len });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(FastError::TokenOutOfRange { token: bad, vocab: c.vocab_size });
+        }
+        if let Some(&bad) = rows.iter().find(|&&r| r >= seq) {
+            return Err(FastError::RowOutOfRange { row: bad, seq });
+        }
+        self.forward(tokens);
+        let b = &mut self.buffers;
+        // The head only for the rows asked for: it is the largest matmul.
+        let mut gathered = vec![0.0f32; rows.len() * h];
+        for (g, &r) in gathered.chunks_exact_mut(h).zip(rows) {
+            g.copy_from_slice(&b.x[r * h..][..h]);
+        }
+        rms_norm(&mut gathered, &self.final_norm, c.rms_norm_eps);
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed);
+        let mut logits = vec![0.0f32; rows.len() * c.vocab_size];
+        gemm::matmul(&gathered, head, None, &mut logits, self.options.threads);
+        Ok(logits)
+    }
+
+    /// The decoder layers over `tokens`, leaving the residual stream in `buffers.x`.
+    fn forward(&mut self, tokens: &[u32]) {
+        let c = self.config.clone();
+        let threads = self.options.threads;
+        let (h, inter, seq) = (c.hidden_size, c.intermediate_size, tokens.len());
+        let shape = Shape { seq, heads: c.num_attention_heads, kv_heads: c.num_key_value_heads, head_dim: c.head_dim };
+        let b = &mut self.buffers;
+        let x = &mut b.x[..seq * h];
+        for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
+            embedding_row(&self.embed, t as usize, row);
+        }
+        for layer in &self.layers {
+            let normed = &mut b.normed[..seq * h];
+            normed.copy_from_slice(x);
+            rms_norm(normed, &layer.input_norm, c.rms_norm_eps);
+            let qkv = &mut b.qkv[..seq * shape.stride()];
+            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, threads);
+            rope(qkv, shape, &self.rope);
+            let attended = &mut b.attended[..seq * c.num_attention_heads * c.head_dim];
+            attention::attention(qkv, shape, attended, threads);
+            let projected = &mut b.projected[..seq * h];
+            gemm::matmul(attended, &layer.o, None, projected, threads);
+            x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
+
+            normed.copy_from_slice(x);
+            rms_norm(normed, &layer.post_norm, c.rms_norm_eps);
+            let gate_up = &mut b.gate_up[..seq * 2 * inter];
+            gemm::matmul(normed, &layer.gate_up, None, gate_up, threads);
+            let activated = &mut b.activated[..seq * inter];
+            for (row, out) in gate_up.chunks_exact(2 * inter).zip(activated.chunks_exact_mut(inter)) {
+                let (gate, up) = row.split_at(inter);
+                for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+                    *o = g / (1.0 + (-g).exp()) * u;
+                }
+            }
+            gemm::matmul(activated, &layer.down, None, projected, threads);
+            x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
+        }
+    }
+}
+
+/// One embedding row as f32 (dequantized when the embedding is quantized).
+fn embedding_row(embed: &Matrix, token: usize, out: &mut [f32]) {
+    match embed {
+        Matrix::F32 { cols, data, .. } => out.copy_from_slice(&data[token * cols..][..*cols]),
+        Matrix::Quant(q) => out.copy_from_slice(&q.dequantize_row(token)),
+    }
+}
+
+/// RMSNorm of every row in place, the mean of squares in f64 as the reference takes it.
+fn rms_norm(x: &mut [f32], weight: &[f32], eps: f64) {
+    let width = weight.len();
+    for row in x.chunks_exact_mut(width) {
+        let mean_square = row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / width as f64;
+        let scale = (1.0 / (mean_square + eps).sqrt()) as f32;
+        row.iter_mut().zip(weight).for_each(|(v, w)| *v = *v * scale * w);
+    }
+}
+
+/// Rotary embedding of the q and k parts of every fused row ("rotate half", the reference's f64 rotation).
+fn rope(qkv: &mut [f32], shape: Shape, table: &[(f64, f64)]) {
+    let d = shape.head_dim;
+    let half = d / 2;
+    let heads = shape.heads + shape.kv_heads;
+    for (position, row) in qkv.chunks_exact_mut(shape.stride()).enumerate() {
+        let angles = &table[position * half..][..half];
+        for head in row[..heads * d].chunks_exact_mut(d) {
+            for (i, &(cos, sin)) in angles.iter().enumerate() {
+                let (a, b) = (head[i] as f64, head[i + half] as f64);
+                head[i] = (a * cos - b * sin) as f32;
+                head[i + half] = (b * cos + a * sin) as f32;
+            }
+        }
+    }
+}
+
+/// Matrices stacked by rows (fused projections): all f32, or all quantized alike; otherwise all f32.
+fn stack(parts: Vec<Matrix>) -> Result<Matrix, FastError> {
+    let cols = parts[0].cols();
+    let rows: usize = parts.iter().map(Matrix::rows).sum();
+    let same_quant = match &parts[0] {
+        Matrix::Quant(first) => parts
+            .iter()
+            .all(|p| matches!(p, Matrix::Quant(q) if q.scheme == first.scheme && q.group_size == first.group_size)),
+        Matrix::F32 { .. } => false,
+    };
+    if same_quant {
+        let mut parts = parts.into_iter().map(|p| match p {
+            Matrix::Quant(q) => q,
+            Matrix::F32 { .. } => unreachable!("checked: all quantized"),
+        });
+        let mut stacked: QuantTensor = parts.next().expect("at least one part");
+        for q in parts {
+            stacked.words.extend(q.words);
+            stacked.scales.extend(q.scales);
+        }
+        stacked.rows = rows;
+        return Ok(Matrix::Quant(stacked));
+    }
+    let mut data = Vec::with_capacity(rows * cols);
+    for part in parts {
+        match part {
+            Matrix::F32 { data: d, .. } => data.extend(d),
+            Matrix::Quant(q) => data.extend(q.dequantize()),
+        }
+    }
+    Ok(Matrix::F32 { rows, cols, data })
+}

@@ -1,0 +1,121 @@
+//! The fast engine against the reference (`unmask-cpu`, the oracle): whole-model logits for f32 weights and
+//! for q8/q4 files (the reference dequantizes the same file), odd shapes included, and the same trace for the
+//! same seed under every decoding algorithm.
+
+use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
+use unmask_model::convert::{WeightFormat, convert_weights};
+use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
+use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+
+fn fixture() -> ModelDir {
+    ModelDir::open(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny-qwen2"))).unwrap()
+}
+
+/// An odd shape: 3 heads over 1 kv head, head_dim 16, rows that are not multiples of the kernel's tiles.
+fn odd() -> (ModelConfig, Weights) {
+    let config = ModelConfig::of_shape(48, 2, 3, 1, 80, 101, 64);
+    let weights = Weights::random(&config, 5);
+    (config, weights)
+}
+
+fn tokens(vocab: usize, len: usize, mask: u32) -> Vec<u32> {
+    (0..len).map(|i| if i % 3 == 1 { mask } else { (i * 37 % vocab) as u32 }).collect()
+}
+
+/// Largest |Δ| between the engines' logits over all rows, relative to the largest |logit|.
+fn relative_error(config: &ModelConfig, weights: &Weights, options: FastOptions, seq: usize) -> f32 {
+    let reference = CpuModel::load(config, weights).unwrap();
+    let mut fast = FastModel::load(config, weights, options).unwrap();
+    let tokens = tokens(config.vocab_size, seq, config.mask_token_id);
+    let rows: Vec<usize> = (0..seq).collect();
+    let expected = reference.logits(&tokens, None).unwrap();
+    let actual = fast.logits_of_rows(&tokens, &rows).unwrap();
+    assert_eq!(actual.len(), expected.len());
+    let scale = expected.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    actual.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
+}
+
+#[test]
+fn f32_logits_match_the_reference() {
+    let dir = fixture();
+    for threads in [1, 2, 3] {
+        let options = FastOptions { threads, ..FastOptions::default() };
+        let error = relative_error(&dir.config, &dir.weights, options, 11);
+        assert!(error < 1e-5, "fixture, {threads} threads: relative error {error}");
+        let (config, weights) = odd();
+        for seq in [1, 2, 7, 33] {
+            let error = relative_error(&config, &weights, options, seq);
+            assert!(error < 1e-5, "odd shape, seq {seq}, {threads} threads: relative error {error}");
+        }
+    }
+}
+
+#[test]
+fn quantized_files_match_the_reference_on_the_same_file() {
+    let (config, weights) = odd();
+    for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+        let bytes = convert_weights(&config, &weights, WeightFormat::Quant { scheme, group_size: 16 }).unwrap();
+        let quantized = Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).unwrap();
+        let error = relative_error(&config, &quantized, FastOptions { threads: 2, ..FastOptions::default() }, 19);
+        assert!(error < 1e-5, "{scheme:?}: relative error {error}");
+    }
+}
+
+#[test]
+fn quantizing_while_loading_stays_close_to_f32() {
+    let (config, weights) = odd();
+    for (scheme, bound) in [(QuantScheme::Q8, 0.02), (QuantScheme::Q4, 0.3)] {
+        let options = FastOptions { quant: Some(scheme), group_size: 16, ..FastOptions::default() };
+        let error = relative_error(&config, &weights, options, 19);
+        assert!(error < bound, "{scheme:?}: relative error {error} (bound {bound})");
+        assert!(error > 0.0, "{scheme:?}: quantization changed nothing");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_as_the_reference() {
+    let dir = fixture();
+    let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();
+    let algorithms = [
+        (Algorithm::Dream, DreamAlg::Entropy, Remasking::LowConfidence),
+        (Algorithm::Dream, DreamAlg::MaskgitPlus, Remasking::LowConfidence),
+        (Algorithm::Dream, DreamAlg::TopkMargin, Remasking::LowConfidence),
+        (Algorithm::Dream, DreamAlg::Origin, Remasking::LowConfidence),
+        (Algorithm::Llada, DreamAlg::Entropy, Remasking::LowConfidence),
+        (Algorithm::Llada, DreamAlg::Entropy, Remasking::Random),
+        (Algorithm::Threshold, DreamAlg::Entropy, Remasking::LowConfidence),
+        (Algorithm::LeftToRight, DreamAlg::Entropy, Remasking::LowConfidence),
+    ];
+    let mut reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
+    let mut fast = FastModel::load(&dir.config, &dir.weights, FastOptions::default()).unwrap();
+    for (algorithm, alg, remasking) in algorithms {
+        let config = SamplerConfig {
+            algorithm,
+            alg,
+            remasking,
+            max_new_tokens: 16,
+            steps: 8,
+            block_length: 8,
+            temperature: 0.7,
+            top_p: if algorithm == Algorithm::Llada { 1.0 } else { 0.95 },
+            seed: 3,
+            ..SamplerConfig::default()
+        };
+        let expected = generate(&mut reference, &prompt, &config, &mut Unobserved).unwrap();
+        let actual = generate(&mut fast, &prompt, &config, &mut Unobserved).unwrap();
+        assert_eq!(actual.tokens, expected.tokens, "{algorithm:?}/{alg:?}/{remasking:?}");
+        let order = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.len()).collect::<Vec<_>>();
+        assert_eq!(order(&actual), order(&expected), "{algorithm:?}/{alg:?}/{remasking:?}: commits per step");
+    }
+}
+
+#[test]
+fn bad_requests_are_errors() {
+    let dir = fixture();
+    let options = FastOptions { max_len: 8, ..FastOptions::default() };
+    let mut fast = FastModel::load(&dir.config, &dir.weights, options).unwrap();
+    assert!(fast.logits_of_rows(&[1; 9], &[0]).unwrap_err().to_string().contains("longer"));
+    assert!(fast.logits_of_rows(&[1_000_000], &[0]).unwrap_err().to_string().contains("vocabulary"));
+    assert!(fast.logits_of_rows(&[1, 2], &[2]).unwrap_err().to_string().contains("outside the canvas"));
+}
