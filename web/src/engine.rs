@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use unmask_cpu::CpuModel;
+use unmask_fast::FastModel;
 use unmask_gpu::{AdapterSummary, Gpu, GpuError, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Proposal, ProposalRule, StepKey, candidates, propose_from_logits};
@@ -26,17 +26,16 @@ pub struct Scored {
     pub candidates: Vec<(u32, f32)>,
 }
 
-/// One denoising step's model work on the CPU reference engine (what the worker runs).
+/// One denoising step's model work on the fast CPU engine (what the worker runs).
 pub fn propose_on_cpu(
-    model: &CpuModel,
+    model: &mut FastModel,
     canvas: &[u32],
     positions: &[u32],
     rule: &ProposalRule,
     key: StepKey,
 ) -> Result<Vec<Scored>, String> {
-    let hidden = model.hidden_states(canvas, None).map_err(|e| e.to_string())?;
     let rows: Vec<usize> = positions.iter().map(|&q| model.config().logits_row(q as usize)).collect();
-    let logits = model.logits_of_rows(&hidden, &rows);
+    let logits = model.logits_of_rows(canvas, &rows).map_err(|e| e.to_string())?;
     let vocab = model.config().vocab_size;
     Ok(positions
         .iter()
@@ -246,7 +245,7 @@ impl Engines {
                 }
                 None => "WebGPU".into(),
             },
-            EngineKind::Cpu => "CPU · reference engine in a Web Worker (1 thread)".into(),
+            EngineKind::Cpu => "CPU · fast engine (SIMD128) in a Web Worker, 1 thread".into(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
-use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{ProposalRule, StepKey};
 use wasm_bindgen::prelude::*;
@@ -53,7 +53,7 @@ impl FromWorker {
 /// The worker's state: the model once loaded.
 #[derive(Default)]
 pub struct WorkerState {
-    model: Option<CpuModel>,
+    model: Option<FastModel>,
 }
 
 impl WorkerState {
@@ -66,7 +66,10 @@ impl WorkerState {
                     let config = ModelConfig::from_json(&config_json, "config.json").map_err(|e| e.to_string())?;
                     let weights =
                         Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).map_err(|e| e.to_string())?;
-                    CpuModel::load(&config, &weights).map_err(|e| e.to_string())
+                    // One thread: a worker has no threads of its own (wasm without atomics).
+                    let options =
+                        FastOptions { threads: 1, max_len: config.max_position_embeddings, ..FastOptions::default() };
+                    FastModel::load(&config, &weights, options).map_err(|e| e.to_string())
                 })();
                 match loaded {
                     Ok(model) => {
@@ -76,7 +79,7 @@ impl WorkerState {
                     Err(message) => FromWorker::Failed { id, message },
                 }
             }
-            ToWorker::Propose { id, canvas, positions, rule, key } => match &self.model {
+            ToWorker::Propose { id, canvas, positions, rule, key } => match &mut self.model {
                 None => FromWorker::Failed { id, message: "the worker has no model loaded".into() },
                 Some(model) => match propose_on_cpu(model, &canvas, &positions, &rule, key) {
                     Ok(proposals) => FromWorker::Proposals { id, proposals },

@@ -48,7 +48,8 @@ fn settings_survive_the_browsers_url_encoding() {
     assert_eq!(back, settings);
 }
 
-/// The worker's answers equal the CPU reference's own `Denoiser` (another code path in another crate).
+/// The worker (the fast engine, compiled to wasm with SIMD128) answers as the CPU reference's own `Denoiser`
+/// does (another engine in another crate).
 #[wasm_bindgen_test]
 fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let dir = fixture();
@@ -81,7 +82,12 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let FromWorker::Proposals { id: 4, proposals } = reply else { panic!("{reply:?}") };
     let mut reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
     let expected = unmask_sampler::Denoiser::propose(&mut reference, &canvas, &positions, &rule(mask), key()).unwrap();
-    assert_eq!(proposals.iter().map(|p| p.proposal).collect::<Vec<_>>(), expected);
+    // The worker runs the fast engine: the same tokens as the reference, scores equal to float rounding.
+    for (got, want) in proposals.iter().zip(&expected) {
+        assert_eq!((got.proposal.position, got.proposal.token), (want.position, want.token));
+        assert!((got.proposal.score - want.score).abs() < 1e-4, "{got:?} vs {want:?}");
+    }
+    assert_eq!(proposals.len(), expected.len());
     for p in &proposals {
         assert!(!p.candidates.is_empty() && p.candidates.len() <= 5);
         assert!(p.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "candidates most likely first");

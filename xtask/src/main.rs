@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 mod site;
 
 /// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
-const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-gpu"];
+const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-fast", "unmask-gpu"];
 /// Debian packages the tests need: lavapipe for native wgpu, Chromium and its driver for WebGPU in a browser.
 const DEBIAN_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1", "chromium", "chromium-driver"];
 /// Must equal the `wasm-bindgen` version in Cargo.lock (the test runner and the library must match).
@@ -172,6 +172,9 @@ fn ci() -> Result<()> {
         run("cargo", &args)
     })?;
     step("GPU parity tests in headless Chromium (WebGPU)", || run_in_browser("crates/gpu", BROWSER_TESTS, &[]))?;
+    step("fast CPU engine parity in headless Chromium (wasm SIMD128)", || {
+        run_in_browser("crates/fast", &["parity"], &[])
+    })?;
     step("playground logic in headless Chromium (WebGPU)", || run_in_browser("web", &["browser"], &[]))?;
     step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site::build()?))?;
     step("training pipeline smoke test", || {

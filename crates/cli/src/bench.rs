@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
 use unmask_gpu::{Gpu, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
@@ -21,8 +22,9 @@ pub struct Args {
     /// Canvas lengths (prompt + answer), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
     seq: Vec<usize>,
-    /// Engines to compare, comma-separated: cpu (the reference), gpu-f32, gpu-q8, gpu-q4.
-    #[arg(long, value_delimiter = ',', default_value = "cpu,gpu-f32,gpu-q8,gpu-q4")]
+    /// Engines to compare, comma-separated: cpu (the reference), fast-f32, fast-q8, fast-q4 (the fast CPU
+    /// engine), gpu-f32, gpu-q8, gpu-q4 (the WGSL engine).
+    #[arg(long, value_delimiter = ',', default_value = "cpu,fast-f32,fast-q8,fast-q4,gpu-f32,gpu-q8,gpu-q4")]
     engines: Vec<Engine>,
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 5)]
@@ -35,6 +37,9 @@ pub struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Engine {
     Cpu,
+    FastF32,
+    FastQ8,
+    FastQ4,
     GpuF32,
     GpuQ8,
     GpuQ4,
@@ -44,6 +49,9 @@ impl Engine {
     fn name(self) -> &'static str {
         match self {
             Engine::Cpu => "cpu reference f32",
+            Engine::FastF32 => "fast cpu f32",
+            Engine::FastQ8 => "fast cpu q8",
+            Engine::FastQ4 => "fast cpu q4",
             Engine::GpuF32 => "gpu f32",
             Engine::GpuQ8 => "gpu q8",
             Engine::GpuQ4 => "gpu q4",
@@ -52,10 +60,14 @@ impl Engine {
 
     fn quant(self) -> Option<QuantScheme> {
         match self {
-            Engine::GpuQ8 => Some(QuantScheme::Q8),
-            Engine::GpuQ4 => Some(QuantScheme::Q4),
-            Engine::Cpu | Engine::GpuF32 => None,
+            Engine::GpuQ8 | Engine::FastQ8 => Some(QuantScheme::Q8),
+            Engine::GpuQ4 | Engine::FastQ4 => Some(QuantScheme::Q4),
+            Engine::Cpu | Engine::FastF32 | Engine::GpuF32 => None,
         }
+    }
+
+    fn is_gpu(self) -> bool {
+        matches!(self, Engine::GpuF32 | Engine::GpuQ8 | Engine::GpuQ4)
     }
 }
 
@@ -80,7 +92,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("model   {label} ({} parameters)", crate::inspect::human_count(config.parameter_count()));
     println!("cpu     {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let gpu = if args.engines.iter().any(|&e| e != Engine::Cpu) {
+    let gpu = if args.engines.iter().any(|e| e.is_gpu()) {
         match pollster::block_on(Gpu::new()) {
             Ok(gpu) => {
                 let s = gpu.summary();
@@ -113,6 +125,10 @@ pub fn run(args: Args) -> Result<()> {
     for &engine in &args.engines {
         let mut model: Box<dyn Denoiser> = match engine {
             Engine::Cpu => Box::new(CpuModel::load(&config, &weights)?),
+            Engine::FastF32 | Engine::FastQ8 | Engine::FastQ4 => {
+                let options = FastOptions { quant: engine.quant(), max_len: longest, ..FastOptions::default() };
+                Box::new(FastModel::load(&config, &weights, options)?)
+            }
             _ => {
                 let Some(gpu) = &gpu else { continue };
                 let options = GpuOptions { quant: engine.quant(), max_len: longest, ..GpuOptions::default() };
@@ -207,14 +223,15 @@ fn time(iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<Timing> {
     Ok(Timing { median: samples[samples.len() / 2] })
 }
 
-/// Multiply-adds ×2 of one forward pass (matmuls and attention; norms and activations are negligible).
+/// Multiply-adds ×2 of one forward pass with the head on one row, as `forward` times it (matmuls and
+/// attention; norms and activations are negligible).
 fn forward_flops(c: &ModelConfig, seq: usize) -> f64 {
     let (s, h, i, v) = (seq as f64, c.hidden_size as f64, c.intermediate_size as f64, c.vocab_size as f64);
     let q = (c.num_attention_heads * c.head_dim) as f64;
     let kv = (c.num_key_value_heads * c.head_dim) as f64;
     let projections = s * h * (2.0 * q + 2.0 * kv) + 3.0 * s * h * i;
     let attention = 2.0 * s * s * q;
-    2.0 * (c.num_hidden_layers as f64 * (projections + attention) + s * h * v)
+    2.0 * (c.num_hidden_layers as f64 * (projections + attention) + h * v)
 }
 
 fn random_config(shape: &str, seq: usize) -> Result<ModelConfig> {

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long)]
     show_steps: bool,
     /// The engine that runs the model.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    #[arg(long, value_enum, default_value_t = Backend::Fast)]
     backend: Backend,
     /// Print nothing but the completion (no progress, no summary).
     #[arg(long, short)]

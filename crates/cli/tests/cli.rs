@@ -136,19 +136,23 @@ fn bench_runs_on_a_random_model() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let out = String::from_utf8(output.stdout).unwrap();
-    // One row per engine that ran: the reference always, the GPU engines where an adapter exists (lavapipe
-    // in CI), each with its ratio to the reference.
+    // One row per engine that ran: the reference and the fast CPU engine always, the GPU engines where an
+    // adapter exists (lavapipe in CI), each with its ratio to the reference.
     let rows: Vec<&str> = out
         .lines()
-        .filter(|l| (l.starts_with("cpu reference f32 ") || l.starts_with("gpu ")) && l.ends_with('x'))
+        .filter(|l| {
+            (l.starts_with("cpu reference f32 ") || l.starts_with("fast cpu ") || l.starts_with("gpu "))
+                && l.ends_with('x')
+        })
         .collect();
     assert!(rows.iter().any(|r| r.starts_with("cpu reference f32") && r.ends_with("1.00x")), "{out}");
+    assert_eq!(rows.iter().filter(|r| r.starts_with("fast cpu ")).count(), 3, "{out}");
     let gpu_rows = rows.iter().filter(|r| r.starts_with("gpu ")).count();
     assert!(gpu_rows == 3 || out.contains("GPU engines skipped"), "{out}");
 }
 
 #[test]
-fn generate_gives_the_same_completion_on_gpu_and_cpu() {
+fn generate_gives_the_same_completion_on_every_engine() {
     // The tiny fixture, and the shipped 4 M-parameter model (trained weights, a real tokenizer).
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/unmask-coder");
     for (model, prompt) in [(fixture(), "def f(x):"), (shipped, "def add(a, b):\n    \"\"\"Sum.\"\"\"\n")] {
@@ -174,7 +178,9 @@ fn generate_gives_the_same_completion_on_gpu_and_cpu() {
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
             String::from_utf8(output.stdout).unwrap()
         };
-        assert_eq!(run("gpu"), run("cpu"), "{}", model.display());
+        let reference = run("cpu");
+        assert_eq!(run("gpu"), reference, "gpu: {}", model.display());
+        assert_eq!(run("fast"), reference, "fast: {}", model.display());
     }
 }
 

@@ -1,6 +1,10 @@
 //! The fast engine against the reference (`unmask-cpu`, the oracle): whole-model logits for f32 weights and
 //! for q8/q4 files (the reference dequantizes the same file), odd shapes included, and the same trace for the
-//! same seed under every decoding algorithm.
+//! same seed under every decoding algorithm. Natively (`cargo test`) and compiled to wasm with SIMD128 in
+//! headless Chromium (`cargo xtask ci`), where the engine runs as it does in the page's worker.
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
@@ -9,7 +13,8 @@ use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
 use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
 
 fn fixture() -> ModelDir {
-    ModelDir::open(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny-qwen2"))).unwrap()
+    ModelDir::open(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny-qwen2")))
+        .unwrap()
 }
 
 /// An odd shape: 3 heads over 1 kv head, head_dim 16, rows that are not multiples of the kernel's tiles.
@@ -36,7 +41,8 @@ fn relative_error(config: &ModelConfig, weights: &Weights, options: FastOptions,
     actual.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn f32_logits_match_the_reference() {
     let dir = fixture();
     for threads in [1, 2, 3] {
@@ -51,7 +57,8 @@ fn f32_logits_match_the_reference() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn quantized_files_match_the_reference_on_the_same_file() {
     let (config, weights) = odd();
     for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
@@ -62,7 +69,8 @@ fn quantized_files_match_the_reference_on_the_same_file() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn quantizing_while_loading_stays_close_to_f32() {
     let (config, weights) = odd();
     for (scheme, bound) in [(QuantScheme::Q8, 0.02), (QuantScheme::Q4, 0.3)] {
@@ -73,7 +81,8 @@ fn quantizing_while_loading_stays_close_to_f32() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn the_same_seed_gives_the_same_trace_as_the_reference() {
     let dir = fixture();
     let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();
@@ -110,7 +119,8 @@ fn the_same_seed_gives_the_same_trace_as_the_reference() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn bad_requests_are_errors() {
     let dir = fixture();
     let options = FastOptions { max_len: 8, ..FastOptions::default() };
