@@ -14,7 +14,7 @@ pub struct FastOptions {
     /// Quantize float weights to this scheme (already quantized files stay as they are).
     pub quant: Option<QuantScheme>,
     pub group_size: usize,
-    /// Worker threads (1 in the browser).
+    /// Threads (always 1 in wasm).
     pub threads: usize,
     /// The longest canvas the buffers are sized for (capped by the model's context).
     pub max_len: usize,
@@ -130,7 +130,12 @@ impl FastModel {
         };
         Ok(FastModel {
             config: c.clone(),
-            options: FastOptions { max_len, ..options },
+            // wasm has no threads to spawn (without atomics): one, whatever was asked.
+            options: FastOptions {
+                max_len,
+                threads: if cfg!(target_arch = "wasm32") { 1 } else { options.threads.max(1) },
+                ..options
+            },
             embed: matrix(EMBED, c.vocab_size, h)?,
             lm_head: if c.tie_word_embeddings { None } else { Some(matrix(LM_HEAD, c.vocab_size, h)?) },
             layers,

@@ -12,9 +12,16 @@ use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
 use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
 
+/// The tiny fixture, compiled in so that it loads in the browser too.
 fn fixture() -> ModelDir {
-    ModelDir::open(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/tiny-qwen2")))
-        .unwrap()
+    let weights = Weights::from_bytes(vec![(
+        "model.safetensors".into(),
+        include_bytes!("../../../tests/fixtures/tiny-qwen2/model.safetensors").to_vec(),
+    )])
+    .unwrap();
+    let config = include_str!("../../../tests/fixtures/tiny-qwen2/config.json");
+    let tokenizer = include_bytes!("../../../tests/fixtures/tiny-qwen2/tokenizer.json");
+    ModelDir::from_parts("tiny-qwen2".into(), config, weights, tokenizer).unwrap()
 }
 
 /// An odd shape: 3 heads over 1 kv head, head_dim 16, rows that are not multiples of the kernel's tiles.
