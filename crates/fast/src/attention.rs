@@ -65,11 +65,9 @@ fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
                 *score = dot(q, k) * scale;
                 max = max.max(*score);
             }
-            let mut sum = 0.0f32;
-            for score in scores.iter_mut() {
-                *score = (*score - max).exp();
-                sum += *score;
-            }
+            scores.iter_mut().for_each(|s| *s -= max);
+            crate::math::exp_in_place(&mut scores);
+            let sum: f32 = scores.iter().sum();
             let o = &mut out_row[h * d..][..d];
             o.fill(0.0);
             for (j, &score) in scores.iter().enumerate() {

@@ -8,6 +8,7 @@
 
 mod attention;
 mod gemm;
+mod math;
 mod model;
 
 pub use model::{FastModel, FastOptions};

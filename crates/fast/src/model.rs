@@ -7,6 +7,7 @@ use unmask_model::{ModelConfig, QuantScheme, QuantTensor, Weights};
 use crate::FastError;
 use crate::attention::{self, Shape};
 use crate::gemm::{self, Matrix};
+use crate::math;
 
 /// How to load a model.
 #[derive(Clone, Copy, Debug)]
@@ -218,9 +219,7 @@ impl FastModel {
             let activated = &mut b.activated[..seq * inter];
             for (row, out) in gate_up.chunks_exact(2 * inter).zip(activated.chunks_exact_mut(inter)) {
                 let (gate, up) = row.split_at(inter);
-                for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
-                    *o = g / (1.0 + (-g).exp()) * u;
-                }
+                math::swiglu(gate, up, out);
             }
             gemm::matmul(activated, &layer.down, None, projected, threads);
             x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
