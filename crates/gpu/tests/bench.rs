@@ -1,11 +1,12 @@
-//! The engine's speed where it runs: `cargo xtask bench-web` runs this in headless Chromium (WebGPU on the
-//! machine's adapter, SwiftShader without a GPU) and prints a table; natively it times lavapipe or the
-//! machine's GPU. Ignored by default: it measures, it does not check. Same shapes as `unmask bench`.
+//! The engines' speed where they run: `cargo xtask bench-web` runs this in headless Chromium (WebGPU on the
+//! machine's adapter, SwiftShader without a GPU; the CPU engines as wasm, one thread) and prints a table;
+//! natively it times lavapipe or the machine's GPU. Ignored by default: it measures, it does not check. Same shapes as `unmask bench`.
 
 mod common;
 
 use common::{config, gpu, log, now_ms};
 use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
 use unmask_gpu::{GpuModel, GpuOptions};
 use unmask_model::{QuantScheme, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
@@ -51,6 +52,24 @@ both! {
             };
             let (forward, step) = (time_cpu(&one), time_cpu(&masked));
             log(&format!("cpu reference f32 {seq:>5} {forward:>12.1} {step:>10.1}"));
+            // The fast CPU engine (in the browser: wasm SIMD128, one thread, as in the page's worker).
+            for (name, quant) in [("fast cpu f32", None), ("fast cpu q8", Some(QuantScheme::Q8)), ("fast cpu q4", Some(QuantScheme::Q4))] {
+                let options = FastOptions { quant, max_len: seq, ..FastOptions::default() };
+                let mut fast = FastModel::load(&c, &weights, options).unwrap();
+                let mut time_fast = |positions: &[u32]| {
+                    let samples: Vec<f64> = (0..RUNS + 1)
+                        .map(|_| {
+                            let started = now_ms();
+                            fast.propose(&canvas, positions, &rule, key).unwrap();
+                            now_ms() - started
+                        })
+                        .skip(1)
+                        .collect();
+                    median(samples)
+                };
+                let (forward, step) = (time_fast(&one), time_fast(&masked));
+                log(&format!("{name:<17} {seq:>5} {forward:>12.1} {step:>10.1}"));
+            }
             for (name, quant) in [("gpu f32", None), ("gpu q8", Some(QuantScheme::Q8)), ("gpu q4", Some(QuantScheme::Q4))] {
                 let options = GpuOptions { quant, max_len: seq, ..GpuOptions::default() };
                 let model = GpuModel::load(gpu.clone(), &c, &weights, options).await.unwrap();
