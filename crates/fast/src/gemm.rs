@@ -1,23 +1,24 @@
 //! `Y = X · Wᵀ (+ b)` for row-major `X` (`n × k`) and a weight matrix `W` (`m × k`, the Hugging Face layout)
 //! stored as f32, q8 or q4.
 //!
-//! The kernel computes a 2 × 4 tile of `Y` at a time as dot products along `k`, eight lanes wide: eight
-//! vector accumulators plus six loads stay in registers (AVX2 has sixteen), and both operands are read
-//! contiguously. Quantized weights are dequantized one panel of four rows at a time into a small f32 buffer
-//! that stays in L1 while every row of `X` streams past it, so dequantization costs O(m · k), not O(n · m · k).
+//! The kernel is an outer-product microkernel: a tile of `MR` rows of `X` by `NR` rows of `W` accumulates in
+//! registers (12 vectors of 8 lanes on AVX2) while `k` advances one column at a time, each step one broadcast
+//! per `X` row and two vector loads of a *panel*: `NR` rows of `W` transposed to `k × NR`, so its loads are
+//! contiguous. Panels are built per call into a small per-thread buffer that stays in cache while every row
+//! of `X` streams past it: f32 weights are transposed, q8/q4 weights dequantized on the way, so quantization
+//! costs O(m · k) per matmul, not O(n · m · k), and the stored weights stay 4× or 8× smaller.
 //!
-//! The arithmetic is written as loops over fixed-size lane arrays that LLVM vectorizes: natively the hot
-//! loop is compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the
-//! build enables `simd128` for the wasm target).
+//! The arithmetic is written as loops over fixed-size arrays that LLVM vectorizes: natively the kernel is
+//! compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the build
+//! enables `simd128` for the wasm target).
 
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
-/// Lanes of one accumulator.
-const LANES: usize = 8;
-/// Rows of `X` and of `W` per register tile.
-const TILE_X: usize = 2;
-const TILE_W: usize = 4;
+/// Rows of `X` per register tile.
+const MR: usize = 6;
+/// Rows of `W` per panel (columns of `Y` per tile): two 8-lane vectors.
+const NR: usize = 16;
 
 /// A weight matrix, `rows × cols`, row-major.
 pub enum Matrix {
@@ -93,13 +94,13 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
     let n = x.len() / k;
     debug_assert_eq!(x.len(), n * k);
     debug_assert_eq!(out.len(), n * m);
-    let threads = threads.clamp(1, n.div_ceil(TILE_X).max(1));
+    let threads = threads.clamp(1, n.div_ceil(MR).max(1));
     if threads == 1 {
         matmul_rows(x, w, bias, out);
         return;
     }
     // Whole tiles per thread, so every thread but the last runs full tiles.
-    let rows_per_thread = n.div_ceil(threads).div_ceil(TILE_X) * TILE_X;
+    let rows_per_thread = n.div_ceil(threads).div_ceil(MR) * MR;
     std::thread::scope(|scope| {
         let mut chunks = x.chunks(rows_per_thread * k).zip(out.chunks_mut(rows_per_thread * m));
         let mine = chunks.next();
@@ -112,86 +113,103 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
     });
 }
 
-/// One thread's share: every panel of `TILE_W` weight rows against every row of `x`.
+/// One thread's share: every panel of `W` against every row of `x`.
 fn matmul_rows(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32]) {
     let (m, k) = (w.rows(), w.cols());
-    let mut panel = vec![0.0f32; TILE_W * k];
-    for first in (0..m).step_by(TILE_W) {
-        let rows = TILE_W.min(m - first);
-        w.rows_f32(first, &mut panel[..rows * k]);
-        panel[rows * k..].fill(0.0);
-        panel_times_x(x, &panel, k, first, rows, m, out);
-        if let Some(bias) = bias {
-            for row in out.chunks_exact_mut(m) {
-                row[first..first + rows].iter_mut().zip(&bias[first..]).for_each(|(y, b)| *y += b);
+    let mut rows = vec![0.0f32; NR * k];
+    let mut panel = vec![0.0f32; k * NR];
+    for first in (0..m).step_by(NR) {
+        let width = NR.min(m - first);
+        w.rows_f32(first, &mut rows[..width * k]);
+        rows[width * k..].fill(0.0);
+        // Transpose to k × NR: column p of the panel's rows becomes one contiguous run.
+        for (j, row) in rows.chunks_exact(k).enumerate() {
+            for (p, &value) in row.iter().enumerate() {
+                panel[p * NR + j] = value;
             }
         }
+        let columns = Columns { first, width, bias: bias.map(|b| &b[first..first + width]) };
+        panel_times_x(x, &panel, k, m, columns, out);
     }
 }
 
-/// `out[:, first..first + rows] = x · panelᵀ`, using the fastest kernel this CPU has.
-fn panel_times_x(x: &[f32], panel: &[f32], k: usize, first: usize, rows: usize, m: usize, out: &mut [f32]) {
+/// Which columns of `Y` a panel fills, and their bias.
+#[derive(Clone, Copy)]
+struct Columns<'a> {
+    first: usize,
+    width: usize,
+    bias: Option<&'a [f32]>,
+}
+
+/// `out[:, columns] = x · panel (+ bias)`, using the fastest kernel this CPU has.
+fn panel_times_x(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above), which is all `panel_avx2` requires.
         #[allow(unsafe_code)]
         unsafe {
-            panel_avx2(x, panel, k, first, rows, m, out)
+            panel_avx2(x, panel, k, m, columns, out)
         };
         return;
     }
-    panel_kernel::<false>(x, panel, k, first, rows, m, out);
+    panel_rows::<false>(x, panel, k, m, columns, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn panel_avx2(x: &[f32], panel: &[f32], k: usize, first: usize, rows: usize, m: usize, out: &mut [f32]) {
-    panel_kernel::<true>(x, panel, k, first, rows, m, out);
+fn panel_avx2(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
+    panel_rows::<true>(x, panel, k, m, columns, out);
 }
 
-/// The register-tiled kernel; `FMA` selects fused multiply-add (only where the CPU has it: without
-/// hardware support `mul_add` is a slow library call).
+/// Every row of `x` against one panel, `MR` rows at a time (the last few with a smaller tile).
 #[inline(always)]
-fn panel_kernel<const FMA: bool>(
+fn panel_rows<const FMA: bool>(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
+    let n = x.len() / k;
+    let mut i = 0;
+    while i + MR <= n {
+        tile::<MR, FMA>(x, i, panel, k, m, columns, out);
+        i += MR;
+    }
+    match n - i {
+        0 => {}
+        1 => tile::<1, FMA>(x, i, panel, k, m, columns, out),
+        2 => tile::<2, FMA>(x, i, panel, k, m, columns, out),
+        3 => tile::<3, FMA>(x, i, panel, k, m, columns, out),
+        4 => tile::<4, FMA>(x, i, panel, k, m, columns, out),
+        _ => tile::<5, FMA>(x, i, panel, k, m, columns, out),
+    }
+}
+
+/// Rows `first..first + R` of `Y` in the panel's columns. `FMA` selects fused multiply-add (only where the
+/// CPU has it: without hardware support `mul_add` is a slow library call).
+#[inline(always)]
+fn tile<const R: usize, const FMA: bool>(
     x: &[f32],
+    first: usize,
     panel: &[f32],
     k: usize,
-    first: usize,
-    rows: usize,
     m: usize,
+    columns: Columns,
     out: &mut [f32],
 ) {
-    let n = x.len() / k;
-    let whole = k / LANES * LANES;
-    let w_rows: [&[f32]; TILE_W] = std::array::from_fn(|j| &panel[j * k..][..k]);
-    let mut i = 0;
-    while i < n {
-        let pair = TILE_X.min(n - i);
-        let x_rows: [&[f32]; TILE_X] = std::array::from_fn(|r| &x[(i + r.min(pair - 1)) * k..][..k]);
-        let mut acc = [[[0.0f32; LANES]; TILE_W]; TILE_X];
-        for c in (0..whole).step_by(LANES) {
-            let xs: [&[f32; LANES]; TILE_X] = std::array::from_fn(|r| x_rows[r][c..c + LANES].try_into().unwrap());
-            let ws: [&[f32; LANES]; TILE_W] = std::array::from_fn(|j| w_rows[j][c..c + LANES].try_into().unwrap());
-            for r in 0..TILE_X {
-                for j in 0..TILE_W {
-                    for l in 0..LANES {
-                        acc[r][j][l] = if FMA {
-                            xs[r][l].mul_add(ws[j][l], acc[r][j][l])
-                        } else {
-                            acc[r][j][l] + xs[r][l] * ws[j][l]
-                        };
-                    }
-                }
+    let x_rows: [&[f32]; R] = std::array::from_fn(|r| &x[(first + r) * k..][..k]);
+    let mut acc = [[0.0f32; NR]; R];
+    for (p, b) in panel[..k * NR].chunks_exact(NR).enumerate() {
+        let b: &[f32; NR] = b.try_into().expect("NR-wide chunk");
+        for r in 0..R {
+            let a = x_rows[r][p];
+            for j in 0..NR {
+                acc[r][j] = if FMA { a.mul_add(b[j], acc[r][j]) } else { acc[r][j] + a * b[j] };
             }
         }
-        for r in 0..pair {
-            let y = &mut out[(i + r) * m..][..m];
-            for j in 0..rows {
-                let tail: f32 = (whole..k).map(|c| x_rows[r][c] * w_rows[j][c]).sum();
-                y[first + j] = acc[r][j].iter().sum::<f32>() + tail;
-            }
+    }
+    let Columns { first: column, width, bias } = columns;
+    for r in 0..R {
+        let y = &mut out[(first + r) * m + column..][..width];
+        y.copy_from_slice(&acc[r][..width]);
+        if let Some(bias) = bias {
+            y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
         }
-        i += TILE_X;
     }
 }
 
