@@ -1,6 +1,13 @@
-//! Bidirectional grouped-query attention over the fused q|k|v rows, one query row at a time: the scores of
-//! a row (O(seq) floats) are the only intermediate, never the seq × seq matrix. Query rows are split over
-//! threads; the dot products and the weighted sum of values run along `head_dim`, eight lanes at a time.
+//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per block of queries:
+//! scores = Q·Kᵀ for `QUERY_BLOCK` queries against every key, a softmax per row, then out = P·V. The
+//! intermediate is one block of score rows (`QUERY_BLOCK × seq` floats), never the seq × seq matrix. Query
+//! rows are split over threads; the matmuls are the same register-tiled kernel as the projections.
+
+use crate::gemm::{self, Matrix};
+use crate::math;
+
+/// Queries per block: the score block (`QUERY_BLOCK × seq`) stays in L2 at the longest canvases.
+const QUERY_BLOCK: usize = 32;
 
 /// Shapes of one attention call over rows of `stride` floats laid out `q | k | v`.
 #[derive(Clone, Copy, Debug)]
@@ -51,44 +58,46 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], threads: usize) {
 fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
     let Shape { seq, heads, kv_heads, head_dim: d } = shape;
     let (stride, q_width, kv_width) = (shape.stride(), shape.q_width(), shape.kv_width());
+    let count = out.len() / q_width;
     let group = heads / kv_heads;
     let scale = 1.0 / (d as f32).sqrt();
-    let mut scores = vec![0.0f32; seq];
-    for (r, out_row) in out.chunks_exact_mut(q_width).enumerate() {
-        let i = first + r;
-        for h in 0..heads {
-            let kv = h / group;
-            let q = &qkv[i * stride + h * d..][..d];
-            let mut max = f32::NEG_INFINITY;
-            for (j, score) in scores.iter_mut().enumerate() {
-                let k = &qkv[j * stride + q_width + kv * d..][..d];
-                *score = dot(q, k) * scale;
-                max = max.max(*score);
+    let block = QUERY_BLOCK.min(count.max(1));
+    let mut queries = vec![0.0f32; block * d];
+    let mut scores = vec![0.0f32; block * seq];
+    let mut attended = vec![0.0f32; block * d];
+    for kv in 0..kv_heads {
+        // This head's keys as the rows of a matrix (scores = Q·Kᵀ), its values transposed (out = P·V).
+        let keys: Vec<f32> = (0..seq).flat_map(|j| &qkv[j * stride + q_width + kv * d..][..d]).copied().collect();
+        let keys = Matrix::F32 { rows: seq, cols: d, data: keys };
+        let mut values_t = vec![0.0f32; d * seq];
+        for j in 0..seq {
+            let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
+            for (c, &value) in v.iter().enumerate() {
+                values_t[c * seq + j] = value;
             }
-            scores.iter_mut().for_each(|s| *s -= max);
-            crate::math::exp_in_place(&mut scores);
-            let sum: f32 = scores.iter().sum();
-            let o = &mut out_row[h * d..][..d];
-            o.fill(0.0);
-            for (j, &score) in scores.iter().enumerate() {
-                let weight = score / sum;
-                let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
-                o.iter_mut().zip(v).for_each(|(o, &v)| *o += weight * v);
+        }
+        let values_t = Matrix::F32 { rows: d, cols: seq, data: values_t };
+        for h in kv * group..(kv + 1) * group {
+            for start in (0..count).step_by(block) {
+                let rows = block.min(count - start);
+                for (r, q) in queries.chunks_exact_mut(d).take(rows).enumerate() {
+                    let i = first + start + r;
+                    q.iter_mut().zip(&qkv[i * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
+                }
+                let scores = &mut scores[..rows * seq];
+                gemm::matmul(&queries[..rows * d], &keys, None, scores, 1);
+                for row in scores.chunks_exact_mut(seq) {
+                    let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                    row.iter_mut().for_each(|s| *s -= max);
+                    math::exp_in_place(row);
+                    let inverse = 1.0 / row.iter().sum::<f32>();
+                    row.iter_mut().for_each(|s| *s *= inverse);
+                }
+                gemm::matmul(scores, &values_t, None, &mut attended[..rows * d], 1);
+                for (r, a) in attended.chunks_exact(d).take(rows).enumerate() {
+                    out[(start + r) * q_width + h * d..][..d].copy_from_slice(a);
+                }
             }
         }
     }
-}
-
-/// Dot product in eight independent lanes (so it vectorizes), then summed.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 8;
-    let mut acc = [0.0f32; LANES];
-    let whole = a.len() / LANES * LANES;
-    for (x, y) in a[..whole].chunks_exact(LANES).zip(b[..whole].chunks_exact(LANES)) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum::<f32>()
 }
