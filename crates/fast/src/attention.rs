@@ -68,7 +68,7 @@ fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
     for kv in 0..kv_heads {
         // This head's keys as the rows of a matrix (scores = Q·Kᵀ), its values transposed (out = P·V).
         let keys: Vec<f32> = (0..seq).flat_map(|j| &qkv[j * stride + q_width + kv * d..][..d]).copied().collect();
-        let keys = Matrix::F32 { rows: seq, cols: d, data: keys };
+        let keys = Matrix::f32(seq, d, &keys);
         let mut values_t = vec![0.0f32; d * seq];
         for j in 0..seq {
             let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
@@ -76,7 +76,7 @@ fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
                 values_t[c * seq + j] = value;
             }
         }
-        let values_t = Matrix::F32 { rows: d, cols: seq, data: values_t };
+        let values_t = Matrix::f32(d, seq, &values_t);
         for h in kv * group..(kv + 1) * group {
             for start in (0..count).step_by(block) {
                 let rows = block.min(count - start);

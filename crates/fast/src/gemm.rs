@@ -20,13 +20,31 @@ const MR: usize = 6;
 /// Rows of `W` per panel (columns of `Y` per tile): two 8-lane vectors.
 const NR: usize = 16;
 
-/// A weight matrix, `rows × cols`, row-major.
+/// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, or quantized as stored.
 pub enum Matrix {
-    F32 { rows: usize, cols: usize, data: Vec<f32> },
+    /// Panel `p` holds rows `p·NR ..` transposed to `cols × NR` (zero rows pad the last panel).
+    F32 {
+        rows: usize,
+        cols: usize,
+        panels: Vec<f32>,
+    },
     Quant(QuantTensor),
 }
 
 impl Matrix {
+    /// Packs a row-major `rows × cols` matrix.
+    pub fn f32(rows: usize, cols: usize, data: &[f32]) -> Matrix {
+        debug_assert_eq!(data.len(), rows * cols);
+        let mut panels = vec![0.0f32; rows.div_ceil(NR) * cols * NR];
+        for (r, row) in data.chunks_exact(cols).enumerate() {
+            let panel = &mut panels[r / NR * cols * NR..][..cols * NR];
+            for (c, &value) in row.iter().enumerate() {
+                panel[c * NR + r % NR] = value;
+            }
+        }
+        Matrix::F32 { rows, cols, panels }
+    }
+
     pub fn rows(&self) -> usize {
         match self {
             Matrix::F32 { rows, .. } => *rows,
@@ -44,44 +62,63 @@ impl Matrix {
     /// Bytes the weights take in memory.
     pub fn bytes(&self) -> usize {
         match self {
-            Matrix::F32 { data, .. } => data.len() * 4,
+            Matrix::F32 { panels, .. } => panels.len() * 4,
             Matrix::Quant(q) => q.words.len() * 4 + q.scales.len() * 2,
         }
     }
 
-    /// Writes rows `first..first + out.len() / cols` of `W` as f32 into `out`.
-    fn rows_f32(&self, first: usize, out: &mut [f32]) {
+    /// Row `r` as f32.
+    pub fn row(&self, r: usize, out: &mut [f32]) {
         match self {
-            Matrix::F32 { cols, data, .. } => out.copy_from_slice(&data[first * cols..][..out.len()]),
-            Matrix::Quant(q) => dequantize_rows(q, first, out),
+            Matrix::F32 { cols, panels, .. } => {
+                let panel = &panels[r / NR * cols * NR..][..cols * NR];
+                out.iter_mut().zip(panel.chunks_exact(NR)).for_each(|(o, column)| *o = column[r % NR]);
+            }
+            Matrix::Quant(q) => dequantize_row(q, r, out, 1, 0),
+        }
+    }
+
+    /// Panel `index` (rows `index·NR ..`) as `cols × NR` f32: borrowed when packed, decoded into `scratch`
+    /// when quantized.
+    fn panel<'a>(&'a self, index: usize, scratch: &'a mut [f32]) -> &'a [f32] {
+        match self {
+            Matrix::F32 { cols, panels, .. } => &panels[index * cols * NR..][..cols * NR],
+            Matrix::Quant(q) => {
+                let first = index * NR;
+                let width = NR.min(q.rows - first);
+                for j in 0..width {
+                    dequantize_row(q, first + j, scratch, NR, j);
+                }
+                for j in width..NR {
+                    scratch.iter_mut().skip(j).step_by(NR).for_each(|v| *v = 0.0);
+                }
+                scratch
+            }
         }
     }
 }
 
-/// Rows of a quantized tensor as f32, exactly as `QuantTensor::dequantize_row` defines them (quant.rs):
-/// q8 bytes are two's complement, q4 nibbles are offset by 8; one f16 scale per group along a row.
-fn dequantize_rows(q: &QuantTensor, first: usize, out: &mut [f32]) {
+/// Row `row` of a quantized tensor as f32, value `c` written to `out[c · stride + offset]` — exactly as
+/// `QuantTensor::dequantize_row` defines the values (quant.rs): q8 bytes are two's complement, q4 nibbles are
+/// offset by 8; one f16 scale per group along a row.
+fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, offset: usize) {
     let per_word = q.scheme.values_per_word();
     let cols = q.cols;
-    for (r, row) in out.chunks_exact_mut(cols).enumerate() {
-        let row_index = first + r;
-        let words = &q.words[row_index * cols / per_word..][..cols / per_word];
-        let scales = &q.scales[row_index * cols / q.group_size..][..cols / q.group_size];
-        for (g, group) in row.chunks_exact_mut(q.group_size).enumerate() {
-            let scale = f16::from_bits(scales[g]).to_f32();
-            let group_words = &words[g * q.group_size / per_word..][..q.group_size / per_word];
-            for (&w, values) in group_words.iter().zip(group.chunks_exact_mut(per_word)) {
-                match q.scheme {
-                    QuantScheme::Q8 => {
-                        for (b, value) in values.iter_mut().enumerate() {
-                            *value = f32::from((w >> (8 * b)) as u8 as i8) * scale;
-                        }
-                    }
-                    QuantScheme::Q4 => {
-                        for (n, value) in values.iter_mut().enumerate() {
-                            *value = (((w >> (4 * n)) & 0xf) as i32 - 8) as f32 * scale;
-                        }
-                    }
+    let words = &q.words[row * cols / per_word..][..cols / per_word];
+    let scales = &q.scales[row * cols / q.group_size..][..cols / q.group_size];
+    let words_per_group = q.group_size / per_word;
+    for (w, &word) in words.iter().enumerate() {
+        let scale = f16::from_bits(scales[w / words_per_group]).to_f32();
+        let column = w * per_word;
+        match q.scheme {
+            QuantScheme::Q8 => {
+                for b in 0..4 {
+                    out[(column + b) * stride + offset] = f32::from((word >> (8 * b)) as u8 as i8) * scale;
+                }
+            }
+            QuantScheme::Q4 => {
+                for n in 0..8 {
+                    out[(column + n) * stride + offset] = (((word >> (4 * n)) & 0xf) as i32 - 8) as f32 * scale;
                 }
             }
         }
@@ -116,20 +153,16 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
 /// One thread's share: every panel of `W` against every row of `x`.
 fn matmul_rows(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32]) {
     let (m, k) = (w.rows(), w.cols());
-    let mut rows = vec![0.0f32; NR * k];
-    let mut panel = vec![0.0f32; k * NR];
-    for first in (0..m).step_by(NR) {
+    let mut scratch = match w {
+        Matrix::F32 { .. } => Vec::new(),
+        Matrix::Quant(_) => vec![0.0f32; k * NR],
+    };
+    for index in 0..m.div_ceil(NR) {
+        let first = index * NR;
         let width = NR.min(m - first);
-        w.rows_f32(first, &mut rows[..width * k]);
-        rows[width * k..].fill(0.0);
-        // Transpose to k × NR: column p of the panel's rows becomes one contiguous run.
-        for (j, row) in rows.chunks_exact(k).enumerate() {
-            for (p, &value) in row.iter().enumerate() {
-                panel[p * NR + j] = value;
-            }
-        }
+        let panel = w.panel(index, &mut scratch);
         let columns = Columns { first, width, bias: bias.map(|b| &b[first..first + width]) };
-        panel_times_x(x, &panel, k, m, columns, out);
+        panel_times_x(x, panel, k, m, columns, out);
     }
 }
 
@@ -230,9 +263,9 @@ pub fn matrix(data: Vec<f32>, rows: usize, cols: usize, scheme: Option<QuantSche
     match scheme {
         Some(scheme) if cols.is_multiple_of(group) => match QuantTensor::quantize(&data, rows, cols, scheme, group) {
             Ok(q) => Matrix::Quant(q),
-            Err(_) => Matrix::F32 { rows, cols, data },
+            Err(_) => Matrix::f32(rows, cols, &data),
         },
-        _ => Matrix::F32 { rows, cols, data },
+        _ => Matrix::f32(rows, cols, &data),
     }
 }
 
@@ -262,7 +295,7 @@ mod tests {
             let (x, w) = (values(n * k, 1), values(m * k, 2));
             for threads in [1, 3] {
                 let mut y = vec![f32::NAN; n * m];
-                matmul(&x, &Matrix::F32 { rows: m, cols: k, data: w.clone() }, None, &mut y, threads);
+                matmul(&x, &Matrix::f32(m, k, &w), None, &mut y, threads);
                 let expected = naive(&x, &w, n, m, k);
                 for (a, b) in y.iter().zip(&expected) {
                     assert!((a - b).abs() < 1e-5, "{n}×{m}×{k}: {a} vs {b}");

@@ -16,12 +16,17 @@ pub fn exp_in_place(xs: &mut [f32]) {
 pub fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5·2²³ rounds to the nearest integer in the default rounding mode, and leaves that integer in
+    // the low mantissa bits: no rounding or conversion instruction, which would be a library call here.
+    const MAGIC: f32 = 12_582_912.0;
     let clamped = x.clamp(-87.0, 88.0);
-    let n = (clamped * std::f32::consts::LOG2_E).round();
+    let shifted = clamped * std::f32::consts::LOG2_E + MAGIC;
+    let n = shifted - MAGIC;
+    let exponent = shifted.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
     // r = x − n·ln2 in two parts, so the rounding of ln2 does not show.
     let r = clamped - n * LN2_HI - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(((exponent + 127) as u32) << 23);
     let result = p * scale;
     if x < -87.0 { 0.0 } else { result }
 }

@@ -197,7 +197,7 @@ impl FastModel {
         let b = &mut self.buffers;
         let x = &mut b.x[..seq * h];
         for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
-            embedding_row(&self.embed, t as usize, row);
+            self.embed.row(t as usize, row);
         }
         for layer in &self.layers {
             let normed = &mut b.normed[..seq * h];
@@ -224,14 +224,6 @@ impl FastModel {
             gemm::matmul(activated, &layer.down, None, projected, threads);
             x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
         }
-    }
-}
-
-/// One embedding row as f32 (dequantized when the embedding is quantized).
-fn embedding_row(embed: &Matrix, token: usize, out: &mut [f32]) {
-    match embed {
-        Matrix::F32 { cols, data, .. } => out.copy_from_slice(&data[token * cols..][..*cols]),
-        Matrix::Quant(q) => out.copy_from_slice(&q.dequantize_row(token)),
     }
 }
 
@@ -285,12 +277,12 @@ fn stack(parts: Vec<Matrix>) -> Result<Matrix, FastError> {
         stacked.rows = rows;
         return Ok(Matrix::Quant(stacked));
     }
-    let mut data = Vec::with_capacity(rows * cols);
-    for part in parts {
-        match part {
-            Matrix::F32 { data: d, .. } => data.extend(d),
-            Matrix::Quant(q) => data.extend(q.dequantize()),
+    let mut data = vec![0.0f32; rows * cols];
+    let mut out = data.chunks_exact_mut(cols);
+    for part in &parts {
+        for r in 0..part.rows() {
+            part.row(r, out.next().expect("rows add up"));
         }
     }
-    Ok(Matrix::F32 { rows, cols, data })
+    Ok(Matrix::f32(rows, cols, &data))
 }
