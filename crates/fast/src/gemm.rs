@@ -125,48 +125,63 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
     }
 }
 
-/// `out[n × m] = x[n × k] · Wᵀ + bias`, rows of `x` split over `threads`.
+/// `out[n × m] = x[n × k] · Wᵀ + bias`, the panels of `W` (columns of `out`) split over `threads`: each
+/// thread reads (and, quantized, decodes) only its share of the weights, and even a single row of `x` (the
+/// head on one position) keeps every thread busy.
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], threads: usize) {
     let (m, k) = (w.rows(), w.cols());
-    let n = x.len() / k;
-    debug_assert_eq!(x.len(), n * k);
-    debug_assert_eq!(out.len(), n * m);
-    let threads = threads.clamp(1, n.div_ceil(MR).max(1));
+    debug_assert_eq!(out.len(), x.len() / k * m);
+    let panels = m.div_ceil(NR);
+    let threads = threads.clamp(1, panels);
     if threads == 1 {
-        matmul_rows(x, w, bias, out);
+        let mut rows: Vec<&mut [f32]> = out.chunks_exact_mut(m).collect();
+        matmul_panels(x, w, bias, 0..panels, &mut rows);
         return;
     }
-    // Whole tiles per thread, so every thread but the last runs full tiles.
-    let rows_per_thread = n.div_ceil(threads).div_ceil(MR) * MR;
-    std::thread::scope(|scope| {
-        let mut chunks = x.chunks(rows_per_thread * k).zip(out.chunks_mut(rows_per_thread * m));
-        let mine = chunks.next();
-        for (x, out) in chunks {
-            scope.spawn(move || matmul_rows(x, w, bias, out));
+    let per_thread = panels.div_ceil(threads);
+    let bounds: Vec<usize> = (0..=threads).map(|t| (t * per_thread * NR).min(m)).collect();
+    // Each row of `out` cut at the threads' column bounds; thread t gets segment t of every row.
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..threads).map(|_| Vec::new()).collect();
+    for row in out.chunks_exact_mut(m) {
+        let mut rest = row;
+        for (t, share) in shares.iter_mut().enumerate() {
+            let (segment, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
+            share.push(segment);
+            rest = tail;
         }
-        if let Some((x, out)) = mine {
-            matmul_rows(x, w, bias, out);
+    }
+    std::thread::scope(|scope| {
+        let mut shares = shares.into_iter().enumerate();
+        let mine = shares.next();
+        for (t, mut rows) in shares {
+            let share = t * per_thread..((t + 1) * per_thread).min(panels);
+            scope.spawn(move || matmul_panels(x, w, bias, share, &mut rows));
+        }
+        if let Some((_, mut rows)) = mine {
+            matmul_panels(x, w, bias, 0..per_thread.min(panels), &mut rows);
         }
     });
 }
 
-/// One thread's share: every panel of `W` against every row of `x`.
-fn matmul_rows(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32]) {
+/// Panels `share` of `W` against every row of `x`, into `rows`: row segments that start at the share's first
+/// column.
+fn matmul_panels(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: std::ops::Range<usize>, rows: &mut [&mut [f32]]) {
     let (m, k) = (w.rows(), w.cols());
+    let origin = share.start * NR;
     let mut scratch = match w {
         Matrix::F32 { .. } => Vec::new(),
         Matrix::Quant(_) => vec![0.0f32; k * NR],
     };
-    for index in 0..m.div_ceil(NR) {
+    for index in share {
         let first = index * NR;
         let width = NR.min(m - first);
         let panel = w.panel(index, &mut scratch);
-        let columns = Columns { first, width, bias: bias.map(|b| &b[first..first + width]) };
-        panel_times_x(x, panel, k, m, columns, out);
+        let columns = Columns { first: first - origin, width, bias: bias.map(|b| &b[first..first + width]) };
+        panel_times_x(x, panel, k, columns, rows);
     }
 }
 
-/// Which columns of `Y` a panel fills, and their bias.
+/// Which columns of the output segments a panel fills, and their bias.
 #[derive(Clone, Copy)]
 struct Columns<'a> {
     first: usize,
@@ -175,41 +190,41 @@ struct Columns<'a> {
 }
 
 /// `out[:, columns] = x · panel (+ bias)`, using the fastest kernel this CPU has.
-fn panel_times_x(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
+fn panel_times_x(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above), which is all `panel_avx2` requires.
         #[allow(unsafe_code)]
         unsafe {
-            panel_avx2(x, panel, k, m, columns, out)
+            panel_avx2(x, panel, k, columns, rows)
         };
         return;
     }
-    panel_rows::<false>(x, panel, k, m, columns, out);
+    panel_rows::<false>(x, panel, k, columns, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn panel_avx2(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
-    panel_rows::<true>(x, panel, k, m, columns, out);
+fn panel_avx2(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
+    panel_rows::<true>(x, panel, k, columns, rows);
 }
 
 /// Every row of `x` against one panel, `MR` rows at a time (the last few with a smaller tile).
 #[inline(always)]
-fn panel_rows<const FMA: bool>(x: &[f32], panel: &[f32], k: usize, m: usize, columns: Columns, out: &mut [f32]) {
+fn panel_rows<const FMA: bool>(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
     let n = x.len() / k;
     let mut i = 0;
     while i + MR <= n {
-        tile::<MR, FMA>(x, i, panel, k, m, columns, out);
+        tile::<MR, FMA>(x, i, panel, k, columns, rows);
         i += MR;
     }
     match n - i {
         0 => {}
-        1 => tile::<1, FMA>(x, i, panel, k, m, columns, out),
-        2 => tile::<2, FMA>(x, i, panel, k, m, columns, out),
-        3 => tile::<3, FMA>(x, i, panel, k, m, columns, out),
-        4 => tile::<4, FMA>(x, i, panel, k, m, columns, out),
-        _ => tile::<5, FMA>(x, i, panel, k, m, columns, out),
+        1 => tile::<1, FMA>(x, i, panel, k, columns, rows),
+        2 => tile::<2, FMA>(x, i, panel, k, columns, rows),
+        3 => tile::<3, FMA>(x, i, panel, k, columns, rows),
+        4 => tile::<4, FMA>(x, i, panel, k, columns, rows),
+        _ => tile::<5, FMA>(x, i, panel, k, columns, rows),
     }
 }
 
@@ -221,9 +236,8 @@ fn tile<const R: usize, const FMA: bool>(
     first: usize,
     panel: &[f32],
     k: usize,
-    m: usize,
     columns: Columns,
-    out: &mut [f32],
+    out: &mut [&mut [f32]],
 ) {
     let x_rows: [&[f32]; R] = std::array::from_fn(|r| &x[(first + r) * k..][..k]);
     let mut acc = [[0.0f32; NR]; R];
@@ -238,7 +252,7 @@ fn tile<const R: usize, const FMA: bool>(
     }
     let Columns { first: column, width, bias } = columns;
     for r in 0..R {
-        let y = &mut out[(first + r) * m + column..][..width];
+        let y = &mut out[first + r][column..][..width];
         y.copy_from_slice(&acc[r][..width]);
         if let Some(bias) = bias {
             y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
