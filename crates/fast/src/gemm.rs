@@ -133,6 +133,7 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
     debug_assert_eq!(out.len(), x.len() / k * m);
     let panels = m.div_ceil(NR);
     let threads = threads.clamp(1, panels);
+    let x = &pack_x(x, k);
     if threads == 1 {
         let mut rows: Vec<&mut [f32]> = out.chunks_exact_mut(m).collect();
         matmul_panels(x, w, bias, 0..panels, &mut rows);
@@ -163,8 +164,22 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
     });
 }
 
-/// Panels `share` of `W` against every row of `x`, into `rows`: row segments that start at the share's first
-/// column.
+/// `x` (`n × k`) in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values of one
+/// column are adjacent (zero rows pad the last block).
+fn pack_x(x: &[f32], k: usize) -> Vec<f32> {
+    let n = x.len() / k;
+    let mut packed = vec![0.0f32; n.div_ceil(MR) * k * MR];
+    for (i, row) in x.chunks_exact(k).enumerate() {
+        let block = &mut packed[i / MR * k * MR..][..k * MR];
+        for (p, &value) in row.iter().enumerate() {
+            block[p * MR + i % MR] = value;
+        }
+    }
+    packed
+}
+
+/// Panels `share` of `W` against every block of packed `x`, into `rows`: row segments that start at the
+/// share's first column.
 fn matmul_panels(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: std::ops::Range<usize>, rows: &mut [&mut [f32]]) {
     let (m, k) = (w.rows(), w.cols());
     let origin = share.start * NR;
@@ -209,55 +224,38 @@ fn panel_avx2(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [
     panel_rows::<true>(x, panel, k, columns, rows);
 }
 
-/// Every row of `x` against one panel, `MR` rows at a time (the last few with a smaller tile).
+/// Every block of packed `x` against one panel; `rows` says how many rows are real.
 #[inline(always)]
 fn panel_rows<const FMA: bool>(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
-    let n = x.len() / k;
-    let mut i = 0;
-    while i + MR <= n {
-        tile::<MR, FMA>(x, i, panel, k, columns, rows);
-        i += MR;
-    }
-    match n - i {
-        0 => {}
-        1 => tile::<1, FMA>(x, i, panel, k, columns, rows),
-        2 => tile::<2, FMA>(x, i, panel, k, columns, rows),
-        3 => tile::<3, FMA>(x, i, panel, k, columns, rows),
-        4 => tile::<4, FMA>(x, i, panel, k, columns, rows),
-        _ => tile::<5, FMA>(x, i, panel, k, columns, rows),
-    }
-}
-
-/// Rows `first..first + R` of `Y` in the panel's columns. `FMA` selects fused multiply-add (only where the
-/// CPU has it: without hardware support `mul_add` is a slow library call).
-#[inline(always)]
-fn tile<const R: usize, const FMA: bool>(
-    x: &[f32],
-    first: usize,
-    panel: &[f32],
-    k: usize,
-    columns: Columns,
-    out: &mut [&mut [f32]],
-) {
-    let x_rows: [&[f32]; R] = std::array::from_fn(|r| &x[(first + r) * k..][..k]);
-    let mut acc = [[0.0f32; NR]; R];
-    for (p, b) in panel[..k * NR].chunks_exact(NR).enumerate() {
-        let b: &[f32; NR] = b.try_into().expect("NR-wide chunk");
-        for r in 0..R {
-            let a = x_rows[r][p];
-            for j in 0..NR {
-                acc[r][j] = if FMA { a.mul_add(b[j], acc[r][j]) } else { acc[r][j] + a * b[j] };
+    for (block, a) in x.chunks_exact(k * MR).enumerate() {
+        let first = block * MR;
+        let acc = tile::<FMA>(a, panel, k);
+        let Columns { first: column, width, bias } = columns;
+        for (r, acc) in acc.iter().enumerate().take(rows.len() - first) {
+            let y = &mut rows[first + r][column..][..width];
+            y.copy_from_slice(&acc[..width]);
+            if let Some(bias) = bias {
+                y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
             }
         }
     }
-    let Columns { first: column, width, bias } = columns;
-    for r in 0..R {
-        let y = &mut out[first + r][column..][..width];
-        y.copy_from_slice(&acc[r][..width]);
-        if let Some(bias) = bias {
-            y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+}
+
+/// One `MR × NR` tile: a block of packed `x` (`k × MR`) times a panel (`k × NR`). `FMA` selects fused
+/// multiply-add (only where the CPU has it: without hardware support `mul_add` is a slow library call).
+#[inline(always)]
+fn tile<const FMA: bool>(a: &[f32], panel: &[f32], k: usize) -> [[f32; NR]; MR] {
+    let mut acc = [[0.0f32; NR]; MR];
+    for (a, b) in a[..k * MR].chunks_exact(MR).zip(panel[..k * NR].chunks_exact(NR)) {
+        let a: &[f32; MR] = a.try_into().expect("MR-wide chunk");
+        let b: &[f32; NR] = b.try_into().expect("NR-wide chunk");
+        for r in 0..MR {
+            for j in 0..NR {
+                acc[r][j] = if FMA { a[r].mul_add(b[j], acc[r][j]) } else { acc[r][j] + a[r] * b[j] };
+            }
         }
     }
+    acc
 }
 
 /// How many threads the engine uses: the machine's cores natively, one in wasm (no threads there).
