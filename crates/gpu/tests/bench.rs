@@ -38,36 +38,26 @@ both! {
             let masked: Vec<u32> = (seq as u32 / 2..seq as u32).collect();
             masked.iter().for_each(|&q| canvas[q as usize] = c.mask_token_id);
             let one = [masked[0]];
-            let mut cpu = CpuModel::load(&c, &weights).unwrap();
-            let mut time_cpu = |positions: &[u32]| {
-                let samples: Vec<f64> = (0..RUNS + 1)
-                    .map(|_| {
-                        let started = now_ms();
-                        cpu.propose(&canvas, positions, &rule, key).unwrap();
-                        now_ms() - started
-                    })
-                    .skip(1)
-                    .collect();
-                median(samples)
-            };
-            let (forward, step) = (time_cpu(&one), time_cpu(&masked));
-            log(&format!("cpu reference f32 {seq:>5} {forward:>12.1} {step:>10.1}"));
-            // The fast CPU engine (in the browser: wasm SIMD128, one thread, as in the page's worker).
+            // The CPU engines (in the browser: wasm SIMD128, one thread, as in the page's worker).
+            let mut cpu_engines: Vec<(&str, Box<dyn Denoiser>)> =
+                vec![("cpu reference f32", Box::new(CpuModel::load(&c, &weights).unwrap()))];
             for (name, quant) in [("fast cpu f32", None), ("fast cpu q8", Some(QuantScheme::Q8)), ("fast cpu q4", Some(QuantScheme::Q4))] {
                 let options = FastOptions { quant, max_len: seq, ..FastOptions::default() };
-                let mut fast = FastModel::load(&c, &weights, options).unwrap();
-                let mut time_fast = |positions: &[u32]| {
+                cpu_engines.push((name, Box::new(FastModel::load(&c, &weights, options).unwrap())));
+            }
+            for (name, engine) in &mut cpu_engines {
+                let mut time = |positions: &[u32]| {
                     let samples: Vec<f64> = (0..RUNS + 1)
                         .map(|_| {
                             let started = now_ms();
-                            fast.propose(&canvas, positions, &rule, key).unwrap();
+                            engine.propose(&canvas, positions, &rule, key).unwrap();
                             now_ms() - started
                         })
                         .skip(1)
                         .collect();
                     median(samples)
                 };
-                let (forward, step) = (time_fast(&one), time_fast(&masked));
+                let (forward, step) = (time(&one), time(&masked));
                 log(&format!("{name:<17} {seq:>5} {forward:>12.1} {step:>10.1}"));
             }
             for (name, quant) in [("gpu f32", None), ("gpu q8", Some(QuantScheme::Q8)), ("gpu q4", Some(QuantScheme::Q4))] {
