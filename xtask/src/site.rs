@@ -93,7 +93,12 @@ fn write_shell(site: &Path) -> Result<()> {
             directive.split(&format!("{name}=\"")).nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
         };
         let rel = attribute("rel").context("a data-trunk link without rel")?;
-        let href = PathBuf::from(attribute("href").context("a data-trunk link without href")?);
+        let href = attribute("href").context("a data-trunk link without href")?;
+        // index.html names build outputs under `target/`; follow CARGO_TARGET_DIR when it is set.
+        let href = match href.strip_prefix("target/") {
+            Some(inside) => target_dir().join(inside),
+            None => PathBuf::from(href),
+        };
         let file_name = href.file_name().context("href without a file name")?.to_owned();
         match rel.as_str() {
             "css" => {
