@@ -7,45 +7,12 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use unmask_fast::FastModel;
 use unmask_gpu::{AdapterSummary, Gpu, GpuError, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, Weights};
-use unmask_sampler::{Proposal, ProposalRule, StepKey, candidates, propose_from_logits};
+use unmask_sampler::{ProposalRule, Scored, StepKey};
 
 use crate::settings::BackendChoice;
 use crate::worker::WorkerEngine;
-
-/// How many candidates a token's tooltip lists.
-pub const CANDIDATES: usize = 5;
-
-/// A proposal and the candidates the model weighed at its position, most likely first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Scored {
-    pub proposal: Proposal,
-    pub candidates: Vec<(u32, f32)>,
-}
-
-/// One denoising step's model work on the fast CPU engine (what the worker runs).
-pub fn propose_on_cpu(
-    model: &mut FastModel,
-    canvas: &[u32],
-    positions: &[u32],
-    rule: &ProposalRule,
-    key: StepKey,
-) -> Result<Vec<Scored>, String> {
-    let rows: Vec<usize> = positions.iter().map(|&q| model.config().logits_row(q as usize)).collect();
-    let logits = model.logits_of_rows(canvas, &rows).map_err(|e| e.to_string())?;
-    let vocab = model.config().vocab_size;
-    Ok(positions
-        .iter()
-        .zip(logits.chunks_exact(vocab))
-        .map(|(&q, row)| Scored {
-            proposal: propose_from_logits(row, q, rule, key),
-            candidates: candidates(row, rule, CANDIDATES),
-        })
-        .collect())
-}
 
 /// Which engine a run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,7 +182,7 @@ impl Engines {
                         device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
                         message: e.to_string(),
                     })?;
-                Ok(proposals.into_iter().map(|p| Scored { proposal: p.proposal, candidates: p.candidates }).collect())
+                Ok(proposals)
             }
             EngineKind::Cpu => {
                 let cpu = self

@@ -7,9 +7,9 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep, Weights};
-use unmask_sampler::{Decode, Decoded, SamplerConfig};
+use unmask_sampler::{Decode, Decoded, SamplerConfig, Scored};
 
-use crate::engine::{EngineKind, Engines, Scored};
+use crate::engine::{EngineKind, Engines};
 use crate::settings::Settings;
 
 /// A loaded model, ready to run.

@@ -13,11 +13,10 @@ use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::{ModelConfig, Weights};
-use unmask_sampler::{ProposalRule, StepKey};
+use unmask_sampler::{CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::engine::{Scored, propose_on_cpu};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
@@ -81,9 +80,9 @@ impl WorkerState {
             }
             ToWorker::Propose { id, canvas, positions, rule, key } => match &mut self.model {
                 None => FromWorker::Failed { id, message: "the worker has no model loaded".into() },
-                Some(model) => match propose_on_cpu(model, &canvas, &positions, &rule, key) {
+                Some(model) => match model.propose_scored(&canvas, &positions, &rule, key, CANDIDATES) {
                     Ok(proposals) => FromWorker::Proposals { id, proposals },
-                    Err(message) => FromWorker::Failed { id, message },
+                    Err(e) => FromWorker::Failed { id, message: e.to_string() },
                 },
             },
         }

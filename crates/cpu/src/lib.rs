@@ -15,10 +15,8 @@ use unmask_sampler::{Denoiser, Proposal, ProposalRule, StepKey, propose_from_log
 pub enum CpuError {
     #[error(transparent)]
     Model(#[from] unmask_model::ModelError),
-    #[error("sequence of {len} tokens is longer than the model's context of {context}")]
-    TooLong { len: usize, context: usize },
-    #[error("token id {token} is outside the vocabulary (size {vocab})")]
-    TokenOutOfRange { token: u32, vocab: usize },
+    #[error(transparent)]
+    Canvas(#[from] unmask_model::CanvasError),
     #[error("attention mask has {mask} entries for {seq} tokens")]
     MaskLength { mask: usize, seq: usize },
 }

@@ -78,12 +78,7 @@ impl CpuModel {
     pub fn hidden_states(&self, tokens: &[u32], key_valid: Option<&[bool]>) -> Result<Vec<f32>, CpuError> {
         let c = &self.config;
         let (h, seq) = (c.hidden_size, tokens.len());
-        if seq > c.max_position_embeddings {
-            return Err(CpuError::TooLong { len: seq, context: c.max_position_embeddings });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(CpuError::TokenOutOfRange { token: bad, vocab: c.vocab_size });
-        }
+        unmask_model::check_canvas(tokens, c.vocab_size, c.max_position_embeddings)?;
         let all_valid;
         let key_valid = match key_valid {
             Some(valid) if valid.len() == seq => valid,

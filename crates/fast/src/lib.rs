@@ -12,18 +12,56 @@ mod math;
 mod model;
 
 pub use model::{FastModel, FastOptions};
-use unmask_sampler::{Denoiser, Proposal, ProposalRule, StepKey, propose_from_logits};
+use unmask_sampler::{Denoiser, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FastError {
     #[error(transparent)]
     Model(#[from] unmask_model::ModelError),
-    #[error("canvas of {len} tokens is longer than the engine's maximum of {max}")]
-    TooLong { len: usize, max: usize },
-    #[error("token id {token} is outside the vocabulary (size {vocab})")]
-    TokenOutOfRange { token: u32, vocab: usize },
-    #[error("row {row} is outside the canvas of {seq} tokens")]
-    RowOutOfRange { row: usize, seq: usize },
+    #[error(transparent)]
+    Canvas(#[from] unmask_model::CanvasError),
+}
+
+impl FastModel {
+    /// One denoising step's model work: a forward pass over `canvas`, then a proposal for every masked position
+    /// in `positions`, each with its `top` most likely candidates (`unmask_sampler::candidates`; 0 skips them).
+    pub fn propose_scored(
+        &mut self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+        top: usize,
+    ) -> Result<Vec<Scored>, FastError> {
+        let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
+        let logits = self.logits_of_rows(canvas, &rows)?;
+        let vocab = self.config().vocab_size;
+        // Proposals are independent per row (f64 softmax over the vocabulary): split them over the threads.
+        let score_rows = |out: &mut [Scored], at: &[u32], rows: &[f32]| {
+            for ((scored, &q), row) in out.iter_mut().zip(at).zip(rows.chunks_exact(vocab)) {
+                scored.proposal = propose_from_logits(row, q, rule, key);
+                if top > 0 {
+                    scored.candidates = candidates(row, rule, top);
+                }
+            }
+        };
+        let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
+        let mut scored = vec![blank; positions.len()];
+        let threads = self.options().threads.clamp(1, positions.len().max(1));
+        if threads == 1 {
+            score_rows(&mut scored, positions, &logits);
+            return Ok(scored);
+        }
+        let per_thread = positions.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for ((out, at), rows) in
+                scored.chunks_mut(per_thread).zip(positions.chunks(per_thread)).zip(logits.chunks(per_thread * vocab))
+            {
+                scope.spawn(move || score_rows(out, at, rows));
+            }
+        });
+        Ok(scored)
+    }
 }
 
 impl Denoiser for FastModel {
@@ -34,32 +72,8 @@ impl Denoiser for FastModel {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<Proposal>, String> {
-        let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
-        let logits = self.logits_of_rows(canvas, &rows).map_err(|e| e.to_string())?;
-        let vocab = self.config().vocab_size;
-        // Proposals are independent per row (f64 softmax over the vocabulary): split them over the threads.
-        let propose_rows = |out: &mut [Proposal], at: &[u32], rows: &[f32]| {
-            for ((p, &q), row) in out.iter_mut().zip(at).zip(rows.chunks_exact(vocab)) {
-                *p = propose_from_logits(row, q, rule, key);
-            }
-        };
-        let mut proposals = vec![Proposal { position: 0, token: 0, score: 0.0 }; positions.len()];
-        let threads = self.options().threads.clamp(1, positions.len().max(1));
-        if threads == 1 {
-            propose_rows(&mut proposals, positions, &logits);
-            return Ok(proposals);
-        }
-        let per_thread = positions.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            for ((out, at), rows) in proposals
-                .chunks_mut(per_thread)
-                .zip(positions.chunks(per_thread))
-                .zip(logits.chunks(per_thread * vocab))
-            {
-                scope.spawn(move || propose_rows(out, at, rows));
-            }
-        });
-        Ok(proposals)
+        let scored = self.propose_scored(canvas, positions, rule, key, 0).map_err(|e| e.to_string())?;
+        Ok(scored.into_iter().map(|s| s.proposal).collect())
     }
 
     fn mask_token_id(&self) -> u32 {

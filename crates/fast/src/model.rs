@@ -165,15 +165,8 @@ impl FastModel {
     pub fn logits_of_rows(&mut self, tokens: &[u32], rows: &[usize]) -> Result<Vec<f32>, FastError> {
         let c = self.config.clone();
         let (h, seq) = (c.hidden_size, tokens.len());
-        if seq > self.options.max_len {
-            return Err(FastError::TooLong { len: seq, max: self.options.max_len });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(FastError::TokenOutOfRange { token: bad, vocab: c.vocab_size });
-        }
-        if let Some(&bad) = rows.iter().find(|&&r| r >= seq) {
-            return Err(FastError::RowOutOfRange { row: bad, seq });
-        }
+        unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
+        unmask_model::check_positions(rows.iter().copied(), seq)?;
         self.forward(tokens);
         let b = &mut self.buffers;
         // The head only for the rows asked for: it is the largest matmul.

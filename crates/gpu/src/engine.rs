@@ -8,7 +8,7 @@ use std::sync::Arc;
 use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{ModelConfig, Weights};
-use unmask_sampler::{Proposal, ProposalRule, ScoreKind, StepKey, TokenDraw};
+use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
 use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, rope_table};
 use crate::weights::{HostMatrix, Matrix, storage};
@@ -32,16 +32,9 @@ impl Default for GpuOptions {
     }
 }
 
-/// A proposal with the five most likely tokens the model weighed for it, most likely first.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GpuProposal {
-    pub proposal: Proposal,
-    /// `(token, probability)`; fewer than five when fewer tokens had probability mass.
-    pub candidates: Vec<(u32, f32)>,
-}
-
-/// Words per row of the proposal kernel's output (propose.wgsl).
-pub(crate) const OUT_WORDS: usize = 12;
+/// Words per row of the proposal kernel's output (propose.wgsl): token, score, then a (token, probability)
+/// pair per candidate; the kernel keeps the sampler's `CANDIDATES` (five).
+pub(crate) const OUT_WORDS: usize = 2 + 2 * unmask_sampler::CANDIDATES;
 
 /// What changes between forward passes; every dispatch's parameters are a function of it.
 #[derive(Clone, Copy)]
@@ -549,13 +542,7 @@ impl GpuModel {
     }
 
     fn check_canvas(&self, canvas: &[u32]) -> Result<(), GpuError> {
-        if canvas.is_empty() || canvas.len() > self.max_len {
-            return Err(GpuError::TooLong { len: canvas.len(), max: self.max_len });
-        }
-        if let Some(&bad) = canvas.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(GpuError::TokenOutOfRange { token: bad, vocab: self.config.vocab_size });
-        }
-        Ok(())
+        Ok(unmask_model::check_canvas(canvas, self.config.vocab_size, self.max_len)?)
     }
 
     /// Checks a step's request, writes its inputs and parameters, and returns its shape.
@@ -568,9 +555,7 @@ impl GpuModel {
     ) -> Result<Shape, GpuError> {
         self.gpu.check()?;
         self.check_canvas(canvas)?;
-        if let Some(&bad) = positions.iter().find(|&&q| q as usize >= canvas.len()) {
-            return Err(GpuError::TooLong { len: bad as usize + 1, max: canvas.len() });
-        }
+        unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
         let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
         let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
         self.prepare(canvas, &logit_rows, positions, &shape);
@@ -614,7 +599,7 @@ impl GpuModel {
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
-    ) -> Result<Vec<GpuProposal>, GpuError> {
+    ) -> Result<Vec<Scored>, GpuError> {
         let shape = self.prepare_step(canvas, positions, rule, key)?;
         if positions.is_empty() {
             return Ok(Vec::new());
@@ -718,11 +703,11 @@ impl GpuModel {
 }
 
 /// Proposals from the proposal kernel's output words (propose.wgsl `out`).
-pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<GpuProposal> {
+pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<Scored> {
     positions
         .iter()
         .zip(words.chunks_exact(OUT_WORDS))
-        .map(|(&position, w)| GpuProposal {
+        .map(|(&position, w)| Scored {
             proposal: Proposal { position, token: w[0], score: f32::from_bits(w[1]) },
             candidates: w[2..]
                 .chunks_exact(2)

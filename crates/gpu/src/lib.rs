@@ -16,7 +16,7 @@ mod single;
 mod weights;
 
 pub use context::{AdapterSummary, Gpu};
-pub use engine::{GpuModel, GpuOptions, GpuProposal};
+pub use engine::{GpuModel, GpuOptions};
 pub use kernels::KernelSet;
 pub use single::{OpRunner, WeightInput};
 
@@ -31,10 +31,8 @@ pub enum GpuError {
     OutOfMemory(String),
     #[error("this model needs what the GPU engine does not support: {0}")]
     Unsupported(String),
-    #[error("canvas of {len} tokens is longer than the engine's maximum of {max}")]
-    TooLong { len: usize, max: usize },
-    #[error("token id {token} is outside the vocabulary (size {vocab})")]
-    TokenOutOfRange { token: u32, vocab: usize },
+    #[error(transparent)]
+    Canvas(#[from] unmask_model::CanvasError),
     #[error("{0}")]
     Model(String),
     #[error("GPU error: {0}")]

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use unmask_model::quant::QuantTensor;
-use unmask_sampler::{ProposalRule, StepKey};
+use unmask_sampler::{ProposalRule, Scored, StepKey};
 use wgpu::util::DeviceExt;
 
-use crate::engine::{GpuProposal, OUT_WORDS, decode_proposals, rule_words};
+use crate::engine::{OUT_WORDS, decode_proposals, rule_words};
 use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
 use crate::weights::{HostMatrix, Matrix};
 use crate::{Gpu, GpuError};
@@ -217,7 +217,7 @@ impl OpRunner {
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
-    ) -> Result<Vec<GpuProposal>, GpuError> {
+    ) -> Result<Vec<Scored>, GpuError> {
         let vocab = (logits.len() / positions.len()) as u32;
         let d = self.tiles().propose(vocab, positions.len() as u32, 0, rule_words(rule, key));
         let (logits, rows) = (self.buffer(bytemuck::cast_slice(logits)), self.buffer(bytemuck::cast_slice(positions)));

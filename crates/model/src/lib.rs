@@ -4,6 +4,7 @@
 //! **Invariant:** no GPU, no DOM, no threads; the only I/O is reading a model directory natively (wasm callers
 //! hand over bytes).
 
+pub mod canvas;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 
+pub use canvas::{CanvasError, check_canvas, check_positions};
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
 pub use quant::{QuantScheme, QuantTensor};

@@ -13,7 +13,7 @@ pub mod rng;
 
 pub use decode::{Decode, Decoded, Observer, Request, Unobserved, generate, initial_canvas};
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
-pub use proposal::{ProposalRule, ScoreKind, TokenDraw, candidates, propose_from_logits};
+pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
 pub use rng::StepKey;
 pub use unmask_model::trace::Proposal;
 

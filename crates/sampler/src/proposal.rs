@@ -72,6 +72,17 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
     Proposal { position, token: token as u32, score: score as f32 }
 }
 
+/// How many candidates a proposal carries where they are shown (the page's inspector; the GPU kernel's output).
+pub const CANDIDATES: usize = 5;
+
+/// A proposal with the tokens the model weighed at its position, most likely first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    pub proposal: Proposal,
+    /// `(token, probability)` from [`candidates`]; fewer than [`CANDIDATES`] when fewer tokens had mass.
+    pub candidates: Vec<(u32, f32)>,
+}
+
 /// The `n` most likely tokens of the distribution a proposal draws from (after temperature, top-p and
 /// top-k; the mask token excluded), most likely first, ties by lower id, with their probabilities: what the
 /// model weighed at a position. Fewer than `n` when fewer tokens have probability mass.
