@@ -1,7 +1,7 @@
 """The masked-diffusion objective (MDLM / LLaDA) and the held-out metrics built on it.
 
 For a clean sequence x0: draw t ~ U(eps, 1), mask each answer token independently with probability t, and
-minimise (1/t) * sum over masked answer tokens of -log p(x0_i | x_t), normalised by the answer length. This
+minimise (1/t) * sum over masked answer tokens of -log p(x0_i | x_t), normalised by the answer tokens of the batch. This
 bounds the negative log-likelihood (the ELBO). The coupled variant uses each sequence twice with complementary
 masks (every answer token masked in exactly one of the pair, at rates t and 1 - t), as DiffuCoder's coupled
 sampling does: every token gets a learning signal each step.
@@ -39,8 +39,8 @@ def mdlm_loss(params, cfg, ids, answer_mask, key, eps=1e-3, coupled=False):
         t = jnp.concatenate([t, 1.0 - t])
         answer_len = jnp.concatenate([answer_len, answer_len])
     nll, _ = masked_nll(params, cfg, ids, masked)
-    per_sequence = nll.sum(axis=1) / t / answer_len
-    return per_sequence.mean()
+    # Normalised by answer tokens over the whole batch, so rows of any length weigh by their tokens.
+    return (nll.sum(axis=1) / t).sum() / answer_len.sum()
 
 
 def masked_accuracy(params, cfg, ids, answer_mask, body_mask, ratio, key):

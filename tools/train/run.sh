@@ -3,13 +3,13 @@
 #   bash tools/train/run.sh
 # data (corpus, dedup, splits, tokenizer, examples) → training → export to models/unmask-coder → evaluation with
 # the Rust engine → loss plot. Resumable: rerun after an interruption and training continues from its checkpoint.
-# Knobs (environment): STEPS, HIDDEN, LAYERS, HEADS, KV_HEADS, INTERMEDIATE, BATCH, LR, PROMPTS, OUT.
+# Knobs (environment): STEPS, HIDDEN, LAYERS, HEADS, KV_HEADS, INTERMEDIATE, BATCH_TOKENS, LR, PROMPTS, OUT.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-4000}
 HIDDEN=${HIDDEN:-256} LAYERS=${LAYERS:-4} HEADS=${HEADS:-4} KV_HEADS=${KV_HEADS:-2} INTERMEDIATE=${INTERMEDIATE:-704}
-BATCH=${BATCH:-16} LR=${LR:-2e-3} PROMPTS=${PROMPTS:-80}
+BATCH_TOKENS=${BATCH_TOKENS:-4096} LR=${LR:-2e-3} PROMPTS=${PROMPTS:-80}
 OUT=${OUT:-models/unmask-coder}
 CACHE=tools/train/.cache
 VENV=$CACHE/venv-train
@@ -23,7 +23,7 @@ PY="$VENV/bin/python"
 
 UNMASK_DATA_NO_VENV=1 "$PY" tools/train/data_pipeline/build.py
 "$PY" tools/train/train.py --data "$CACHE/examples" --tokenizer tools/train/tokenizer.json --out "$CACHE/run" \
-  --steps "$STEPS" --batch "$BATCH" --lr "$LR" --hidden "$HIDDEN" --layers "$LAYERS" --heads "$HEADS" \
+  --steps "$STEPS" --batch-tokens "$BATCH_TOKENS" --lr "$LR" --hidden "$HIDDEN" --layers "$LAYERS" --heads "$HEADS" \
   --kv-heads "$KV_HEADS" --intermediate "$INTERMEDIATE"
 "$PY" tools/train/export.py --run "$CACHE/run" --tokenizer tools/train/tokenizer.json --out "$OUT"
 cp "$CACHE/run/log.csv" "$OUT/training_log.csv"

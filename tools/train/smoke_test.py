@@ -87,7 +87,7 @@ def main():
     tokenizer = os.path.join(small, "tokenizer.json")
     run = os.path.join(work, "run")
     train.main(["--data", os.path.join(small, "examples"), "--tokenizer", tokenizer, "--out", run, "--steps", "60",
-                "--batch", "8", "--seq-len", "128", "--hidden", "64", "--layers", "2", "--heads", "2", "--kv-heads", "1",
+                "--batch-tokens", "1024", "--seq-len", "128", "--hidden", "64", "--layers", "2", "--heads", "2", "--kv-heads", "1",
                 "--intermediate", "128", "--lr", "3e-3", "--warmup", "10", "--val-every", "60", "--val-batches", "2"])
     with open(os.path.join(run, "log.csv")) as fh:
         losses = [float(row["train_loss"]) for row in csv.DictReader(fh)]

@@ -3,6 +3,9 @@
   python tools/train/train.py --data tools/train/.cache/examples --tokenizer tools/train/tokenizer.json \
       --out tools/train/.cache/run --steps 6000 [--coupled] [--hidden 256 --layers 4 ...]
 
+Rows have their own lengths (multiples of 64 up to --seq-len; `data.encode_bucketed`) and a batch holds about
+--batch-tokens tokens of one length, so compute goes to code rather than end-of-text filler.
+
 Writes to --out: checkpoint.pkl (every --checkpoint-minutes), log.csv (step, tokens, train loss, lr, seconds,
 validation loss), config.json. Runs unchanged on a CUDA GPU (JAX picks the device).
 """
@@ -22,7 +25,7 @@ import numpy as np
 import optax
 from tokenizers import Tokenizer
 
-from data import encode_examples, load_jsonl
+from data import BatchSampler, encode_bucketed, load_jsonl
 from model import Config, init_params
 from objective import mdlm_loss
 
@@ -33,8 +36,10 @@ def parse_args(argv=None):
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, required=True)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--batch-tokens", type=int, default=4096, help="tokens per batch (rows x row length)")
+    ap.add_argument("--seq-len", type=int, default=256, help="the longest row")
+    ap.add_argument("--kind-weights", default="function=0.4,chunk=0.5,infill=0.1",
+                    help="each example kind's share of the trained tokens")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
@@ -46,7 +51,7 @@ def parse_args(argv=None):
     ap.add_argument("--coupled", action="store_true", help="complementary-mask pairs (halves distinct sequences per step)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-every", type=int, default=250)
-    ap.add_argument("--val-batches", type=int, default=8)
+    ap.add_argument("--val-batches", type=int, default=12)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N examples of each split (smoke tests)")
     return ap.parse_args(argv)
@@ -84,12 +89,16 @@ def main(argv=None):
     vocab_size = -(-Tokenizer.from_file(args.tokenizer).get_vocab_size(with_added_tokens=True) // 64) * 64
     cfg = build_config(args, vocab_size)
     # The coupled variant spends the same compute on half as many distinct sequences.
-    distinct = args.batch // 2 if args.coupled else args.batch
+    batch_tokens = args.batch_tokens // 2 if args.coupled else args.batch_tokens
+    kind_weights = {k: float(v) for k, v in (kv.split("=") for kv in args.kind_weights.split(","))}
 
     print(f"devices: {jax.devices()}; model {cfg.parameter_count() / 1e6:.2f} M parameters", flush=True)
-    train = encode_examples(args.tokenizer, load_jsonl(os.path.join(args.data, "train.jsonl"), args.limit), args.seq_len)
-    val = encode_examples(args.tokenizer, load_jsonl(os.path.join(args.data, "val.jsonl"), args.limit), args.seq_len)
-    print(f"train sequences {len(train[0])}, validation {len(val[0])}, seq_len {args.seq_len}", flush=True)
+    split = lambda name: encode_bucketed(  # noqa: E731
+        args.tokenizer, load_jsonl(os.path.join(args.data, f"{name}.jsonl"), args.limit), args.seq_len, seed=args.seed)
+    train, val = BatchSampler(split("train"), batch_tokens, kind_weights), BatchSampler(split("val"), args.batch_tokens, kind_weights)
+    for name, sampler in (("train", train), ("validation", val)):
+        rows = {length: len(b[0]) for length, b in sampler.buckets.items()}
+        print(f"{name} rows by length {rows}", flush=True)
 
     optimizer, schedule = make_optimizer(args)
     loss_fn = lambda p, ids, am, key: mdlm_loss(p, cfg, ids, am, key, coupled=args.coupled)  # noqa: E731
@@ -130,13 +139,13 @@ def main(argv=None):
         os.replace(checkpoint_path + ".tmp", checkpoint_path)
 
     val_rng = np.random.default_rng(1234)
-    val_rows = val_rng.choice(len(val[0]), size=min(len(val[0]), args.val_batches * args.batch), replace=False)
+    val_batches = [val.draw(val_rng) for _ in range(args.val_batches)]
     last_save, recent = time.time(), []
     while step < args.steps:
         started = time.time()
-        rows = rng.choice(len(train[0]), size=distinct, replace=False)
+        ids, answer_mask = train.draw(rng)
         key = jax.random.PRNGKey(args.seed * 1_000_003 + step)
-        params, opt_state, loss = train_step(params, opt_state, train[0][rows], train[1][rows], key)
+        params, opt_state, loss = train_step(params, opt_state, ids, answer_mask, key)
         loss = float(loss)
         if not math.isfinite(loss):
             raise SystemExit(f"loss is {loss} at step {step}: stopping (lower --lr?)")
@@ -145,12 +154,11 @@ def main(argv=None):
         recent.append(loss)
         val_value = ""
         if step % args.val_every == 0 or step == args.steps:
-            losses = [float(val_loss(params, val[0][val_rows[i:i + args.batch]], val[1][val_rows[i:i + args.batch]],
-                                     jax.random.PRNGKey(10_000 + i)))
-                      for i in range(0, len(val_rows), args.batch)]
+            losses = [float(val_loss(params, ids, answer_mask, jax.random.PRNGKey(10_000 + i)))
+                      for i, (ids, answer_mask) in enumerate(val_batches)]
             val_value = f"{np.mean(losses):.4f}"
         if step % 25 == 0 or val_value:
-            tokens = step * args.batch * args.seq_len
+            tokens = step * args.batch_tokens
             with open(os.path.join(args.out, "log.csv"), "a", newline="") as fh:
                 csv.writer(fh).writerow([step, tokens, f"{np.mean(recent):.4f}", f"{float(schedule(step)):.2e}",
                                          f"{seconds:.1f}", val_value])

@@ -26,7 +26,7 @@ INFILL_MIN_LINES = 4
 CHUNK_TOKENS = 256
 CHUNK_MIN_TOKENS = 64
 CHUNK_PROMPT_TOKENS = (16, 48)
-MIX = {"function": 70, "infill": 10, "chunk": 20}
+MIX = {"function": 10, "infill": 5, "chunk": 30}  # want = functions * share; every chunk is kept
 
 
 def dedent(lines: list[str], indent: str) -> list[str] | None:
