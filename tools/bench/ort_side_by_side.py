@@ -9,7 +9,8 @@ against a NumPy forward pass written here from the architecture, then times, in 
   `unmask bench` calls "forward";
 - `unmask bench --engines cpu,fast-f32,fast-q8,fast-q4` on the same directory and lengths.
 
-It prints a Markdown table (milliseconds, medians). Not run in CI.
+It prints a Markdown table (milliseconds, medians). Not run in CI. With `--export DIR` it only writes the
+checked models (`DIR/model-A/` and `DIR/A-256.onnx`, ...) for the browser side-by-side, `tools/bench/web`.
 
     python3 -m venv target/ort-venv
     target/ort-venv/bin/pip install onnx onnxruntime numpy safetensors
@@ -242,11 +243,14 @@ def time_unmask(unmask, model_dir, seqs, iters):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--unmask", required=True, help="the unmask binary (a release build)")
+    ap.add_argument("--unmask", help="the unmask binary (a release build)")
+    ap.add_argument("--export", metavar="DIR", help="write the models for the browser side-by-side and stop")
     ap.add_argument("--shapes", default="A,B")
     ap.add_argument("--seq", default="64,256,1024")
     ap.add_argument("--iters", type=int, default=7)
     args = ap.parse_args()
+    if not args.unmask and not args.export:
+        ap.error("give --unmask (time natively) or --export DIR (models for the browser)")
     seqs = [int(x) for x in args.seq.split(",")]
     rows = []
     for shape_name in args.shapes.split(","):
@@ -263,12 +267,20 @@ def main():
                 .run(None, {"input_ids": check_ids.astype(np.int64), "rows": check_rows.astype(np.int64)})[0]
             error = float(np.abs(got - want).max() / np.abs(want).max())
             assert error < 1e-4, f"the ONNX graph of {shape_name} is off by {error}"
+            if args.export:
+                shutil.copytree(model_dir, os.path.join(args.export, f"model-{shape_name}"), dirs_exist_ok=True)
+                for seq in seqs:
+                    onnx.save(onnx_model(s, w, seq), os.path.join(args.export, f"{shape_name}-{seq}.onnx"))
+                print(f"wrote model {shape_name} ({', '.join(map(str, seqs))} tokens) to {args.export}")
+                continue
             ours = time_unmask(args.unmask, model_dir, seqs, args.iters)
             for seq in seqs:
                 model_bytes = onnx_model(s, w, seq).SerializeToString()
                 ort2 = time_ort(model_bytes, seq, s["vocab"], 2, args.iters)
                 ort1 = time_ort(model_bytes, seq, s["vocab"], 1, args.iters)
                 rows.append((shape_name, seq, ort2, ort1, ours))
+    if args.export:
+        return
     print(f"onnxruntime {ort.__version__}; unmask forward = `unmask bench` forward (head on one row); ms, medians\n")
     print("| model | seq | ONNX Runtime 2 thr | ONNX Runtime 1 thr | unmask reference | unmask fast f32 | fast q8 | fast q4 |")
     print("|---|---|---|---|---|---|---|---|")

@@ -6,6 +6,7 @@
 //! a frame; a model file is used only after its size and hash match the manifest.
 
 pub mod app;
+pub mod bench;
 pub mod components;
 pub mod engine;
 pub mod loader;

@@ -17,7 +17,6 @@ use unmask_sampler::{CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Load the model; the weights travel in the message's second slot.

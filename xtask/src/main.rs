@@ -8,7 +8,9 @@
 //!   on lavapipe), the wasm32 build, the GPU parity tests again in headless Chromium on WebGPU, the training
 //!   pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the shipped
 //!   model's check (its recorded evaluation subset, rerun through the Rust engine).
-//! - `bench-web`: the GPU engine's benchmark in headless Chromium (WebGPU), printed as a table.
+//! - `bench-web`: the engines' benchmark in headless Chromium (WebGPU, and the CPU engines as wasm), printed
+//!   as a table; `bench-web --onnxruntime`: the page's own wasm side by side with onnxruntime-web (wasm and
+//!   WebGPU) on the same model files (`tools/bench/web`; not run in CI).
 //! - `serve [--port N]`: builds the playground (`site`) and serves it on localhost with the shipped model.
 //! - `site-model`: only the model files the page downloads (Trunk's pre-build hook).
 //!
@@ -32,6 +34,7 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const BROWSER_TESTS: &[&str] = &["kernels", "model_parity", "shaders"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
+const BENCH_REQUIREMENTS: &str = "tools/bench/requirements.txt";
 const SHIPPED_MODEL: &str = "models/unmask-coder";
 
 fn main() -> ExitCode {
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         "site-model" => site::build_model(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the GPU engine's benchmark in headless Chromium\n  serve      build the playground and serve it on localhost (--port N, default 8080)"
+                "usage: cargo xtask <setup|ci|bench-web|serve>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)"
             );
             return ExitCode::from(2);
         }
@@ -98,22 +101,21 @@ fn setup() -> Result<()> {
         apt(&install)
     })?;
     step("wasm-bindgen-cli (browser test runner)", install_wasm_bindgen)?;
-    step("python environment for the training pipeline", || {
-        let venv = train_venv();
-        let stamp = venv.join("requirements.stamp");
-        let wanted = std::fs::read_to_string(TRAIN_REQUIREMENTS).context(TRAIN_REQUIREMENTS)?;
-        if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
-            println!("  {} already matches {TRAIN_REQUIREMENTS}", venv.display());
-            return Ok(());
-        }
-        run("python3", &["-m", "venv", path_str(&venv)?])?;
-        let python = venv.join("bin/python");
-        run(
-            path_str(&python)?,
-            &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", TRAIN_REQUIREMENTS],
-        )?;
-        std::fs::write(&stamp, wanted).context("writing the requirements stamp")
-    })
+    step("python environment for the training pipeline", || python_venv(&train_venv(), TRAIN_REQUIREMENTS))
+}
+
+/// A virtual environment at `venv` with exactly the pinned `requirements`; skipped when its stamp matches.
+fn python_venv(venv: &Path, requirements: &str) -> Result<()> {
+    let stamp = venv.join("requirements.stamp");
+    let wanted = std::fs::read_to_string(requirements).context(requirements.to_owned())?;
+    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+        println!("  {} already matches {requirements}", venv.display());
+        return Ok(());
+    }
+    run("python3", &["-m", "venv", path_str(venv)?])?;
+    let python = venv.join("bin/python");
+    run(path_str(&python)?, &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements])?;
+    std::fs::write(&stamp, wanted).context("writing the requirements stamp")
 }
 
 fn install_wasm_target() -> Result<()> {
@@ -233,8 +235,37 @@ fn serve() -> Result<()> {
 }
 
 fn bench_web() -> Result<()> {
+    if std::env::args().any(|a| a == "--onnxruntime") {
+        return bench_web_onnxruntime();
+    }
     step("GPU engine benchmark in headless Chromium (WebGPU)", || {
         run_in_browser("crates/gpu", &["bench"], &["--include-ignored", "--nocapture"])
+    })
+}
+
+/// The page's wasm and onnxruntime-web on the same model (shape A of the performance notes), timed in one
+/// Chromium run: ONNX Runtime's Python package writes and checks the ONNX graph, `tools/bench/web` times both.
+fn bench_web_onnxruntime() -> Result<()> {
+    let venv = target_dir().join("ort-venv");
+    step("python environment for the ONNX export", || python_venv(&venv, BENCH_REQUIREMENTS))?;
+    let models = target_dir().join("bench-web");
+    step("model A as safetensors and ONNX", || {
+        let python = venv.join("bin/python");
+        let script = "tools/bench/ort_side_by_side.py";
+        run(path_str(&python)?, &[script, "--export", path_str(&models)?, "--shapes", "A", "--seq", "64,256"])
+    })?;
+    let bench = Path::new("tools/bench/web");
+    if !bench.join("node_modules/onnxruntime-web").exists() {
+        step("onnxruntime-web and playwright-core (npm ci)", || {
+            run_in("npm", &["ci", "--no-audit", "--no-fund"], bench)
+        })?;
+    }
+    step("wasm-bindgen-cli", install_wasm_bindgen)?;
+    step("rust target wasm32-unknown-unknown", install_wasm_target)?;
+    let site = std::fs::canonicalize(site::build()?).context("the built site")?;
+    let models = std::fs::canonicalize(&models).context("the exported models")?;
+    step("side by side in headless Chromium", || {
+        run_in("node", &["side_by_side.mjs", path_str(&site)?, path_str(&models)?], bench)
     })
 }
 
