@@ -35,48 +35,56 @@ impl Shape {
 
 /// `out[seq × heads·d]` = softmax(q kᵀ / √d) v for every head, every key visible to every query.
 pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], threads: usize) {
+    // Each kv head's keys as the rows of a matrix (scores = Q·Kᵀ) and its values transposed (out = P·V), packed
+    // once and shared by the threads.
+    let heads: Vec<(Matrix, Matrix)> = (0..shape.kv_heads).map(|kv| kv_matrices(qkv, shape, kv)).collect();
     let width = shape.q_width();
     let threads = threads.clamp(1, shape.seq.max(1));
     if threads == 1 {
-        rows(qkv, shape, 0, out);
+        rows(qkv, shape, &heads, 0, out);
         return;
     }
     let rows_per_thread = shape.seq.div_ceil(threads);
+    let heads = &heads;
     std::thread::scope(|scope| {
         let mut chunks = out.chunks_mut(rows_per_thread * width).enumerate();
         let mine = chunks.next();
         for (t, chunk) in chunks {
-            scope.spawn(move || rows(qkv, shape, t * rows_per_thread, chunk));
+            scope.spawn(move || rows(qkv, shape, heads, t * rows_per_thread, chunk));
         }
         if let Some((_, chunk)) = mine {
-            rows(qkv, shape, 0, chunk);
+            rows(qkv, shape, heads, 0, chunk);
         }
     });
 }
 
-/// Output rows `first..` (as many as `out` holds).
-fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
-    let Shape { seq, heads, kv_heads, head_dim: d } = shape;
+/// Keys `[seq × d]` and transposed values `[d × seq]` of kv head `kv`.
+fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
+    let (seq, d) = (shape.seq, shape.head_dim);
     let (stride, q_width, kv_width) = (shape.stride(), shape.q_width(), shape.kv_width());
+    let keys: Vec<f32> = (0..seq).flat_map(|j| &qkv[j * stride + q_width + kv * d..][..d]).copied().collect();
+    let mut values_t = vec![0.0f32; d * seq];
+    for j in 0..seq {
+        let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
+        for (c, &value) in v.iter().enumerate() {
+            values_t[c * seq + j] = value;
+        }
+    }
+    (Matrix::f32(seq, d, &keys), Matrix::f32(d, seq, &values_t))
+}
+
+/// Output rows `first..` (as many as `out` holds).
+fn rows(qkv: &[f32], shape: Shape, kv_heads: &[(Matrix, Matrix)], first: usize, out: &mut [f32]) {
+    let Shape { seq, heads, head_dim: d, .. } = shape;
+    let (stride, q_width) = (shape.stride(), shape.q_width());
     let count = out.len() / q_width;
-    let group = heads / kv_heads;
+    let group = heads / kv_heads.len();
     let scale = 1.0 / (d as f32).sqrt();
     let block = QUERY_BLOCK.min(count.max(1));
     let mut queries = vec![0.0f32; block * d];
     let mut scores = vec![0.0f32; block * seq];
     let mut attended = vec![0.0f32; block * d];
-    for kv in 0..kv_heads {
-        // This head's keys as the rows of a matrix (scores = Q·Kᵀ), its values transposed (out = P·V).
-        let keys: Vec<f32> = (0..seq).flat_map(|j| &qkv[j * stride + q_width + kv * d..][..d]).copied().collect();
-        let keys = Matrix::f32(seq, d, &keys);
-        let mut values_t = vec![0.0f32; d * seq];
-        for j in 0..seq {
-            let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
-            for (c, &value) in v.iter().enumerate() {
-                values_t[c * seq + j] = value;
-            }
-        }
-        let values_t = Matrix::f32(d, seq, &values_t);
+    for (kv, (keys, values_t)) in kv_heads.iter().enumerate() {
         for h in kv * group..(kv + 1) * group {
             for start in (0..count).step_by(block) {
                 let rows = block.min(count - start);
@@ -85,7 +93,7 @@ fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
                     q.iter_mut().zip(&qkv[i * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
                 }
                 let scores = &mut scores[..rows * seq];
-                gemm::matmul(&queries[..rows * d], &keys, None, scores, 1);
+                gemm::matmul(&queries[..rows * d], keys, None, scores, 1);
                 for row in scores.chunks_exact_mut(seq) {
                     let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                     row.iter_mut().for_each(|s| *s -= max);
@@ -93,7 +101,7 @@ fn rows(qkv: &[f32], shape: Shape, first: usize, out: &mut [f32]) {
                     let inverse = 1.0 / row.iter().sum::<f32>();
                     row.iter_mut().for_each(|s| *s *= inverse);
                 }
-                gemm::matmul(scores, &values_t, None, &mut attended[..rows * d], 1);
+                gemm::matmul(scores, values_t, None, &mut attended[..rows * d], 1);
                 for (r, a) in attended.chunks_exact(d).take(rows).enumerate() {
                     out[(start + r) * q_width + h * d..][..d].copy_from_slice(a);
                 }
