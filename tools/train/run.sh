@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 
 STEPS=${STEPS:-4000}
 HIDDEN=${HIDDEN:-256} LAYERS=${LAYERS:-4} HEADS=${HEADS:-4} KV_HEADS=${KV_HEADS:-2} INTERMEDIATE=${INTERMEDIATE:-704}
-BATCH_TOKENS=${BATCH_TOKENS:-4096} LR=${LR:-2e-3} PROMPTS=${PROMPTS:-80}
+BATCH_TOKENS=${BATCH_TOKENS:-4096} LR=${LR:-2e-3} PROMPTS=${PROMPTS:-60}
 OUT=${OUT:-models/unmask-coder}
 CACHE=tools/train/.cache
 VENV=$CACHE/venv-train
@@ -27,6 +27,7 @@ UNMASK_DATA_NO_VENV=1 "$PY" tools/train/data_pipeline/build.py
   --kv-heads "$KV_HEADS" --intermediate "$INTERMEDIATE"
 "$PY" tools/train/export.py --run "$CACHE/run" --tokenizer tools/train/tokenizer.json --out "$OUT"
 cp "$CACHE/run/log.csv" "$OUT/training_log.csv"
+cp "$CACHE/run/config.json" "$OUT/training_config.json"
 "$PY" tools/train/plot.py "$OUT/training_log.csv" "$OUT/training_loss.png"
 cargo build --release --locked -p unmask-cli
 "$PY" tools/train/evaluate.py --model "$OUT" --data "$CACHE/examples" --unmask target/release/unmask \
