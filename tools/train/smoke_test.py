@@ -2,7 +2,8 @@
 
 1. the JAX model reproduces Hugging Face `transformers` logits on the committed tiny tied-bf16 fixture
    (tests/fixtures/tiny-qwen2-tied-bf16; expected logits made by tools/reference/make_tiny_model.py);
-2. a tiny corpus (data_pipeline/build.py --small) trains for a few dozen steps and the loss falls;
+2. a tiny corpus (data_pipeline/build.py --small) is laid out in rows as the trainer sees them (lengths,
+   masks, end-of-text after each body, checked here) and trains for a few dozen steps; the loss falls;
 3. the checkpoint exports to a model directory that the Rust CLI loads, and the Rust engine's greedy
    left-to-right decode equals the same decode computed here in JAX.
 
@@ -25,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+from data import EOS, BatchSampler, encode_bucketed, load_jsonl  # noqa: E402
 from export import export, load_checkpoint  # noqa: E402
 from model import Config, forward, shift_logits  # noqa: E402
 import train  # noqa: E402
@@ -64,6 +66,26 @@ def check_against_transformers():
         print(f"JAX vs transformers, {case['name']}: max |Δlogit| {diff:.2e}")
 
 
+def check_training_rows(examples_dir, tokenizer):
+    """The bucketed layout: every row a multiple of 64 long, prompts never in the answer, a function body
+    followed by end-of-text, and batches of one length near the token budget."""
+    examples = load_jsonl(os.path.join(examples_dir, "train.jsonl"))
+    buckets = encode_bucketed(tokenizer, examples, 128)
+    for length, (ids, answer_mask, body_mask, kinds) in buckets.items():
+        assert length % 64 == 0 and ids.shape[1] == length, length
+        for row, answer, body, kind in zip(ids, answer_mask, body_mask, kinds):
+            start = int(np.argmax(answer))
+            assert start > 0 and not answer[:start].any(), "the prompt is never masked"
+            assert (body & ~answer).sum() == 0, "metrics count only answer positions"
+            if kind == "function" and body[-1] == 0:
+                end = len(body) - int(np.argmax(body[::-1]))
+                assert row[end - 1] == EOS and (row[end:] == EOS).all(), "a body ends with end-of-text"
+    sampler = BatchSampler(buckets, 1024, {"function": 0.5, "chunk": 0.5})
+    ids, answer_mask = sampler.draw(np.random.default_rng(0))
+    assert ids.shape == answer_mask.shape and ids.shape[0] == 1024 // ids.shape[1], ids.shape
+    print(f"training rows: {', '.join(f'{n} x {len(b[0])}' for n, b in buckets.items())}")
+
+
 def greedy_left_to_right(params, cfg, prompt, new_tokens):
     canvas = list(prompt) + [cfg.mask_token_id] * new_tokens
     for q in range(len(prompt), len(canvas)):
@@ -85,6 +107,7 @@ def main():
     subprocess.run([sys.executable, os.path.join(HERE, "data_pipeline/build.py"), "--small"], check=True, env=env)
     small = os.path.join(HERE, ".cache/small")
     tokenizer = os.path.join(small, "tokenizer.json")
+    check_training_rows(os.path.join(small, "examples"), tokenizer)
     run = os.path.join(work, "run")
     train.main(["--data", os.path.join(small, "examples"), "--tokenizer", tokenizer, "--out", run, "--steps", "60",
                 "--batch-tokens", "1024", "--seq-len", "128", "--hidden", "64", "--layers", "2", "--heads", "2", "--kv-heads", "1",
