@@ -25,28 +25,36 @@ def load_jsonl(path, limit=None):
     return rows
 
 
+def fitting_examples(tokenizer_path, examples, max_len):
+    """(index, example, prompt ids, answer ids, suffix ids) of the examples a `max_len` row can hold: a prompt of
+    at most half the row and an answer (function and chunk answers are cut to the row later; an infill item must
+    fit whole). Prompt, answer and suffix are tokenized separately, as the product tokenizes text around holes."""
+    tok = Tokenizer.from_file(tokenizer_path)
+    enc = lambda texts: [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
+    prompts = enc([e["prompt"] for e in examples])
+    answers = enc([e["answer"] for e in examples])
+    suffixes = enc([e.get("suffix", "") for e in examples])
+    for n, (example, p, a, s) in enumerate(zip(examples, prompts, answers, suffixes)):
+        if len(p) > max_len // 2 or not a:
+            continue
+        if example["kind"] == "infill" and len(p) + len(a) + len(s) > max_len:
+            continue
+        yield n, example, p, a, s
+
+
 def encode_examples(tokenizer_path, examples, seq_len):
     """Returns (ids [n, seq_len] int32, answer_mask [n, seq_len] bool, body_mask [n, seq_len] bool, kept indices).
 
     body_mask marks the answer's own tokens plus the first end-of-text (the decision to stop): metrics are
     computed there, so the easy run of trailing end-of-text tokens does not inflate them.
     """
-    tok = Tokenizer.from_file(tokenizer_path)
-    enc = lambda texts: [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
-    prompts = enc([e["prompt"] for e in examples])
-    answers = enc([e["answer"] for e in examples])
-    suffixes = enc([e.get("suffix", "") for e in examples])
     ids = np.full((len(examples), seq_len), EOS, np.int32)
     answer_mask = np.zeros((len(examples), seq_len), bool)
     body_mask = np.zeros((len(examples), seq_len), bool)
     kept = []
-    for n, (example, p, a, s) in enumerate(zip(examples, prompts, answers, suffixes)):
+    for n, example, p, a, s in fitting_examples(tokenizer_path, examples, seq_len):
         row = len(kept)
-        if len(p) > seq_len // 2 or not a:
-            continue
         if example["kind"] == "infill":
-            if len(p) + len(a) + len(s) > seq_len:
-                continue
             seq = p + a + s
             ids[row, : len(seq)] = seq
             answer_mask[row, len(p): len(p) + len(a)] = True
@@ -71,19 +79,10 @@ def encode_bucketed(tokenizer_path, examples, max_len, bucket=64, full_share=0.2
     Returns {length: (ids, answer_mask, body_mask, kinds)} with kinds a list of example kinds.
     """
     rng = np.random.default_rng(seed)
-    tok = Tokenizer.from_file(tokenizer_path)
-    enc = lambda texts: [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]  # noqa: E731
-    prompts = enc([e["prompt"] for e in examples])
-    answers = enc([e["answer"] for e in examples])
-    suffixes = enc([e.get("suffix", "") for e in examples])
     rows = {}
     round_up = lambda n: min(max_len, -(-n // bucket) * bucket)  # noqa: E731
-    for example, p, a, s in zip(examples, prompts, answers, suffixes):
-        if len(p) > max_len // 2 or not a:
-            continue
+    for _, example, p, a, s in fitting_examples(tokenizer_path, examples, max_len):
         if example["kind"] == "infill":
-            if len(p) + len(a) + len(s) > max_len:
-                continue
             seq = p + a + s
             length = round_up(len(seq) + int(rng.integers(0, extra_eos + 1)))
             answer = (len(p), len(p) + len(a))
