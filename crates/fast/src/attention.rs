@@ -5,6 +5,7 @@
 
 use crate::gemm::{self, Matrix};
 use crate::math;
+use crate::pool::Pool;
 
 /// Queries per block: the score block (`QUERY_BLOCK × seq`) stays in L2 at the longest canvases.
 const QUERY_BLOCK: usize = 32;
@@ -34,28 +35,15 @@ impl Shape {
 }
 
 /// `out[seq × heads·d]` = softmax(q kᵀ / √d) v for every head, every key visible to every query.
-pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], threads: usize) {
+pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
     // Each kv head's keys as the rows of a matrix (scores = Q·Kᵀ) and its values transposed (out = P·V), packed
     // once and shared by the threads.
-    let heads: Vec<(Matrix, Matrix)> = (0..shape.kv_heads).map(|kv| kv_matrices(qkv, shape, kv)).collect();
-    let width = shape.q_width();
-    let threads = threads.clamp(1, shape.seq.max(1));
-    if threads == 1 {
-        rows(qkv, shape, &heads, 0, out);
-        return;
-    }
-    let rows_per_thread = shape.seq.div_ceil(threads);
-    let heads = &heads;
-    std::thread::scope(|scope| {
-        let mut chunks = out.chunks_mut(rows_per_thread * width).enumerate();
-        let mine = chunks.next();
-        for (t, chunk) in chunks {
-            scope.spawn(move || rows(qkv, shape, heads, t * rows_per_thread, chunk));
-        }
-        if let Some((_, chunk)) = mine {
-            rows(qkv, shape, heads, 0, chunk);
-        }
-    });
+    let mut heads: Vec<Option<(Matrix, Matrix)>> = (0..shape.kv_heads).map(|_| None).collect();
+    pool.each(heads.iter_mut().collect(), |kv, slot| *slot = Some(kv_matrices(qkv, shape, kv)));
+    let heads: Vec<(Matrix, Matrix)> = heads.into_iter().map(|h| h.expect("every kv head packed")).collect();
+    let per_task = pool.rows_per_task(shape.seq);
+    let blocks: Vec<&mut [f32]> = out.chunks_mut(per_task * shape.q_width()).collect();
+    pool.each(blocks, |t, block| rows(qkv, shape, &heads, t * per_task, block));
 }
 
 /// Keys `[seq × d]` and transposed values `[d × seq]` of kv head `kv`.
@@ -84,6 +72,8 @@ fn rows(qkv: &[f32], shape: Shape, kv_heads: &[(Matrix, Matrix)], first: usize, 
     let mut queries = vec![0.0f32; block * d];
     let mut scores = vec![0.0f32; block * seq];
     let mut attended = vec![0.0f32; block * d];
+    // This runs inside a pool task: its matmuls stay on this thread.
+    let serial = Pool::new(1);
     for (kv, (keys, values_t)) in kv_heads.iter().enumerate() {
         for h in kv * group..(kv + 1) * group {
             for start in (0..count).step_by(block) {
@@ -93,7 +83,7 @@ fn rows(qkv: &[f32], shape: Shape, kv_heads: &[(Matrix, Matrix)], first: usize, 
                     q.iter_mut().zip(&qkv[i * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
                 }
                 let scores = &mut scores[..rows * seq];
-                gemm::matmul(&queries[..rows * d], keys, None, scores, 1);
+                gemm::matmul(&queries[..rows * d], keys, None, scores, &serial);
                 for row in scores.chunks_exact_mut(seq) {
                     let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                     row.iter_mut().for_each(|s| *s -= max);
@@ -101,7 +91,7 @@ fn rows(qkv: &[f32], shape: Shape, kv_heads: &[(Matrix, Matrix)], first: usize, 
                     let inverse = 1.0 / row.iter().sum::<f32>();
                     row.iter_mut().for_each(|s| *s *= inverse);
                 }
-                gemm::matmul(scores, values_t, None, &mut attended[..rows * d], 1);
+                gemm::matmul(scores, values_t, None, &mut attended[..rows * d], &serial);
                 for (r, a) in attended.chunks_exact(d).take(rows).enumerate() {
                     out[(start + r) * q_width + h * d..][..d].copy_from_slice(a);
                 }

@@ -16,6 +16,8 @@
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
+use crate::pool::Pool;
+
 /// Rows of `X` per register tile.
 #[cfg(not(target_arch = "wasm32"))]
 const MR: usize = 6;
@@ -135,24 +137,19 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
     }
 }
 
-/// `out[n × m] = x[n × k] · Wᵀ + bias`, the panels of `W` (columns of `out`) split over `threads`: each
-/// thread reads (and, quantized, decodes) only its share of the weights, and even a single row of `x` (the
+/// `out[n × m] = x[n × k] · Wᵀ + bias`, the panels of `W` (columns of `out`) shared out over the pool's
+/// threads: each reads (and, quantized, decodes) only the panels it claims, and even a single row of `x` (the
 /// head on one position) keeps every thread busy.
-pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], threads: usize) {
+pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
     let (m, k) = (w.rows(), w.cols());
     debug_assert_eq!(out.len(), x.len() / k * m);
     let panels = m.div_ceil(NR);
-    let threads = threads.clamp(1, panels);
-    let x = &pack_x(x, k);
-    if threads == 1 {
-        let mut rows: Vec<&mut [f32]> = out.chunks_exact_mut(m).collect();
-        matmul_panels(x, w, bias, 0..panels, &mut rows);
-        return;
-    }
-    let per_thread = panels.div_ceil(threads);
-    let bounds: Vec<usize> = (0..=threads).map(|t| (t * per_thread * NR).min(m)).collect();
-    // Each row of `out` cut at the threads' column bounds; thread t gets segment t of every row.
-    let mut shares: Vec<Vec<&mut [f32]>> = (0..threads).map(|_| Vec::new()).collect();
+    let x = &pack_x(x, k, pool);
+    let per_task = pool.rows_per_task(panels);
+    let tasks = panels.div_ceil(per_task);
+    // Each row of `out` cut at the tasks' column bounds; task t gets segment t of every row.
+    let bounds: Vec<usize> = (0..=tasks).map(|t| (t * per_task * NR).min(m)).collect();
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(out.len() / m)).collect();
     for row in out.chunks_exact_mut(m) {
         let mut rest = row;
         for (t, share) in shares.iter_mut().enumerate() {
@@ -161,35 +158,33 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], thre
             rest = tail;
         }
     }
-    std::thread::scope(|scope| {
-        let mut shares = shares.into_iter().enumerate();
-        let mine = shares.next();
-        for (t, mut rows) in shares {
-            let share = t * per_thread..((t + 1) * per_thread).min(panels);
-            scope.spawn(move || matmul_panels(x, w, bias, share, &mut rows));
-        }
-        if let Some((_, mut rows)) = mine {
-            matmul_panels(x, w, bias, 0..per_thread.min(panels), &mut rows);
-        }
+    pool.each(shares, |t, mut rows| {
+        let share = t * per_task..((t + 1) * per_task).min(panels);
+        matmul_panels(x, w, bias, share, &mut rows);
     });
 }
 
 /// `x` (`n × k`) in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values of one
 /// column are adjacent (zero rows pad the last block).
-fn pack_x(x: &[f32], k: usize) -> Vec<f32> {
+fn pack_x(x: &[f32], k: usize, pool: &Pool) -> Vec<f32> {
     let n = x.len() / k;
-    let mut packed = vec![0.0f32; n.div_ceil(MR) * k * MR];
-    for (i, row) in x.chunks_exact(k).enumerate() {
-        let block = &mut packed[i / MR * k * MR..][..k * MR];
-        for (p, &value) in row.iter().enumerate() {
-            block[p * MR + i % MR] = value;
+    let blocks = n.div_ceil(MR);
+    let mut packed = vec![0.0f32; blocks * k * MR];
+    let per_task = pool.rows_per_task(blocks);
+    let items: Vec<_> = packed.chunks_mut(per_task * k * MR).zip(x.chunks(per_task * MR * k)).collect();
+    pool.each(items, |_, (packed, x)| {
+        for (i, row) in x.chunks_exact(k).enumerate() {
+            let block = &mut packed[i / MR * k * MR..][..k * MR];
+            for (p, &value) in row.iter().enumerate() {
+                block[p * MR + i % MR] = value;
+            }
         }
-    }
+    });
     packed
 }
 
-/// Panels `share` of `W` against every block of packed `x`, into `rows`: row segments that start at the
-/// share's first column.
+/// Panels `share` of `W` against every block of `x`, into `rows`: row segments that start at the share's
+/// first column.
 fn matmul_panels(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: std::ops::Range<usize>, rows: &mut [&mut [f32]]) {
     let (m, k) = (w.rows(), w.cols());
     let origin = share.start * NR;
@@ -317,7 +312,7 @@ mod tests {
             let (x, w) = (values(n * k, 1), values(m * k, 2));
             for threads in [1, 3] {
                 let mut y = vec![f32::NAN; n * m];
-                matmul(&x, &Matrix::f32(m, k, &w), None, &mut y, threads);
+                matmul(&x, &Matrix::f32(m, k, &w), None, &mut y, &Pool::new(threads));
                 let expected = naive(&x, &w, n, m, k);
                 for (a, b) in y.iter().zip(&expected) {
                     assert!((a - b).abs() < 1e-5, "{n}×{m}×{k}: {a} vs {b}");
@@ -334,9 +329,32 @@ mod tests {
             let q = QuantTensor::quantize(&w, m, k, scheme, 32).unwrap();
             let expected = naive(&x, &q.dequantize(), n, m, k);
             let mut y = vec![0.0; n * m];
-            matmul(&x, &Matrix::Quant(q), Some(&vec![1.0; m]), &mut y, 2);
+            matmul(&x, &Matrix::Quant(q), Some(&vec![1.0; m]), &mut y, &Pool::new(2));
             for (a, b) in y.iter().zip(&expected) {
                 assert!((a - (b + 1.0)).abs() < 1e-5, "{scheme:?}: {a} vs {}", b + 1.0);
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod tmp_speed {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn speed() {
+        for threads in [1, 2] {
+            let threads = &Pool::new(threads);
+            for (n, m, k) in [(256, 512, 256), (256, 1408, 256), (256, 256, 704), (256, 256, 256), (32, 256, 64)] {
+                let x: Vec<f32> = (0..n * k).map(|i| (i % 7) as f32).collect();
+                let w: Vec<f32> = (0..m * k).map(|i| (i % 5) as f32).collect();
+                let w = Matrix::f32(m, k, &w);
+                let mut y = vec![0.0; n * m];
+                for _ in 0..3 { matmul(&x, &w, None, &mut y, threads); }
+                let it = 200;
+                let t = std::time::Instant::now();
+                for _ in 0..it { matmul(&x, &w, None, &mut y, threads); }
+                let e = t.elapsed().as_secs_f64() / it as f64;
+                println!("thr {} {n}x{m}x{k}: {:.3} ms {:.1} GFLOP/s", threads.threads(), e * 1e3, 2.0 * (n * m * k) as f64 / e / 1e9);
             }
         }
     }

@@ -10,6 +10,7 @@ mod attention;
 mod gemm;
 mod math;
 mod model;
+mod pool;
 
 pub use model::{FastModel, FastOptions};
 use unmask_sampler::{Denoiser, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits};
@@ -47,19 +48,13 @@ impl FastModel {
         };
         let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
         let mut scored = vec![blank; positions.len()];
-        let threads = self.options().threads.clamp(1, positions.len().max(1));
-        if threads == 1 {
-            score_rows(&mut scored, positions, &logits);
-            return Ok(scored);
-        }
-        let per_thread = positions.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            for ((out, at), rows) in
-                scored.chunks_mut(per_thread).zip(positions.chunks(per_thread)).zip(logits.chunks(per_thread * vocab))
-            {
-                scope.spawn(move || score_rows(out, at, rows));
-            }
-        });
+        let per_task = self.pool().rows_per_task(positions.len());
+        let tasks: Vec<_> = scored
+            .chunks_mut(per_task)
+            .zip(positions.chunks(per_task))
+            .zip(logits.chunks(per_task * vocab))
+            .collect();
+        self.pool().each(tasks, |_, ((out, at), rows)| score_rows(out, at, rows));
         Ok(scored)
     }
 }

@@ -8,6 +8,7 @@ use crate::FastError;
 use crate::attention::{self, Shape};
 use crate::gemm::{self, Matrix};
 use crate::math;
+use crate::pool::Pool;
 
 /// How to load a model.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +63,7 @@ pub struct FastModel {
     /// cos and sin of every (position, frequency), computed in f64 as the reference does.
     rope: Vec<(f64, f64)>,
     buffers: Buffers,
+    pool: Pool,
 }
 
 impl FastModel {
@@ -129,20 +131,18 @@ impl FastModel {
             gate_up: vec![0.0; rows * 2 * inter],
             activated: vec![0.0; rows * inter],
         };
+        // wasm has no threads to spawn (without atomics): one, whatever was asked.
+        let pool = Pool::new(options.threads.max(1));
         Ok(FastModel {
             config: c.clone(),
-            // wasm has no threads to spawn (without atomics): one, whatever was asked.
-            options: FastOptions {
-                max_len,
-                threads: if cfg!(target_arch = "wasm32") { 1 } else { options.threads.max(1) },
-                ..options
-            },
+            options: FastOptions { max_len, threads: pool.threads(), ..options },
             embed: matrix(EMBED, c.vocab_size, h)?,
             lm_head: if c.tie_word_embeddings { None } else { Some(matrix(LM_HEAD, c.vocab_size, h)?) },
             layers,
             final_norm: weights.f32(FINAL_NORM, &[h])?,
             rope,
             buffers,
+            pool,
         })
     }
 
@@ -152,6 +152,10 @@ impl FastModel {
 
     pub fn options(&self) -> FastOptions {
         self.options
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Bytes of weights held.
@@ -177,14 +181,14 @@ impl FastModel {
         rms_norm(&mut gathered, &self.final_norm, c.rms_norm_eps);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed);
         let mut logits = vec![0.0f32; rows.len() * c.vocab_size];
-        gemm::matmul(&gathered, head, None, &mut logits, self.options.threads);
+        gemm::matmul(&gathered, head, None, &mut logits, &self.pool);
         Ok(logits)
     }
 
     /// The decoder layers over `tokens`, leaving the residual stream in `buffers.x`.
     fn forward(&mut self, tokens: &[u32]) {
         let c = self.config.clone();
-        let threads = self.options.threads;
+        let pool = &self.pool;
         let (h, inter, seq) = (c.hidden_size, c.intermediate_size, tokens.len());
         let shape = Shape { seq, heads: c.num_attention_heads, kv_heads: c.num_key_value_heads, head_dim: c.head_dim };
         let b = &mut self.buffers;
@@ -192,32 +196,54 @@ impl FastModel {
         for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
             self.embed.row(t as usize, row);
         }
+        let eps = c.rms_norm_eps;
+        let per_task = pool.rows_per_task(seq);
+        let mut pending: Option<&[f32]> = None;
         for layer in &self.layers {
             let normed = &mut b.normed[..seq * h];
-            normed.copy_from_slice(x);
-            rms_norm(normed, &layer.input_norm, c.rms_norm_eps);
+            add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
             let qkv = &mut b.qkv[..seq * shape.stride()];
-            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, threads);
-            rope(qkv, shape, &self.rope);
+            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
+            let blocks = qkv.chunks_mut(per_task * shape.stride()).collect();
+            pool.each(blocks, |t, block| rope(block, t * per_task, shape, &self.rope));
             let attended = &mut b.attended[..seq * c.num_attention_heads * c.head_dim];
-            attention::attention(qkv, shape, attended, threads);
+            attention::attention(qkv, shape, attended, pool);
             let projected = &mut b.projected[..seq * h];
-            gemm::matmul(attended, &layer.o, None, projected, threads);
-            x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
+            gemm::matmul(attended, &layer.o, None, projected, pool);
 
-            normed.copy_from_slice(x);
-            rms_norm(normed, &layer.post_norm, c.rms_norm_eps);
+            add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
             let gate_up = &mut b.gate_up[..seq * 2 * inter];
-            gemm::matmul(normed, &layer.gate_up, None, gate_up, threads);
+            gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
             let activated = &mut b.activated[..seq * inter];
-            for (row, out) in gate_up.chunks_exact(2 * inter).zip(activated.chunks_exact_mut(inter)) {
-                let (gate, up) = row.split_at(inter);
-                math::swiglu(gate, up, out);
-            }
-            gemm::matmul(activated, &layer.down, None, projected, threads);
-            x.iter_mut().zip(projected.iter()).for_each(|(x, p)| *x += p);
+            let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
+            pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
+                for (row, out) in gate_up.chunks_exact(2 * inter).zip(activated.chunks_exact_mut(inter)) {
+                    let (gate, up) = row.split_at(inter);
+                    math::swiglu(gate, up, out);
+                }
+            });
+            gemm::matmul(activated, &layer.down, None, projected, pool);
+            pending = Some(projected);
+        }
+        if let Some(projected) = pending {
+            x.iter_mut().zip(projected).for_each(|(x, p)| *x += p);
         }
     }
+}
+
+/// `x += add` (when given), then `normed = rms_norm(x)`, row blocks in parallel: the residual update
+/// folded into the pass that reads the stream for the next norm.
+fn add_and_norm(pool: &Pool, x: &mut [f32], add: Option<&[f32]>, normed: &mut [f32], weight: &[f32], eps: f64) {
+    let width = weight.len();
+    let per_task = pool.rows_per_task(x.len() / width) * width;
+    let blocks: Vec<_> = x.chunks_mut(per_task).zip(normed.chunks_mut(per_task)).enumerate().collect();
+    pool.each(blocks, |_, (t, (x, normed))| {
+        if let Some(add) = add {
+            x.iter_mut().zip(&add[t * per_task..]).for_each(|(x, a)| *x += a);
+        }
+        normed.copy_from_slice(x);
+        rms_norm(normed, weight, eps);
+    });
 }
 
 /// RMSNorm of every row in place, the mean of squares in f64 as the reference takes it.
@@ -230,13 +256,14 @@ fn rms_norm(x: &mut [f32], weight: &[f32], eps: f64) {
     }
 }
 
-/// Rotary embedding of the q and k parts of every fused row ("rotate half", the reference's f64 rotation).
-fn rope(qkv: &mut [f32], shape: Shape, table: &[(f64, f64)]) {
+/// Rotary embedding of the q and k parts of fused rows `first..` ("rotate half", the reference's f64
+/// rotation).
+fn rope(qkv: &mut [f32], first: usize, shape: Shape, table: &[(f64, f64)]) {
     let d = shape.head_dim;
     let half = d / 2;
     let heads = shape.heads + shape.kv_heads;
     for (position, row) in qkv.chunks_exact_mut(shape.stride()).enumerate() {
-        let angles = &table[position * half..][..half];
+        let angles = &table[(first + position) * half..][..half];
         for head in row[..heads * d].chunks_exact_mut(d) {
             for (i, &(cos, sin)) in angles.iter().enumerate() {
                 let (a, b) = (head[i] as f64, head[i + half] as f64);
