@@ -7,8 +7,10 @@ use crate::gemm::{self, Matrix};
 use crate::math;
 use crate::pool::Pool;
 
-/// Queries per block: the score block (`QUERY_BLOCK × seq`) stays in L2 at the longest canvases.
-const QUERY_BLOCK: usize = 32;
+/// Query rows per task. A task scores these rows for all the query heads of one kv head at once (48 rows
+/// with two heads per kv head: whole tiles natively and in wasm), and its score block (`rows × seq`) stays in
+/// L2 at the longest canvases.
+const QUERY_ROWS: usize = 24;
 
 /// Shapes of one attention call over rows of `stride` floats laid out `q | k | v`.
 #[derive(Clone, Copy, Debug)]
@@ -41,9 +43,19 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
     let mut heads: Vec<Option<(Matrix, Matrix)>> = (0..shape.kv_heads).map(|_| None).collect();
     pool.each(heads.iter_mut().collect(), |kv, slot| *slot = Some(kv_matrices(qkv, shape, kv)));
     let heads: Vec<(Matrix, Matrix)> = heads.into_iter().map(|h| h.expect("every kv head packed")).collect();
-    let per_task = pool.rows_per_task(shape.seq);
-    let blocks: Vec<&mut [f32]> = out.chunks_mut(per_task * shape.q_width()).collect();
-    pool.each(blocks, |t, block| rows(qkv, shape, &heads, t * per_task, block));
+    let (group_width, row_blocks) = (shape.heads / shape.kv_heads * shape.head_dim, shape.seq.div_ceil(QUERY_ROWS));
+    // Each output row cut into one segment per kv head (its query heads' columns); task (kv, block) gets
+    // segment kv of the block's rows.
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..shape.kv_heads * row_blocks).map(|_| Vec::new()).collect();
+    for (i, row) in out.chunks_exact_mut(shape.q_width()).enumerate() {
+        for (kv, segment) in row.chunks_exact_mut(group_width).enumerate() {
+            shares[kv * row_blocks + i / QUERY_ROWS].push(segment);
+        }
+    }
+    pool.each(shares, |t, mut rows| {
+        let kv = t / row_blocks;
+        query_block(qkv, shape, &heads[kv], kv, t % row_blocks * QUERY_ROWS, &mut rows);
+    });
 }
 
 /// Keys `[seq × d]` and transposed values `[d × seq]` of kv head `kv`.
@@ -61,41 +73,27 @@ fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
     (Matrix::f32(seq, d, &keys), Matrix::f32(d, seq, &values_t))
 }
 
-/// Output rows `first..` (as many as `out` holds).
-fn rows(qkv: &[f32], shape: Shape, kv_heads: &[(Matrix, Matrix)], first: usize, out: &mut [f32]) {
-    let Shape { seq, heads, head_dim: d, .. } = shape;
-    let (stride, q_width) = (shape.stride(), shape.q_width());
-    let count = out.len() / q_width;
-    let group = heads / kv_heads.len();
+/// The query heads of kv head `kv` on rows `first..` (as many as `out` has), all scored in one matmul:
+/// `out[r]` is row `first + r`'s output for those heads.
+fn query_block(qkv: &[f32], shape: Shape, (keys, values_t): &(Matrix, Matrix), kv: usize, first: usize, out: &mut [&mut [f32]]) {
+    let Shape { seq, heads, kv_heads, head_dim: d } = shape;
+    let (group, count, stride) = (heads / kv_heads, out.len(), shape.stride());
     let scale = 1.0 / (d as f32).sqrt();
-    let block = QUERY_BLOCK.min(count.max(1));
-    let mut queries = vec![0.0f32; block * d];
-    let mut scores = vec![0.0f32; block * seq];
-    let mut attended = vec![0.0f32; block * d];
+    // Query rows ordered (head of the group, row).
+    let mut queries = vec![0.0f32; group * count * d];
+    for (i, q) in queries.chunks_exact_mut(d).enumerate() {
+        let (h, r) = (kv * group + i / count, first + i % count);
+        q.iter_mut().zip(&qkv[r * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
+    }
     // This runs inside a pool task: its matmuls stay on this thread.
     let serial = Pool::new(1);
-    for (kv, (keys, values_t)) in kv_heads.iter().enumerate() {
-        for h in kv * group..(kv + 1) * group {
-            for start in (0..count).step_by(block) {
-                let rows = block.min(count - start);
-                for (r, q) in queries.chunks_exact_mut(d).take(rows).enumerate() {
-                    let i = first + start + r;
-                    q.iter_mut().zip(&qkv[i * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
-                }
-                let scores = &mut scores[..rows * seq];
-                gemm::matmul(&queries[..rows * d], keys, None, scores, &serial);
-                for row in scores.chunks_exact_mut(seq) {
-                    let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                    row.iter_mut().for_each(|s| *s -= max);
-                    math::exp_in_place(row);
-                    let inverse = 1.0 / row.iter().sum::<f32>();
-                    row.iter_mut().for_each(|s| *s *= inverse);
-                }
-                gemm::matmul(scores, values_t, None, &mut attended[..rows * d], &serial);
-                for (r, a) in attended.chunks_exact(d).take(rows).enumerate() {
-                    out[(start + r) * q_width + h * d..][..d].copy_from_slice(a);
-                }
-            }
-        }
+    let mut scores = vec![0.0f32; group * count * seq];
+    gemm::matmul(&queries, keys, None, &mut scores, &serial);
+    math::softmax_rows(&mut scores, seq);
+    let attended = &mut queries;
+    gemm::matmul(&scores, values_t, None, attended, &serial);
+    for (i, a) in attended.chunks_exact(d).enumerate() {
+        let (g, r) = (i / count, i % count);
+        out[r][g * d..][..d].copy_from_slice(a);
     }
 }

@@ -16,6 +16,7 @@
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
+use crate::math;
 use crate::pool::Pool;
 
 /// Rows of `X` per register tile.
@@ -137,31 +138,69 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
     }
 }
 
-/// `out[n × m] = x[n × k] · Wᵀ + bias`, the panels of `W` (columns of `out`) shared out over the pool's
-/// threads: each reads (and, quantized, decodes) only the panels it claims, and even a single row of `x` (the
-/// head on one position) keeps every thread busy.
+/// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks: groups of
+/// panels of `W` (columns of `out`) first, so that each task reads (and, quantized, decodes) only its share of
+/// the weights, and groups of rows of `x` too when there are fewer panels than tasks.
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
     let (m, k) = (w.rows(), w.cols());
-    debug_assert_eq!(out.len(), x.len() / k * m);
-    let panels = m.div_ceil(NR);
+    let n = x.len() / k;
+    debug_assert_eq!(out.len(), n * m);
     let x = &pack_x(x, k, pool);
-    let per_task = pool.rows_per_task(panels);
-    let tasks = panels.div_ceil(per_task);
-    // Each row of `out` cut at the tasks' column bounds; task t gets segment t of every row.
-    let bounds: Vec<usize> = (0..=tasks).map(|t| (t * per_task * NR).min(m)).collect();
-    let mut shares: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::with_capacity(out.len() / m)).collect();
-    for row in out.chunks_exact_mut(m) {
+    let grid = Grid::new(m.div_ceil(NR), n.div_ceil(MR), pool.threads());
+    // Each row of `out` cut at the column groups' bounds; task (r, c) gets segment c of the rows of group r.
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..grid.tasks()).map(|_| Vec::new()).collect();
+    for (i, row) in out.chunks_exact_mut(m).enumerate() {
+        let group = i / MR / grid.blocks_per_group;
         let mut rest = row;
-        for (t, share) in shares.iter_mut().enumerate() {
-            let (segment, tail) = rest.split_at_mut(bounds[t + 1] - bounds[t]);
+        for (c, share) in shares[group * grid.column_groups..][..grid.column_groups].iter_mut().enumerate() {
+            let columns = grid.panels(c);
+            let (segment, tail) = rest.split_at_mut((columns.end * NR).min(m) - columns.start * NR);
             share.push(segment);
             rest = tail;
         }
     }
     pool.each(shares, |t, mut rows| {
-        let share = t * per_task..((t + 1) * per_task).min(panels);
-        matmul_panels(x, w, bias, share, &mut rows);
+        let (r, c) = (t / grid.column_groups, t % grid.column_groups);
+        let blocks = grid.blocks(r);
+        let x = &x[blocks.start * k * MR..blocks.end * k * MR];
+        matmul_panels(x, w, bias, grid.panels(c), &mut rows);
     });
+}
+
+/// How a matmul is cut into tasks: `column_groups` groups of panels times groups of `blocks_per_group` blocks
+/// of `MR` rows of `x`.
+#[derive(Clone, Copy)]
+struct Grid {
+    panels: usize,
+    panels_per_group: usize,
+    column_groups: usize,
+    blocks: usize,
+    blocks_per_group: usize,
+}
+
+impl Grid {
+    fn new(panels: usize, blocks: usize, threads: usize) -> Grid {
+        // Four tasks per thread: a thread that started late still finds work, and the power-of-two widths
+        // of these models split evenly.
+        let tasks = if threads == 1 { 1 } else { 4 * threads };
+        let panels_per_group = panels.div_ceil(tasks).max(1);
+        let column_groups = panels.div_ceil(panels_per_group);
+        let row_groups = tasks.div_ceil(column_groups).clamp(1, blocks.max(1));
+        let blocks_per_group = blocks.div_ceil(row_groups).max(1);
+        Grid { panels, panels_per_group, column_groups, blocks, blocks_per_group }
+    }
+
+    fn tasks(&self) -> usize {
+        self.column_groups * self.blocks.div_ceil(self.blocks_per_group).max(1)
+    }
+
+    fn panels(&self, group: usize) -> std::ops::Range<usize> {
+        group * self.panels_per_group..((group + 1) * self.panels_per_group).min(self.panels)
+    }
+
+    fn blocks(&self, group: usize) -> std::ops::Range<usize> {
+        group * self.blocks_per_group..((group + 1) * self.blocks_per_group).min(self.blocks)
+    }
 }
 
 /// `x` (`n × k`) in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values of one
@@ -211,15 +250,10 @@ struct Columns<'a> {
 
 /// `out[:, columns] = x · panel (+ bias)`, using the fastest kernel this CPU has.
 fn panel_times_x(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above), which is all `panel_avx2` requires.
-        #[allow(unsafe_code)]
-        unsafe {
-            panel_avx2(x, panel, k, columns, rows)
-        };
-        return;
-    }
+    math::dispatch_avx2!(panel_avx2, panel_portable(x, panel, k, columns, rows))
+}
+
+fn panel_portable(x: &[f32], panel: &[f32], k: usize, columns: Columns, rows: &mut [&mut [f32]]) {
     panel_rows::<false>(x, panel, k, columns, rows);
 }
 
@@ -238,9 +272,19 @@ fn panel_rows<const FMA: bool>(x: &[f32], panel: &[f32], k: usize, columns: Colu
         let Columns { first: column, width, bias } = columns;
         for (r, acc) in acc.iter().enumerate().take(rows.len() - first) {
             let y = &mut rows[first + r][column..][..width];
-            y.copy_from_slice(&acc[..width]);
-            if let Some(bias) = bias {
-                y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            // A full tile is a fixed-size copy (a few vector stores), not a call to memcpy.
+            match (<&mut [f32; NR]>::try_from(&mut *y), bias) {
+                (Ok(y), None) => *y = *acc,
+                (Ok(y), Some(bias)) => {
+                    let bias: &[f32; NR] = bias.try_into().expect("a full tile's bias");
+                    (0..NR).for_each(|j| y[j] = acc[j] + bias[j]);
+                }
+                (Err(_), _) => {
+                    y.copy_from_slice(&acc[..width]);
+                    if let Some(bias) = bias {
+                        y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+                    }
+                }
             }
         }
     }
@@ -332,29 +376,6 @@ mod tests {
             matmul(&x, &Matrix::Quant(q), Some(&vec![1.0; m]), &mut y, &Pool::new(2));
             for (a, b) in y.iter().zip(&expected) {
                 assert!((a - (b + 1.0)).abs() < 1e-5, "{scheme:?}: {a} vs {}", b + 1.0);
-            }
-        }
-    }
-}
-#[cfg(test)]
-mod tmp_speed {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn speed() {
-        for threads in [1, 2] {
-            let threads = &Pool::new(threads);
-            for (n, m, k) in [(256, 512, 256), (256, 1408, 256), (256, 256, 704), (256, 256, 256), (32, 256, 64)] {
-                let x: Vec<f32> = (0..n * k).map(|i| (i % 7) as f32).collect();
-                let w: Vec<f32> = (0..m * k).map(|i| (i % 5) as f32).collect();
-                let w = Matrix::f32(m, k, &w);
-                let mut y = vec![0.0; n * m];
-                for _ in 0..3 { matmul(&x, &w, None, &mut y, threads); }
-                let it = 200;
-                let t = std::time::Instant::now();
-                for _ in 0..it { matmul(&x, &w, None, &mut y, threads); }
-                let e = t.elapsed().as_secs_f64() / it as f64;
-                println!("thr {} {n}x{m}x{k}: {:.3} ms {:.1} GFLOP/s", threads.threads(), e * 1e3, 2.0 * (n * m * k) as f64 / e / 1e9);
             }
         }
     }

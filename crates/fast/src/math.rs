@@ -2,11 +2,64 @@
 //! costs more than the matmuls around it (attention and SwiGLU take about a million exponentials per
 //! forward pass of a 4 M-parameter model at 256 tokens).
 
-/// e^x for every element of `xs`, in place, to about 2 ulp (1.2e-7 relative) over the range that matters;
-/// below −87 the result is 0 (the true value is under 1.7e-38).
-pub fn exp_in_place(xs: &mut [f32]) {
-    for x in xs.iter_mut() {
-        *x = exp(*x);
+/// Whether this CPU has AVX2 and FMA, for which the hot loops are compiled a second time (natively; wasm has
+/// SIMD128 throughout).
+#[cfg(target_arch = "x86_64")]
+pub fn avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// Calls `$portable(args)` or, where the CPU has AVX2 and FMA, `$avx2(args)`: the same code compiled with
+/// those features (`$avx2` must be `#[target_feature(enable = "avx2,fma")]`, calling `$portable`).
+macro_rules! dispatch_avx2 {
+    ($avx2:ident, $portable:ident ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if $crate::math::avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above), all that `$avx2` requires.
+            #[allow(unsafe_code)]
+            return unsafe { $avx2($($arg),*) };
+        }
+        $portable($($arg),*)
+    }};
+}
+pub(crate) use dispatch_avx2;
+
+/// Softmax of every row (`width` floats) of `scores`, in place.
+pub fn softmax_rows(scores: &mut [f32], width: usize) {
+    dispatch_avx2!(softmax_rows_avx2, softmax_rows_portable(scores, width))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_rows_avx2(scores: &mut [f32], width: usize) {
+    softmax_rows_portable(scores, width)
+}
+
+/// Reductions over 8 lanes, so that they vectorize (a float sum in order cannot be).
+#[inline(always)]
+fn softmax_rows_portable(scores: &mut [f32], width: usize) {
+    for row in scores.chunks_exact_mut(width) {
+        let mut lanes = [f32::NEG_INFINITY; 8];
+        let mut chunks = row.chunks_exact(8);
+        for chunk in &mut chunks {
+            (0..8).for_each(|i| lanes[i] = if chunk[i] > lanes[i] { chunk[i] } else { lanes[i] });
+        }
+        let max = chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+        let mut sums = [0.0f32; 8];
+        let mut chunks = row.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            (0..8).for_each(|i| {
+                chunk[i] = exp(chunk[i] - max);
+                sums[i] += chunk[i];
+            });
+        }
+        let mut sum = sums.iter().sum::<f32>();
+        for s in chunks.into_remainder() {
+            *s = exp(*s - max);
+            sum += *s;
+        }
+        let inverse = 1.0 / sum;
+        row.iter_mut().for_each(|s| *s *= inverse);
     }
 }
 
@@ -31,10 +84,24 @@ pub fn exp(x: f32) -> f32 {
     if x < -87.0 { 0.0 } else { result }
 }
 
-/// `silu(gate) · up` for one row.
-pub fn swiglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
-    for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
-        *o = g / (1.0 + exp(-g)) * u;
+/// `out = silu(gate) · up` for rows of `gate | up` (`2 · width` floats) into rows of `width`.
+pub fn swiglu_rows(gate_up: &[f32], out: &mut [f32], width: usize) {
+    dispatch_avx2!(swiglu_rows_avx2, swiglu_rows_portable(gate_up, out, width))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn swiglu_rows_avx2(gate_up: &[f32], out: &mut [f32], width: usize) {
+    swiglu_rows_portable(gate_up, out, width)
+}
+
+#[inline(always)]
+fn swiglu_rows_portable(gate_up: &[f32], out: &mut [f32], width: usize) {
+    for (row, out) in gate_up.chunks_exact(2 * width).zip(out.chunks_exact_mut(width)) {
+        let (gate, up) = row.split_at(width);
+        for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+            *o = g / (1.0 + exp(-g)) * u;
+        }
     }
 }
 

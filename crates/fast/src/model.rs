@@ -217,10 +217,7 @@ impl FastModel {
             let activated = &mut b.activated[..seq * inter];
             let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
             pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
-                for (row, out) in gate_up.chunks_exact(2 * inter).zip(activated.chunks_exact_mut(inter)) {
-                    let (gate, up) = row.split_at(inter);
-                    math::swiglu(gate, up, out);
-                }
+                math::swiglu_rows(gate_up, activated, inter);
             });
             gemm::matmul(activated, &layer.down, None, projected, pool);
             pending = Some(projected);

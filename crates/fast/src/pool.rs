@@ -103,8 +103,10 @@ impl Pool {
         shared.posted.notify_all();
         let mine = panic::catch_unwind(AssertUnwindSafe(|| shared.claim(count, tasks)));
         let started = Instant::now();
+        let mut spins = 0u32;
         while shared.running.load(Ordering::Acquire) != 0 {
-            if started.elapsed() < SPIN {
+            spins = spins.wrapping_add(1);
+            if spins < 64 || !spins.is_multiple_of(64) || started.elapsed() < SPIN {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
