@@ -75,7 +75,14 @@ fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
 
 /// The query heads of kv head `kv` on rows `first..` (as many as `out` has), all scored in one matmul:
 /// `out[r]` is row `first + r`'s output for those heads.
-fn query_block(qkv: &[f32], shape: Shape, (keys, values_t): &(Matrix, Matrix), kv: usize, first: usize, out: &mut [&mut [f32]]) {
+fn query_block(
+    qkv: &[f32],
+    shape: Shape,
+    (keys, values_t): &(Matrix, Matrix),
+    kv: usize,
+    first: usize,
+    out: &mut [&mut [f32]],
+) {
     let Shape { seq, heads, kv_heads, head_dim: d } = shape;
     let (group, count, stride) = (heads / kv_heads, out.len(), shape.stride());
     let scale = 1.0 / (d as f32).sqrt();

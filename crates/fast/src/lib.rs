@@ -49,11 +49,8 @@ impl FastModel {
         let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
         let mut scored = vec![blank; positions.len()];
         let per_task = self.pool().rows_per_task(positions.len());
-        let tasks: Vec<_> = scored
-            .chunks_mut(per_task)
-            .zip(positions.chunks(per_task))
-            .zip(logits.chunks(per_task * vocab))
-            .collect();
+        let tasks: Vec<_> =
+            scored.chunks_mut(per_task).zip(positions.chunks(per_task)).zip(logits.chunks(per_task * vocab)).collect();
         self.pool().each(tasks, |_, ((out, at), rows)| score_rows(out, at, rows));
         Ok(scored)
     }
