@@ -1,7 +1,8 @@
-//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per block of queries:
-//! scores = Q·Kᵀ for `QUERY_BLOCK` queries against every key, a softmax per row, then out = P·V. The
-//! intermediate is one block of score rows (`QUERY_BLOCK × seq` floats), never the seq × seq matrix. Query
-//! rows are split over threads; the matmuls are the same register-tiled kernel as the projections.
+//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per task: scores = Q·Kᵀ
+//! for `QUERY_ROWS` rows of every query head of one kv head against every key, a softmax per row, then
+//! out = P·V. The intermediate is one block of score rows (`heads per kv head × QUERY_ROWS × seq` floats), never
+//! the seq × seq matrix. Tasks are spread over the pool; the matmuls are the same register-tiled kernel as the
+//! projections, on the task's own thread.
 
 use crate::gemm::{self, Matrix};
 use crate::math;

@@ -4,10 +4,10 @@
 //! The kernel is an outer-product microkernel: a tile of `MR` rows of `X` by `NR` rows of `W` accumulates in
 //! registers (12 vectors of 8 lanes on AVX2; 8 vectors of 4 lanes in wasm) while `k` advances one column at a
 //! time, each step one broadcast per `X` row and two vector loads of a *panel*: `NR` rows of `W` transposed to
-//! `k × NR`, so its loads are contiguous. Panels are built per call into a small per-thread buffer that stays
-//! in cache while every row of `X` streams past it: f32 weights are transposed, q8/q4 weights dequantized on
-//! the way, so quantization costs O(m · k) per matmul, not O(n · m · k), and the stored weights stay 4× or 8×
-//! smaller.
+//! `k × NR`, so its loads are contiguous. f32 weights are packed into panels at load; q8/q4 weights stay as
+//! stored (4× or 8× smaller) and each task decodes its share of panels once per matmul, so quantization costs
+//! O(m · k) per matmul, not O(n · m · k). A task runs its panels over every block of `X` in passes `KC` deep,
+//! so the panel slice stays in L1 while `X` streams past it from L2.
 //!
 //! The arithmetic is written as loops over fixed-size arrays that LLVM vectorizes: natively the kernel is
 //! compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the build
