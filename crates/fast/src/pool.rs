@@ -82,7 +82,8 @@ impl Pool {
     }
 
     /// Runs `tasks(i)` for every `i` in `0..count`, spread over the pool, and returns when all are done.
-    /// A panic in a task is raised again here, after every thread has stopped.
+    /// A panic in a task is raised again here, after every thread has stopped. One job at a time: a task must
+    /// not call `run` on its own pool (inside a task, use a pool of one thread).
     pub fn run(&self, count: usize, tasks: &(dyn Fn(usize) + Sync)) {
         if self.workers.is_empty() || count <= 1 {
             (0..count).for_each(tasks);
