@@ -96,6 +96,7 @@ impl Pool {
         let erased: *const Tasks<'static> = unsafe { std::mem::transmute(tasks as *const Tasks<'_>) };
         {
             let mut job = shared.job.lock().expect("pool lock");
+            assert!(job.is_none(), "a pool runs one job at a time");
             *job = Some(Job { count, tasks: erased });
             shared.next.store(0, Ordering::Relaxed);
             shared.running.store(self.workers.len(), Ordering::Relaxed);
