@@ -19,24 +19,27 @@ use std::ops::Range;
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
+#[cfg(target_arch = "x86_64")]
+use crate::int8::Int8Matrix;
 use crate::math;
 use crate::pool::Pool;
 
 /// Rows of `X` per register tile.
 #[cfg(not(target_arch = "wasm32"))]
-const MR: usize = 6;
+pub(crate) const MR: usize = 6;
 /// Rows of `W` per panel (columns of `Y` per tile): two 8-lane vectors.
 #[cfg(not(target_arch = "wasm32"))]
-const NR: usize = 16;
+pub(crate) const NR: usize = 16;
 // SIMD128 vectors have 4 lanes and the engines that run wasm keep 16 of them in registers: a 4 × 8 tile is
 // 8 accumulators, two panel loads and a broadcast, so nothing spills (the native 6 × 16 tile would need 24
 // vectors; in Chromium 4 × 8 measured 1.4× faster at 256 tokens, 1.75× at 64).
 #[cfg(target_arch = "wasm32")]
-const MR: usize = 4;
+pub(crate) const MR: usize = 4;
 #[cfg(target_arch = "wasm32")]
-const NR: usize = 8;
+pub(crate) const NR: usize = 8;
 
-/// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, or quantized as stored.
+/// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, quantized as stored, or quantized and
+/// repacked for int8 dot products where the CPU has them ([`Matrix::for_this_cpu`]).
 pub enum Matrix {
     /// Panel `p` holds rows `p·NR ..` transposed to `cols × NR` (zero rows pad the last panel).
     F32 {
@@ -45,6 +48,8 @@ pub enum Matrix {
         panels: Vec<f32>,
     },
     Quant(QuantTensor),
+    #[cfg(target_arch = "x86_64")]
+    Int8(Int8Matrix),
 }
 
 impl Matrix {
@@ -61,10 +66,30 @@ impl Matrix {
         Matrix::F32 { rows, cols, panels }
     }
 
+    /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
+    /// has them, otherwise as stored. f32 matrices are returned as they are.
+    pub fn for_this_cpu(self) -> Matrix {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Quant(q) if crate::int8::available() => Matrix::Int8(Int8Matrix::new(&q)),
+            other => other,
+        }
+    }
+
+    pub fn is_int8(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Matrix::Int8(_) = self {
+            return true;
+        }
+        false
+    }
+
     pub fn rows(&self) -> usize {
         match self {
             Matrix::F32 { rows, .. } => *rows,
             Matrix::Quant(q) => q.rows,
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Int8(q) => q.rows(),
         }
     }
 
@@ -72,6 +97,8 @@ impl Matrix {
         match self {
             Matrix::F32 { cols, .. } => *cols,
             Matrix::Quant(q) => q.cols,
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Int8(q) => q.cols(),
         }
     }
 
@@ -80,6 +107,8 @@ impl Matrix {
         match self {
             Matrix::F32 { panels, .. } => panels.len() * 4,
             Matrix::Quant(q) => q.words.len() * 4 + q.scales.len() * 2,
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Int8(q) => q.bytes(),
         }
     }
 
@@ -91,6 +120,8 @@ impl Matrix {
                 out.iter_mut().zip(panel.chunks_exact(NR)).for_each(|(o, column)| *o = column[r % NR]);
             }
             Matrix::Quant(q) => dequantize_row(q, r, out, 1, 0),
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Int8(q) => q.row(r, out),
         }
     }
 }
@@ -122,16 +153,35 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
     }
 }
 
-/// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks: groups of
-/// panels of `W` (columns of `out`) first, so that each task reads (and, quantized, decodes) only its share of
-/// the weights, and groups of rows of `x` too when there are fewer panels than tasks.
+/// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
+    #[cfg(target_arch = "x86_64")]
+    if let Matrix::Int8(w) = w {
+        return crate::int8::matmul(x, w, bias, out, pool);
+    }
     let (m, k) = (w.rows(), w.cols());
-    let n = x.len() / k;
-    debug_assert_eq!(out.len(), n * m);
+    debug_assert_eq!(out.len(), x.len() / k * m);
     let mut packed = PACKED.take();
     pack_x(x, k, pool, &mut packed);
     let x = &packed;
+    run_grid(out, m, pool, |blocks, panels, rows| {
+        let x = &x[blocks.start * k * MR..blocks.end * k * MR];
+        matmul_panels(x, w, bias, panels, rows);
+    });
+    PACKED.set(packed);
+}
+
+/// Cuts `out` (`n × m`) into a grid of tasks and runs them on the pool: groups of panels of `W` (columns of
+/// `out`) first, so that each task reads (and, quantized, decodes) only its share of the weights, and groups
+/// of `MR`-row blocks of `x` too when there are fewer panels than tasks. `task(blocks, panels, rows)` gets
+/// each of its rows of `out` cut to its panels' columns.
+pub(crate) fn run_grid(
+    out: &mut [f32],
+    m: usize,
+    pool: &Pool,
+    task: impl Fn(Range<usize>, Range<usize>, &mut [&mut [f32]]) + Sync,
+) {
+    let n = out.len() / m;
     let grid = Grid::new(m.div_ceil(NR), n.div_ceil(MR), pool.threads());
     // Each row of `out` cut at the column groups' bounds; task (r, c) gets segment c of the rows of group r.
     let mut shares: Vec<Vec<&mut [f32]>> = (0..grid.tasks()).map(|_| Vec::new()).collect();
@@ -147,11 +197,8 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool
     }
     pool.each(shares, |t, mut rows| {
         let (r, c) = (t / grid.column_groups, t % grid.column_groups);
-        let blocks = grid.blocks(r);
-        let x = &x[blocks.start * k * MR..blocks.end * k * MR];
-        matmul_panels(x, w, bias, grid.panels(c), &mut rows);
+        task(grid.blocks(r), grid.panels(c), &mut rows);
     });
-    PACKED.set(packed);
 }
 
 /// How a matmul is cut into tasks: `column_groups` groups of panels times groups of `blocks_per_group` blocks
@@ -245,6 +292,8 @@ fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: 
             decoded = decode_panels(q, share.clone());
             &decoded[..]
         }
+        #[cfg(target_arch = "x86_64")]
+        Matrix::Int8(_) => unreachable!("int8 matrices take their own kernel"),
     };
     let blocks = x.len() / (k * MR);
     for k0 in (0..k).step_by(KC) {
@@ -282,16 +331,16 @@ fn decode_panels(q: &QuantTensor, share: Range<usize>) -> Vec<f32> {
 
 /// Which columns of the output segments a panel fills, their bias, and whether to add to what is there.
 #[derive(Clone, Copy)]
-struct Columns<'a> {
-    first: usize,
-    width: usize,
-    bias: Option<&'a [f32]>,
-    accumulate: bool,
+pub(crate) struct Columns<'a> {
+    pub first: usize,
+    pub width: usize,
+    pub bias: Option<&'a [f32]>,
+    pub accumulate: bool,
 }
 
 /// A tile into the first `MR` of `rows` (fewer at the end of `x`: `rows` says how many are real).
 #[inline(always)]
-fn store(acc: &[[f32; NR]; MR], rows: &mut [&mut [f32]], columns: Columns) {
+pub(crate) fn store(acc: &[[f32; NR]; MR], rows: &mut [&mut [f32]], columns: Columns) {
     let Columns { first, width, bias, accumulate } = columns;
     for (acc, row) in acc.iter().zip(rows.iter_mut()) {
         let y = &mut row[first..][..width];

@@ -8,6 +8,8 @@
 
 mod attention;
 mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod int8;
 mod math;
 mod model;
 mod pool;

@@ -20,11 +20,21 @@ pub struct FastOptions {
     pub threads: usize,
     /// The longest canvas the buffers are sized for (capped by the model's context).
     pub max_len: usize,
+    /// Quantized weights only: where the CPU has int8 dot products (AVX-512 VNNI), multiply them with
+    /// activations quantized to int8 per group: faster, with an error of about 1/254 of a group's largest
+    /// activation per term. `false` keeps the exact product with the dequantized weights everywhere.
+    pub int8_dot: bool,
 }
 
 impl Default for FastOptions {
     fn default() -> Self {
-        FastOptions { quant: None, group_size: DEFAULT_GROUP_SIZE, threads: gemm::default_threads(), max_len: 1024 }
+        FastOptions {
+            quant: None,
+            group_size: DEFAULT_GROUP_SIZE,
+            threads: gemm::default_threads(),
+            max_len: 1024,
+            int8_dot: true,
+        }
     }
 }
 
@@ -80,6 +90,7 @@ impl FastModel {
             let data = weights.f32(name, &[rows, cols])?;
             Ok(gemm::matrix(data, rows, cols, options.quant, options.group_size))
         };
+        let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu() } else { m };
         let biased = layout::has_qkv_bias(weights);
         let layers = (0..c.num_hidden_layers)
             .map(|i| {
@@ -89,6 +100,7 @@ impl FastModel {
                     matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
                     matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
                 ])?;
+                let qkv = prepare(qkv);
                 let qkv_bias = if biased {
                     let mut bias = weights.f32(&name("self_attn.q_proj.bias"), &[q_width])?;
                     bias.extend(weights.f32(&name("self_attn.k_proj.bias"), &[kv_width])?);
@@ -101,13 +113,13 @@ impl FastModel {
                     input_norm: weights.f32(&name("input_layernorm.weight"), &[h])?,
                     qkv,
                     qkv_bias,
-                    o: matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
+                    o: prepare(matrix(&name("self_attn.o_proj.weight"), h, q_width)?),
                     post_norm: weights.f32(&name("post_attention_layernorm.weight"), &[h])?,
-                    gate_up: stack(vec![
+                    gate_up: prepare(stack(vec![
                         matrix(&name("mlp.gate_proj.weight"), inter, h)?,
                         matrix(&name("mlp.up_proj.weight"), inter, h)?,
-                    ])?,
-                    down: matrix(&name("mlp.down_proj.weight"), h, inter)?,
+                    ])?),
+                    down: prepare(matrix(&name("mlp.down_proj.weight"), h, inter)?),
                 })
             })
             .collect::<Result<Vec<_>, FastError>>()?;
@@ -136,8 +148,8 @@ impl FastModel {
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
-            embed: matrix(EMBED, c.vocab_size, h)?,
-            lm_head: if c.tie_word_embeddings { None } else { Some(matrix(LM_HEAD, c.vocab_size, h)?) },
+            embed: prepare(matrix(EMBED, c.vocab_size, h)?),
+            lm_head: if c.tie_word_embeddings { None } else { Some(prepare(matrix(LM_HEAD, c.vocab_size, h)?)) },
             layers,
             final_norm: weights.f32(FINAL_NORM, &[h])?,
             rope,
@@ -152,6 +164,11 @@ impl FastModel {
 
     pub fn options(&self) -> FastOptions {
         self.options
+    }
+
+    /// Whether the quantized matmuls run on int8 dot products (see [`FastOptions::int8_dot`]).
+    pub fn uses_int8_dot(&self) -> bool {
+        self.layers.iter().any(|l| l.qkv.is_int8())
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -279,12 +296,12 @@ fn stack(parts: Vec<Matrix>) -> Result<Matrix, FastError> {
         Matrix::Quant(first) => parts
             .iter()
             .all(|p| matches!(p, Matrix::Quant(q) if q.scheme == first.scheme && q.group_size == first.group_size)),
-        Matrix::F32 { .. } => false,
+        _ => false,
     };
     if same_quant {
         let mut parts = parts.into_iter().map(|p| match p {
             Matrix::Quant(q) => q,
-            Matrix::F32 { .. } => unreachable!("checked: all quantized"),
+            _ => unreachable!("checked: all quantized"),
         });
         let mut stacked: QuantTensor = parts.next().expect("at least one part");
         for q in parts {

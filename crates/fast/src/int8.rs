@@ -1,0 +1,346 @@
+//! q8/q4 matmuls on int8 dot products, for CPUs with AVX-512 VNNI (`vpdpbusd` on 256-bit vectors: 32
+//! multiply-adds of bytes per instruction where an f32 FMA does 8).
+//!
+//! Each row of `x` is quantized per group of the weights' `group_size` columns to signed bytes with its
+//! own f32 scale (symmetric, `max |x| → 127`), so a group's dot product is exact in i32 and costs one
+//! conversion and two FMAs per group. `vpdpbusd` multiplies *unsigned* by signed bytes, so the weights are
+//! stored offset to unsigned (q8 levels + 128, q4 nibbles as stored: levels + 8) and the offset comes back
+//! out through each group's sum of quantized `x`:
+//!
+//! `Σ w·x = s_w · s_x · (Σ (level + offset) · q_x − offset · Σ q_x)`.
+//!
+//! The result differs from the dequantized f32 product by the quantization of `x` (relative error about
+//! 1/254 of a group's largest |x| per term); the f32-weights path is unaffected. Weights are repacked into
+//! this form once at load (q4 takes twice its file size in memory); other CPUs and wasm keep the
+//! decode-to-f32 path in `gemm`.
+
+#![allow(unsafe_code)]
+
+use std::cell::Cell;
+use std::ops::Range;
+
+use half::f16;
+use unmask_model::{QuantScheme, QuantTensor};
+
+use crate::gemm::{self, MR, NR};
+use crate::pool::Pool;
+
+/// Whether this CPU has the instructions the kernel needs.
+pub fn available() -> bool {
+    std::is_x86_feature_detected!("avx512vnni")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+}
+
+/// A quantized weight matrix (`rows × cols`) repacked for the kernel: panels of `NR` rows, each `cols / 4`
+/// quads of `NR × 4` unsigned bytes (row `j`'s levels `4q .. 4q + 4` at bytes `4j ..`), and each panel's scales
+/// as `groups × NR` f32. Padding rows of the last panel are zero, scales included.
+pub struct Int8Matrix {
+    rows: usize,
+    cols: usize,
+    group_size: usize,
+    /// Added to every level to make it unsigned: 128 for q8, 8 for q4.
+    offset: i32,
+    panels: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl Int8Matrix {
+    pub fn new(q: &QuantTensor) -> Int8Matrix {
+        let (rows, cols, group_size) = (q.rows, q.cols, q.group_size);
+        let groups = cols / group_size;
+        let panel_count = rows.div_ceil(NR);
+        let mut panels = vec![0u8; panel_count * cols * NR];
+        let mut scales = vec![0.0f32; panel_count * groups * NR];
+        let offset = match q.scheme {
+            QuantScheme::Q8 => 128,
+            QuantScheme::Q4 => 8,
+        };
+        let per_word = q.scheme.values_per_word();
+        let mut levels = vec![0i32; cols];
+        for r in 0..rows {
+            let (p, j) = (r / NR, r % NR);
+            for (w, &word) in q.words[r * cols / per_word..][..cols / per_word].iter().enumerate() {
+                for v in 0..per_word {
+                    levels[w * per_word + v] = match q.scheme {
+                        QuantScheme::Q8 => i32::from((word >> (8 * v)) as u8 as i8),
+                        QuantScheme::Q4 => ((word >> (4 * v)) & 0xf) as i32 - 8,
+                    };
+                }
+            }
+            let panel = &mut panels[p * cols * NR..][..cols * NR];
+            for (c, &level) in levels.iter().enumerate() {
+                panel[c / 4 * NR * 4 + j * 4 + c % 4] = (level + offset) as u8;
+            }
+            for g in 0..groups {
+                scales[(p * groups + g) * NR + j] = f16::from_bits(q.scales[r * groups + g]).to_f32();
+            }
+        }
+        Int8Matrix { rows, cols, group_size, offset, panels, scales }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.panels.len() + self.scales.len() * 4
+    }
+
+    /// Row `r` as f32, the values of the quantized tensor it was made from.
+    pub fn row(&self, r: usize, out: &mut [f32]) {
+        let (p, j) = (r / NR, r % NR);
+        let groups = self.cols / self.group_size;
+        let panel = &self.panels[p * self.cols * NR..][..self.cols * NR];
+        for (c, out) in out[..self.cols].iter_mut().enumerate() {
+            let level = i32::from(panel[c / 4 * NR * 4 + j * 4 + c % 4]) - self.offset;
+            *out = level as f32 * self.scales[(p * groups + c / self.group_size) * NR + j];
+        }
+    }
+}
+
+/// `x` quantized per row and group, packed in blocks of `MR` rows: `values` as `k / 4` quads of `MR × 4`
+/// signed bytes per block; `scales` and `corrections` (scale · offset · Σ quantized values) as
+/// `groups × MR` per block.
+#[derive(Default)]
+struct QuantizedX {
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    corrections: Vec<f32>,
+}
+
+thread_local! {
+    /// The last quantized `x` on this thread, reused by the next matmul.
+    static QUANTIZED: Cell<QuantizedX> = Cell::new(QuantizedX::default());
+}
+
+/// `out[n × m] = x[n × k] · Wᵀ + bias` with `x` quantized to bytes. Callers check [`available`].
+pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
+    let k = w.cols;
+    let mut quantized = QUANTIZED.take();
+    quantize_x(x, k, w.group_size, w.offset, pool, &mut quantized);
+    let q = &quantized;
+    let groups = k / w.group_size;
+    gemm::run_grid(out, w.rows, pool, |blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
+        for (p, panel) in panels.clone().enumerate() {
+            let first = panel * NR;
+            let width = NR.min(w.rows - first);
+            let columns =
+                gemm::Columns { first: p * NR, width, bias: bias.map(|b| &b[first..first + width]), accumulate: false };
+            let weights = &w.panels[panel * k * NR..][..k * NR];
+            let scales = &w.scales[panel * groups * NR..][..groups * NR];
+            for (i, b) in blocks.clone().enumerate() {
+                let block = Block {
+                    values: &q.values[b * k * MR..][..k * MR],
+                    scales: &q.scales[b * groups * MR..][..groups * MR],
+                    corrections: &q.corrections[b * groups * MR..][..groups * MR],
+                };
+                // SAFETY: callers check `available()`, which covers every feature `tile` enables.
+                let acc = unsafe { tile(&block, weights, scales, w.group_size / 4) };
+                gemm::store(&acc, &mut rows[i * MR..], columns);
+            }
+        }
+    });
+    QUANTIZED.set(quantized);
+}
+
+/// Quantizes every row of `x` (`n × k`) per group into `out`, in parallel over blocks of rows. Padding rows
+/// of the last block are zero bytes with zero scales.
+fn quantize_x(x: &[f32], k: usize, group_size: usize, offset: i32, pool: &Pool, out: &mut QuantizedX) {
+    let n = x.len() / k;
+    let (blocks, groups) = (n.div_ceil(MR), k / group_size);
+    out.values.resize(blocks * k * MR, 0);
+    out.scales.resize(blocks * groups * MR, 0.0);
+    out.corrections.resize(blocks * groups * MR, 0.0);
+    let per_task = pool.rows_per_task(blocks);
+    let items: Vec<_> = out
+        .values
+        .chunks_mut(per_task * k * MR)
+        .zip(out.scales.chunks_mut(per_task * groups * MR))
+        .zip(out.corrections.chunks_mut(per_task * groups * MR))
+        .zip(x.chunks(per_task * MR * k))
+        .collect();
+    pool.each(items, |_, (((values, scales), corrections), x)| {
+        let rows = x.len() / k;
+        for i in 0..values.len() / (k * MR) * MR {
+            let (b, r) = (i / MR, i % MR);
+            let values = &mut values[b * k * MR..][..k * MR];
+            for g in 0..groups {
+                let at = (b * groups + g) * MR + r;
+                if i >= rows {
+                    (scales[at], corrections[at]) = (0.0, 0.0);
+                    (g * group_size..(g + 1) * group_size).for_each(|c| values[c / 4 * MR * 4 + r * 4 + c % 4] = 0);
+                    continue;
+                }
+                let group = &x[i * k + g * group_size..][..group_size];
+                let largest = group.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let scale = largest / 127.0;
+                let inverse = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+                let mut sum = 0i32;
+                for (j, &v) in group.iter().enumerate() {
+                    let level = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+                    let c = g * group_size + j;
+                    values[c / 4 * MR * 4 + r * 4 + c % 4] = level;
+                    sum += i32::from(level);
+                }
+                scales[at] = scale;
+                corrections[at] = scale * (offset * sum) as f32;
+            }
+        }
+    });
+}
+
+/// One block of quantized `x` (see [`QuantizedX`]).
+struct Block<'a> {
+    values: &'a [i8],
+    scales: &'a [f32],
+    corrections: &'a [f32],
+}
+
+/// One `MR × NR` tile over the whole depth: per group, i32 sums of byte products, then scaled into f32.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+fn tile(x: &Block, weights: &[u8], scales: &[f32], quads_per_group: usize) -> [[f32; NR]; MR] {
+    use std::arch::x86_64::*;
+    const HALF: usize = NR / 2;
+    let groups = scales.len() / NR;
+    let quads = groups * quads_per_group;
+    assert!(weights.len() >= quads * NR * 4 && x.values.len() >= quads * MR * 4);
+    assert!(x.scales.len() >= groups * MR && x.corrections.len() >= groups * MR);
+    let mut sums = [[_mm256_setzero_ps(); 2]; MR];
+    for g in 0..groups {
+        let mut dots = [[_mm256_setzero_si256(); 2]; MR];
+        for q in g * quads_per_group..(g + 1) * quads_per_group {
+            // SAFETY: quad `q` is inside both slices (asserted above: q < quads); unaligned loads.
+            let (w0, w1, xs) = unsafe {
+                let w = weights.as_ptr().add(q * NR * 4);
+                (
+                    _mm256_loadu_si256(w.cast()),
+                    _mm256_loadu_si256(w.add(HALF * 4).cast()),
+                    x.values.as_ptr().add(q * MR * 4).cast::<i32>(),
+                )
+            };
+            for (r, dots) in dots.iter_mut().enumerate() {
+                // SAFETY: row r's four bytes of quad q, inside `x.values` as above.
+                let quad = _mm256_set1_epi32(unsafe { xs.add(r).read_unaligned() });
+                dots[0] = _mm256_dpbusd_epi32(dots[0], w0, quad);
+                dots[1] = _mm256_dpbusd_epi32(dots[1], w1, quad);
+            }
+        }
+        let group_scales = &scales[g * NR..][..NR];
+        // SAFETY: two loads of 8 inside a slice of NR = 16.
+        let weight_scales =
+            unsafe { [_mm256_loadu_ps(group_scales.as_ptr()), _mm256_loadu_ps(group_scales.as_ptr().add(HALF))] };
+        for (r, (sums, dots)) in sums.iter_mut().zip(&dots).enumerate() {
+            let scale = _mm256_set1_ps(x.scales[g * MR + r]);
+            let correction = _mm256_set1_ps(x.corrections[g * MR + r]);
+            for h in 0..2 {
+                let group = _mm256_fmsub_ps(_mm256_cvtepi32_ps(dots[h]), scale, correction);
+                sums[h] = _mm256_fmadd_ps(group, weight_scales[h], sums[h]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; NR]; MR];
+    for (row, sums) in out.iter_mut().zip(&sums) {
+        // SAFETY: two stores of 8 into a row of NR = 16.
+        unsafe {
+            _mm256_storeu_ps(row.as_mut_ptr(), sums[0]);
+            _mm256_storeu_ps(row.as_mut_ptr().add(HALF), sums[1]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5)
+            .collect()
+    }
+
+    /// The activation quantization as the module comment states it, written out plainly: per row and group,
+    /// levels round(x · 127 / max |x|) (ties to even), values level · max |x| / 127.
+    fn quantize_rows(x: &[f32], k: usize, group: usize) -> Vec<f32> {
+        let mut out = vec![0.0; x.len()];
+        for (row, o) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
+            for (g, o) in row.chunks_exact(group).zip(o.chunks_exact_mut(group)) {
+                let largest = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                if largest > 0.0 {
+                    for (v, o) in g.iter().zip(o) {
+                        *o = (v * (127.0 / largest)).round_ties_even() * (largest / 127.0);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn product(x: &[f32], w: &[f32], n: usize, m: usize, k: usize) -> Vec<f64> {
+        let mut y = vec![0.0; n * m];
+        for i in 0..n {
+            for j in 0..m {
+                y[i * m + j] = (0..k).map(|c| x[i * k + c] as f64 * w[j * k + c] as f64).sum::<f64>();
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn int8_products_match_the_quantized_operands_product() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+            return;
+        }
+        // Shapes off the tile (MR × NR), several groups, groups of 4 (one quad) up to 64.
+        for (n, m, k, group) in [(1, 1, 8, 8), (7, 20, 64, 16), (13, 37, 96, 32), (6, 16, 128, 64), (19, 5, 12, 4)] {
+            let (x, w) = (values(n * k, 1), values(m * k, 2));
+            // A zero group of x, whose scale is zero.
+            let mut x = x;
+            x[..group].fill(0.0);
+            for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+                let group = if scheme == QuantScheme::Q4 { group.max(8) } else { group };
+                if k % group != 0 {
+                    continue;
+                }
+                let q = QuantTensor::quantize(&w, m, k, scheme, group).unwrap();
+                let expected = product(&quantize_rows(&x, k, group), &q.dequantize(), n, m, k);
+                let exact = product(&x, &q.dequantize(), n, m, k);
+                let bias = values(m, 3);
+                for threads in [1, 3] {
+                    let mut y = vec![f32::NAN; n * m];
+                    matmul(&x, &Int8Matrix::new(&q), Some(&bias), &mut y, &Pool::new(threads));
+                    for (i, ((a, b), e)) in y.iter().zip(&expected).zip(&exact).enumerate() {
+                        let b = b + bias[i % m] as f64;
+                        // The same quantized operands: only f32 rounding differs.
+                        let what = format!("{scheme:?} {n}×{m}×{k}/{group}, {threads} threads, [{i}]");
+                        assert!((*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()), "{what}: {a} vs {b}");
+                        // And close to the product with x unquantized: 1/254 of |x| ≤ 0.5 per term at most.
+                        let e = e + bias[i % m] as f64;
+                        assert!((*a as f64 - e).abs() < k as f64 * 0.5 / 254.0 * 0.5, "{what}: {a} vs exact {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_read_back_the_quantized_values() {
+        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+            let (m, k) = (19, 48);
+            let q = QuantTensor::quantize(&values(m * k, 7), m, k, scheme, 16).unwrap();
+            let (matrix, dequantized) = (Int8Matrix::new(&q), q.dequantize());
+            let mut row = vec![0.0; k];
+            for r in 0..m {
+                matrix.row(r, &mut row);
+                assert_eq!(row, dequantized[r * k..][..k], "{scheme:?} row {r}");
+            }
+        }
+    }
+}
