@@ -91,7 +91,15 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--seq {longest} is longer than the model's context of {}", config.max_position_embeddings);
     }
     println!("model   {label} ({} parameters)", crate::inspect::human_count(config.parameter_count()));
-    println!("cpu     {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let quantized = if unmask_fast::int8_dot_available() {
+        "int8 dot products (AVX-512 VNNI)"
+    } else {
+        "f32 products of dequantized weights"
+    };
+    println!(
+        "cpu     {} threads; fast q8/q4 on {quantized}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     let gpu = if args.engines.iter().any(|e| e.is_gpu()) {
         match pollster::block_on(Gpu::new()) {
             Ok(gpu) => {

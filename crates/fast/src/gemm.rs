@@ -267,23 +267,42 @@ const KC: usize = 256;
 /// Panels `share` of `W` against every block of packed `x`, into `rows`: row segments that start at the
 /// share's first column. Uses the fastest kernel this CPU has.
 fn matmul_panels(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+    #[cfg(target_arch = "x86_64")]
+    if math::avx512_full_width() {
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+        #[allow(unsafe_code)]
+        return unsafe { matmul_panels_avx512(x, w, bias, share, rows) };
+    }
     math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, share, rows))
 }
 
 fn matmul_panels_portable(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    blocked::<false>(x, w, bias, share, rows);
+    blocked::<false, false>(x, w, bias, share, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn matmul_panels_avx2(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    blocked::<true>(x, w, bias, share, rows);
+    blocked::<true, false>(x, w, bias, share, rows);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn matmul_panels_avx512(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+    blocked::<true, true>(x, w, bias, share, rows);
 }
 
 /// The loop nest around the tile: `KC`-deep passes over `k`, each running every panel of the share against
-/// every block of `x`. The first pass writes (and adds the bias), later ones add.
+/// every block of `x`. The first pass writes (and adds the bias), later ones add. `WIDE` (only from
+/// `matmul_panels_avx512`) takes the blocks two at a time through the 512-bit tile.
 #[inline(always)]
-fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+fn blocked<const FMA: bool, const WIDE: bool>(
+    x: &[f32],
+    w: &Matrix,
+    bias: Option<&[f32]>,
+    share: Range<usize>,
+    rows: &mut [&mut [f32]],
+) {
     let (m, k) = (w.rows(), w.cols());
     let decoded;
     let panels = match w {
@@ -308,9 +327,19 @@ fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: 
                 accumulate: k0 > 0,
             };
             let panel = &panel[k0 * NR..][..depth * NR];
-            for b in 0..blocks {
-                let acc = tile::<FMA>(&x[b * k * MR + k0 * MR..][..depth * MR], panel, depth);
-                store(&acc, &mut rows[b * MR..], columns);
+            let block = |b: usize| &x[b * k * MR + k0 * MR..][..depth * MR];
+            let mut b = 0;
+            #[cfg(target_arch = "x86_64")]
+            while WIDE && b + 1 < blocks {
+                // SAFETY: WIDE is set only by `matmul_panels_avx512`, which runs where AVX-512F is present.
+                #[allow(unsafe_code)]
+                let [upper, lower] = unsafe { wide::tile_pair(block(b), block(b + 1), panel, depth) };
+                store(&upper, &mut rows[b * MR..], columns);
+                store(&lower, &mut rows[(b + 1) * MR..], columns);
+                b += 2;
+            }
+            for b in b..blocks {
+                store(&tile::<FMA>(block(b), panel, depth), &mut rows[b * MR..], columns);
             }
         }
     }
@@ -372,6 +401,38 @@ fn tile<const FMA: bool>(a: &[f32], panel: &[f32], depth: usize) -> [[f32; NR]; 
         }
     }
     acc
+}
+
+/// The 512-bit tile: one vector per row of a panel (`NR` = 16 lanes), two blocks of `x` (2·`MR` rows) at a
+/// time, so 12 accumulators hide the FMA latency.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod wide {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub fn tile_pair(upper: &[f32], lower: &[f32], panel: &[f32], depth: usize) -> [[[f32; NR]; MR]; 2] {
+        let (upper, lower, panel) = (&upper[..depth * MR], &lower[..depth * MR], &panel[..depth * NR]);
+        let mut acc = [[_mm512_setzero_ps(); MR]; 2];
+        for ((a, b), w) in upper.chunks_exact(MR).zip(lower.chunks_exact(MR)).zip(panel.chunks_exact(NR)) {
+            // SAFETY: `w` is NR = 16 floats.
+            let w = unsafe { _mm512_loadu_ps(w.as_ptr()) };
+            for r in 0..MR {
+                acc[0][r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), w, acc[0][r]);
+                acc[1][r] = _mm512_fmadd_ps(_mm512_set1_ps(b[r]), w, acc[1][r]);
+            }
+        }
+        let mut out = [[[0.0f32; NR]; MR]; 2];
+        for (out, acc) in out.iter_mut().zip(&acc) {
+            for (row, acc) in out.iter_mut().zip(acc) {
+                // SAFETY: a row is NR = 16 floats.
+                unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *acc) };
+            }
+        }
+        out
+    }
 }
 
 /// How many threads the engine uses: the machine's cores natively, one in wasm (no threads there).

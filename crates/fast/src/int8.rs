@@ -126,6 +126,7 @@ pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], 
     quantize_x(x, k, w.group_size, w.offset, pool, &mut quantized);
     let q = &quantized;
     let groups = k / w.group_size;
+    let wide = crate::math::avx512_full_width();
     gemm::run_grid(out, w.rows, pool, |blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
         for (p, panel) in panels.clone().enumerate() {
             let first = panel * NR;
@@ -134,14 +135,25 @@ pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], 
                 gemm::Columns { first: p * NR, width, bias: bias.map(|b| &b[first..first + width]), accumulate: false };
             let weights = &w.panels[panel * k * NR..][..k * NR];
             let scales = &w.scales[panel * groups * NR..][..groups * NR];
-            for (i, b) in blocks.clone().enumerate() {
-                let block = Block {
-                    values: &q.values[b * k * MR..][..k * MR],
-                    scales: &q.scales[b * groups * MR..][..groups * MR],
-                    corrections: &q.corrections[b * groups * MR..][..groups * MR],
-                };
+            let block = |b: usize| Block {
+                values: &q.values[b * k * MR..][..k * MR],
+                scales: &q.scales[b * groups * MR..][..groups * MR],
+                corrections: &q.corrections[b * groups * MR..][..groups * MR],
+            };
+            let quads_per_group = w.group_size / 4;
+            let mut i = 0;
+            while wide && i + 1 < blocks.len() {
+                let b = blocks.start + i;
+                // SAFETY: `wide` is set only where the CPU runs AVX-512 at full width; with `available()`
+                // (the callers' check) that covers every feature `tile_pair` enables.
+                let [upper, lower] = unsafe { tile_pair([&block(b), &block(b + 1)], weights, scales, quads_per_group) };
+                gemm::store(&upper, &mut rows[i * MR..], columns);
+                gemm::store(&lower, &mut rows[(i + 1) * MR..], columns);
+                i += 2;
+            }
+            for i in i..blocks.len() {
                 // SAFETY: callers check `available()`, which covers every feature `tile` enables.
-                let acc = unsafe { tile(&block, weights, scales, w.group_size / 4) };
+                let acc = unsafe { tile(&block(blocks.start + i), weights, scales, quads_per_group) };
                 gemm::store(&acc, &mut rows[i * MR..], columns);
             }
         }
@@ -166,33 +178,65 @@ fn quantize_x(x: &[f32], k: usize, group_size: usize, offset: i32, pool: &Pool, 
         .zip(x.chunks(per_task * MR * k))
         .collect();
     pool.each(items, |_, (((values, scales), corrections), x)| {
-        let rows = x.len() / k;
-        for i in 0..values.len() / (k * MR) * MR {
-            let (b, r) = (i / MR, i % MR);
-            let values = &mut values[b * k * MR..][..k * MR];
-            for g in 0..groups {
-                let at = (b * groups + g) * MR + r;
-                if i >= rows {
-                    (scales[at], corrections[at]) = (0.0, 0.0);
-                    (g * group_size..(g + 1) * group_size).for_each(|c| values[c / 4 * MR * 4 + r * 4 + c % 4] = 0);
-                    continue;
-                }
-                let group = &x[i * k + g * group_size..][..group_size];
-                let largest = group.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let scale = largest / 127.0;
-                let inverse = if largest > 0.0 { 127.0 / largest } else { 0.0 };
-                let mut sum = 0i32;
-                for (j, &v) in group.iter().enumerate() {
-                    let level = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
-                    let c = g * group_size + j;
-                    values[c / 4 * MR * 4 + r * 4 + c % 4] = level;
-                    sum += i32::from(level);
-                }
-                scales[at] = scale;
-                corrections[at] = scale * (offset * sum) as f32;
-            }
-        }
+        let share = Share { values, scales, corrections };
+        // SAFETY: callers check `available()`, which covers every feature `quantize_share` enables.
+        unsafe { quantize_share(share, x, k, group_size, offset) }
     });
+}
+
+/// One task's blocks of [`QuantizedX`].
+struct Share<'a> {
+    values: &'a mut [i8],
+    scales: &'a mut [f32],
+    corrections: &'a mut [f32],
+}
+
+/// Quantizes the rows `x` into `out`'s blocks; rows past the end of `x` (padding) become zeros. Compiled for
+/// the int8 kernel's CPU so that rounding is an instruction, not a library call.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+fn quantize_share(out: Share, x: &[f32], k: usize, group_size: usize, offset: i32) {
+    let groups = k / group_size;
+    let rows = x.len() / k;
+    let mut levels = vec![0i8; group_size];
+    for i in 0..out.values.len() / (k * MR) * MR {
+        let (b, r) = (i / MR, i % MR);
+        let values = &mut out.values[b * k * MR..][..k * MR];
+        for g in 0..groups {
+            let at = (b * groups + g) * MR + r;
+            let (scale, sum) = match x.get(i * k..(i + 1) * k) {
+                Some(row) if i < rows => quantize_group(&row[g * group_size..][..group_size], &mut levels),
+                _ => {
+                    levels.fill(0);
+                    (0.0, 0)
+                }
+            };
+            // Quad c of the group goes to row r's four bytes of quad (g · group_size / 4 + c).
+            for (c, quad) in levels.chunks_exact(4).enumerate() {
+                values[(g * group_size / 4 + c) * MR * 4 + r * 4..][..4].copy_from_slice(quad);
+            }
+            out.scales[at] = scale;
+            out.corrections[at] = scale * (offset * sum) as f32;
+        }
+    }
+}
+
+/// Levels round(v · 127 / max |v|) of one group (ties to even), its scale and the sum of its levels.
+#[inline(always)]
+fn quantize_group(group: &[f32], levels: &mut [i8]) -> (f32, i32) {
+    // Four lanes, so that the reduction vectorizes (group sizes are multiples of 4).
+    let mut lanes = [0.0f32; 4];
+    for chunk in group.chunks_exact(4) {
+        (0..4).for_each(|j| lanes[j] = lanes[j].max(chunk[j].abs()));
+    }
+    let largest = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
+    let inverse = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+    let mut sum = 0i32;
+    for (level, &v) in levels.iter_mut().zip(group) {
+        // |v · inverse| ≤ 127 up to rounding, and `as` saturates.
+        *level = (v * inverse).round_ties_even() as i8;
+        sum += i32::from(*level);
+    }
+    (largest / 127.0, sum)
 }
 
 /// One block of quantized `x` (see [`QuantizedX`]).
@@ -250,6 +294,54 @@ fn tile(x: &Block, weights: &[u8], scales: &[f32], quads_per_group: usize) -> [[
         unsafe {
             _mm256_storeu_ps(row.as_mut_ptr(), sums[0]);
             _mm256_storeu_ps(row.as_mut_ptr().add(HALF), sums[1]);
+        }
+    }
+    out
+}
+
+/// The 512-bit form of [`tile`]: one vector per row (all `NR` = 16 columns of a quad in one load), two blocks
+/// of `x` (2·`MR` rows) at a time: 12 i32 and 12 f32 accumulators of the 32 registers.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+fn tile_pair(x: [&Block; 2], weights: &[u8], scales: &[f32], quads_per_group: usize) -> [[[f32; NR]; MR]; 2] {
+    use std::arch::x86_64::*;
+    let groups = scales.len() / NR;
+    let quads = groups * quads_per_group;
+    assert!(weights.len() >= quads * NR * 4);
+    for x in x {
+        assert!(x.values.len() >= quads * MR * 4);
+        assert!(x.scales.len() >= groups * MR && x.corrections.len() >= groups * MR);
+    }
+    let mut sums = [[_mm512_setzero_ps(); MR]; 2];
+    for g in 0..groups {
+        let mut dots = [[_mm512_setzero_si512(); MR]; 2];
+        for q in g * quads_per_group..(g + 1) * quads_per_group {
+            // SAFETY: quad `q` is inside every slice (asserted above: q < quads); unaligned loads.
+            let w = unsafe { _mm512_loadu_si512(weights.as_ptr().add(q * NR * 4).cast()) };
+            for (x, dots) in x.iter().zip(&mut dots) {
+                let xs = x.values[q * MR * 4..][..MR * 4].as_ptr().cast::<i32>();
+                for (r, dot) in dots.iter_mut().enumerate() {
+                    // SAFETY: row r's four bytes of quad q, inside the slice just taken.
+                    let quad = _mm512_set1_epi32(unsafe { xs.add(r).read_unaligned() });
+                    *dot = _mm512_dpbusd_epi32(*dot, w, quad);
+                }
+            }
+        }
+        // SAFETY: NR = 16 scales.
+        let weight_scales = unsafe { _mm512_loadu_ps(scales[g * NR..][..NR].as_ptr()) };
+        for ((x, sums), dots) in x.iter().zip(&mut sums).zip(&dots) {
+            for (r, (sum, dot)) in sums.iter_mut().zip(dots).enumerate() {
+                let scale = _mm512_set1_ps(x.scales[g * MR + r]);
+                let correction = _mm512_set1_ps(x.corrections[g * MR + r]);
+                let group = _mm512_fmsub_ps(_mm512_cvtepi32_ps(*dot), scale, correction);
+                *sum = _mm512_fmadd_ps(group, weight_scales, *sum);
+            }
+        }
+    }
+    let mut out = [[[0.0f32; NR]; MR]; 2];
+    for (out, sums) in out.iter_mut().zip(&sums) {
+        for (row, sum) in out.iter_mut().zip(sums) {
+            // SAFETY: a row is NR = 16 floats.
+            unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *sum) };
         }
     }
     out

@@ -17,6 +17,14 @@ mod pool;
 pub use model::{FastModel, FastOptions};
 use unmask_sampler::{Denoiser, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits};
 
+/// Whether this CPU multiplies quantized weights with int8 dot products (see [`FastOptions::int8_dot`]).
+pub fn int8_dot_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return int8::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FastError {
     #[error(transparent)]

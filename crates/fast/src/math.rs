@@ -9,6 +9,26 @@ pub fn avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
+/// Whether this CPU has AVX-512F and runs it at full width, for which the matmul kernels use 512-bit vectors.
+/// AMD's Zen 4 (family 0x19) executes each 512-bit operation as two 256-bit halves; there the 256-bit kernel
+/// measured faster, so it keeps that one.
+#[cfg(target_arch = "x86_64")]
+pub fn avx512_full_width() -> bool {
+    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WIDE.get_or_init(|| {
+        use std::arch::x86_64::__cpuid;
+        let features = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma");
+        // cpuid leaf 0 names the vendor (EBX, EDX, ECX); leaf 1's EAX holds the family.
+        let vendor = __cpuid(0);
+        let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+        let signature = __cpuid(1).eax;
+        let family = ((signature >> 8) & 0xf) + ((signature >> 20) & 0xff);
+        features && !(amd && family == 0x19)
+    })
+}
+
 /// Calls `$portable(args)` or, where the CPU has AVX2 and FMA, `$avx2(args)`: the same code compiled with
 /// those features (`$avx2` must be `#[target_feature(enable = "avx2,fma")]`, calling `$portable`).
 macro_rules! dispatch_avx2 {
