@@ -11,7 +11,8 @@
 //!
 //! The arithmetic is written as loops over fixed-size arrays that LLVM vectorizes: natively the kernel is
 //! compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the build
-//! enables `simd128` for the wasm target).
+//! enables `simd128` for the wasm target). Where AVX-512 runs at full width, [`wide`] takes two blocks of `X`
+//! at a time in 512-bit registers. Quantized matrices repacked for int8 dot products go to `crate::int8`.
 
 use std::cell::Cell;
 use std::ops::Range;
