@@ -329,17 +329,17 @@ fn blocked<const FMA: bool, const WIDE: bool>(
             };
             let panel = &panel[k0 * NR..][..depth * NR];
             let block = |b: usize| &x[b * k * MR + k0 * MR..][..depth * MR];
-            let mut b = 0;
+            // Pairs of blocks through the 512-bit tile (where WIDE), then the rest one at a time.
+            let paired = if WIDE { blocks / 2 * 2 } else { 0 };
             #[cfg(target_arch = "x86_64")]
-            while WIDE && b + 1 < blocks {
+            for b in (0..paired).step_by(2) {
                 // SAFETY: WIDE is set only by `matmul_panels_avx512`, which runs where AVX-512F is present.
                 #[allow(unsafe_code)]
                 let [upper, lower] = unsafe { wide::tile_pair(block(b), block(b + 1), panel, depth) };
                 store(&upper, &mut rows[b * MR..], columns);
                 store(&lower, &mut rows[(b + 1) * MR..], columns);
-                b += 2;
             }
-            for b in b..blocks {
+            for b in paired..blocks {
                 store(&tile::<FMA>(block(b), panel, depth), &mut rows[b * MR..], columns);
             }
         }
