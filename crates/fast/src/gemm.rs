@@ -77,14 +77,6 @@ impl Matrix {
         }
     }
 
-    pub fn is_int8(&self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if let Matrix::Int8(_) = self {
-            return true;
-        }
-        false
-    }
-
     pub fn rows(&self) -> usize {
         match self {
             Matrix::F32 { rows, .. } => *rows,

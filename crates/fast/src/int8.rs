@@ -57,20 +57,10 @@ impl Int8Matrix {
             QuantScheme::Q8 => 128,
             QuantScheme::Q4 => 8,
         };
-        let per_word = q.scheme.values_per_word();
-        let mut levels = vec![0i32; cols];
         for r in 0..rows {
             let (p, j) = (r / NR, r % NR);
-            for (w, &word) in q.words[r * cols / per_word..][..cols / per_word].iter().enumerate() {
-                for v in 0..per_word {
-                    levels[w * per_word + v] = match q.scheme {
-                        QuantScheme::Q8 => i32::from((word >> (8 * v)) as u8 as i8),
-                        QuantScheme::Q4 => ((word >> (4 * v)) & 0xf) as i32 - 8,
-                    };
-                }
-            }
             let panel = &mut panels[p * cols * NR..][..cols * NR];
-            for (c, &level) in levels.iter().enumerate() {
+            for (c, level) in q.levels(r).enumerate() {
                 panel[c / 4 * NR * 4 + j * 4 + c % 4] = (level + offset) as u8;
             }
             for g in 0..groups {
@@ -127,6 +117,7 @@ pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], 
     let q = &quantized;
     let groups = k / w.group_size;
     let wide = crate::math::avx512_full_width();
+    let quads_per_group = w.group_size / 4;
     gemm::run_grid(out, w.rows, pool, |blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
         for (p, panel) in panels.clone().enumerate() {
             let first = panel * NR;
@@ -140,18 +131,17 @@ pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], 
                 scales: &q.scales[b * groups * MR..][..groups * MR],
                 corrections: &q.corrections[b * groups * MR..][..groups * MR],
             };
-            let quads_per_group = w.group_size / 4;
-            let mut i = 0;
-            while wide && i + 1 < blocks.len() {
+            // Pairs of blocks through the 512-bit tile (where `wide`), then the rest one at a time.
+            let paired = if wide { blocks.len() / 2 * 2 } else { 0 };
+            for i in (0..paired).step_by(2) {
                 let b = blocks.start + i;
                 // SAFETY: `wide` is set only where the CPU runs AVX-512 at full width; with `available()`
                 // (the callers' check) that covers every feature `tile_pair` enables.
                 let [upper, lower] = unsafe { tile_pair([&block(b), &block(b + 1)], weights, scales, quads_per_group) };
                 gemm::store(&upper, &mut rows[i * MR..], columns);
                 gemm::store(&lower, &mut rows[(i + 1) * MR..], columns);
-                i += 2;
             }
-            for i in i..blocks.len() {
+            for i in paired..blocks.len() {
                 // SAFETY: callers check `available()`, which covers every feature `tile` enables.
                 let acc = unsafe { tile(&block(blocks.start + i), weights, scales, quads_per_group) };
                 gemm::store(&acc, &mut rows[i * MR..], columns);

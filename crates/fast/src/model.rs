@@ -166,11 +166,6 @@ impl FastModel {
         self.options
     }
 
-    /// Whether the quantized matmuls run on int8 dot products (see [`FastOptions::int8_dot`]).
-    pub fn uses_int8_dot(&self) -> bool {
-        self.layers.iter().any(|l| l.qkv.is_int8())
-    }
-
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }

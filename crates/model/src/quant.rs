@@ -178,20 +178,26 @@ impl QuantTensor {
 
     /// One row. Panics if `row >= rows`.
     pub fn dequantize_row(&self, row: usize) -> Vec<f32> {
-        let (per_word, bits) = (self.scheme.values_per_word(), self.scheme.bits());
-        let words = &self.words[row * (self.cols / per_word)..][..self.cols / per_word];
         let groups = self.cols / self.group_size;
         let scales = &self.scales[row * groups..][..groups];
-        (0..self.cols)
-            .map(|col| {
-                let code = (words[col / per_word] >> (bits * (col % per_word))) & ((1 << bits) - 1);
-                let q = match self.scheme {
-                    QuantScheme::Q8 => i32::from(code as u8 as i8),
-                    QuantScheme::Q4 => code as i32 - 8,
-                };
-                q as f32 * f16::from_bits(scales[col / self.group_size]).to_f32()
-            })
+        self.levels(row)
+            .enumerate()
+            .map(|(col, q)| q as f32 * f16::from_bits(scales[col / self.group_size]).to_f32())
             .collect()
+    }
+
+    /// The integer levels of one row, column by column (a value is its level times its group's scale).
+    /// Panics if `row >= rows`.
+    pub fn levels(&self, row: usize) -> impl Iterator<Item = i32> + '_ {
+        let (per_word, bits) = (self.scheme.values_per_word(), self.scheme.bits());
+        let words = &self.words[row * (self.cols / per_word)..][..self.cols / per_word];
+        (0..self.cols).map(move |col| {
+            let code = (words[col / per_word] >> (bits * (col % per_word))) & ((1 << bits) - 1);
+            match self.scheme {
+                QuantScheme::Q8 => i32::from(code as u8 as i8),
+                QuantScheme::Q4 => code as i32 - 8,
+            }
+        })
     }
 }
 
