@@ -53,11 +53,20 @@ fn scale_of(row: u32, col: u32) -> f32 {
     return select(pair.x, pair.y, (index & 1u) == 1u);
 }
 
-// Four consecutive weights w[row, col .. col + 4]; `col` is a multiple of 4.
+// Four consecutive weights w[row, col .. col + 4], zero outside w; `col` is a multiple of 4.
 fn weight_quad(row: u32, col: u32) -> vec4<f32> {
     if (row >= p.n || col >= p.k) {
         return vec4<f32>(0.0);
     }
+    var scale = 1.0;
+    if (SCHEME != 0u) {
+        scale = scale_of(row, col);
+    }
+    return dequantize_quad(row, col, scale);
+}
+
+// w[row, col .. col + 4] with the group's `scale` given (ignored for f32), no bounds test.
+fn dequantize_quad(row: u32, col: u32, scale: f32) -> vec4<f32> {
     if (SCHEME == 1u) {
         let word = w[(row * p.k + col) / 4u];
         let levels = vec4<i32>(
@@ -66,7 +75,7 @@ fn weight_quad(row: u32, col: u32) -> vec4<f32> {
             extractBits(i32(word), 16u, 8u),
             extractBits(i32(word), 24u, 8u),
         );
-        return vec4<f32>(levels) * scale_of(row, col);
+        return vec4<f32>(levels) * scale;
     }
     if (SCHEME == 2u) {
         let word = w[(row * p.k + col) / 8u] >> ((col & 4u) * 4u);
@@ -76,7 +85,7 @@ fn weight_quad(row: u32, col: u32) -> vec4<f32> {
             i32(extractBits(word, 8u, 4u)),
             i32(extractBits(word, 12u, 4u)),
         ) - vec4<i32>(8);
-        return vec4<f32>(levels) * scale_of(row, col);
+        return vec4<f32>(levels) * scale;
     }
     let at = row * p.k + col;
     return bitcast<vec4<f32>>(vec4<u32>(w[at], w[at + 1u], w[at + 2u], w[at + 3u]));
@@ -132,7 +141,10 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     store(m0 + local.y * 4u, n0 + local.x * 4u, acc);
 }
 
-// Eight rows by eight columns per invocation: more arithmetic per load, which is what an emulator pays for.
+// Eight rows by eight columns per invocation: more arithmetic per load, which is what an emulator pays for
+// (every load with a computed address is a per-lane gather there). Rows past the edge of x or w are read as
+// the last row, never stored, so the k loop has no bounds tests; quantized weights take their scales once per
+// group, not once per quad.
 @compute @workgroup_size(WG_N, WG_M)
 fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     let m0 = id.y * 8u;
@@ -141,6 +153,26 @@ fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     if (m0 >= p.m || n0 >= p.n) {
         return;
     }
+    let rows = Rows(
+        n0,
+        min(n0 + 1u, p.n - 1u),
+        min(n0 + 2u, p.n - 1u),
+        min(n0 + 3u, p.n - 1u),
+        min(n0 + 4u, p.n - 1u),
+        min(n0 + 5u, p.n - 1u),
+        min(n0 + 6u, p.n - 1u),
+        min(n0 + 7u, p.n - 1u),
+    );
+    let xs = Rows(
+        m0 * p.x_stride / 4u,
+        min(m0 + 1u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 2u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 3u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 4u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 5u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 6u, p.m - 1u) * p.x_stride / 4u,
+        min(m0 + 7u, p.m - 1u) * p.x_stride / 4u,
+    );
     // Named accumulators, not an indexed array: a CPU-emulated GPU keeps indexed private arrays in memory.
     var lo0 = vec4<f32>(0.0);
     var hi0 = vec4<f32>(0.0);
@@ -158,45 +190,109 @@ fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     var hi6 = vec4<f32>(0.0);
     var lo7 = vec4<f32>(0.0);
     var hi7 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < p.k; k0 += 4u) {
-        let w0 = weight_quad(n0, k0);
-        let w1 = weight_quad(n0 + 1u, k0);
-        let w2 = weight_quad(n0 + 2u, k0);
-        let w3 = weight_quad(n0 + 3u, k0);
-        let w4 = weight_quad(n0 + 4u, k0);
-        let w5 = weight_quad(n0 + 5u, k0);
-        let w6 = weight_quad(n0 + 6u, k0);
-        let w7 = weight_quad(n0 + 7u, k0);
-        var xs: vec4<f32>;
-        xs = x_quad(m0 + 0u, k0);
-        lo0 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi0 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 1u, k0);
-        lo1 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi1 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 2u, k0);
-        lo2 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi2 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 3u, k0);
-        lo3 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi3 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 4u, k0);
-        lo4 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi4 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 5u, k0);
-        lo5 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi5 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 6u, k0);
-        lo6 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi6 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
-        xs = x_quad(m0 + 7u, k0);
-        lo7 += vec4<f32>(dot(xs, w0), dot(xs, w1), dot(xs, w2), dot(xs, w3));
-        hi7 += vec4<f32>(dot(xs, w4), dot(xs, w5), dot(xs, w6), dot(xs, w7));
+    // f32 weights have no groups: one span of all of k.
+    let span = select(p.k, p.group_size, SCHEME != 0u);
+    for (var g0 = 0u; g0 < p.k; g0 += span) {
+        var s = Scales(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0);
+        if (SCHEME != 0u) {
+            s = Scales(
+                scale_of(rows.r0, g0),
+                scale_of(rows.r1, g0),
+                scale_of(rows.r2, g0),
+                scale_of(rows.r3, g0),
+                scale_of(rows.r4, g0),
+                scale_of(rows.r5, g0),
+                scale_of(rows.r6, g0),
+                scale_of(rows.r7, g0),
+            );
+        }
+        for (var k0 = g0; k0 < g0 + span; k0 += 4u) {
+            let q = Quads(
+                dequantize_quad(rows.r0, k0, s.s0),
+                dequantize_quad(rows.r1, k0, s.s1),
+                dequantize_quad(rows.r2, k0, s.s2),
+                dequantize_quad(rows.r3, k0, s.s3),
+                dequantize_quad(rows.r4, k0, s.s4),
+                dequantize_quad(rows.r5, k0, s.s5),
+                dequantize_quad(rows.r6, k0, s.s6),
+                dequantize_quad(rows.r7, k0, s.s7),
+            );
+            let kq = k0 / 4u;
+            var a = x[xs.r0 + kq];
+            lo0 += dots_lo(a, q);
+            hi0 += dots_hi(a, q);
+            a = x[xs.r1 + kq];
+            lo1 += dots_lo(a, q);
+            hi1 += dots_hi(a, q);
+            a = x[xs.r2 + kq];
+            lo2 += dots_lo(a, q);
+            hi2 += dots_hi(a, q);
+            a = x[xs.r3 + kq];
+            lo3 += dots_lo(a, q);
+            hi3 += dots_hi(a, q);
+            a = x[xs.r4 + kq];
+            lo4 += dots_lo(a, q);
+            hi4 += dots_hi(a, q);
+            a = x[xs.r5 + kq];
+            lo5 += dots_lo(a, q);
+            hi5 += dots_hi(a, q);
+            a = x[xs.r6 + kq];
+            lo6 += dots_lo(a, q);
+            hi6 += dots_hi(a, q);
+            a = x[xs.r7 + kq];
+            lo7 += dots_lo(a, q);
+            hi7 += dots_hi(a, q);
+        }
     }
     store(m0, n0, array<vec4<f32>, 4>(lo0, lo1, lo2, lo3));
     store(m0 + 4u, n0, array<vec4<f32>, 4>(lo4, lo5, lo6, lo7));
     store(m0, n0 + 4u, array<vec4<f32>, 4>(hi0, hi1, hi2, hi3));
     store(m0 + 4u, n0 + 4u, array<vec4<f32>, 4>(hi4, hi5, hi6, hi7));
+}
+
+// Eight indices (weight rows, or offsets of x rows in quads) of one `main_direct` tile.
+struct Rows {
+    r0: u32,
+    r1: u32,
+    r2: u32,
+    r3: u32,
+    r4: u32,
+    r5: u32,
+    r6: u32,
+    r7: u32,
+}
+
+// The group scales of eight weight rows.
+struct Scales {
+    s0: f32,
+    s1: f32,
+    s2: f32,
+    s3: f32,
+    s4: f32,
+    s5: f32,
+    s6: f32,
+    s7: f32,
+}
+
+// One quad of k of eight weight rows.
+struct Quads {
+    q0: vec4<f32>,
+    q1: vec4<f32>,
+    q2: vec4<f32>,
+    q3: vec4<f32>,
+    q4: vec4<f32>,
+    q5: vec4<f32>,
+    q6: vec4<f32>,
+    q7: vec4<f32>,
+}
+
+// x's quad against weight rows 0–3 and 4–7.
+fn dots_lo(a: vec4<f32>, q: Quads) -> vec4<f32> {
+    return vec4<f32>(dot(a, q.q0), dot(a, q.q1), dot(a, q.q2), dot(a, q.q3));
+}
+
+fn dots_hi(a: vec4<f32>, q: Quads) -> vec4<f32> {
+    return vec4<f32>(dot(a, q.q4), dot(a, q.q5), dot(a, q.q6), dot(a, q.q7));
 }
 
 // Writes the 4 × 4 block at (m0, n0) with the bias and residual epilogue.
