@@ -3,8 +3,14 @@
 // h / (heads / kv_heads).
 //
 // q, k and v are read from one fused projection buffer `qkv` whose rows are [q heads | k heads | v heads]
-// (after RoPE). One invocation owns one query of one head; a workgroup stages KEY_TILE keys and values of
-// its kv head in workgroup memory and all its queries consume them.
+// (after RoPE). Two entry points:
+// - `main` (GPUs): one invocation owns one query of one head; a workgroup stages KEY_TILE keys and values of
+//   its kv head in workgroup memory and all its queries consume them.
+// - `main_blocked` (CPU-emulated adapters, where every load with a computed address is a per-lane gather and
+//   private arrays indexed in a loop live in memory): a workgroup of HEAD_DIM invocations owns a block of
+//   QUERY_BLOCK queries of one head and walks the keys HEAD_DIM at a time in three phases, each invocation
+//   holding a 4 × 4 block in named registers, like the matmul: scores of 4 queries × 4 keys, then the
+//   online-softmax update of the block's rows, then outputs of 4 queries × 4 dimensions.
 
 struct Params {
     seq: u32,
@@ -110,5 +116,137 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
             out[base + d * 4u + 2u] = value.z;
             out[base + d * 4u + 3u] = value.w;
         }
+    }
+}
+
+// Queries per `main_blocked` workgroup: four groups of four.
+const QUERY_BLOCK: u32 = 16u;
+
+// Scores, then probabilities, of the block's queries against the current HEAD_DIM keys, row-major.
+var<workgroup> block_scores: array<f32, QUERY_BLOCK * HEAD_DIM>;
+// Per query row: the factor this tile rescales earlier sums by, then at the end 1 / the softmax sum.
+var<workgroup> row_factor: array<f32, QUERY_BLOCK>;
+
+// Four consecutive floats of `qkv` from `at`.
+fn qkv_quad(at: u32) -> vec4<f32> {
+    return vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]);
+}
+
+@compute @workgroup_size(HEAD_DIM)
+fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup_id) group: vec3<u32>) {
+    let head = group.y;
+    let kv_head = head / (p.heads / p.kv_heads);
+    let first_query = group.x * QUERY_BLOCK;
+    let k_column = (p.heads + kv_head) * HEAD_DIM;
+    let v_column = (p.heads + p.kv_heads + kv_head) * HEAD_DIM;
+    // This invocation's four queries (rows past the canvas read the last row and are never written), and
+    // its four keys of a tile in the scoring phase, its four dimensions in the output phase.
+    let query_group = thread % 4u;
+    let quad = thread / 4u;
+    let q0 = first_query + query_group * 4u;
+    let last = p.seq - 1u;
+    let q_at = vec4<u32>(min(q0, last), min(q0 + 1u, last), min(q0 + 2u, last), min(q0 + 3u, last)) * p.qkv_stride
+        + head * HEAD_DIM;
+    // The softmax statistics of row `thread` (the first QUERY_BLOCK invocations own one row each).
+    var running_max = -3.0e38;
+    var running_sum = 0.0;
+    var out0 = vec4<f32>(0.0);
+    var out1 = vec4<f32>(0.0);
+    var out2 = vec4<f32>(0.0);
+    var out3 = vec4<f32>(0.0);
+
+    for (var k0 = 0u; k0 < p.seq; k0 += HEAD_DIM) {
+        let keys = min(HEAD_DIM, p.seq - k0);
+        // Scores of queries q0 .. q0 + 4 against keys k0 + 4·quad .. + 4.
+        let key = k0 + quad * 4u;
+        let k_at = vec4<u32>(min(key, last), min(key + 1u, last), min(key + 2u, last), min(key + 3u, last))
+            * p.qkv_stride + k_column;
+        var s0 = vec4<f32>(0.0);
+        var s1 = vec4<f32>(0.0);
+        var s2 = vec4<f32>(0.0);
+        var s3 = vec4<f32>(0.0);
+        for (var d = 0u; d < HEAD_DIM; d += 4u) {
+            let k = mat4x4<f32>(qkv_quad(k_at.x + d), qkv_quad(k_at.y + d), qkv_quad(k_at.z + d), qkv_quad(k_at.w + d));
+            s0 += qkv_quad(q_at.x + d) * k;
+            s1 += qkv_quad(q_at.y + d) * k;
+            s2 += qkv_quad(q_at.z + d) * k;
+            s3 += qkv_quad(q_at.w + d) * k;
+        }
+        let at = query_group * 4u * HEAD_DIM + quad * 4u;
+        let scale = p.scale;
+        block_scores[at] = s0.x * scale;
+        block_scores[at + 1u] = s0.y * scale;
+        block_scores[at + 2u] = s0.z * scale;
+        block_scores[at + 3u] = s0.w * scale;
+        block_scores[at + HEAD_DIM] = s1.x * scale;
+        block_scores[at + HEAD_DIM + 1u] = s1.y * scale;
+        block_scores[at + HEAD_DIM + 2u] = s1.z * scale;
+        block_scores[at + HEAD_DIM + 3u] = s1.w * scale;
+        block_scores[at + 2u * HEAD_DIM] = s2.x * scale;
+        block_scores[at + 2u * HEAD_DIM + 1u] = s2.y * scale;
+        block_scores[at + 2u * HEAD_DIM + 2u] = s2.z * scale;
+        block_scores[at + 2u * HEAD_DIM + 3u] = s2.w * scale;
+        block_scores[at + 3u * HEAD_DIM] = s3.x * scale;
+        block_scores[at + 3u * HEAD_DIM + 1u] = s3.y * scale;
+        block_scores[at + 3u * HEAD_DIM + 2u] = s3.z * scale;
+        block_scores[at + 3u * HEAD_DIM + 3u] = s3.w * scale;
+        workgroupBarrier();
+
+        // Row `thread`: the new maximum, scores turned into weights under it, and the factor for what was
+        // summed under the old one.
+        if (thread < QUERY_BLOCK) {
+            let row = thread * HEAD_DIM;
+            var tile_max = running_max;
+            for (var j = 0u; j < keys; j++) {
+                tile_max = max(tile_max, block_scores[row + j]);
+            }
+            let factor = exp(running_max - tile_max);
+            var sum = running_sum * factor;
+            for (var j = 0u; j < keys; j++) {
+                let weight = exp(block_scores[row + j] - tile_max);
+                block_scores[row + j] = weight;
+                sum += weight;
+            }
+            running_max = tile_max;
+            running_sum = sum;
+            row_factor[thread] = factor;
+        }
+        workgroupBarrier();
+
+        // Outputs of queries q0 .. q0 + 4, dimensions 4·quad .. + 4.
+        let rows = query_group * 4u * HEAD_DIM;
+        out0 *= row_factor[query_group * 4u];
+        out1 *= row_factor[query_group * 4u + 1u];
+        out2 *= row_factor[query_group * 4u + 2u];
+        out3 *= row_factor[query_group * 4u + 3u];
+        for (var j = 0u; j < keys; j++) {
+            let v = qkv_quad((k0 + j) * p.qkv_stride + v_column + quad * 4u);
+            out0 += block_scores[rows + j] * v;
+            out1 += block_scores[rows + HEAD_DIM + j] * v;
+            out2 += block_scores[rows + 2u * HEAD_DIM + j] * v;
+            out3 += block_scores[rows + 3u * HEAD_DIM + j] * v;
+        }
+        workgroupBarrier();
+    }
+
+    if (thread < QUERY_BLOCK) {
+        row_factor[thread] = 1.0 / running_sum;
+    }
+    workgroupBarrier();
+    let column = head * HEAD_DIM + quad * 4u;
+    store_quad(q0, column, out0 * row_factor[query_group * 4u]);
+    store_quad(q0 + 1u, column, out1 * row_factor[query_group * 4u + 1u]);
+    store_quad(q0 + 2u, column, out2 * row_factor[query_group * 4u + 2u]);
+    store_quad(q0 + 3u, column, out3 * row_factor[query_group * 4u + 3u]);
+}
+
+// out[query, column .. column + 4] = value, for queries on the canvas.
+fn store_quad(query: u32, column: u32, value: vec4<f32>) {
+    if (query < p.seq) {
+        let at = query * p.out_stride + column;
+        out[at] = value.x;
+        out[at + 1u] = value.y;
+        out[at + 2u] = value.z;
+        out[at + 3u] = value.w;
     }
 }

@@ -1,7 +1,9 @@
 // RMSNorm of whole rows: y[r] = x[src(r)] / sqrt(mean(x[src(r)]²) + eps) · weight.
 //
 // src(r) is r, or rows[r] when GATHER is set: the final norm runs only on the rows whose logits a step
-// needs and packs them densely for the head. One workgroup per output row.
+// needs and packs them densely for the head. `main`: one workgroup per output row, reduced through workgroup
+// memory. `main_rows` (CPU-emulated adapters, where every barrier switches between all the invocations of a
+// workgroup): one invocation per row, no barriers.
 
 struct Params {
     rows: u32,
@@ -42,6 +44,24 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     }
     let scale = inverseSqrt(partial[0] / f32(p.width) + p.eps);
     for (var i = local.x; i < p.width; i += WORKGROUP) {
+        y[row * p.width + i] = x[source + i] * scale * weight[i];
+    }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_rows(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let row = id.x + id.y * groups.x * WORKGROUP;
+    if (row >= p.rows) {
+        return;
+    }
+    let source = select(row, rows[row], p.gather != 0u) * p.width;
+    var sum = 0.0;
+    for (var i = 0u; i < p.width; i++) {
+        let v = x[source + i];
+        sum += v * v;
+    }
+    let scale = inverseSqrt(sum / f32(p.width) + p.eps);
+    for (var i = 0u; i < p.width; i++) {
         y[row * p.width + i] = x[source + i] * scale * weight[i];
     }
 }

@@ -115,11 +115,13 @@ impl KernelSet {
 /// Tile and workgroup sizes for this device.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tiles {
+    pub set: KernelSet,
     /// Invocations per side of a matmul workgroup.
     pub matmul_side: u32,
     /// Rows and columns of y per matmul invocation (4 × 4 for `main`, 8 × 8 for `main_direct`).
     pub matmul_block: u32,
     pub matmul_k: u32,
+    /// Queries per attention workgroup (`main`), or 0 where `main_blocked` runs (blocks of 16 queries).
     pub attention_queries: u32,
     pub attention_keys: u32,
     pub rows: u32,
@@ -137,10 +139,12 @@ impl Tiles {
         let widest = if set == KernelSet::Emulated { 64 } else { 256 };
         let propose = 1u32 << (31 - invocations.min(widest).leading_zeros());
         Self {
+            set,
             matmul_side,
             matmul_block: if set == KernelSet::Emulated { 8 } else { 4 },
             matmul_k: 16,
-            attention_queries: invocations.min(64),
+            // The blocked kernel's workgroup is one invocation per dimension, and at least one per query row.
+            attention_queries: if set == KernelSet::Emulated && head_dim >= 16 { 0 } else { invocations.min(64) },
             attention_keys,
             rows: invocations.min(64),
             propose,
@@ -191,14 +195,24 @@ impl Kernels {
         Self {
             matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
             embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
-            rms_norm: Kernel::new(gpu, shaders::RMS_NORM, &[Uniform, Read, Read, Read, Write], &rows),
+            rms_norm: Kernel::with_entry(
+                gpu,
+                shaders::RMS_NORM,
+                match set {
+                    KernelSet::Emulated => "main_rows",
+                    KernelSet::Gpu => "main",
+                },
+                &[Uniform, Read, Read, Read, Write],
+                &rows,
+            ),
             rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Write], &rows),
-            attention: Kernel::new(
+            attention: Kernel::with_entry(
                 gpu,
                 shaders::ATTENTION,
+                if tiles.attention_queries == 0 { "main_blocked" } else { "main" },
                 &[Uniform, Read, Write],
                 &[
-                    ("QUERIES", tiles.attention_queries as f64),
+                    ("QUERIES", tiles.attention_queries.max(1) as f64),
                     ("KEY_TILE", tiles.attention_keys as f64),
                     ("HEAD_DIM", head_dim as f64),
                 ],
@@ -226,6 +240,9 @@ fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
     out[..N].copy_from_slice(&values);
     out
 }
+
+/// attention.wgsl's `QUERY_BLOCK`: queries per `main_blocked` workgroup.
+const BLOCKED_QUERIES: u32 = 16;
 
 /// Matmul flags (matmul.wgsl).
 pub(crate) const ADD_BIAS: u32 = 1;
@@ -260,7 +277,11 @@ impl Tiles {
     }
 
     pub fn rms_norm(&self, rows: u32, width: u32, eps: f32, gather: bool) -> Dispatch {
-        Dispatch { params: pad([rows, width, eps.to_bits(), u32::from(gather)]), groups: grid(rows, 1) }
+        let groups = match self.set {
+            KernelSet::Emulated => grid(rows, self.rows),
+            KernelSet::Gpu => grid(rows, 1),
+        };
+        Dispatch { params: pad([rows, width, eps.to_bits(), u32::from(gather)]), groups }
     }
 
     pub fn rope(&self, seq: u32, heads: u32, head_dim: u32, row_stride: u32) -> Dispatch {
@@ -282,7 +303,11 @@ impl Tiles {
         let scale = (1.0 / (head_dim as f32).sqrt()).to_bits();
         Dispatch {
             params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale]),
-            groups: [seq.div_ceil(self.attention_queries), heads, 1],
+            groups: [
+                seq.div_ceil(if self.attention_queries == 0 { BLOCKED_QUERIES } else { self.attention_queries }),
+                heads,
+                1,
+            ],
         }
     }
 
