@@ -68,23 +68,16 @@ fn weight_quad(row: u32, col: u32) -> vec4<f32> {
 // w[row, col .. col + 4] with the group's `scale` given (ignored for f32), no bounds test.
 fn dequantize_quad(row: u32, col: u32, scale: f32) -> vec4<f32> {
     if (SCHEME == 1u) {
-        let word = w[(row * p.k + col) / 4u];
-        let levels = vec4<i32>(
-            extractBits(i32(word), 0u, 8u),
-            extractBits(i32(word), 8u, 8u),
-            extractBits(i32(word), 16u, 8u),
-            extractBits(i32(word), 24u, 8u),
-        );
+        // Each byte shifted to the top, then arithmetic-shifted down: sign-extended with constant shifts,
+        // which an emulator does in two vector instructions (a general extractBits costs more).
+        let word = i32(w[(row * p.k + col) / 4u]);
+        let levels = vec4<i32>(word << 24u, word << 16u, word << 8u, word) >> vec4<u32>(24u);
         return vec4<f32>(levels) * scale;
     }
     if (SCHEME == 2u) {
         let word = w[(row * p.k + col) / 8u] >> ((col & 4u) * 4u);
-        let levels = vec4<i32>(
-            i32(extractBits(word, 0u, 4u)),
-            i32(extractBits(word, 4u, 4u)),
-            i32(extractBits(word, 8u, 4u)),
-            i32(extractBits(word, 12u, 4u)),
-        ) - vec4<i32>(8);
+        let nibbles = (vec4<u32>(word) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+        let levels = vec4<i32>(nibbles) - vec4<i32>(8);
         return vec4<f32>(levels) * scale;
     }
     let at = row * p.k + col;
