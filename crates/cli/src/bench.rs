@@ -32,6 +32,9 @@ pub struct Args {
     /// Also print where one GPU step's time goes, per kernel (at the longest --seq).
     #[arg(long)]
     profile: bool,
+    /// Threads of the fast CPU engine (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -72,8 +75,8 @@ impl Engine {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.iters == 0 || args.seq.is_empty() || args.seq.contains(&0) {
-        bail!("--iters and every --seq must be at least 1");
+    if args.iters == 0 || args.seq.is_empty() || args.seq.contains(&0) || args.threads == Some(0) {
+        bail!("--iters, --threads and every --seq must be at least 1");
     }
     let longest = *args.seq.iter().max().expect("checked non-empty");
     let (config, weights, label) = match &args.model {
@@ -96,10 +99,8 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         "f32 products of dequantized weights"
     };
-    println!(
-        "cpu     {} threads; fast q8/q4 on {quantized}",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    let threads = args.threads.unwrap_or_else(|| FastOptions::default().threads);
+    println!("cpu     fast engine on {threads} threads; fast q8/q4 on {quantized}");
     let gpu = if args.engines.iter().any(|e| e.is_gpu()) {
         match pollster::block_on(Gpu::new()) {
             Ok(gpu) => {
@@ -134,7 +135,8 @@ pub fn run(args: Args) -> Result<()> {
         let mut model: Box<dyn Denoiser> = match engine {
             Engine::Cpu => Box::new(CpuModel::load(&config, &weights)?),
             Engine::FastF32 | Engine::FastQ8 | Engine::FastQ4 => {
-                let options = FastOptions { quant: engine.quant(), max_len: longest, ..FastOptions::default() };
+                let options =
+                    FastOptions { quant: engine.quant(), max_len: longest, threads, ..FastOptions::default() };
                 Box::new(FastModel::load(&config, &weights, options)?)
             }
             _ => {

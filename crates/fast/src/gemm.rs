@@ -3,8 +3,9 @@
 //!
 //! The kernel is an outer-product microkernel: a tile of `MR` rows of `X` by `NR` rows of `W` accumulates in
 //! registers (12 vectors of 8 lanes on AVX2; 8 vectors of 4 lanes in wasm) while `k` advances one column at a
-//! time, each step one broadcast per `X` row and two vector loads of a *panel*: `NR` rows of `W` transposed to
-//! `k × NR`, so its loads are contiguous. f32 weights are packed into panels at load; q8/q4 weights stay as
+//! time, each step one broadcast per `X` row (read in place, rows `k` apart: `X` is never copied, except a
+//! last partial block of rows) and vector loads of a *panel*: `NR` rows of `W` transposed to `k × NR`, so its
+//! loads are contiguous. f32 weights are packed into panels at load; q8/q4 weights stay as
 //! stored (4× or 8× smaller) and each task decodes its share of panels once per matmul, so quantization costs
 //! O(m · k) per matmul, not O(n · m · k). A task runs its panels over every block of `X` in passes `KC` deep,
 //! so the panel slice stays in L1 while `X` streams past it from L2.
@@ -12,9 +13,8 @@
 //! The arithmetic is written as loops over fixed-size arrays that LLVM vectorizes: natively the kernel is
 //! compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the build
 //! enables `simd128` for the wasm target). Where AVX-512 runs at full width, [`wide`] takes two blocks of `X`
-//! at a time in 512-bit registers. Quantized matrices repacked for int8 dot products go to `crate::int8`.
+//! by two panels at a time in 512-bit registers. Quantized matrices repacked for int8 dot products go to `crate::int8`.
 
-use std::cell::Cell;
 use std::ops::Range;
 
 use half::f16;
@@ -154,14 +154,10 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool
     }
     let (m, k) = (w.rows(), w.cols());
     debug_assert_eq!(out.len(), x.len() / k * m);
-    let mut packed = PACKED.take();
-    pack_x(x, k, pool, &mut packed);
-    let x = &packed;
     run_grid(out, m, pool, |blocks, panels, rows| {
-        let x = &x[blocks.start * k * MR..blocks.end * k * MR];
-        matmul_panels(x, w, bias, panels, rows);
+        let x = &x[(blocks.start * MR * k).min(x.len())..(blocks.end * MR * k).min(x.len())];
+        matmul_panels(&Blocks::new(x, k), w, bias, panels, rows);
     });
-    PACKED.set(packed);
 }
 
 /// Cuts `out` (`n × m`) into a grid of tasks and runs them on the pool: groups of panels of `W` (columns of
@@ -230,109 +226,157 @@ impl Grid {
     }
 }
 
-thread_local! {
-    /// The last packed `x` on this thread, reused by the next matmul: no allocation, no page faults.
-    static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+/// A task's rows of `x` (`rows × k`, row-major) as blocks of `MR` rows, read in place; a last, partial
+/// block is copied into zero-padded rows, so that every tile reads `MR` whole rows (padding rows are never
+/// stored).
+struct Blocks<'a> {
+    x: &'a [f32],
+    k: usize,
+    full: usize,
+    tail: Vec<f32>,
 }
 
-/// `x` (`n × k`) into `packed` in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values
-/// of one column are adjacent. The padding rows of the last block keep whatever they held: a tile's rows are
-/// independent, and padding rows are never stored.
-fn pack_x(x: &[f32], k: usize, pool: &Pool, packed: &mut Vec<f32>) {
-    let blocks = (x.len() / k).div_ceil(MR);
-    packed.resize(blocks * k * MR, 0.0);
-    let per_task = pool.rows_per_task(blocks);
-    let items: Vec<_> = packed.chunks_mut(per_task * k * MR).zip(x.chunks(per_task * MR * k)).collect();
-    pool.each(items, |_, (packed, x)| {
-        for (i, row) in x.chunks_exact(k).enumerate() {
-            let block = &mut packed[i / MR * k * MR..][..k * MR];
-            for (p, &value) in row.iter().enumerate() {
-                block[p * MR + i % MR] = value;
-            }
+impl<'a> Blocks<'a> {
+    fn new(x: &'a [f32], k: usize) -> Self {
+        let rows = x.len() / k;
+        let full = rows / MR;
+        let mut tail = Vec::new();
+        if !rows.is_multiple_of(MR) {
+            tail = vec![0.0; MR * k];
+            tail[..(rows - full * MR) * k].copy_from_slice(&x[full * MR * k..]);
         }
-    });
+        Blocks { x, k, full, tail }
+    }
+
+    fn count(&self) -> usize {
+        self.full + usize::from(!self.tail.is_empty())
+    }
+
+    /// Block `b` from column `k0` on: `MR` rows, `k` apart.
+    fn block(&self, b: usize, k0: usize) -> &[f32] {
+        if b < self.full { &self.x[b * MR * self.k + k0..(b + 1) * MR * self.k] } else { &self.tail[k0..] }
+    }
+
+    /// Full blocks `b` and `b + 1` from column `k0` on: `2 · MR` rows, `k` apart.
+    #[cfg(target_arch = "x86_64")]
+    fn pair(&self, b: usize, k0: usize) -> &[f32] {
+        debug_assert!(b + 1 < self.full);
+        &self.x[b * MR * self.k + k0..(b + 2) * MR * self.k]
+    }
 }
 
-/// Depth of one pass over `k`: a panel's slice (`KC × NR` floats, 16 KB natively) stays in L1 while the blocks
-/// of `x` stream past it from L2. (Blocking the rows of `x` as well measured no faster at these sizes.)
+/// Depth of one pass over `k`: a panel's slice (`KC × NR` floats, 16 KB natively) stays in L1 while the rows
+/// of `x` stream past it from L2. (Blocking the rows of `x` as well measured no faster at these sizes; on the
+/// 512-bit path two panels make 32 KB, and 128 or 384 measured no better than 256.)
 const KC: usize = 256;
 
-/// Panels `share` of `W` against every block of packed `x`, into `rows`: row segments that start at the
-/// share's first column. Uses the fastest kernel this CPU has.
-fn matmul_panels(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+/// Panels `share` of `W` against every block of `x`, into `rows`: row segments that start at the share's
+/// first column. Uses the fastest kernel this CPU has.
+fn matmul_panels(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
     #[cfg(target_arch = "x86_64")]
     if math::avx512_full_width() {
         // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
         #[allow(unsafe_code)]
-        return unsafe { matmul_panels_avx512(x, w, bias, share, rows) };
+        return unsafe { blocked_wide(x, w, bias, share, rows) };
     }
     math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, share, rows))
 }
 
-fn matmul_panels_portable(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    blocked::<false, false>(x, w, bias, share, rows);
+fn matmul_panels_portable(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+    blocked::<false>(x, w, bias, share, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn matmul_panels_avx2(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    blocked::<true, false>(x, w, bias, share, rows);
+fn matmul_panels_avx2(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+    blocked::<true>(x, w, bias, share, rows);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn matmul_panels_avx512(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    blocked::<true, true>(x, w, bias, share, rows);
+/// The share's panels of `W` as f32, `k × NR` each: a slice of the packed matrix, or decoded from a quantized one.
+fn share_panels<'a>(w: &'a Matrix, share: &Range<usize>) -> std::borrow::Cow<'a, [f32]> {
+    let k = w.cols();
+    match w {
+        Matrix::F32 { panels, .. } => panels[share.start * k * NR..share.end * k * NR].into(),
+        Matrix::Quant(q) => decode_panels(q, share.clone()).into(),
+        #[cfg(target_arch = "x86_64")]
+        Matrix::Int8(_) => unreachable!("int8 matrices take their own kernel"),
+    }
+}
+
+/// The columns panel `p` of the share fills in pass `k0` (the first pass writes and adds the bias, later ones
+/// add).
+fn columns<'a>(w: &Matrix, bias: Option<&'a [f32]>, share: &Range<usize>, p: usize, k0: usize) -> Columns<'a> {
+    let first = (share.start + p) * NR;
+    let width = NR.min(w.rows() - first);
+    Columns {
+        first: p * NR,
+        width,
+        bias: bias.filter(|_| k0 == 0).map(|b| &b[first..first + width]),
+        accumulate: k0 > 0,
+    }
 }
 
 /// The loop nest around the tile: `KC`-deep passes over `k`, each running every panel of the share against
-/// every block of `x`. The first pass writes (and adds the bias), later ones add. `WIDE` (only from
-/// `matmul_panels_avx512`) takes the blocks two at a time through the 512-bit tile.
+/// every block of `x`.
 #[inline(always)]
-fn blocked<const FMA: bool, const WIDE: bool>(
-    x: &[f32],
+fn blocked<const FMA: bool>(
+    x: &Blocks,
     w: &Matrix,
     bias: Option<&[f32]>,
     share: Range<usize>,
     rows: &mut [&mut [f32]],
 ) {
-    let (m, k) = (w.rows(), w.cols());
-    let decoded;
-    let panels = match w {
-        Matrix::F32 { panels, .. } => &panels[share.start * k * NR..share.end * k * NR],
-        Matrix::Quant(q) => {
-            decoded = decode_panels(q, share.clone());
-            &decoded[..]
-        }
-        #[cfg(target_arch = "x86_64")]
-        Matrix::Int8(_) => unreachable!("int8 matrices take their own kernel"),
-    };
-    let blocks = x.len() / (k * MR);
+    let k = w.cols();
+    let panels = share_panels(w, &share);
     for k0 in (0..k).step_by(KC) {
         let depth = KC.min(k - k0);
         for (p, panel) in panels.chunks_exact(k * NR).enumerate() {
-            let first = (share.start + p) * NR;
-            let width = NR.min(m - first);
-            let columns = Columns {
-                first: p * NR,
-                width,
-                bias: bias.filter(|_| k0 == 0).map(|b| &b[first..first + width]),
-                accumulate: k0 > 0,
-            };
+            let columns = columns(w, bias, &share, p, k0);
             let panel = &panel[k0 * NR..][..depth * NR];
-            let block = |b: usize| &x[b * k * MR + k0 * MR..][..depth * MR];
-            // Pairs of blocks through the 512-bit tile (where WIDE), then the rest one at a time.
-            let paired = if WIDE { blocks / 2 * 2 } else { 0 };
-            #[cfg(target_arch = "x86_64")]
-            for b in (0..paired).step_by(2) {
-                // SAFETY: WIDE is set only by `matmul_panels_avx512`, which runs where AVX-512F is present.
-                #[allow(unsafe_code)]
-                let [upper, lower] = unsafe { wide::tile_pair(block(b), block(b + 1), panel, depth) };
-                store(&upper, &mut rows[b * MR..], columns);
-                store(&lower, &mut rows[(b + 1) * MR..], columns);
+            for b in 0..x.count() {
+                store(&tile::<FMA>(x.block(b, k0), k, panel, depth), &mut rows[b * MR..], columns);
             }
-            for b in paired..blocks {
-                store(&tile::<FMA>(block(b), panel, depth), &mut rows[b * MR..], columns);
+        }
+    }
+}
+
+/// The 512-bit loop nest: like [`blocked`], but two panels by two blocks of `x` at a time where it can (a
+/// 12 × 32 tile: 24 accumulators, two panel loads and twelve broadcasts per column of `k`), then what is
+/// left as 12 × 16 and 6 × 16 tiles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+    let k = w.cols();
+    let panels = share_panels(w, &share);
+    let count = panels.len() / (k * NR);
+    let paired = x.full / 2 * 2;
+    for k0 in (0..k).step_by(KC) {
+        let depth = KC.min(k - k0);
+        let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
+        let columns = |p: usize| columns(w, bias, &share, p, k0);
+        let mut p = 0;
+        while p + 1 < count {
+            for b in (0..paired).step_by(2) {
+                let [upper, lower] = wide::tile_quad(x.pair(b, k0), k, panel(p), panel(p + 1), depth);
+                for (block, [left, right]) in [(b, upper), (b + 1, lower)] {
+                    store(&left, &mut rows[block * MR..], columns(p));
+                    store(&right, &mut rows[block * MR..], columns(p + 1));
+                }
+            }
+            for b in paired..x.count() {
+                store(&tile::<true>(x.block(b, k0), k, panel(p), depth), &mut rows[b * MR..], columns(p));
+                store(&tile::<true>(x.block(b, k0), k, panel(p + 1), depth), &mut rows[b * MR..], columns(p + 1));
+            }
+            p += 2;
+        }
+        if p < count {
+            for b in (0..paired).step_by(2) {
+                let [upper, lower] = wide::tile_pair(x.pair(b, k0), k, panel(p), depth);
+                store(&upper, &mut rows[b * MR..], columns(p));
+                store(&lower, &mut rows[(b + 1) * MR..], columns(p));
+            }
+            for b in paired..x.count() {
+                store(&tile::<true>(x.block(b, k0), k, panel(p), depth), &mut rows[b * MR..], columns(p));
             }
         }
     }
@@ -379,49 +423,84 @@ pub(crate) fn store(acc: &[[f32; NR]; MR], rows: &mut [&mut [f32]], columns: Col
     }
 }
 
-/// One `MR × NR` tile: a block of packed `x` (`depth × MR`) times a panel (`depth × NR`). `FMA` selects fused
-/// multiply-add (only where the CPU has it: without hardware support `mul_add` is a slow library call).
+/// One `MR × NR` tile: `MR` rows of `x`, `k` apart, from the pass's first column, times a panel (`depth × NR`).
+/// `FMA` selects fused multiply-add (only where the CPU has it: without hardware support `mul_add` is a slow
+/// library call).
 #[inline(always)]
-fn tile<const FMA: bool>(a: &[f32], panel: &[f32], depth: usize) -> [[f32; NR]; MR] {
+fn tile<const FMA: bool>(x: &[f32], k: usize, panel: &[f32], depth: usize) -> [[f32; NR]; MR] {
+    let rows: [&[f32]; MR] = std::array::from_fn(|r| &x[r * k..][..depth]);
     let mut acc = [[0.0f32; NR]; MR];
-    for (a, b) in a[..depth * MR].chunks_exact(MR).zip(panel[..depth * NR].chunks_exact(NR)) {
-        let a: &[f32; MR] = a.try_into().expect("MR-wide chunk");
+    for (c, b) in panel[..depth * NR].chunks_exact(NR).enumerate() {
         let b: &[f32; NR] = b.try_into().expect("NR-wide chunk");
         for r in 0..MR {
+            let a = rows[r][c];
             for j in 0..NR {
-                acc[r][j] = if FMA { a[r].mul_add(b[j], acc[r][j]) } else { acc[r][j] + a[r] * b[j] };
+                acc[r][j] = if FMA { a.mul_add(b[j], acc[r][j]) } else { acc[r][j] + a * b[j] };
             }
         }
     }
     acc
 }
 
-/// The 512-bit tile: one vector per row of a panel (`NR` = 16 lanes), two blocks of `x` (2·`MR` rows) at a
-/// time, so 12 accumulators hide the FMA latency.
+/// The 512-bit tiles: one vector per row of a panel (`NR` = 16 lanes) and two blocks of `x` (2·`MR` rows, `k`
+/// apart) at a time, so 12 or 24 accumulators hide the FMA latency.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
     use super::{MR, NR};
     use std::arch::x86_64::*;
 
+    /// Twelve rows of `x` against one panel: `[upper block, lower block]`.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    pub fn tile_pair(upper: &[f32], lower: &[f32], panel: &[f32], depth: usize) -> [[[f32; NR]; MR]; 2] {
-        let (upper, lower, panel) = (&upper[..depth * MR], &lower[..depth * MR], &panel[..depth * NR]);
-        let mut acc = [[_mm512_setzero_ps(); MR]; 2];
-        for ((a, b), w) in upper.chunks_exact(MR).zip(lower.chunks_exact(MR)).zip(panel.chunks_exact(NR)) {
-            // SAFETY: `w` is NR = 16 floats.
-            let w = unsafe { _mm512_loadu_ps(w.as_ptr()) };
-            for r in 0..MR {
-                acc[0][r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), w, acc[0][r]);
-                acc[1][r] = _mm512_fmadd_ps(_mm512_set1_ps(b[r]), w, acc[1][r]);
+    pub fn tile_pair(x: &[f32], k: usize, panel: &[f32], depth: usize) -> [[[f32; NR]; MR]; 2] {
+        let [[upper, _], [lower, _]] = tiles::<1>(x, k, [panel, panel], depth);
+        [upper, lower]
+    }
+
+    /// Twelve rows of `x` against two panels: `[upper, lower][left, right]`.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub fn tile_quad(x: &[f32], k: usize, left: &[f32], right: &[f32], depth: usize) -> [[[[f32; NR]; MR]; 2]; 2] {
+        tiles::<2>(x, k, [left, right], depth)
+    }
+
+    /// `P` (1 or 2) panels by twelve rows. Rows are read through four pointers, three rows apart, plus `k`
+    /// and `2k`: x86 addressing reaches all twelve with few registers, so nothing spills.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn tiles<const P: usize>(x: &[f32], k: usize, panels: [&[f32]; 2], depth: usize) -> [[[[f32; NR]; MR]; 2]; 2] {
+        assert!(x.len() >= (2 * MR - 1) * k + depth && panels.iter().all(|p| p.len() >= depth * NR));
+        let mut acc = [[[_mm512_setzero_ps(); MR]; 2]; 2];
+        let mut rows = [0, 3, 6, 9].map(|r| x[r * k..].as_ptr());
+        let mut panel = panels.map(<[f32]>::as_ptr);
+        for _ in 0..depth {
+            // SAFETY: rows `r` of `x` hold at least `depth` floats from the pointers' start (asserted: the
+            // last row starts at 11k), and each panel `depth × NR`; every pointer advances once per column.
+            unsafe {
+                let mut w = [_mm512_setzero_ps(); 2];
+                for p in 0..P {
+                    w[p] = _mm512_loadu_ps(panel[p]);
+                }
+                for (i, base) in rows.iter().enumerate() {
+                    for (j, offset) in [0, k, 2 * k].into_iter().enumerate() {
+                        let (row, a) = (i * 3 + j, _mm512_set1_ps(*base.add(offset)));
+                        for p in 0..P {
+                            acc[row / MR][p][row % MR] = _mm512_fmadd_ps(a, w[p], acc[row / MR][p][row % MR]);
+                        }
+                    }
+                }
+                rows = rows.map(|r| r.add(1));
+                panel = panel.map(|p| p.add(NR));
             }
         }
-        let mut out = [[[0.0f32; NR]; MR]; 2];
+        let mut out = [[[[0.0f32; NR]; MR]; 2]; 2];
         for (out, acc) in out.iter_mut().zip(&acc) {
-            for (row, acc) in out.iter_mut().zip(acc) {
-                // SAFETY: a row is NR = 16 floats.
-                unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *acc) };
+            for (out, acc) in out.iter_mut().zip(acc).take(P) {
+                for (row, acc) in out.iter_mut().zip(acc) {
+                    // SAFETY: a row is NR = 16 floats.
+                    unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *acc) };
+                }
             }
         }
         out
