@@ -4,7 +4,7 @@
 //! the seq × seq matrix. Tasks are spread over the pool; the matmuls are the same register-tiled kernel as the
 //! projections, on the task's own thread.
 
-use crate::gemm::{self, Matrix};
+use crate::gemm::{self, Matrix, NR};
 use crate::math;
 use crate::pool::Pool;
 
@@ -59,19 +59,28 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
     });
 }
 
-/// Keys `[seq × d]` and transposed values `[d × seq]` of kv head `kv`.
+/// The matrices of kv head `kv`, packed straight from the fused rows: its keys (`seq × d`, for scores = Q·Kᵀ)
+/// and its values transposed (`d × seq`, for out = P·V). A panel of the values is sixteen of their columns,
+/// so it is filled with row copies; the keys are transposed once.
 fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
     let (seq, d) = (shape.seq, shape.head_dim);
-    let (stride, q_width, kv_width) = (shape.stride(), shape.q_width(), shape.kv_width());
-    let keys: Vec<f32> = (0..seq).flat_map(|j| &qkv[j * stride + q_width + kv * d..][..d]).copied().collect();
-    let mut values_t = vec![0.0f32; d * seq];
-    for j in 0..seq {
-        let v = &qkv[j * stride + q_width + kv_width + kv * d..][..d];
-        for (c, &value) in v.iter().enumerate() {
-            values_t[c * seq + j] = value;
+    let stride = shape.stride();
+    let (k_column, v_column) = (shape.q_width() + kv * d, shape.q_width() + shape.kv_width() + kv * d);
+    let mut keys = vec![0.0f32; seq.div_ceil(NR) * d * NR];
+    for (j, row) in qkv.chunks_exact(stride).take(seq).enumerate() {
+        let panel = &mut keys[j / NR * d * NR..][..d * NR];
+        for (c, &value) in row[k_column..][..d].iter().enumerate() {
+            panel[c * NR + j % NR] = value;
         }
     }
-    (Matrix::f32(seq, d, &keys), Matrix::f32(d, seq, &values_t))
+    let mut values = vec![0.0f32; d.div_ceil(NR) * seq * NR];
+    for (p, panel) in values.chunks_exact_mut(seq * NR).enumerate() {
+        let width = NR.min(d - p * NR);
+        for (out, row) in panel.chunks_exact_mut(NR).zip(qkv.chunks_exact(stride)) {
+            out[..width].copy_from_slice(&row[v_column + p * NR..][..width]);
+        }
+    }
+    (Matrix::F32 { rows: seq, cols: d, panels: keys }, Matrix::F32 { rows: d, cols: seq, panels: values })
 }
 
 /// The query heads of kv head `kv` on rows `first..` (as many as `out` has), all scored in one matmul:

@@ -44,9 +44,29 @@ macro_rules! dispatch_avx2 {
 }
 pub(crate) use dispatch_avx2;
 
+/// Like [`dispatch_avx2`], with a third build where AVX-512 runs at full width (`$avx512` must be
+/// `#[target_feature(enable = "avx512f,avx2,fma")]`): the elementwise loops then take 16 lanes at a time.
+macro_rules! dispatch_simd {
+    ($avx512:ident, $avx2:ident, $portable:ident ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if $crate::math::avx512_full_width() {
+            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above), all that `$avx512` requires.
+            #[allow(unsafe_code)]
+            return unsafe { $avx512($($arg),*) };
+        }
+        $crate::math::dispatch_avx2!($avx2, $portable($($arg),*))
+    }};
+}
+
 /// Softmax of every row (`width` floats) of `scores`, in place.
 pub fn softmax_rows(scores: &mut [f32], width: usize) {
-    dispatch_avx2!(softmax_rows_avx2, softmax_rows_portable(scores, width))
+    dispatch_simd!(softmax_rows_avx512, softmax_rows_avx2, softmax_rows_portable(scores, width))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn softmax_rows_avx512(scores: &mut [f32], width: usize) {
+    softmax_rows_portable(scores, width)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -55,23 +75,29 @@ fn softmax_rows_avx2(scores: &mut [f32], width: usize) {
     softmax_rows_portable(scores, width)
 }
 
-/// Reductions over 8 lanes, so that they vectorize (a float sum in order cannot be).
+/// Lanes of the elementwise reductions: they vectorize when summed lane by lane (a float sum in order cannot
+/// be), one 512-bit vector or two 256-bit ones.
+pub(crate) const LANES: usize = 16;
+
 #[inline(always)]
 fn softmax_rows_portable(scores: &mut [f32], width: usize) {
     for row in scores.chunks_exact_mut(width) {
-        let mut lanes = [f32::NEG_INFINITY; 8];
-        let mut chunks = row.chunks_exact(8);
+        let mut lanes = [f32::NEG_INFINITY; LANES];
+        let mut chunks = row.chunks_exact(LANES);
         for chunk in &mut chunks {
-            (0..8).for_each(|i| lanes[i] = if chunk[i] > lanes[i] { chunk[i] } else { lanes[i] });
+            // Plain loops, not `for_each` closures: at 16 lanes LLVM stopped inlining those.
+            for i in 0..LANES {
+                lanes[i] = if chunk[i] > lanes[i] { chunk[i] } else { lanes[i] };
+            }
         }
         let max = chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut sums = [0.0f32; 8];
-        let mut chunks = row.chunks_exact_mut(8);
+        let mut sums = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
         for chunk in &mut chunks {
-            (0..8).for_each(|i| {
+            for i in 0..LANES {
                 chunk[i] = exp(chunk[i] - max);
                 sums[i] += chunk[i];
-            });
+            }
         }
         let mut sum = sums.iter().sum::<f32>();
         for s in chunks.into_remainder() {
@@ -106,7 +132,13 @@ pub fn exp(x: f32) -> f32 {
 
 /// `out = silu(gate) · up` for rows of `gate | up` (`2 · width` floats) into rows of `width`.
 pub fn swiglu_rows(gate_up: &[f32], out: &mut [f32], width: usize) {
-    dispatch_avx2!(swiglu_rows_avx2, swiglu_rows_portable(gate_up, out, width))
+    dispatch_simd!(swiglu_rows_avx512, swiglu_rows_avx2, swiglu_rows_portable(gate_up, out, width))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn swiglu_rows_avx512(gate_up: &[f32], out: &mut [f32], width: usize) {
+    swiglu_rows_portable(gate_up, out, width)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -122,6 +154,43 @@ fn swiglu_rows_portable(gate_up: &[f32], out: &mut [f32], width: usize) {
         for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
             *o = g / (1.0 + exp(-g)) * u;
         }
+    }
+}
+
+/// RMSNorm of every row (`weight.len()` floats) in place, the mean of squares in f64 as the reference takes
+/// it (summed lane by lane, so that it vectorizes; the order differs from the reference's only below f32's
+/// precision).
+pub fn rms_norm_rows(x: &mut [f32], weight: &[f32], eps: f64) {
+    dispatch_simd!(rms_norm_rows_avx512, rms_norm_rows_avx2, rms_norm_rows_portable(x, weight, eps))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn rms_norm_rows_avx512(x: &mut [f32], weight: &[f32], eps: f64) {
+    rms_norm_rows_portable(x, weight, eps)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn rms_norm_rows_avx2(x: &mut [f32], weight: &[f32], eps: f64) {
+    rms_norm_rows_portable(x, weight, eps)
+}
+
+#[inline(always)]
+fn rms_norm_rows_portable(x: &mut [f32], weight: &[f32], eps: f64) {
+    let width = weight.len();
+    for row in x.chunks_exact_mut(width) {
+        let mut sums = [0.0f64; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for i in 0..LANES {
+                sums[i] += chunk[i] as f64 * chunk[i] as f64;
+            }
+        }
+        let tail = chunks.remainder().iter().map(|&v| v as f64 * v as f64).sum::<f64>();
+        let mean_square = (sums.iter().sum::<f64>() + tail) / width as f64;
+        let scale = (1.0 / (mean_square + eps).sqrt()) as f32;
+        row.iter_mut().zip(weight).for_each(|(v, w)| *v = *v * scale * w);
     }
 }
 

@@ -190,7 +190,7 @@ impl FastModel {
         for (g, &r) in gathered.chunks_exact_mut(h).zip(rows) {
             g.copy_from_slice(&b.x[r * h..][..h]);
         }
-        rms_norm(&mut gathered, &self.final_norm, c.rms_norm_eps);
+        math::rms_norm_rows(&mut gathered, &self.final_norm, c.rms_norm_eps);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed);
         let mut logits = vec![0.0f32; rows.len() * c.vocab_size];
         gemm::matmul(&gathered, head, None, &mut logits, &self.pool);
@@ -251,18 +251,8 @@ fn add_and_norm(pool: &Pool, x: &mut [f32], add: Option<&[f32]>, normed: &mut [f
             x.iter_mut().zip(&add[t * per_task..]).for_each(|(x, a)| *x += a);
         }
         normed.copy_from_slice(x);
-        rms_norm(normed, weight, eps);
+        math::rms_norm_rows(normed, weight, eps);
     });
-}
-
-/// RMSNorm of every row in place, the mean of squares in f64 as the reference takes it.
-fn rms_norm(x: &mut [f32], weight: &[f32], eps: f64) {
-    let width = weight.len();
-    for row in x.chunks_exact_mut(width) {
-        let mean_square = row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / width as f64;
-        let scale = (1.0 / (mean_square + eps).sqrt()) as f32;
-        row.iter_mut().zip(weight).for_each(|(v, w)| *v = *v * scale * w);
-    }
 }
 
 /// Rotary embedding of the q and k parts of fused rows `first..` ("rotate half", the reference's f64
