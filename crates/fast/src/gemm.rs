@@ -341,8 +341,8 @@ fn blocked<const FMA: bool>(
 }
 
 /// The 512-bit loop nest: like [`blocked`], but two panels by two blocks of `x` at a time where it can (a
-/// 12 × 32 tile: 24 accumulators, two panel loads and twelve broadcasts per column of `k`), then what is
-/// left as 12 × 16 and 6 × 16 tiles.
+/// 12 × 32 tile: 24 accumulators, two panel loads and twelve broadcasts per column of `k`); an odd last
+/// panel and a last single block take the same kernel with one panel or one block.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
@@ -354,29 +354,30 @@ fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize
         let depth = KC.min(k - k0);
         let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
         let columns = |p: usize| columns(w, bias, &share, p, k0);
-        let mut p = 0;
-        while p + 1 < count {
-            for b in (0..paired).step_by(2) {
-                let [upper, lower] = wide::tile_quad(x.pair(b, k0), k, panel(p), panel(p + 1), depth);
-                for (block, [left, right]) in [(b, upper), (b + 1, lower)] {
-                    store(&left, &mut rows[block * MR..], columns(p));
-                    store(&right, &mut rows[block * MR..], columns(p + 1));
+        let mut store_tiles = |first: usize, tiles: &[[[[f32; NR]; MR]; 2]], p: usize, panels: usize| {
+            for (b, tile) in tiles.iter().enumerate() {
+                for (i, tile) in tile.iter().take(panels).enumerate() {
+                    store(tile, &mut rows[(first + b) * MR..], columns(p + i));
                 }
             }
-            for b in paired..x.count() {
-                store(&tile::<true>(x.block(b, k0), k, panel(p), depth), &mut rows[b * MR..], columns(p));
-                store(&tile::<true>(x.block(b, k0), k, panel(p + 1), depth), &mut rows[b * MR..], columns(p + 1));
-            }
-            p += 2;
-        }
-        if p < count {
-            for b in (0..paired).step_by(2) {
-                let [upper, lower] = wide::tile_pair(x.pair(b, k0), k, panel(p), depth);
-                store(&upper, &mut rows[b * MR..], columns(p));
-                store(&lower, &mut rows[(b + 1) * MR..], columns(p));
-            }
-            for b in paired..x.count() {
-                store(&tile::<true>(x.block(b, k0), k, panel(p), depth), &mut rows[b * MR..], columns(p));
+        };
+        for p in (0..count).step_by(2) {
+            if p + 1 < count {
+                let pair = [panel(p), panel(p + 1)];
+                for b in (0..paired).step_by(2) {
+                    store_tiles(b, &wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth), p, 2);
+                }
+                for b in paired..x.count() {
+                    store_tiles(b, &wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth), p, 2);
+                }
+            } else {
+                let single = [panel(p); 2];
+                for b in (0..paired).step_by(2) {
+                    store_tiles(b, &wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth), p, 1);
+                }
+                for b in paired..x.count() {
+                    store_tiles(b, &wide::tiles::<1, 1>(x.block(b, k0), k, single, depth), p, 1);
+                }
             }
         }
     }
@@ -442,47 +443,41 @@ fn tile<const FMA: bool>(x: &[f32], k: usize, panel: &[f32], depth: usize) -> [[
     acc
 }
 
-/// The 512-bit tiles: one vector per row of a panel (`NR` = 16 lanes) and two blocks of `x` (2·`MR` rows, `k`
-/// apart) at a time, so 12 or 24 accumulators hide the FMA latency.
+/// The 512-bit tiles: one vector per row of a panel (`NR` = 16 lanes), one or two blocks of `x` (`MR` rows
+/// each, `k` apart) by one or two panels, 6 to 24 accumulators.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
     use super::{MR, NR};
     use std::arch::x86_64::*;
 
-    /// Twelve rows of `x` against one panel: `[upper block, lower block]`.
+    /// `B` blocks of `x` (1 or 2) against `P` panels (1 or 2; `panels[1]` is ignored when `P` is 1):
+    /// `out[block][panel]`. Rows are read through pointers three rows apart, plus `k` and `2k`, which x86
+    /// addressing reaches with few registers, so nothing spills.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    pub fn tile_pair(x: &[f32], k: usize, panel: &[f32], depth: usize) -> [[[f32; NR]; MR]; 2] {
-        let [[upper, _], [lower, _]] = tiles::<1>(x, k, [panel, panel], depth);
-        [upper, lower]
-    }
-
-    /// Twelve rows of `x` against two panels: `[upper, lower][left, right]`.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    pub fn tile_quad(x: &[f32], k: usize, left: &[f32], right: &[f32], depth: usize) -> [[[[f32; NR]; MR]; 2]; 2] {
-        tiles::<2>(x, k, [left, right], depth)
-    }
-
-    /// `P` (1 or 2) panels by twelve rows. Rows are read through four pointers, three rows apart, plus `k`
-    /// and `2k`: x86 addressing reaches all twelve with few registers, so nothing spills.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    fn tiles<const P: usize>(x: &[f32], k: usize, panels: [&[f32]; 2], depth: usize) -> [[[[f32; NR]; MR]; 2]; 2] {
-        assert!(x.len() >= (2 * MR - 1) * k + depth && panels.iter().all(|p| p.len() >= depth * NR));
-        let mut acc = [[[_mm512_setzero_ps(); MR]; 2]; 2];
-        let mut rows = [0, 3, 6, 9].map(|r| x[r * k..].as_ptr());
+    pub fn tiles<const P: usize, const B: usize>(
+        x: &[f32],
+        k: usize,
+        panels: [&[f32]; 2],
+        depth: usize,
+    ) -> [[[[f32; NR]; MR]; 2]; B] {
+        assert!(x.len() >= (B * MR - 1) * k + depth && panels.iter().all(|p| p.len() >= depth * NR));
+        let mut acc = [[[_mm512_setzero_ps(); MR]; 2]; B];
+        let mut rows = [x.as_ptr(); 4];
+        for (i, row) in rows.iter_mut().enumerate().take(2 * B) {
+            *row = x[3 * i * k..].as_ptr();
+        }
         let mut panel = panels.map(<[f32]>::as_ptr);
         for _ in 0..depth {
-            // SAFETY: rows `r` of `x` hold at least `depth` floats from the pointers' start (asserted: the
-            // last row starts at 11k), and each panel `depth × NR`; every pointer advances once per column.
+            // SAFETY: rows of `x` hold at least `depth` floats from the pointers' start (asserted: the last
+            // row starts at (B·MR − 1)·k), and each panel `depth × NR`; every pointer advances once per column.
             unsafe {
                 let mut w = [_mm512_setzero_ps(); 2];
                 for p in 0..P {
                     w[p] = _mm512_loadu_ps(panel[p]);
                 }
-                for (i, base) in rows.iter().enumerate() {
+                for (i, base) in rows.iter().enumerate().take(2 * B) {
                     for (j, offset) in [0, k, 2 * k].into_iter().enumerate() {
                         let (row, a) = (i * 3 + j, _mm512_set1_ps(*base.add(offset)));
                         for p in 0..P {
@@ -494,7 +489,7 @@ mod wide {
                 panel = panel.map(|p| p.add(NR));
             }
         }
-        let mut out = [[[[0.0f32; NR]; MR]; 2]; 2];
+        let mut out = [[[[0.0f32; NR]; MR]; 2]; B];
         for (out, acc) in out.iter_mut().zip(&acc) {
             for (out, acc) in out.iter_mut().zip(acc).take(P) {
                 for (row, acc) in out.iter_mut().zip(acc) {
@@ -553,7 +548,9 @@ mod tests {
     #[test]
     fn odd_shapes_match_the_naive_product() {
         // Shapes not a multiple of the tile, more rows than tasks and fewer, and k deeper than one pass (KC).
-        for (n, m, k) in [(1, 1, 1), (3, 5, 7), (5, 9, 33), (17, 6, 64), (2, 4, 8), (13, 37, 300), (7, 20, 600)] {
+        for (n, m, k) in
+            [(1, 1, 1), (3, 5, 7), (5, 9, 33), (17, 6, 64), (2, 4, 8), (13, 37, 300), (7, 20, 600), (27, 70, 520)]
+        {
             let (x, w) = (values(n * k, 1), values(m * k, 2));
             for threads in [1, 3] {
                 let mut y = vec![f32::NAN; n * m];
