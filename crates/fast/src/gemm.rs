@@ -353,30 +353,40 @@ fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize
     for k0 in (0..k).step_by(KC) {
         let depth = KC.min(k - k0);
         let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
-        let columns = |p: usize| columns(w, bias, &share, p, k0);
-        let mut store_tiles = |first: usize, tiles: &[[[[f32; NR]; MR]; 2]], p: usize, panels: usize| {
+        // Tiles `[block][panel]` from block `first` and panel `p` on (a plain function, not a closure: closures
+        // do not inherit this function's target features, and the stores would not be vectorized).
+        #[inline(always)]
+        fn store_tiles(
+            rows: &mut [&mut [f32]],
+            first: usize,
+            tiles: &[[[[f32; NR]; MR]; 2]],
+            columns: [Columns; 2],
+            panels: usize,
+        ) {
             for (b, tile) in tiles.iter().enumerate() {
-                for (i, tile) in tile.iter().take(panels).enumerate() {
-                    store(tile, &mut rows[(first + b) * MR..], columns(p + i));
+                for (tile, &columns) in tile.iter().zip(&columns).take(panels) {
+                    store(tile, &mut rows[(first + b) * MR..], columns);
                 }
             }
-        };
+        }
         for p in (0..count).step_by(2) {
-            if p + 1 < count {
+            let pair = p + 1 < count;
+            let cols = [columns(w, bias, &share, p, k0), columns(w, bias, &share, (p + 1).min(count - 1), k0)];
+            if pair {
                 let pair = [panel(p), panel(p + 1)];
                 for b in (0..paired).step_by(2) {
-                    store_tiles(b, &wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth), p, 2);
+                    store_tiles(rows, b, &wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth), cols, 2);
                 }
                 for b in paired..x.count() {
-                    store_tiles(b, &wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth), p, 2);
+                    store_tiles(rows, b, &wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth), cols, 2);
                 }
             } else {
                 let single = [panel(p); 2];
                 for b in (0..paired).step_by(2) {
-                    store_tiles(b, &wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth), p, 1);
+                    store_tiles(rows, b, &wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth), cols, 1);
                 }
                 for b in paired..x.count() {
-                    store_tiles(b, &wide::tiles::<1, 1>(x.block(b, k0), k, single, depth), p, 1);
+                    store_tiles(rows, b, &wide::tiles::<1, 1>(x.block(b, k0), k, single, depth), cols, 1);
                 }
             }
         }

@@ -38,6 +38,9 @@ struct Shared {
     running: AtomicUsize,
     panicked: AtomicBool,
     shutdown: AtomicBool,
+    /// Workers waiting on `posted` (changed under `job`'s lock): a job is announced with a notification only
+    /// when someone sleeps, since every notification is a system call.
+    sleepers: AtomicUsize,
 }
 
 /// A posted job; `tasks` is borrowed from the `run` call that posted it, for as long as that call lasts.
@@ -62,6 +65,7 @@ impl Pool {
             running: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
         });
         let workers = if cfg!(target_arch = "wasm32") { 0 } else { threads.saturating_sub(1) };
         let workers = (0..workers)
@@ -102,7 +106,10 @@ impl Pool {
             shared.running.store(self.workers.len(), Ordering::Relaxed);
             shared.generation.fetch_add(1, Ordering::Release);
         }
-        shared.posted.notify_all();
+        // A worker counts itself a sleeper under the lock before it waits, so this read (after the lock) sees it.
+        if shared.sleepers.load(Ordering::Relaxed) > 0 {
+            shared.posted.notify_all();
+        }
         let mine = panic::catch_unwind(AssertUnwindSafe(|| shared.claim(count, tasks)));
         let started = Instant::now();
         let mut spins = 0u32;
@@ -197,7 +204,9 @@ impl Shared {
             if generation != seen {
                 return Some(generation);
             }
+            self.sleepers.fetch_add(1, Ordering::Relaxed);
             job = self.posted.wait(job).expect("pool lock");
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
