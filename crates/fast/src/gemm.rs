@@ -3,9 +3,9 @@
 //!
 //! The kernel is an outer-product microkernel: a tile of `MR` rows of `X` by `NR` rows of `W` accumulates in
 //! registers (12 vectors of 8 lanes on AVX2; 8 vectors of 4 lanes in wasm) while `k` advances one column at a
-//! time, each step one broadcast per `X` row (read in place, rows `k` apart: `X` is never copied, except a
-//! last partial block of rows) and vector loads of a *panel*: `NR` rows of `W` transposed to `k × NR`, so its
-//! loads are contiguous. f32 weights are packed into panels at load; q8/q4 weights stay as
+//! time, each step one broadcast per `X` row and vector loads of a *panel*: `NR` rows of `W` transposed to
+//! `k × NR`, so its loads are contiguous. The 512-bit kernel reads the rows of `X` in place (`k` apart); the
+//! others read `X` packed into blocks of `MR` rows, column-major within a block. f32 weights are packed into panels at load; q8/q4 weights stay as
 //! stored (4× or 8× smaller) and each task decodes its share of panels once per matmul, so quantization costs
 //! O(m · k) per matmul, not O(n · m · k). A task runs its panels over every block of `X` in passes `KC` deep,
 //! so the panel slice stays in L1 while `X` streams past it from L2.
@@ -15,6 +15,7 @@
 //! enables `simd128` for the wasm target). Where AVX-512 runs at full width, [`wide`] takes two blocks of `X`
 //! by two panels at a time in 512-bit registers. Quantized matrices repacked for int8 dot products go to `crate::int8`.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use half::f16;
@@ -148,16 +149,32 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
 
 /// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
-    #[cfg(target_arch = "x86_64")]
-    if let Matrix::Int8(w) = w {
-        return crate::int8::matmul(x, w, bias, out, pool);
-    }
     let (m, k) = (w.rows(), w.cols());
     debug_assert_eq!(out.len(), x.len() / k * m);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Matrix::Int8(w) = w {
+            return crate::int8::matmul(x, w, bias, out, pool);
+        }
+        if math::avx512_full_width() {
+            return run_grid(out, m, pool, |blocks, panels, rows| {
+                let x = &x[(blocks.start * MR * k).min(x.len())..(blocks.end * MR * k).min(x.len())];
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+                #[allow(unsafe_code)]
+                unsafe {
+                    blocked_wide(&Blocks::new(x, k), w, bias, panels, rows)
+                }
+            });
+        }
+    }
+    let mut packed = PACKED.take();
+    pack_x(x, k, pool, &mut packed);
+    let x = &packed;
     run_grid(out, m, pool, |blocks, panels, rows| {
-        let x = &x[(blocks.start * MR * k).min(x.len())..(blocks.end * MR * k).min(x.len())];
-        matmul_panels(&Blocks::new(x, k), w, bias, panels, rows);
+        let x = &x[blocks.start * k * MR..blocks.end * k * MR];
+        math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, panels, rows))
     });
+    PACKED.set(packed);
 }
 
 /// Cuts `out` (`n × m`) into a grid of tasks and runs them on the pool: groups of panels of `W` (columns of
@@ -226,9 +243,34 @@ impl Grid {
     }
 }
 
-/// A task's rows of `x` (`rows × k`, row-major) as blocks of `MR` rows, read in place; a last, partial
-/// block is copied into zero-padded rows, so that every tile reads `MR` whole rows (padding rows are never
-/// stored).
+thread_local! {
+    /// The last packed `x` on this thread, reused by the next matmul: no allocation, no page faults.
+    static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// `x` (`n × k`) into `packed` in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values
+/// of one column are adjacent (for the 256-bit and SIMD128 kernels: in wasm this measured 1.1–1.4× faster
+/// than reading the rows in place). The padding rows of the last block keep whatever they held: a tile's
+/// rows are independent, and padding rows are never stored.
+fn pack_x(x: &[f32], k: usize, pool: &Pool, packed: &mut Vec<f32>) {
+    let blocks = (x.len() / k).div_ceil(MR);
+    packed.resize(blocks * k * MR, 0.0);
+    let per_task = pool.rows_per_task(blocks);
+    let items: Vec<_> = packed.chunks_mut(per_task * k * MR).zip(x.chunks(per_task * MR * k)).collect();
+    pool.each(items, |_, (packed, x)| {
+        for (i, row) in x.chunks_exact(k).enumerate() {
+            let block = &mut packed[i / MR * k * MR..][..k * MR];
+            for (p, &value) in row.iter().enumerate() {
+                block[p * MR + i % MR] = value;
+            }
+        }
+    });
+}
+
+/// The 512-bit kernel's view of a task's rows of `x` (`rows × k`, row-major): blocks of `MR` rows read in
+/// place, no packing pass; a last, partial block is copied into zero-padded rows, so that every tile reads
+/// `MR` whole rows (padding rows are never stored).
+#[cfg(target_arch = "x86_64")]
 struct Blocks<'a> {
     x: &'a [f32],
     k: usize,
@@ -236,6 +278,7 @@ struct Blocks<'a> {
     tail: Vec<f32>,
 }
 
+#[cfg(target_arch = "x86_64")]
 impl<'a> Blocks<'a> {
     fn new(x: &'a [f32], k: usize) -> Self {
         let rows = x.len() / k;
@@ -258,7 +301,6 @@ impl<'a> Blocks<'a> {
     }
 
     /// Full blocks `b` and `b + 1` from column `k0` on: `2 · MR` rows, `k` apart.
-    #[cfg(target_arch = "x86_64")]
     fn pair(&self, b: usize, k0: usize) -> &[f32] {
         debug_assert!(b + 1 < self.full);
         &self.x[b * MR * self.k + k0..(b + 2) * MR * self.k]
@@ -267,28 +309,16 @@ impl<'a> Blocks<'a> {
 
 /// Depth of one pass over `k`: a panel's slice (`KC × NR` floats, 16 KB natively) stays in L1 while the rows
 /// of `x` stream past it from L2. (Blocking the rows of `x` as well measured no faster at these sizes; on the
-/// 512-bit path two panels make 32 KB, and 128 or 384 measured no better than 256.)
+/// 512-bit path two panels make 32 KB, and 128, 192, 320 or 384 measured no better than 256.)
 const KC: usize = 256;
 
-/// Panels `share` of `W` against every block of `x`, into `rows`: row segments that start at the share's
-/// first column. Uses the fastest kernel this CPU has.
-fn matmul_panels(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    if math::avx512_full_width() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
-        #[allow(unsafe_code)]
-        return unsafe { blocked_wide(x, w, bias, share, rows) };
-    }
-    math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, share, rows))
-}
-
-fn matmul_panels_portable(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+fn matmul_panels_portable(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
     blocked::<false>(x, w, bias, share, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn matmul_panels_avx2(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+fn matmul_panels_avx2(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
     blocked::<true>(x, w, bias, share, rows);
 }
 
@@ -317,24 +347,20 @@ fn columns<'a>(w: &Matrix, bias: Option<&'a [f32]>, share: &Range<usize>, p: usi
 }
 
 /// The loop nest around the tile: `KC`-deep passes over `k`, each running every panel of the share against
-/// every block of `x`.
+/// every block of packed `x`.
 #[inline(always)]
-fn blocked<const FMA: bool>(
-    x: &Blocks,
-    w: &Matrix,
-    bias: Option<&[f32]>,
-    share: Range<usize>,
-    rows: &mut [&mut [f32]],
-) {
+fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
     let k = w.cols();
     let panels = share_panels(w, &share);
+    let blocks = x.len() / (k * MR);
     for k0 in (0..k).step_by(KC) {
         let depth = KC.min(k - k0);
         for (p, panel) in panels.chunks_exact(k * NR).enumerate() {
             let columns = columns(w, bias, &share, p, k0);
             let panel = &panel[k0 * NR..][..depth * NR];
-            for b in 0..x.count() {
-                store(&tile::<FMA>(x.block(b, k0), k, panel, depth), &mut rows[b * MR..], columns);
+            for b in 0..blocks {
+                let block = &x[b * k * MR + k0 * MR..][..depth * MR];
+                store(&tile::<FMA>(block, panel, depth), &mut rows[b * MR..], columns);
             }
         }
     }
@@ -434,19 +460,17 @@ pub(crate) fn store(acc: &[[f32; NR]; MR], rows: &mut [&mut [f32]], columns: Col
     }
 }
 
-/// One `MR × NR` tile: `MR` rows of `x`, `k` apart, from the pass's first column, times a panel (`depth × NR`).
-/// `FMA` selects fused multiply-add (only where the CPU has it: without hardware support `mul_add` is a slow
-/// library call).
+/// One `MR × NR` tile: a block of packed `x` (`depth × MR`) times a panel (`depth × NR`). `FMA` selects fused
+/// multiply-add (only where the CPU has it: without hardware support `mul_add` is a slow library call).
 #[inline(always)]
-fn tile<const FMA: bool>(x: &[f32], k: usize, panel: &[f32], depth: usize) -> [[f32; NR]; MR] {
-    let rows: [&[f32]; MR] = std::array::from_fn(|r| &x[r * k..][..depth]);
+fn tile<const FMA: bool>(a: &[f32], panel: &[f32], depth: usize) -> [[f32; NR]; MR] {
     let mut acc = [[0.0f32; NR]; MR];
-    for (c, b) in panel[..depth * NR].chunks_exact(NR).enumerate() {
+    for (a, b) in a[..depth * MR].chunks_exact(MR).zip(panel[..depth * NR].chunks_exact(NR)) {
+        let a: &[f32; MR] = a.try_into().expect("MR-wide chunk");
         let b: &[f32; NR] = b.try_into().expect("NR-wide chunk");
         for r in 0..MR {
-            let a = rows[r][c];
             for j in 0..NR {
-                acc[r][j] = if FMA { a.mul_add(b[j], acc[r][j]) } else { acc[r][j] + a * b[j] };
+                acc[r][j] = if FMA { a[r].mul_add(b[j], acc[r][j]) } else { acc[r][j] + a[r] * b[j] };
             }
         }
     }
