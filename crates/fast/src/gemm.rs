@@ -244,7 +244,8 @@ impl Grid {
 }
 
 thread_local! {
-    /// The last packed `x` on this thread, reused by the next matmul: no allocation, no page faults.
+    /// The last packed `x` (or, for the 512-bit kernel, the last partial block of rows) on this thread, reused
+    /// by the next matmul: no allocation, no page faults.
     static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
@@ -268,14 +269,15 @@ fn pack_x(x: &[f32], k: usize, pool: &Pool, packed: &mut Vec<f32>) {
 }
 
 /// The 512-bit kernel's view of a task's rows of `x` (`rows × k`, row-major): blocks of `MR` rows read in
-/// place, no packing pass; a last, partial block is copied into zero-padded rows, so that every tile reads
-/// `MR` whole rows (padding rows are never stored).
+/// place, no packing pass; a last, partial block is copied into `MR` rows of this thread's reused buffer,
+/// so that every tile reads `MR` whole rows. The padding rows hold whatever the buffer held: a tile's rows
+/// are independent, and padding rows are never stored.
 #[cfg(target_arch = "x86_64")]
 struct Blocks<'a> {
     x: &'a [f32],
     k: usize,
     full: usize,
-    tail: Vec<f32>,
+    tail: Option<Vec<f32>>,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -283,27 +285,42 @@ impl<'a> Blocks<'a> {
     fn new(x: &'a [f32], k: usize) -> Self {
         let rows = x.len() / k;
         let full = rows / MR;
-        let mut tail = Vec::new();
-        if !rows.is_multiple_of(MR) {
-            tail = vec![0.0; MR * k];
+        let tail = (!rows.is_multiple_of(MR)).then(|| {
+            let mut tail = PACKED.take();
+            // Finite padding, written once per buffer size (the buffer's tail rows are never read back).
+            tail.resize(MR * k, 0.0);
             tail[..(rows - full * MR) * k].copy_from_slice(&x[full * MR * k..]);
-        }
+            tail
+        });
         Blocks { x, k, full, tail }
     }
 
     fn count(&self) -> usize {
-        self.full + usize::from(!self.tail.is_empty())
+        self.full + usize::from(self.tail.is_some())
     }
 
     /// Block `b` from column `k0` on: `MR` rows, `k` apart.
     fn block(&self, b: usize, k0: usize) -> &[f32] {
-        if b < self.full { &self.x[b * MR * self.k + k0..(b + 1) * MR * self.k] } else { &self.tail[k0..] }
+        match &self.tail {
+            Some(tail) if b == self.full => &tail[k0..MR * self.k],
+            _ => &self.x[b * MR * self.k + k0..(b + 1) * MR * self.k],
+        }
     }
 
     /// Full blocks `b` and `b + 1` from column `k0` on: `2 · MR` rows, `k` apart.
     fn pair(&self, b: usize, k0: usize) -> &[f32] {
         debug_assert!(b + 1 < self.full);
         &self.x[b * MR * self.k + k0..(b + 2) * MR * self.k]
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Drop for Blocks<'_> {
+    /// The tail buffer goes back to the thread for the next matmul: no allocation, no page faults.
+    fn drop(&mut self) {
+        if let Some(tail) = self.tail.take() {
+            PACKED.set(tail);
+        }
     }
 }
 
