@@ -68,6 +68,42 @@ impl Matrix {
         Matrix::F32 { rows, cols, panels }
     }
 
+    /// `gate` and `up` (same shape) stacked panel by panel for [`matmul_swiglu`]: rows `0..NR` of gate, rows
+    /// `0..NR` of up, rows `NR..2NR` of gate, … Both must be f32, or quantized alike, with a multiple of `NR`
+    /// rows.
+    pub fn interleave_panels(gate: Matrix, up: Matrix) -> Matrix {
+        let rows = gate.rows();
+        debug_assert!(rows.is_multiple_of(NR) && up.rows() == rows && up.cols() == gate.cols());
+        // Row `r` of the result is row `source(r)` of [gate; up].
+        let source = |r: usize| {
+            let (pair, j) = (r / (2 * NR), r % (2 * NR));
+            if j < NR { pair * NR + j } else { rows + pair * NR + j - NR }
+        };
+        match (gate, up) {
+            (Matrix::Quant(gate), Matrix::Quant(up))
+                if (gate.scheme, gate.group_size) == (up.scheme, up.group_size) =>
+            {
+                let (words, scales) = (gate.words.len() / rows, gate.scales.len() / rows);
+                let mut stacked = QuantTensor { rows: 2 * rows, words: Vec::new(), scales: Vec::new(), ..gate };
+                for r in (0..2 * rows).map(source) {
+                    let (part, row) = if r < rows { (&gate, r) } else { (&up, r - rows) };
+                    stacked.words.extend_from_slice(&part.words[row * words..][..words]);
+                    stacked.scales.extend_from_slice(&part.scales[row * scales..][..scales]);
+                }
+                Matrix::Quant(stacked)
+            }
+            (gate, up) => {
+                let cols = gate.cols();
+                let mut data = vec![0.0f32; 2 * rows * cols];
+                for (r, out) in data.chunks_exact_mut(cols).enumerate() {
+                    let row = source(r);
+                    if row < rows { gate.row(row, out) } else { up.row(row - rows, out) }
+                }
+                Matrix::f32(2 * rows, cols, &data)
+            }
+        }
+    }
+
     /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
     /// has them, otherwise as stored. f32 matrices are returned as they are.
     pub fn for_this_cpu(self) -> Matrix {
@@ -149,15 +185,47 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
 
 /// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
-    let (m, k) = (w.rows(), w.cols());
-    debug_assert_eq!(out.len(), x.len() / k * m);
+    debug_assert_eq!(out.len(), x.len() / w.cols() * w.rows());
+    with_product(x, w, bias, pool, |product| run_grid(out, w.rows(), pool, product));
+}
+
+/// `out[n × m/2] = silu(gate) · up` where `x · Wᵀ` holds gate and up panel by panel: `W`'s rows are gate rows
+/// `0..NR`, up rows `0..NR`, gate rows `NR..2NR`, … ([`Matrix::interleave_panels`]). Each task computes both
+/// halves of its columns into a buffer of its own and writes only the activation: the `n × m` product is never
+/// stored whole, and SwiGLU is not a pass of its own.
+pub fn matmul_swiglu(x: &[f32], w: &Matrix, out: &mut [f32], pool: &Pool) {
+    let width = w.rows() / 2;
+    debug_assert!(width.is_multiple_of(NR) && out.len() == x.len() / w.cols() * width);
+    with_product(x, w, None, pool, |product| {
+        run_grid(out, width, pool, |blocks, panels, rows| {
+            let per_row = 2 * panels.len() * NR;
+            let mut buffer = GATE_UP.take();
+            buffer.resize(rows.len() * per_row, 0.0);
+            let mut gate_up: Vec<&mut [f32]> = buffer.chunks_exact_mut(per_row).collect();
+            product(blocks, 2 * panels.start..2 * panels.end, &mut gate_up);
+            for (gate_up, out) in gate_up.iter().zip(rows.iter_mut()) {
+                math::swiglu_rows(gate_up, out, NR);
+            }
+            GATE_UP.set(buffer);
+        })
+    });
+}
+
+/// A matmul whose input is ready: `product(blocks, panels, rows)` computes blocks × panels of the output into
+/// `rows` (row segments starting at the first panel's column), for [`run_grid`].
+pub(crate) type Product<'a> = dyn Fn(Range<usize>, Range<usize>, &mut [&mut [f32]]) + Sync + 'a;
+
+/// Prepares `x` for `w` the way this CPU's kernel reads it (in place, packed into blocks, or quantized to
+/// int8) and hands `run` the product.
+fn with_product(x: &[f32], w: &Matrix, bias: Option<&[f32]>, pool: &Pool, run: impl FnOnce(&Product<'_>)) {
+    let k = w.cols();
     #[cfg(target_arch = "x86_64")]
     {
         if let Matrix::Int8(w) = w {
-            return crate::int8::matmul(x, w, bias, out, pool);
+            return crate::int8::with_product(x, w, bias, pool, run);
         }
         if math::avx512_full_width() {
-            return run_grid(out, m, pool, |blocks, panels, rows| {
+            return run(&|blocks, panels, rows| {
                 let x = &x[(blocks.start * MR * k).min(x.len())..(blocks.end * MR * k).min(x.len())];
                 // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
                 #[allow(unsafe_code)]
@@ -170,7 +238,7 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool
     let mut packed = PACKED.take();
     pack_x(x, k, pool, &mut packed);
     let x = &packed;
-    run_grid(out, m, pool, |blocks, panels, rows| {
+    run(&|blocks, panels, rows| {
         let x = &x[blocks.start * k * MR..blocks.end * k * MR];
         math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, panels, rows))
     });
@@ -247,6 +315,8 @@ thread_local! {
     /// The last packed `x` (or, for the 512-bit kernel, the last partial block of rows) on this thread, reused
     /// by the next matmul: no allocation, no page faults.
     static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// A [`matmul_swiglu`] task's gate and up columns, reused likewise.
+    static GATE_UP: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// `x` (`n × k`) into `packed` in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values
@@ -610,6 +680,35 @@ mod tests {
                 for (a, b) in y.iter().zip(&expected) {
                     // f32 sums of up to 600 terms against f64: a relative bound.
                     assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{n}×{m}×{k}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_swiglu_matches_the_product_then_silu_times_up() {
+        let silu = |g: f64| g / (1.0 + (-g).exp());
+        for (n, inter, k) in [(1, NR, 8), (13, 3 * NR, 40), (27, 5 * NR, 296)] {
+            let x = values(n * k, 5);
+            for (scheme, threads) in [(None, 1), (None, 3), (Some(QuantScheme::Q8), 2), (Some(QuantScheme::Q4), 1)] {
+                let matrix = |seed| {
+                    let w = values(inter * k, seed);
+                    match scheme {
+                        None => (Matrix::f32(inter, k, &w), w),
+                        Some(scheme) => {
+                            let q = QuantTensor::quantize(&w, inter, k, scheme, 8).unwrap();
+                            let exact = q.dequantize();
+                            (Matrix::Quant(q), exact)
+                        }
+                    }
+                };
+                let ((gate, gate_values), (up, up_values)) = (matrix(6 << 20), matrix(7 << 20));
+                let (g, u) = (naive(&x, &gate_values, n, inter, k), naive(&x, &up_values, n, inter, k));
+                let mut y = vec![f32::NAN; n * inter];
+                matmul_swiglu(&x, &Matrix::interleave_panels(gate, up), &mut y, &Pool::new(threads));
+                for ((a, &g), &u) in y.iter().zip(&g).zip(&u) {
+                    let b = silu(g as f64) * u as f64;
+                    assert!((*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()), "{scheme:?} {n}×{inter}×{k}: {a} vs {b}");
                 }
             }
         }

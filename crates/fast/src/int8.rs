@@ -109,8 +109,15 @@ thread_local! {
     static QUANTIZED: Cell<QuantizedX> = Cell::new(QuantizedX::default());
 }
 
-/// `out[n × m] = x[n × k] · Wᵀ + bias` with `x` quantized to bytes. Callers check [`available`].
-pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
+/// `gemm::with_product` for int8 matrices: `x` quantized to bytes, then `run` gets the product of any share.
+/// Callers check [`available`].
+pub fn with_product(
+    x: &[f32],
+    w: &Int8Matrix,
+    bias: Option<&[f32]>,
+    pool: &Pool,
+    run: impl FnOnce(&gemm::Product<'_>),
+) {
     let k = w.cols;
     let mut quantized = QUANTIZED.take();
     quantize_x(x, k, w.group_size, w.offset, pool, &mut quantized);
@@ -118,7 +125,7 @@ pub fn matmul(x: &[f32], w: &Int8Matrix, bias: Option<&[f32]>, out: &mut [f32], 
     let groups = k / w.group_size;
     let wide = crate::math::avx512_full_width();
     let quads_per_group = w.group_size / 4;
-    gemm::run_grid(out, w.rows, pool, |blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
+    run(&|blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
         for (p, panel) in panels.clone().enumerate() {
             let first = panel * NR;
             let width = NR.min(w.rows - first);
@@ -397,7 +404,8 @@ mod tests {
                 let bias = values(m, 3);
                 for threads in [1, 3] {
                     let mut y = vec![f32::NAN; n * m];
-                    matmul(&x, &Int8Matrix::new(&q), Some(&bias), &mut y, &Pool::new(threads));
+                    let w = gemm::Matrix::Int8(Int8Matrix::new(&q));
+                    gemm::matmul(&x, &w, Some(&bias), &mut y, &Pool::new(threads));
                     for (i, ((a, b), e)) in y.iter().zip(&expected).zip(&exact).enumerate() {
                         let b = b + bias[i % m] as f64;
                         // The same quantized operands: only f32 rounding differs.

@@ -45,8 +45,11 @@ struct Layer {
     qkv_bias: Option<Vec<f32>>,
     o: Matrix,
     post_norm: Vec<f32>,
-    /// gate and up projections stacked (rows gate | up), one matmul.
+    /// gate and up projections in one matrix: interleaved panel by panel for `gemm::matmul_swiglu` when
+    /// `fused` (the intermediate size is a multiple of the panel width), otherwise stacked (rows gate | up),
+    /// the product stored whole and SwiGLU a pass of its own.
     gate_up: Matrix,
+    fused: bool,
     down: Matrix,
 }
 
@@ -92,6 +95,8 @@ impl FastModel {
         };
         let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu() } else { m };
         let biased = layout::has_qkv_bias(weights);
+        // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are).
+        let fused = inter.is_multiple_of(gemm::NR);
         let layers = (0..c.num_hidden_layers)
             .map(|i| {
                 let name = |suffix: &str| layout::layer_tensor(i, suffix);
@@ -115,10 +120,12 @@ impl FastModel {
                     qkv_bias,
                     o: prepare(matrix(&name("self_attn.o_proj.weight"), h, q_width)?),
                     post_norm: weights.f32(&name("post_attention_layernorm.weight"), &[h])?,
-                    gate_up: prepare(stack(vec![
-                        matrix(&name("mlp.gate_proj.weight"), inter, h)?,
-                        matrix(&name("mlp.up_proj.weight"), inter, h)?,
-                    ])?),
+                    gate_up: {
+                        let gate = matrix(&name("mlp.gate_proj.weight"), inter, h)?;
+                        let up = matrix(&name("mlp.up_proj.weight"), inter, h)?;
+                        prepare(if fused { Matrix::interleave_panels(gate, up) } else { stack(vec![gate, up])? })
+                    },
+                    fused,
                     down: prepare(matrix(&name("mlp.down_proj.weight"), h, inter)?),
                 })
             })
@@ -140,7 +147,8 @@ impl FastModel {
             qkv: vec![0.0; rows * (q_width + 2 * kv_width)],
             attended: vec![0.0; rows * q_width],
             projected: vec![0.0; rows * h],
-            gate_up: vec![0.0; rows * 2 * inter],
+            // The whole gate|up product is stored only when SwiGLU is not fused into the matmul.
+            gate_up: if fused { Vec::new() } else { vec![0.0; rows * 2 * inter] },
             activated: vec![0.0; rows * inter],
         };
         // wasm has no threads to spawn (without atomics): one, whatever was asked.
@@ -224,13 +232,17 @@ impl FastModel {
             gemm::matmul(attended, &layer.o, None, projected, pool);
 
             add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
-            let gate_up = &mut b.gate_up[..seq * 2 * inter];
-            gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
             let activated = &mut b.activated[..seq * inter];
-            let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
-            pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
-                math::swiglu_rows(gate_up, activated, inter);
-            });
+            if layer.fused {
+                gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
+            } else {
+                let gate_up = &mut b.gate_up[..seq * 2 * inter];
+                gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
+                let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
+                pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
+                    math::swiglu_rows(gate_up, activated, inter);
+                });
+            }
             gemm::matmul(activated, &layer.down, None, projected, pool);
             pending = Some(projected);
         }

@@ -61,6 +61,12 @@ fn f32_logits_match_the_reference() {
             let error = relative_error(&config, &weights, options, seq);
             assert!(error < 1e-5, "odd shape, seq {seq}, {threads} threads: relative error {error}");
         }
+        // An intermediate size that is not a whole number of native panels (16): SwiGLU runs as its own pass
+        // there instead of inside the gate|up matmul.
+        let config = ModelConfig::of_shape(48, 2, 3, 1, 72, 101, 64);
+        let weights = Weights::random(&config, 6);
+        let error = relative_error(&config, &weights, options, 33);
+        assert!(error < 1e-5, "intermediate 72, {threads} threads: relative error {error}");
     }
 }
 
