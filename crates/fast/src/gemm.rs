@@ -466,40 +466,23 @@ fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize
     for k0 in (0..k).step_by(KC) {
         let depth = KC.min(k - k0);
         let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
-        // Tiles `[block][panel]` from block `first` and panel `p` on (a plain function, not a closure: closures
-        // do not inherit this function's target features, and the stores would not be vectorized).
-        #[inline(always)]
-        fn store_tiles(
-            rows: &mut [&mut [f32]],
-            first: usize,
-            tiles: &[[[[f32; NR]; MR]; 2]],
-            columns: [Columns; 2],
-            panels: usize,
-        ) {
-            for (b, tile) in tiles.iter().enumerate() {
-                for (tile, &columns) in tile.iter().zip(&columns).take(panels) {
-                    store(tile, &mut rows[(first + b) * MR..], columns);
-                }
-            }
-        }
         for p in (0..count).step_by(2) {
-            let pair = p + 1 < count;
             let cols = [columns(w, bias, &share, p, k0), columns(w, bias, &share, (p + 1).min(count - 1), k0)];
-            if pair {
+            if p + 1 < count {
                 let pair = [panel(p), panel(p + 1)];
                 for b in (0..paired).step_by(2) {
-                    store_tiles(rows, b, &wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth), cols, 2);
+                    wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth, &mut rows[b * MR..], cols);
                 }
                 for b in paired..x.count() {
-                    store_tiles(rows, b, &wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth), cols, 2);
+                    wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth, &mut rows[b * MR..], cols);
                 }
             } else {
                 let single = [panel(p); 2];
                 for b in (0..paired).step_by(2) {
-                    store_tiles(rows, b, &wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth), cols, 1);
+                    wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth, &mut rows[b * MR..], cols);
                 }
                 for b in paired..x.count() {
-                    store_tiles(rows, b, &wide::tiles::<1, 1>(x.block(b, k0), k, single, depth), cols, 1);
+                    wide::tiles::<1, 1>(x.block(b, k0), k, single, depth, &mut rows[b * MR..], cols);
                 }
             }
         }
@@ -536,13 +519,23 @@ pub(crate) fn store(acc: &[[f32; NR]; MR], rows: &mut [&mut [f32]], columns: Col
         let y = &mut row[first..][..width];
         // A full tile is fixed-size (a few vector stores), not a call to memcpy.
         match <&mut [f32; NR]>::try_from(&mut *y) {
-            Ok(y) if accumulate => (0..NR).for_each(|j| y[j] += acc[j]),
+            Ok(y) if accumulate => {
+                for j in 0..NR {
+                    y[j] += acc[j];
+                }
+            }
             Ok(y) => *y = *acc,
-            Err(_) if accumulate => y.iter_mut().zip(acc).for_each(|(y, a)| *y += a),
+            Err(_) if accumulate => {
+                for (y, a) in y.iter_mut().zip(acc) {
+                    *y += a;
+                }
+            }
             Err(_) => y.copy_from_slice(&acc[..width]),
         }
         if let Some(bias) = bias {
-            y.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            for (y, b) in y.iter_mut().zip(bias) {
+                *y += b;
+            }
         }
     }
 }
@@ -569,11 +562,12 @@ fn tile<const FMA: bool>(a: &[f32], panel: &[f32], depth: usize) -> [[f32; NR]; 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
-    use super::{MR, NR};
+    use super::{Columns, MR, NR};
     use std::arch::x86_64::*;
 
-    /// `B` blocks of `x` (1 or 2) against `P` panels (1 or 2; `panels[1]` is ignored when `P` is 1):
-    /// `out[block][panel]`. Rows are read through pointers three rows apart, plus `k` and `2k`, which x86
+    /// `B` blocks of `x` (1 or 2) against `P` panels (1 or 2; `panels[1]` and `columns[1]` are ignored when
+    /// `P` is 1), stored into the first `B · MR` of `rows` (fewer at the end of `x`) at `columns`, straight
+    /// from the registers. Rows are read through pointers three rows apart, plus `k` and `2k`, which x86
     /// addressing reaches with few registers, so nothing spills.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
@@ -582,12 +576,14 @@ mod wide {
         k: usize,
         panels: [&[f32]; 2],
         depth: usize,
-    ) -> [[[[f32; NR]; MR]; 2]; B] {
+        rows: &mut [&mut [f32]],
+        columns: [Columns; 2],
+    ) {
         assert!(x.len() >= (B * MR - 1) * k + depth && panels.iter().all(|p| p.len() >= depth * NR));
-        let mut acc = [[[_mm512_setzero_ps(); MR]; 2]; B];
-        let mut rows = [x.as_ptr(); 4];
-        for (i, row) in rows.iter_mut().enumerate().take(2 * B) {
-            *row = x[3 * i * k..].as_ptr();
+        let mut acc = [[_mm512_setzero_ps(); 2]; 2 * MR];
+        let mut bases = [x.as_ptr(); 4];
+        for (i, base) in bases.iter_mut().enumerate().take(2 * B) {
+            *base = x[3 * i * k..].as_ptr();
         }
         let mut panel = panels.map(<[f32]>::as_ptr);
         for _ in 0..depth {
@@ -598,28 +594,37 @@ mod wide {
                 for p in 0..P {
                     w[p] = _mm512_loadu_ps(panel[p]);
                 }
-                for (i, base) in rows.iter().enumerate().take(2 * B) {
+                for (i, base) in bases.iter().enumerate().take(2 * B) {
                     for (j, offset) in [0, k, 2 * k].into_iter().enumerate() {
-                        let (row, a) = (i * 3 + j, _mm512_set1_ps(*base.add(offset)));
+                        let a = _mm512_set1_ps(*base.add(offset));
                         for p in 0..P {
-                            acc[row / MR][p][row % MR] = _mm512_fmadd_ps(a, w[p], acc[row / MR][p][row % MR]);
+                            acc[i * 3 + j][p] = _mm512_fmadd_ps(a, w[p], acc[i * 3 + j][p]);
                         }
                     }
                 }
-                rows = rows.map(|r| r.add(1));
+                bases = bases.map(|r| r.add(1));
                 panel = panel.map(|p| p.add(NR));
             }
         }
-        let mut out = [[[[0.0f32; NR]; MR]; 2]; B];
-        for (out, acc) in out.iter_mut().zip(&acc) {
-            for (out, acc) in out.iter_mut().zip(acc).take(P) {
-                for (row, acc) in out.iter_mut().zip(acc) {
-                    // SAFETY: a row is NR = 16 floats.
-                    unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *acc) };
+        for (acc, row) in acc.iter().zip(rows.iter_mut()).take(B * MR) {
+            for (&acc, columns) in acc.iter().zip(&columns).take(P) {
+                let Columns { first, width, bias, accumulate } = *columns;
+                let y = &mut row[first..][..width];
+                // Lanes past `width` (a narrow last panel) are masked: neither read nor written.
+                let mask: __mmask16 = if width >= NR { !0 } else { (1 << width) - 1 };
+                // SAFETY: the masked lanes are within `y` and `bias`, both `width` floats long.
+                unsafe {
+                    let mut value = acc;
+                    if accumulate {
+                        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, y.as_ptr()));
+                    }
+                    if let Some(bias) = bias {
+                        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, bias.as_ptr()));
+                    }
+                    _mm512_mask_storeu_ps(y.as_mut_ptr(), mask, value);
                 }
             }
         }
-        out
     }
 }
 
