@@ -4,6 +4,8 @@
 //! the seq × seq matrix. Tasks are spread over the pool; the matmuls are the same register-tiled kernel as the
 //! projections, on the task's own thread.
 
+use std::cell::Cell;
+
 use crate::gemm::{self, Matrix, NR};
 use crate::math;
 use crate::pool::Pool;
@@ -96,15 +98,16 @@ fn query_block(
     let Shape { seq, heads, kv_heads, head_dim: d } = shape;
     let (group, count, stride) = (heads / kv_heads, out.len(), shape.stride());
     let scale = 1.0 / (d as f32).sqrt();
-    // Query rows ordered (head of the group, row).
-    let mut queries = vec![0.0f32; group * count * d];
+    let (mut queries, mut scores) = SCRATCH.take();
+    // Query rows ordered (head of the group, row); every value is written before it is read.
+    queries.resize(group * count * d, 0.0);
     for (i, q) in queries.chunks_exact_mut(d).enumerate() {
         let (h, r) = (kv * group + i / count, first + i % count);
         q.iter_mut().zip(&qkv[r * stride + h * d..][..d]).for_each(|(q, &x)| *q = x * scale);
     }
     // This runs inside a pool task: its matmuls stay on this thread.
     let serial = Pool::new(1);
-    let mut scores = vec![0.0f32; group * count * seq];
+    scores.resize(group * count * seq, 0.0);
     gemm::matmul(&queries, keys, None, &mut scores, &serial);
     math::softmax_rows(&mut scores, seq);
     let attended = &mut queries;
@@ -113,4 +116,10 @@ fn query_block(
         let (g, r) = (i / count, i % count);
         out[r][g * d..][..d].copy_from_slice(a);
     }
+    SCRATCH.set((queries, scores));
+}
+
+thread_local! {
+    /// A task's query rows and score block, reused by this thread's next task.
+    static SCRATCH: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
 }
