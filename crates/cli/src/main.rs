@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    exit_quietly_when_stdout_closes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -70,6 +71,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `unmask bench | head` closes stdout while unmask still prints, and the standard library's print macros
+/// panic on the broken pipe. Exit instead, with the status a shell gives a process that SIGPIPE stopped
+/// (128 + 13), as command-line tools do when their reader goes away.
+fn exit_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// clap's first line ("error: invalid value 'x' for '--alg <ALG>'") plus the list of valid values where clap

@@ -29,6 +29,22 @@ fn assert_fails(args: &[&str], code: i32, needle: &str) {
 }
 
 #[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // A pipe whose reader is already gone: the first line unmask prints meets a broken pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_unmask"))
+        .args(["bench", "--shape", "hidden=32,layers=1,heads=2,kv-heads=1,intermediate=64,vocab=64"])
+        .args(["--engines", "cpu", "--seq", "8", "--iters", "1"])
+        .stdout(writer)
+        .output()
+        .expect("runs");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn every_algorithm_generates() {
     let model = fixture();
     let model = model.to_str().unwrap();
