@@ -77,7 +77,7 @@ fn softmax_rows_avx2(scores: &mut [f32], width: usize) {
 
 /// Lanes of the elementwise reductions: they vectorize when summed lane by lane (a float sum in order cannot
 /// be), one 512-bit vector or two 256-bit ones.
-pub(crate) const LANES: usize = 16;
+const LANES: usize = 16;
 
 #[inline(always)]
 fn softmax_rows_portable(scores: &mut [f32], width: usize) {

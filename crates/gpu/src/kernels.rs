@@ -121,8 +121,10 @@ pub(crate) struct Tiles {
     /// Rows and columns of y per matmul invocation (4 × 4 for `main`, 8 × 8 for `main_direct`).
     pub matmul_block: u32,
     pub matmul_k: u32,
-    /// Queries per attention workgroup (`main`), or 0 where `main_blocked` runs (blocks of 16 queries).
+    /// Queries per attention workgroup of `main`.
     pub attention_queries: u32,
+    /// Whether attention runs `main_blocked` (blocks of 16 queries, one invocation per dimension) instead.
+    pub attention_blocked: bool,
     pub attention_keys: u32,
     pub rows: u32,
     pub propose: u32,
@@ -143,8 +145,9 @@ impl Tiles {
             matmul_side,
             matmul_block: if set == KernelSet::Emulated { 8 } else { 4 },
             matmul_k: 16,
+            attention_queries: invocations.min(64),
             // The blocked kernel's workgroup is one invocation per dimension, and at least one per query row.
-            attention_queries: if set == KernelSet::Emulated && head_dim >= 16 { 0 } else { invocations.min(64) },
+            attention_blocked: set == KernelSet::Emulated && head_dim >= 16,
             attention_keys,
             rows: invocations.min(64),
             propose,
@@ -209,10 +212,10 @@ impl Kernels {
             attention: Kernel::with_entry(
                 gpu,
                 shaders::ATTENTION,
-                if tiles.attention_queries == 0 { "main_blocked" } else { "main" },
+                if tiles.attention_blocked { "main_blocked" } else { "main" },
                 &[Uniform, Read, Write],
                 &[
-                    ("QUERIES", tiles.attention_queries.max(1) as f64),
+                    ("QUERIES", tiles.attention_queries as f64),
                     ("KEY_TILE", tiles.attention_keys as f64),
                     ("HEAD_DIM", head_dim as f64),
                 ],
@@ -304,7 +307,7 @@ impl Tiles {
         Dispatch {
             params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale]),
             groups: [
-                seq.div_ceil(if self.attention_queries == 0 { BLOCKED_QUERIES } else { self.attention_queries }),
+                seq.div_ceil(if self.attention_blocked { BLOCKED_QUERIES } else { self.attention_queries }),
                 heads,
                 1,
             ],
