@@ -69,40 +69,59 @@ impl Matrix {
         Matrix::F32 { rows, cols, panels }
     }
 
-    /// `gate` and `up` (same shape) stacked panel by panel for [`matmul_swiglu`]: rows `0..NR` of gate, rows
-    /// `0..NR` of up, rows `NR..2NR` of gate, … Both must be f32, or quantized alike, with a multiple of `NR`
-    /// rows.
+    /// Matrices stacked by rows (the fused projections), in the order `source` gives: row `r` of the result is
+    /// row `source(r)` of the parts one after another. Quantized alike, they stay quantized (rows copied as
+    /// stored); otherwise the result is f32.
+    pub fn stacked(parts: Vec<Matrix>, source: impl Fn(usize) -> usize) -> Matrix {
+        let (rows, cols) = (parts.iter().map(Matrix::rows).sum(), parts[0].cols());
+        // (part, row of that part) of row `r` of the parts one after another.
+        let locate = |mut r: usize| {
+            for (i, part) in parts.iter().enumerate() {
+                if r < part.rows() {
+                    return (i, r);
+                }
+                r -= part.rows();
+            }
+            unreachable!("row {r} past the stacked parts")
+        };
+        let quantized: Option<Vec<&QuantTensor>> =
+            parts.iter().map(|p| if let Matrix::Quant(q) = p { Some(q) } else { None }).collect();
+        if let Some(qs) =
+            quantized.filter(|qs| qs.iter().all(|q| (q.scheme, q.group_size) == (qs[0].scheme, qs[0].group_size)))
+        {
+            let (scheme, group_size) = (qs[0].scheme, qs[0].group_size);
+            let (words, scales) = (cols / scheme.values_per_word(), cols / group_size);
+            let mut stacked = QuantTensor {
+                scheme,
+                group_size,
+                rows,
+                cols,
+                words: Vec::with_capacity(rows * words),
+                scales: Vec::with_capacity(rows * scales),
+            };
+            for (i, row) in (0..rows).map(|r| locate(source(r))) {
+                stacked.words.extend_from_slice(&qs[i].words[row * words..][..words]);
+                stacked.scales.extend_from_slice(&qs[i].scales[row * scales..][..scales]);
+            }
+            return Matrix::Quant(stacked);
+        }
+        let mut data = vec![0.0f32; rows * cols];
+        for (r, out) in data.chunks_exact_mut(cols).enumerate() {
+            let (i, row) = locate(source(r));
+            parts[i].row(row, out);
+        }
+        Matrix::f32(rows, cols, &data)
+    }
+
+    /// `gate` and `up` (same shape, a multiple of `NR` rows) stacked panel by panel for [`matmul_swiglu`]:
+    /// rows `0..NR` of gate, rows `0..NR` of up, rows `NR..2NR` of gate, …
     pub fn interleave_panels(gate: Matrix, up: Matrix) -> Matrix {
         let rows = gate.rows();
         debug_assert!(rows.is_multiple_of(NR) && up.rows() == rows && up.cols() == gate.cols());
-        // Row `r` of the result is row `source(r)` of [gate; up].
-        let source = |r: usize| {
+        Matrix::stacked(vec![gate, up], |r| {
             let (pair, j) = (r / (2 * NR), r % (2 * NR));
             if j < NR { pair * NR + j } else { rows + pair * NR + j - NR }
-        };
-        match (gate, up) {
-            (Matrix::Quant(gate), Matrix::Quant(up))
-                if (gate.scheme, gate.group_size) == (up.scheme, up.group_size) =>
-            {
-                let (words, scales) = (gate.words.len() / rows, gate.scales.len() / rows);
-                let mut stacked = QuantTensor { rows: 2 * rows, words: Vec::new(), scales: Vec::new(), ..gate };
-                for r in (0..2 * rows).map(source) {
-                    let (part, row) = if r < rows { (&gate, r) } else { (&up, r - rows) };
-                    stacked.words.extend_from_slice(&part.words[row * words..][..words]);
-                    stacked.scales.extend_from_slice(&part.scales[row * scales..][..scales]);
-                }
-                Matrix::Quant(stacked)
-            }
-            (gate, up) => {
-                let cols = gate.cols();
-                let mut data = vec![0.0f32; 2 * rows * cols];
-                for (r, out) in data.chunks_exact_mut(cols).enumerate() {
-                    let row = source(r);
-                    if row < rows { gate.row(row, out) } else { up.row(row - rows, out) }
-                }
-                Matrix::f32(2 * rows, cols, &data)
-            }
-        }
+        })
     }
 
     /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
@@ -421,11 +440,17 @@ fn share_panels<'a>(w: &'a Matrix, share: &Range<usize>) -> std::borrow::Cow<'a,
     }
 }
 
-/// The columns panel `p` of the share fills in pass `k0` (the first pass writes and adds the bias, later ones
+/// The columns panel `p` of the share (of a matrix of `rows` rows) fills in pass `k0` (the first pass writes and adds the bias, later ones
 /// add).
-fn columns<'a>(w: &Matrix, bias: Option<&'a [f32]>, share: &Range<usize>, p: usize, k0: usize) -> Columns<'a> {
+pub(crate) fn columns<'a>(
+    rows: usize,
+    bias: Option<&'a [f32]>,
+    share: &Range<usize>,
+    p: usize,
+    k0: usize,
+) -> Columns<'a> {
     let first = (share.start + p) * NR;
-    let width = NR.min(w.rows() - first);
+    let width = NR.min(rows - first);
     Columns {
         first: p * NR,
         width,
@@ -444,7 +469,7 @@ fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: 
     for k0 in (0..k).step_by(KC) {
         let depth = KC.min(k - k0);
         for (p, panel) in panels.chunks_exact(k * NR).enumerate() {
-            let columns = columns(w, bias, &share, p, k0);
+            let columns = columns(w.rows(), bias, &share, p, k0);
             let panel = &panel[k0 * NR..][..depth * NR];
             for b in 0..blocks {
                 let block = &x[b * k * MR + k0 * MR..][..depth * MR];
@@ -468,7 +493,8 @@ fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize
         let depth = KC.min(k - k0);
         let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
         for p in (0..count).step_by(2) {
-            let cols = [columns(w, bias, &share, p, k0), columns(w, bias, &share, (p + 1).min(count - 1), k0)];
+            let cols =
+                [columns(w.rows(), bias, &share, p, k0), columns(w.rows(), bias, &share, (p + 1).min(count - 1), k0)];
             if p + 1 < count {
                 let pair = [panel(p), panel(p + 1)];
                 for b in (0..paired).step_by(2) {

@@ -127,10 +127,8 @@ pub fn with_product(
     let quads_per_group = w.group_size / 4;
     run(&|blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
         for (p, panel) in panels.clone().enumerate() {
-            let first = panel * NR;
-            let width = NR.min(w.rows - first);
-            let columns =
-                gemm::Columns { first: p * NR, width, bias: bias.map(|b| &b[first..first + width]), accumulate: false };
+            // One pass over the whole depth: it writes, with the bias.
+            let columns = gemm::columns(w.rows, bias, &panels, p, 0);
             let weights = &w.panels[panel * k * NR..][..k * NR];
             let scales = &w.scales[panel * groups * NR..][..groups * NR];
             let block = |b: usize| Block {
@@ -223,7 +221,9 @@ fn quantize_group(group: &[f32], levels: &mut [i8]) -> (f32, i32) {
     // Four lanes, so that the reduction vectorizes (group sizes are multiples of 4).
     let mut lanes = [0.0f32; 4];
     for chunk in group.chunks_exact(4) {
-        (0..4).for_each(|j| lanes[j] = lanes[j].max(chunk[j].abs()));
+        for j in 0..4 {
+            lanes[j] = lanes[j].max(chunk[j].abs());
+        }
     }
     let largest = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
     let inverse = if largest > 0.0 { 127.0 / largest } else { 0.0 };

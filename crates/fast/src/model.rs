@@ -2,7 +2,7 @@
 
 use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
 use unmask_model::quant::DEFAULT_GROUP_SIZE;
-use unmask_model::{ModelConfig, QuantScheme, QuantTensor, Weights};
+use unmask_model::{ModelConfig, QuantScheme, Weights};
 
 use crate::FastError;
 use crate::attention::{self, Shape};
@@ -100,11 +100,14 @@ impl FastModel {
         let layers = (0..c.num_hidden_layers)
             .map(|i| {
                 let name = |suffix: &str| layout::layer_tensor(i, suffix);
-                let qkv = stack(vec![
-                    matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
-                    matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
-                    matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
-                ])?;
+                let qkv = Matrix::stacked(
+                    vec![
+                        matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
+                        matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
+                        matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
+                    ],
+                    |r| r,
+                );
                 let qkv = prepare(qkv);
                 let qkv_bias = if biased {
                     let mut bias = weights.f32(&name("self_attn.q_proj.bias"), &[q_width])?;
@@ -123,7 +126,11 @@ impl FastModel {
                     gate_up: {
                         let gate = matrix(&name("mlp.gate_proj.weight"), inter, h)?;
                         let up = matrix(&name("mlp.up_proj.weight"), inter, h)?;
-                        prepare(if fused { Matrix::interleave_panels(gate, up) } else { stack(vec![gate, up])? })
+                        prepare(if fused {
+                            Matrix::interleave_panels(gate, up)
+                        } else {
+                            Matrix::stacked(vec![gate, up], |r| r)
+                        })
                     },
                     fused,
                     down: prepare(matrix(&name("mlp.down_proj.weight"), h, inter)?),
@@ -283,37 +290,4 @@ fn rope(qkv: &mut [f32], first: usize, shape: Shape, table: &[(f64, f64)]) {
             }
         }
     }
-}
-
-/// Matrices stacked by rows (fused projections): all f32, or all quantized alike; otherwise all f32.
-fn stack(parts: Vec<Matrix>) -> Result<Matrix, FastError> {
-    let cols = parts[0].cols();
-    let rows: usize = parts.iter().map(Matrix::rows).sum();
-    let same_quant = match &parts[0] {
-        Matrix::Quant(first) => parts
-            .iter()
-            .all(|p| matches!(p, Matrix::Quant(q) if q.scheme == first.scheme && q.group_size == first.group_size)),
-        _ => false,
-    };
-    if same_quant {
-        let mut parts = parts.into_iter().map(|p| match p {
-            Matrix::Quant(q) => q,
-            _ => unreachable!("checked: all quantized"),
-        });
-        let mut stacked: QuantTensor = parts.next().expect("at least one part");
-        for q in parts {
-            stacked.words.extend(q.words);
-            stacked.scales.extend(q.scales);
-        }
-        stacked.rows = rows;
-        return Ok(Matrix::Quant(stacked));
-    }
-    let mut data = vec![0.0f32; rows * cols];
-    let mut out = data.chunks_exact_mut(cols);
-    for part in &parts {
-        for r in 0..part.rows() {
-            part.row(r, out.next().expect("rows add up"));
-        }
-    }
-    Ok(Matrix::f32(rows, cols, &data))
 }
