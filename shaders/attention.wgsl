@@ -41,6 +41,11 @@ const MAX_KEY_TILE: u32 = 64u;
 var<workgroup> k_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 var<workgroup> v_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 
+// Four consecutive floats of `qkv` from `at`.
+fn qkv_quad(at: u32) -> vec4<f32> {
+    return vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]);
+}
+
 @compute @workgroup_size(QUERIES)
 fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
     let quads = HEAD_DIM / 4u;
@@ -57,7 +62,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
         let base = query * p.qkv_stride + head * HEAD_DIM;
         for (var d = 0u; d < quads; d++) {
             let at = base + d * 4u;
-            q[d] = vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]) * p.scale;
+            q[d] = qkv_quad(at) * p.scale;
         }
     }
     var running_max = -3.0e38;
@@ -73,8 +78,8 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
                 let row = (k0 + key) * p.qkv_stride;
                 let ka = row + k_column + d;
                 let va = row + v_column + d;
-                k_tile[i] = vec4<f32>(qkv[ka], qkv[ka + 1u], qkv[ka + 2u], qkv[ka + 3u]);
-                v_tile[i] = vec4<f32>(qkv[va], qkv[va + 1u], qkv[va + 2u], qkv[va + 3u]);
+                k_tile[i] = qkv_quad(ka);
+                v_tile[i] = qkv_quad(va);
             }
         }
         workgroupBarrier();
@@ -126,11 +131,6 @@ const QUERY_BLOCK: u32 = 16u;
 var<workgroup> block_scores: array<f32, QUERY_BLOCK * HEAD_DIM>;
 // Per query row: the factor this tile rescales earlier sums by, then at the end 1 / the softmax sum.
 var<workgroup> row_factor: array<f32, QUERY_BLOCK>;
-
-// Four consecutive floats of `qkv` from `at`.
-fn qkv_quad(at: u32) -> vec4<f32> {
-    return vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]);
-}
 
 @compute @workgroup_size(HEAD_DIM)
 fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup_id) group: vec3<u32>) {
