@@ -8,7 +8,8 @@
 //! others read `X` packed into blocks of `MR` rows, column-major within a block. f32 weights are packed into
 //! panels at load; q8/q4 weights stay as stored (4× or 8× smaller) and each task decodes its share of panels
 //! once per matmul, so quantization costs O(m · k) per matmul, not O(n · m · k). A task runs its panels over
-//! every block of `X` in passes `KC` deep, so the panel slice stays in L1 while `X` streams past it from L2.
+//! every block of `X` in passes `KC` deep, so the panel slice stays in L1 while `X` streams past it from L2;
+//! the 512-bit kernel makes one pass and prefetches each pair of panels in the first tile that reads it.
 //!
 //! The arithmetic is written as loops over fixed-size arrays that LLVM vectorizes: natively the kernel is
 //! compiled a second time with AVX2 + FMA and chosen at run time; in wasm it becomes SIMD128 (the build
@@ -206,43 +207,54 @@ fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, o
 /// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
     debug_assert_eq!(out.len(), x.len() / w.cols() * w.rows());
-    with_product(x, w, bias, pool, |product| run_grid(out, w.rows(), pool, product));
+    with_product(x, w, bias, Epilogue::Store, pool, |product| run_grid(out, w.rows(), pool, product));
 }
 
 /// `out[n × m/2] = silu(gate) · up` where `x · Wᵀ` holds gate and up panel by panel: `W`'s rows are gate rows
-/// `0..NR`, up rows `0..NR`, gate rows `NR..2NR`, … ([`Matrix::interleave_panels`]). Each task computes both
-/// halves of its columns into a buffer of its own and writes only the activation: the `n × m` product is never
-/// stored whole, and SwiGLU is not a pass of its own.
+/// `0..NR`, up rows `0..NR`, gate rows `NR..2NR`, … ([`Matrix::interleave_panels`]). The `n × m` product is
+/// never stored whole, and SwiGLU is not a pass of its own: the 512-bit kernel applies it to the registers of
+/// each tile, the others to each task's columns.
 pub fn matmul_swiglu(x: &[f32], w: &Matrix, out: &mut [f32], pool: &Pool) {
     let width = w.rows() / 2;
     debug_assert!(width.is_multiple_of(NR) && out.len() == x.len() / w.cols() * width);
-    with_product(x, w, None, pool, |product| {
-        run_grid(out, width, pool, |blocks, panels, rows| {
-            let per_row = 2 * panels.len() * NR;
-            let mut buffer = GATE_UP.take();
-            buffer.resize(rows.len() * per_row, 0.0);
-            let mut gate_up: Vec<&mut [f32]> = buffer.chunks_exact_mut(per_row).collect();
-            product(blocks, 2 * panels.start..2 * panels.end, &mut gate_up);
-            for (gate_up, out) in gate_up.iter().zip(rows.iter_mut()) {
-                math::swiglu_rows(gate_up, out, NR);
-            }
-            GATE_UP.set(buffer);
-        })
+    with_product(x, w, None, Epilogue::SwiGlu, pool, |product| {
+        run_grid(out, width, pool, |blocks, panels, rows| product(blocks, 2 * panels.start..2 * panels.end, rows))
     });
 }
 
-/// A matmul whose input is ready: `product(blocks, panels, rows)` computes blocks × panels of the output into
-/// `rows` (row segments starting at the first panel's column), for [`run_grid`].
+/// What a product writes into its rows of `out`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Epilogue {
+    /// The product's columns (plus the bias).
+    Store,
+    /// `silu(gate) · up` of panel-interleaved gate|up columns: `NR` columns for every two panels.
+    SwiGlu,
+}
+
+/// A matmul whose input is ready: `product(blocks, panels, rows)` computes blocks × panels of `W` into `rows`
+/// (row segments starting at the first panel's column; half as many columns under [`Epilogue::SwiGlu`]),
+/// for [`run_grid`].
 pub(crate) type Product<'a> = dyn Fn(Range<usize>, Range<usize>, &mut [&mut [f32]]) + Sync + 'a;
 
 /// Prepares `x` for `w` the way this CPU's kernel reads it (in place, packed into blocks, or quantized to
-/// int8) and hands `run` the product.
-fn with_product(x: &[f32], w: &Matrix, bias: Option<&[f32]>, pool: &Pool, run: impl FnOnce(&Product<'_>)) {
+/// int8) and hands `run` the product, finished by `epilogue`.
+fn with_product(
+    x: &[f32],
+    w: &Matrix,
+    bias: Option<&[f32]>,
+    epilogue: Epilogue,
+    pool: &Pool,
+    run: impl FnOnce(&Product<'_>),
+) {
     let k = w.cols();
     #[cfg(target_arch = "x86_64")]
     {
         if let Matrix::Int8(w) = w {
-            return crate::int8::with_product(x, w, bias, pool, run);
+            return crate::int8::with_product(x, w, bias, pool, |product| {
+                run(&|blocks, panels, rows| {
+                    finish(epilogue, &panels, rows, |rows| product(blocks.clone(), panels.clone(), rows))
+                })
+            });
         }
         if math::avx512_full_width() {
             return run(&|blocks, panels, rows| {
@@ -250,7 +262,7 @@ fn with_product(x: &[f32], w: &Matrix, bias: Option<&[f32]>, pool: &Pool, run: i
                 // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
                 #[allow(unsafe_code)]
                 unsafe {
-                    blocked_wide(&Blocks::new(x, k), w, bias, panels, rows)
+                    blocked_wide(&Blocks::new(x, k), w, bias, panels, rows, epilogue)
                 }
             });
         }
@@ -260,9 +272,28 @@ fn with_product(x: &[f32], w: &Matrix, bias: Option<&[f32]>, pool: &Pool, run: i
     let x = &packed;
     run(&|blocks, panels, rows| {
         let x = &x[blocks.start * k * MR..blocks.end * k * MR];
-        math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, panels, rows))
+        finish(epilogue, &panels, rows, |rows| {
+            math::dispatch_avx2!(matmul_panels_avx2, matmul_panels_portable(x, w, bias, panels.clone(), rows))
+        })
     });
     PACKED.set(packed);
+}
+
+/// Runs a kernel that stores the plain product of `panels` and finishes it by `epilogue`: under
+/// [`Epilogue::SwiGlu`] the product goes to this thread's buffer first and only the activation to `rows`.
+fn finish(epilogue: Epilogue, panels: &Range<usize>, rows: &mut [&mut [f32]], kernel: impl FnOnce(&mut [&mut [f32]])) {
+    if epilogue == Epilogue::Store {
+        return kernel(rows);
+    }
+    let per_row = panels.len() * NR;
+    let mut buffer = GATE_UP.take();
+    buffer.resize(rows.len() * per_row, 0.0);
+    let mut gate_up: Vec<&mut [f32]> = buffer.chunks_exact_mut(per_row).collect();
+    kernel(&mut gate_up);
+    for (gate_up, out) in gate_up.iter().zip(rows.iter_mut()) {
+        math::swiglu_rows(gate_up, out, NR);
+    }
+    GATE_UP.set(buffer);
 }
 
 /// Cuts `out` (`n × m`) into a grid of tasks and runs them on the pool: groups of panels of `W` (columns of
@@ -389,18 +420,18 @@ impl<'a> Blocks<'a> {
         self.full + usize::from(self.tail.is_some())
     }
 
-    /// Block `b` from column `k0` on: `MR` rows, `k` apart.
-    fn block(&self, b: usize, k0: usize) -> &[f32] {
+    /// Block `b`: `MR` rows.
+    fn block(&self, b: usize) -> &[f32] {
         match &self.tail {
-            Some(tail) if b == self.full => &tail[k0..MR * self.k],
-            _ => &self.x[b * MR * self.k + k0..(b + 1) * MR * self.k],
+            Some(tail) if b == self.full => &tail[..MR * self.k],
+            _ => &self.x[b * MR * self.k..(b + 1) * MR * self.k],
         }
     }
 
-    /// Full blocks `b` and `b + 1` from column `k0` on: `2 · MR` rows, `k` apart.
-    fn pair(&self, b: usize, k0: usize) -> &[f32] {
+    /// Full blocks `b` and `b + 1`: `2 · MR` rows.
+    fn pair(&self, b: usize) -> &[f32] {
         debug_assert!(b + 1 < self.full);
-        &self.x[b * MR * self.k + k0..(b + 2) * MR * self.k]
+        &self.x[b * MR * self.k..(b + 2) * MR * self.k]
     }
 }
 
@@ -414,9 +445,9 @@ impl Drop for Blocks<'_> {
     }
 }
 
-/// Depth of one pass over `k`: a panel's slice (`KC × NR` floats, 16 KB natively) stays in L1 while the rows
-/// of `x` stream past it from L2. (Blocking the rows of `x` as well measured no faster at these sizes; on the
-/// 512-bit path two panels make 32 KB, and 128, 192, 320 or 384 measured no better than 256.)
+/// Depth of one pass over `k` for the packed kernels: a panel's slice (`KC × NR` floats, 16 KB natively)
+/// stays in L1 while the blocks of `x` stream past it from L2. (Blocking the rows of `x` as well measured no
+/// faster at these sizes. The 512-bit path prefetches instead and makes one pass.)
 const KC: usize = 256;
 
 fn matmul_panels_portable(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
@@ -479,38 +510,55 @@ fn blocked<const FMA: bool>(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: 
     }
 }
 
-/// The 512-bit loop nest: like [`blocked`], but two panels by two blocks of `x` at a time where it can (a
-/// 12 × 32 tile: 24 accumulators, two panel loads and twelve broadcasts per column of `k`); an odd last
-/// panel and a last single block take the same kernel with one panel or one block.
+/// The 512-bit loop nest: every panel of the share against every block of `x`, two panels by two blocks at
+/// a time where it can (a 12 × 32 tile: 24 accumulators, two panel loads and twelve broadcasts per column of
+/// `k`); an odd last panel and a last single block take the same kernel with one panel or one block. Unlike
+/// [`blocked`] it runs the whole depth in one pass (no `KC`): the first tile of each pair of panels
+/// prefetches them a page ahead of its loads, the others find them in L1 or L2, and every tile is stored
+/// once. Under [`Epilogue::SwiGlu`] each pair is a gate panel and its up panel.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn blocked_wide(x: &Blocks, w: &Matrix, bias: Option<&[f32]>, share: Range<usize>, rows: &mut [&mut [f32]]) {
+fn blocked_wide(
+    x: &Blocks,
+    w: &Matrix,
+    bias: Option<&[f32]>,
+    share: Range<usize>,
+    rows: &mut [&mut [f32]],
+    epilogue: Epilogue,
+) {
     let k = w.cols();
     let panels = share_panels(w, &share);
     let count = panels.len() / (k * NR);
     let paired = x.full / 2 * 2;
-    for k0 in (0..k).step_by(KC) {
-        let depth = KC.min(k - k0);
-        let panel = |p: usize| &panels[p * k * NR + k0 * NR..][..depth * NR];
-        for p in (0..count).step_by(2) {
-            let cols =
-                [columns(w.rows(), bias, &share, p, k0), columns(w.rows(), bias, &share, (p + 1).min(count - 1), k0)];
-            if p + 1 < count {
-                let pair = [panel(p), panel(p + 1)];
-                for b in (0..paired).step_by(2) {
-                    wide::tiles::<2, 2>(x.pair(b, k0), k, pair, depth, &mut rows[b * MR..], cols);
+    let panel = |p: usize| &panels[p * k * NR..][..k * NR];
+    for p in (0..count).step_by(2) {
+        let cols = match epilogue {
+            Epilogue::Store => {
+                [columns(w.rows(), bias, &share, p, 0), columns(w.rows(), bias, &share, (p + 1).min(count - 1), 0)]
+            }
+            Epilogue::SwiGlu => [Columns { first: p / 2 * NR, width: NR, bias: None, accumulate: false }; 2],
+        };
+        if p + 1 < count {
+            let pair = [panel(p), panel(p + 1)];
+            for b in (0..paired).step_by(2) {
+                let rows = &mut rows[b * MR..];
+                if b == 0 {
+                    wide::tiles::<2, 2, true>(x.pair(b), k, pair, rows, cols, epilogue);
+                } else {
+                    wide::tiles::<2, 2, false>(x.pair(b), k, pair, rows, cols, epilogue);
                 }
-                for b in paired..x.count() {
-                    wide::tiles::<2, 1>(x.block(b, k0), k, pair, depth, &mut rows[b * MR..], cols);
-                }
-            } else {
-                let single = [panel(p); 2];
-                for b in (0..paired).step_by(2) {
-                    wide::tiles::<1, 2>(x.pair(b, k0), k, single, depth, &mut rows[b * MR..], cols);
-                }
-                for b in paired..x.count() {
-                    wide::tiles::<1, 1>(x.block(b, k0), k, single, depth, &mut rows[b * MR..], cols);
-                }
+            }
+            for b in paired..x.count() {
+                wide::tiles::<2, 1, false>(x.block(b), k, pair, &mut rows[b * MR..], cols, epilogue);
+            }
+        } else {
+            debug_assert!(epilogue == Epilogue::Store, "gate|up panels come in pairs");
+            let single = [panel(p); 2];
+            for b in (0..paired).step_by(2) {
+                wide::tiles::<1, 2, false>(x.pair(b), k, single, &mut rows[b * MR..], cols, epilogue);
+            }
+            for b in paired..x.count() {
+                wide::tiles::<1, 1, false>(x.block(b), k, single, &mut rows[b * MR..], cols, epilogue);
             }
         }
     }
@@ -589,37 +637,47 @@ fn tile<const FMA: bool>(a: &[f32], panel: &[f32], depth: usize) -> [[f32; NR]; 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
-    use super::{Columns, MR, NR};
+    use super::{Columns, Epilogue, MR, NR};
+    use crate::math;
     use std::arch::x86_64::*;
 
+    /// How far ahead of its loads a prefetching tile fetches its panels, in columns of `k`: 64 × 64 bytes, one
+    /// page, since the hardware's stream prefetchers stop at page boundaries (16 to 128 measured alike, 4 %
+    /// faster than none with the weights coming from L3).
+    const PREFETCH_COLUMNS: usize = 64;
+
     /// `B` blocks of `x` (1 or 2) against `P` panels (1 or 2; `panels[1]` and `columns[1]` are ignored when
-    /// `P` is 1), stored into the first `B · MR` of `rows` (fewer at the end of `x`) at `columns`, straight
-    /// from the registers. Rows are read through four pointers three rows apart, plus `k` and `2k` (LLVM
-    /// turns these into one chain of adds; assembly with x86 scaled addressing measured no faster).
+    /// `P` is 1) over the whole depth `k`, into the first `B · MR` of `rows` (fewer at the end of `x`) at
+    /// `columns`, straight from the registers. `PREFETCH` fetches the panels ahead of the loads, for the
+    /// first tile that reads them. Rows are read through four pointers three rows apart, plus `k` and `2k`
+    /// (LLVM turns these into one chain of adds; assembly with x86 scaled addressing measured no faster).
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    pub fn tiles<const P: usize, const B: usize>(
+    pub fn tiles<const P: usize, const B: usize, const PREFETCH: bool>(
         x: &[f32],
         k: usize,
         panels: [&[f32]; 2],
-        depth: usize,
         rows: &mut [&mut [f32]],
         columns: [Columns; 2],
+        epilogue: Epilogue,
     ) {
-        assert!(x.len() >= (B * MR - 1) * k + depth && panels.iter().all(|p| p.len() >= depth * NR));
+        assert!(x.len() >= B * MR * k && panels.iter().all(|p| p.len() >= k * NR));
         let mut acc = [[_mm512_setzero_ps(); 2]; 2 * MR];
         let mut bases = [x.as_ptr(); 4];
         for (i, base) in bases.iter_mut().enumerate().take(2 * B) {
             *base = x[3 * i * k..].as_ptr();
         }
         let mut panel = panels.map(<[f32]>::as_ptr);
-        for _ in 0..depth {
-            // SAFETY: rows of `x` hold at least `depth` floats from the pointers' start (asserted: the last
-            // row starts at (B·MR − 1)·k), and each panel `depth × NR`; every pointer advances once per column.
+        for _ in 0..k {
+            // SAFETY: rows of `x` hold `k` floats from the pointers' start (asserted: `B · MR` rows of `k`),
+            // and each panel `k × NR`; every pointer advances once per column. Prefetches do not fault.
             unsafe {
                 let mut w = [_mm512_setzero_ps(); 2];
                 for p in 0..P {
                     w[p] = _mm512_loadu_ps(panel[p]);
+                    if PREFETCH {
+                        _mm_prefetch::<_MM_HINT_T0>(panel[p].wrapping_add(PREFETCH_COLUMNS * NR).cast());
+                    }
                 }
                 for (i, base) in bases.iter().enumerate().take(2 * B) {
                     for (j, offset) in [0, k, 2 * k].into_iter().enumerate() {
@@ -634,20 +692,29 @@ mod wide {
             }
         }
         for (acc, row) in acc.iter().zip(rows.iter_mut()).take(B * MR) {
+            if epilogue == Epilogue::SwiGlu {
+                let (mut gate, mut up) = ([0.0f32; NR], [0.0f32; NR]);
+                // SAFETY: each array holds one vector.
+                unsafe {
+                    _mm512_storeu_ps(gate.as_mut_ptr(), acc[0]);
+                    _mm512_storeu_ps(up.as_mut_ptr(), acc[1]);
+                }
+                let out: &mut [f32; NR] = (&mut row[columns[0].first..][..NR]).try_into().expect("NR columns");
+                math::swiglu_lanes(&gate, &up, out);
+                continue;
+            }
             for (&acc, columns) in acc.iter().zip(&columns).take(P) {
                 let Columns { first, width, bias, accumulate } = *columns;
+                debug_assert!(!accumulate, "one pass over k");
                 let y = &mut row[first..][..width];
                 // Lanes past `width` (a narrow last panel) are masked: neither read nor written.
                 let mask: __mmask16 = if width >= NR { !0 } else { (1 << width) - 1 };
                 // SAFETY: the masked lanes are within `y` and `bias`, both `width` floats long.
                 unsafe {
-                    let mut value = acc;
-                    if accumulate {
-                        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, y.as_ptr()));
-                    }
-                    if let Some(bias) = bias {
-                        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, bias.as_ptr()));
-                    }
+                    let value = match bias {
+                        Some(bias) => _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, bias.as_ptr())),
+                        None => acc,
+                    };
                     _mm512_mask_storeu_ps(y.as_mut_ptr(), mask, value);
                 }
             }

@@ -151,9 +151,16 @@ fn swiglu_rows_avx2(gate_up: &[f32], out: &mut [f32], width: usize) {
 fn swiglu_rows_portable(gate_up: &[f32], out: &mut [f32], width: usize) {
     for (row, out) in gate_up.chunks_exact(2 * width).zip(out.chunks_exact_mut(width)) {
         let (gate, up) = row.split_at(width);
-        for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
-            *o = g / (1.0 + exp(-g)) * u;
-        }
+        swiglu_lanes(gate, up, out);
+    }
+}
+
+/// `out = silu(gate) · up`, lane by lane: inlined into the callers' SIMD builds (and the 512-bit matmul's
+/// epilogue), where it vectorizes.
+#[inline(always)]
+pub(crate) fn swiglu_lanes(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+        *o = g / (1.0 + exp(-g)) * u;
     }
 }
 
