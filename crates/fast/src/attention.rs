@@ -1,6 +1,6 @@
 //! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per task: scores = Q·Kᵀ
 //! for `QUERY_ROWS` rows of every query head of one kv head against every key, a softmax per row, then
-//! out = P·V. The intermediate is one block of score rows (`heads per kv head × QUERY_ROWS × seq` floats), never
+//! out = P·V (the softmax's normalization applied to P·V's rows). The intermediate is one block of score rows (`heads per kv head × QUERY_ROWS × seq` floats), never
 //! the seq × seq matrix. Tasks are spread over the pool; the matmuls are the same register-tiled kernel as the
 //! projections, on the task's own thread.
 
@@ -98,7 +98,7 @@ fn query_block(
     let Shape { seq, heads, kv_heads, head_dim: d } = shape;
     let (group, count, stride) = (heads / kv_heads, out.len(), shape.stride());
     let scale = 1.0 / (d as f32).sqrt();
-    let (mut queries, mut scores) = SCRATCH.take();
+    let (mut queries, mut scores, mut inverse_sums) = SCRATCH.take();
     // Query rows ordered (head of the group, row); every value is written before it is read.
     queries.resize(group * count * d, 0.0);
     for (i, q) in queries.chunks_exact_mut(d).enumerate() {
@@ -109,17 +109,19 @@ fn query_block(
     let serial = Pool::new(1);
     scores.resize(group * count * seq, 0.0);
     gemm::matmul(&queries, keys, None, &mut scores, &serial);
-    math::softmax_rows(&mut scores, seq);
+    // Softmax's normalization waits for P·V: `d` products per row to scale instead of `seq` probabilities.
+    inverse_sums.resize(group * count, 0.0);
+    math::exp_rows(&mut scores, seq, &mut inverse_sums);
     let attended = &mut queries;
     gemm::matmul(&scores, values_t, None, attended, &serial);
-    for (i, a) in attended.chunks_exact(d).enumerate() {
+    for (i, (a, &inverse_sum)) in attended.chunks_exact(d).zip(&inverse_sums).enumerate() {
         let (g, r) = (i / count, i % count);
-        out[r][g * d..][..d].copy_from_slice(a);
+        out[r][g * d..][..d].iter_mut().zip(a).for_each(|(o, &a)| *o = a * inverse_sum);
     }
-    SCRATCH.set((queries, scores));
+    SCRATCH.set((queries, scores, inverse_sums));
 }
 
 thread_local! {
-    /// A task's query rows and score block, reused by this thread's next task.
-    static SCRATCH: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+    /// A task's query rows, score block and the score rows' inverse sums, reused by this thread's next task.
+    static SCRATCH: Cell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }

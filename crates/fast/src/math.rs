@@ -58,21 +58,23 @@ macro_rules! dispatch_simd {
     }};
 }
 
-/// Softmax of every row (`width` floats) of `scores`, in place.
-pub fn softmax_rows(scores: &mut [f32], width: usize) {
-    dispatch_simd!(softmax_rows_avx512, softmax_rows_avx2, softmax_rows_portable(scores, width))
+/// Softmax of every row (`width` floats) of `scores` but its last pass: each row becomes e^(s − its max), and
+/// `inverse_sums` one over each row's sum, for the caller to scale what it computes from the row (attention
+/// scales P·V's `head_dim` outputs instead of the `seq` probabilities).
+pub fn exp_rows(scores: &mut [f32], width: usize, inverse_sums: &mut [f32]) {
+    dispatch_simd!(exp_rows_avx512, exp_rows_avx2, exp_rows_portable(scores, width, inverse_sums))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn softmax_rows_avx512(scores: &mut [f32], width: usize) {
-    softmax_rows_portable(scores, width)
+fn exp_rows_avx512(scores: &mut [f32], width: usize, inverse_sums: &mut [f32]) {
+    exp_rows_portable(scores, width, inverse_sums)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn softmax_rows_avx2(scores: &mut [f32], width: usize) {
-    softmax_rows_portable(scores, width)
+fn exp_rows_avx2(scores: &mut [f32], width: usize, inverse_sums: &mut [f32]) {
+    exp_rows_portable(scores, width, inverse_sums)
 }
 
 /// Lanes of the elementwise reductions: they vectorize when summed lane by lane (a float sum in order cannot
@@ -80,8 +82,8 @@ fn softmax_rows_avx2(scores: &mut [f32], width: usize) {
 const LANES: usize = 16;
 
 #[inline(always)]
-fn softmax_rows_portable(scores: &mut [f32], width: usize) {
-    for row in scores.chunks_exact_mut(width) {
+fn exp_rows_portable(scores: &mut [f32], width: usize, inverse_sums: &mut [f32]) {
+    for (row, inverse_sum) in scores.chunks_exact_mut(width).zip(inverse_sums) {
         let mut lanes = [f32::NEG_INFINITY; LANES];
         let mut chunks = row.chunks_exact(LANES);
         for chunk in &mut chunks {
@@ -104,8 +106,7 @@ fn softmax_rows_portable(scores: &mut [f32], width: usize) {
             *s = exp(*s - max);
             sum += *s;
         }
-        let inverse = 1.0 / sum;
-        row.iter_mut().for_each(|s| *s *= inverse);
+        *inverse_sum = 1.0 / sum;
     }
 }
 
