@@ -726,7 +726,7 @@ mod wide {
                     _mm512_storeu_ps(up.as_mut_ptr(), acc[1]);
                 }
                 let out: &mut [f32; NR] = (&mut row[columns[0].first..][..NR]).try_into().expect("NR columns");
-                math::swiglu_lanes(&gate, &up, out);
+                math::swiglu_lanes::<true>(&gate, &up, out);
                 continue;
             }
             for (&acc, columns) in acc.iter().zip(&columns).take(P) {
