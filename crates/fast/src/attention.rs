@@ -1,8 +1,9 @@
-//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per task: scores = Q·Kᵀ
-//! for `QUERY_ROWS` rows of every query head of one kv head against every key, a softmax per row, then
-//! out = P·V (the softmax's normalization applied to P·V's rows). The intermediate is one block of score rows (`heads per kv head × QUERY_ROWS × seq` floats), never
-//! the seq × seq matrix. Tasks are spread over the pool; the matmuls are the same register-tiled kernel as the
-//! projections, on the task's own thread.
+//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per block of `QUERY_ROWS`
+//! rows: scores = Q·Kᵀ for those rows of every query head of one kv head against every key, a softmax per
+//! row, then out = P·V (the softmax's normalization applied to P·V's rows). The intermediate is one block of
+//! score rows (`heads per kv head × QUERY_ROWS × seq` floats), never the seq × seq matrix. A task is one kv
+//! head over a range of blocks; the matmuls are the same register-tiled kernel as the projections, on the
+//! task's own thread.
 
 use std::cell::Cell;
 
@@ -10,7 +11,7 @@ use crate::gemm::{self, Matrix, NR};
 use crate::math;
 use crate::pool::Pool;
 
-/// Query rows per task. A task scores these rows for all the query heads of one kv head at once (48 rows
+/// Query rows per block. A block scores these rows for all the query heads of one kv head at once (48 rows
 /// with two heads per kv head: whole tiles natively and in wasm), and its score block (`rows × seq`) stays in
 /// L2 at the longest canvases.
 const QUERY_ROWS: usize = 24;
@@ -40,49 +41,62 @@ impl Shape {
 }
 
 /// `out[seq × heads·d]` = softmax(q kᵀ / √d) v for every head, every key visible to every query.
+///
+/// A task is one kv head over a range of query rows: it packs that head's keys and values itself, into
+/// buffers of its thread, so the packed matrices never travel between cores (which cost more than packing
+/// them twice: with the host busy, attention on two threads was no faster than on one), and there is no
+/// parallel region for packing. The query rows are split so that there are about two tasks per thread.
 pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
-    // Each kv head's keys as the rows of a matrix (scores = Q·Kᵀ) and its values transposed (out = P·V), packed
-    // once and shared by the threads.
-    let mut heads: Vec<Option<(Matrix, Matrix)>> = (0..shape.kv_heads).map(|_| None).collect();
-    pool.each(heads.iter_mut().collect(), |kv, slot| *slot = Some(kv_matrices(qkv, shape, kv)));
-    let heads: Vec<(Matrix, Matrix)> = heads.into_iter().map(|h| h.expect("every kv head packed")).collect();
-    let (group_width, row_blocks) = (shape.heads / shape.kv_heads * shape.head_dim, shape.seq.div_ceil(QUERY_ROWS));
-    // Each output row cut into one segment per kv head (its query heads' columns); task (kv, block) gets
-    // segment kv of the block's rows.
-    let mut shares: Vec<Vec<&mut [f32]>> = (0..shape.kv_heads * row_blocks).map(|_| Vec::new()).collect();
+    let row_blocks = shape.seq.div_ceil(QUERY_ROWS);
+    let splits = (2 * pool.threads()).div_ceil(shape.kv_heads).clamp(1, row_blocks);
+    let rows_per_split = row_blocks.div_ceil(splits) * QUERY_ROWS;
+    let splits = shape.seq.div_ceil(rows_per_split);
+    let group_width = shape.heads / shape.kv_heads * shape.head_dim;
+    // Each output row cut into one segment per kv head (its query heads' columns); task (kv, split) gets
+    // segment kv of the split's rows.
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..shape.kv_heads * splits).map(|_| Vec::new()).collect();
     for (i, row) in out.chunks_exact_mut(shape.q_width()).enumerate() {
         for (kv, segment) in row.chunks_exact_mut(group_width).enumerate() {
-            shares[kv * row_blocks + i / QUERY_ROWS].push(segment);
+            shares[kv * splits + i / rows_per_split].push(segment);
         }
     }
     pool.each(shares, |t, mut rows| {
-        let kv = t / row_blocks;
-        query_block(qkv, shape, &heads[kv], kv, t % row_blocks * QUERY_ROWS, &mut rows);
+        let (kv, split) = (t / splits, t % splits);
+        let [keys, values] = PACKED_KV.take();
+        let matrices = kv_matrices(qkv, shape, kv, keys, values);
+        for (b, block) in rows.chunks_mut(QUERY_ROWS).enumerate() {
+            query_block(qkv, shape, &matrices, kv, split * rows_per_split + b * QUERY_ROWS, block);
+        }
+        PACKED_KV.set(matrices.map(|m| match m {
+            Matrix::F32 { panels, .. } => panels,
+            _ => unreachable!("kv_matrices packs f32"),
+        }));
     });
 }
 
-/// The matrices of kv head `kv`, packed straight from the fused rows: its keys (`seq × d`, for scores = Q·Kᵀ)
-/// and its values transposed (`d × seq`, for out = P·V). A panel of the values is sixteen of their columns,
-/// so it is filled with row copies; the keys are transposed once.
-fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
+/// The matrices of kv head `kv`, packed straight from the fused rows into `keys` and `values` (reused
+/// buffers): its keys (`seq × d`, for scores = Q·Kᵀ) and its values transposed (`d × seq`, for out = P·V). A
+/// panel of the values is sixteen of their columns, so it is filled with row copies; the keys are transposed
+/// once. Padding lanes keep whatever the buffers held: the kernel never stores their columns.
+fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize, mut keys: Vec<f32>, mut values: Vec<f32>) -> [Matrix; 2] {
     let (seq, d) = (shape.seq, shape.head_dim);
     let stride = shape.stride();
     let (k_column, v_column) = (shape.q_width() + kv * d, shape.q_width() + shape.kv_width() + kv * d);
-    let mut keys = vec![0.0f32; seq.div_ceil(NR) * d * NR];
+    keys.resize(seq.div_ceil(NR) * d * NR, 0.0);
     for (j, row) in qkv.chunks_exact(stride).take(seq).enumerate() {
         let panel = &mut keys[j / NR * d * NR..][..d * NR];
         for (c, &value) in row[k_column..][..d].iter().enumerate() {
             panel[c * NR + j % NR] = value;
         }
     }
-    let mut values = vec![0.0f32; d.div_ceil(NR) * seq * NR];
+    values.resize(d.div_ceil(NR) * seq * NR, 0.0);
     for (p, panel) in values.chunks_exact_mut(seq * NR).enumerate() {
         let width = NR.min(d - p * NR);
         for (out, row) in panel.chunks_exact_mut(NR).zip(qkv.chunks_exact(stride)) {
             out[..width].copy_from_slice(&row[v_column + p * NR..][..width]);
         }
     }
-    (Matrix::F32 { rows: seq, cols: d, panels: keys }, Matrix::F32 { rows: d, cols: seq, panels: values })
+    [Matrix::F32 { rows: seq, cols: d, panels: keys }, Matrix::F32 { rows: d, cols: seq, panels: values }]
 }
 
 /// The query heads of kv head `kv` on rows `first..` (as many as `out` has), all scored in one matmul:
@@ -90,7 +104,7 @@ fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize) -> (Matrix, Matrix) {
 fn query_block(
     qkv: &[f32],
     shape: Shape,
-    (keys, values_t): &(Matrix, Matrix),
+    [keys, values_t]: &[Matrix; 2],
     kv: usize,
     first: usize,
     out: &mut [&mut [f32]],
@@ -122,6 +136,8 @@ fn query_block(
 }
 
 thread_local! {
+    /// A task's packed keys and values, reused by this thread's next task.
+    static PACKED_KV: Cell<[Vec<f32>; 2]> = const { Cell::new([Vec::new(), Vec::new()]) };
     /// A task's query rows, score block and the score rows' inverse sums, reused by this thread's next task.
     static SCRATCH: Cell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
