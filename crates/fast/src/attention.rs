@@ -54,7 +54,8 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
     let group_width = shape.heads / shape.kv_heads * shape.head_dim;
     // Each output row cut into one segment per kv head (its query heads' columns); task (kv, split) gets
     // segment kv of the split's rows.
-    let mut shares: Vec<Vec<&mut [f32]>> = (0..shape.kv_heads * splits).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Vec<&mut [f32]>> =
+        (0..shape.kv_heads * splits).map(|_| Vec::with_capacity(rows_per_split)).collect();
     for (i, row) in out.chunks_exact_mut(shape.q_width()).enumerate() {
         for (kv, segment) in row.chunks_exact_mut(group_width).enumerate() {
             shares[kv * splits + i / rows_per_split].push(segment);
@@ -93,7 +94,12 @@ fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize, mut keys: Vec<f32>, mut val
     for (p, panel) in values.chunks_exact_mut(seq * NR).enumerate() {
         let width = NR.min(d - p * NR);
         for (out, row) in panel.chunks_exact_mut(NR).zip(qkv.chunks_exact(stride)) {
-            out[..width].copy_from_slice(&row[v_column + p * NR..][..width]);
+            let values = &row[v_column + p * NR..][..width];
+            // A whole panel row is a fixed-size copy (a vector move), not a call to memcpy.
+            match <&[f32; NR]>::try_from(values) {
+                Ok(values) => *<&mut [f32; NR]>::try_from(out).expect("NR wide") = *values,
+                Err(_) => out[..width].copy_from_slice(values),
+            }
         }
     }
     [Matrix::F32 { rows: seq, cols: d, panels: keys }, Matrix::F32 { rows: d, cols: seq, panels: values }]

@@ -309,7 +309,8 @@ pub(crate) fn run_grid(
     let n = out.len() / m;
     let grid = Grid::new(m.div_ceil(NR), n.div_ceil(MR), pool.threads());
     // Each row of `out` cut at the column groups' bounds; task (r, c) gets segment c of the rows of group r.
-    let mut shares: Vec<Vec<&mut [f32]>> = (0..grid.tasks()).map(|_| Vec::new()).collect();
+    let per_group = grid.blocks_per_group * MR;
+    let mut shares: Vec<Vec<&mut [f32]>> = (0..grid.tasks()).map(|_| Vec::with_capacity(per_group)).collect();
     for (i, row) in out.chunks_exact_mut(m).enumerate() {
         let group = i / MR / grid.blocks_per_group;
         let mut rest = row;

@@ -180,6 +180,63 @@ pub(crate) fn swiglu_lanes<const FMA: bool>(gate: &[f32], up: &[f32], out: &mut 
     }
 }
 
+/// cos and sin of every (position, frequency) of rotary embeddings, computed in f64 as the reference does;
+/// in two arrays, so that a rotation reads them as vectors.
+pub struct RopeTable {
+    half: usize,
+    cos: Vec<f64>,
+    sin: Vec<f64>,
+}
+
+impl RopeTable {
+    pub fn new(positions: usize, head_dim: usize, theta: f64) -> RopeTable {
+        let half = head_dim / 2;
+        let (mut cos, mut sin) = (Vec::with_capacity(positions * half), Vec::with_capacity(positions * half));
+        for position in 0..positions {
+            for i in 0..half {
+                let freq = 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64);
+                let (s, c) = (position as f64 * freq).sin_cos();
+                cos.push(c);
+                sin.push(s);
+            }
+        }
+        RopeTable { half, cos, sin }
+    }
+}
+
+/// Rotary embedding of `heads` (whole heads of `head_dim` floats) at `position`: "rotate half", each pair
+/// rotated in f64 as the reference does.
+pub fn rope(heads: &mut [f32], head_dim: usize, table: &RopeTable, position: usize) {
+    dispatch_simd!(rope_avx512, rope_avx2, rope_portable(heads, head_dim, table, position))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn rope_avx512(heads: &mut [f32], head_dim: usize, table: &RopeTable, position: usize) {
+    rope_portable(heads, head_dim, table, position)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn rope_avx2(heads: &mut [f32], head_dim: usize, table: &RopeTable, position: usize) {
+    rope_portable(heads, head_dim, table, position)
+}
+
+#[inline(always)]
+fn rope_portable(heads: &mut [f32], head_dim: usize, table: &RopeTable, position: usize) {
+    let half = head_dim / 2;
+    debug_assert_eq!(half, table.half);
+    let (cos, sin) = (&table.cos[position * half..][..half], &table.sin[position * half..][..half]);
+    for head in heads.chunks_exact_mut(head_dim) {
+        let (first, second) = head.split_at_mut(half);
+        for (((a, b), &cos), &sin) in first.iter_mut().zip(second.iter_mut()).zip(cos).zip(sin) {
+            let (x, y) = (*a as f64, *b as f64);
+            *a = (x * cos - y * sin) as f32;
+            *b = (y * cos + x * sin) as f32;
+        }
+    }
+}
+
 /// RMSNorm of every row (`weight.len()` floats) in place, the mean of squares in f64 as the reference takes
 /// it (summed lane by lane, so that it vectorizes; the order differs from the reference's only below f32's
 /// precision).

@@ -74,7 +74,7 @@ pub struct FastModel {
     layers: Vec<Layer>,
     final_norm: Vec<f32>,
     /// cos and sin of every (position, frequency), computed in f64 as the reference does.
-    rope: Vec<(f64, f64)>,
+    rope: math::RopeTable,
     buffers: Buffers,
     pool: Pool,
 }
@@ -137,16 +137,7 @@ impl FastModel {
                 })
             })
             .collect::<Result<Vec<_>, FastError>>()?;
-        let half = c.head_dim / 2;
-        let rope = (0..max_len)
-            .flat_map(|position| {
-                (0..half).map(move |i| {
-                    let freq = 1.0 / c.rope_theta.powf(2.0 * i as f64 / c.head_dim as f64);
-                    let (sin, cos) = (position as f64 * freq).sin_cos();
-                    (cos, sin)
-                })
-            })
-            .collect();
+        let rope = math::RopeTable::new(max_len, c.head_dim, c.rope_theta);
         let rows = max_len;
         let buffers = Buffers {
             x: vec![0.0; rows * h],
@@ -232,7 +223,12 @@ impl FastModel {
             let qkv = &mut b.qkv[..seq * shape.stride()];
             gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
             let blocks = qkv.chunks_mut(per_task * shape.stride()).collect();
-            pool.each(blocks, |t, block| rope(block, t * per_task, shape, &self.rope));
+            pool.each(blocks, |t, block| {
+                let heads = shape.heads + shape.kv_heads;
+                for (position, row) in block.chunks_exact_mut(shape.stride()).enumerate() {
+                    math::rope(&mut row[..heads * shape.head_dim], shape.head_dim, &self.rope, t * per_task + position);
+                }
+            });
             let attended = &mut b.attended[..seq * c.num_attention_heads * c.head_dim];
             attention::attention(qkv, shape, attended, pool);
             let projected = &mut b.projected[..seq * h];
@@ -272,22 +268,4 @@ fn add_and_norm(pool: &Pool, x: &mut [f32], add: Option<&[f32]>, normed: &mut [f
         normed.copy_from_slice(x);
         math::rms_norm_rows(normed, weight, eps);
     });
-}
-
-/// Rotary embedding of the q and k parts of fused rows `first..` ("rotate half", the reference's f64
-/// rotation).
-fn rope(qkv: &mut [f32], first: usize, shape: Shape, table: &[(f64, f64)]) {
-    let d = shape.head_dim;
-    let half = d / 2;
-    let heads = shape.heads + shape.kv_heads;
-    for (position, row) in qkv.chunks_exact_mut(shape.stride()).enumerate() {
-        let angles = &table[(first + position) * half..][..half];
-        for head in row[..heads * d].chunks_exact_mut(d) {
-            for (i, &(cos, sin)) in angles.iter().enumerate() {
-                let (a, b) = (head[i] as f64, head[i + half] as f64);
-                head[i] = (a * cos - b * sin) as f32;
-                head[i + half] = (b * cos + a * sin) as f32;
-            }
-        }
-    }
 }
