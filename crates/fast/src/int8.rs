@@ -140,9 +140,17 @@ pub fn with_product(
             let paired = if wide { blocks.len() / 2 * 2 } else { 0 };
             for i in (0..paired).step_by(2) {
                 let b = blocks.start + i;
+                let pair = [&block(b), &block(b + 1)];
                 // SAFETY: `wide` is set only where the CPU runs AVX-512 at full width; with `available()`
                 // (the callers' check) that covers every feature `tile_pair` enables.
-                let [upper, lower] = unsafe { tile_pair([&block(b), &block(b + 1)], weights, scales, quads_per_group) };
+                let [upper, lower] = unsafe {
+                    // The first tile of a panel fetches its weights ahead, as the f32 kernel does.
+                    if i == 0 {
+                        tile_pair::<true>(pair, weights, scales, quads_per_group)
+                    } else {
+                        tile_pair::<false>(pair, weights, scales, quads_per_group)
+                    }
+                };
                 gemm::store(&upper, &mut rows[i * MR..], columns);
                 gemm::store(&lower, &mut rows[(i + 1) * MR..], columns);
             }
@@ -299,7 +307,12 @@ fn tile(x: &Block, weights: &[u8], scales: &[f32], quads_per_group: usize) -> [[
 /// The 512-bit form of [`tile`]: one vector per row (all `NR` = 16 columns of a quad in one load), two blocks
 /// of `x` (2·`MR` rows) at a time: 12 i32 and 12 f32 accumulators of the 32 registers.
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
-fn tile_pair(x: [&Block; 2], weights: &[u8], scales: &[f32], quads_per_group: usize) -> [[[f32; NR]; MR]; 2] {
+fn tile_pair<const PREFETCH: bool>(
+    x: [&Block; 2],
+    weights: &[u8],
+    scales: &[f32],
+    quads_per_group: usize,
+) -> [[[f32; NR]; MR]; 2] {
     use std::arch::x86_64::*;
     let groups = scales.len() / NR;
     let quads = groups * quads_per_group;
@@ -314,6 +327,10 @@ fn tile_pair(x: [&Block; 2], weights: &[u8], scales: &[f32], quads_per_group: us
         for q in g * quads_per_group..(g + 1) * quads_per_group {
             // SAFETY: quad `q` is inside every slice (asserted above: q < quads); unaligned loads.
             let w = unsafe { _mm512_loadu_si512(weights.as_ptr().add(q * NR * 4).cast()) };
+            if PREFETCH {
+                // A page ahead: prefetches do not fault.
+                _mm_prefetch::<_MM_HINT_T0>(weights.as_ptr().wrapping_add((q + 64) * NR * 4).cast());
+            }
             for (x, dots) in x.iter().zip(&mut dots) {
                 let xs = x.values[q * MR * 4..][..MR * 4].as_ptr().cast::<i32>();
                 for (r, dot) in dots.iter_mut().enumerate() {
