@@ -69,6 +69,10 @@ impl Engine {
         }
     }
 
+    fn is_fast(self) -> bool {
+        matches!(self, Engine::FastF32 | Engine::FastQ8 | Engine::FastQ4)
+    }
+
     fn is_gpu(self) -> bool {
         matches!(self, Engine::GpuF32 | Engine::GpuQ8 | Engine::GpuQ4)
     }
@@ -101,6 +105,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let threads = args.threads.unwrap_or_else(|| FastOptions::default().threads);
     println!("cpu     fast engine on {threads} threads; fast q8/q4 on {quantized}");
+    let fast = args.engines.iter().any(|e| e.is_fast());
+    let peak = if fast { unmask_fast::fma_peak_gflops(threads) } else { None };
+    if let Some(peak) = peak {
+        println!(
+            "peak    {peak:.0} GFLOP/s: fused multiply-adds alone on {threads} threads (\"of peak\" = GFLOP/s ÷ this)"
+        );
+    }
     let gpu = if args.engines.iter().any(|e| e.is_gpu()) {
         match pollster::block_on(Gpu::new()) {
             Ok(gpu) => {
@@ -125,8 +136,8 @@ pub fn run(args: Args) -> Result<()> {
         args.iters
     );
     println!(
-        "{:<18} {:>6} {:>12} {:>10} {:>12} {:>10} {:>9}",
-        "engine", "seq", "forward ms", "GFLOP/s", "step ms", "tokens/s", "ratio"
+        "{:<18} {:>6} {:>12} {:>10} {:>8} {:>12} {:>10} {:>9}",
+        "engine", "seq", "forward ms", "GFLOP/s", "of peak", "step ms", "tokens/s", "ratio"
     );
 
     let mut baseline: Vec<(usize, f64)> = Vec::new();
@@ -158,12 +169,18 @@ pub fn run(args: Args) -> Result<()> {
                 .iter()
                 .find(|(s, _)| *s == seq)
                 .map_or("-".to_owned(), |(_, base)| format!("{:.2}x", base / step.median));
+            let gflops = forward_flops(&config, seq) / (forward.median / 1e3) / 1e9;
+            let of_peak = match peak {
+                Some(peak) if engine.is_fast() => format!("{:.0}%", 100.0 * gflops / peak),
+                _ => "-".to_owned(),
+            };
             println!(
-                "{:<18} {:>6} {:>12.1} {:>10.1} {:>12.1} {:>10.0} {:>9}",
+                "{:<18} {:>6} {:>12.1} {:>10.1} {:>8} {:>12.1} {:>10.0} {:>9}",
                 engine.name(),
                 seq,
                 forward.median,
-                forward_flops(&config, seq) / (forward.median / 1e3) / 1e9,
+                gflops,
+                of_peak,
                 step.median,
                 seq as f64 / (forward.median / 1e3),
                 ratio

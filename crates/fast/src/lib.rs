@@ -13,9 +13,11 @@ mod gemm;
 mod int8;
 mod math;
 mod model;
+mod peak;
 mod pool;
 
 pub use model::{FastModel, FastOptions};
+pub use peak::fma_peak_gflops;
 use unmask_sampler::{Denoiser, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits};
 
 /// Whether this CPU multiplies quantized weights with int8 dot products (see [`FastOptions::int8_dot`]).
