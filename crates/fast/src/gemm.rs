@@ -212,8 +212,8 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool
 
 /// `out[n × m/2] = silu(gate) · up` where `x · Wᵀ` holds gate and up panel by panel: `W`'s rows are gate rows
 /// `0..NR`, up rows `0..NR`, gate rows `NR..2NR`, … ([`Matrix::interleave_panels`]). The `n × m` product is
-/// never stored whole, and SwiGLU is not a pass of its own: the 512-bit kernel applies it to the registers of
-/// each tile, the others to each task's columns.
+/// never stored whole, and SwiGLU is not a pass of its own: the 512-bit and int8 kernels apply it to each
+/// tile of gate and its tile of up, the packed kernels to each task's columns ([`finish`]).
 pub fn matmul_swiglu(x: &[f32], w: &Matrix, out: &mut [f32], pool: &Pool) {
     let width = w.rows() / 2;
     debug_assert!(width.is_multiple_of(NR) && out.len() == x.len() / w.cols() * width);
@@ -224,7 +224,7 @@ pub fn matmul_swiglu(x: &[f32], w: &Matrix, out: &mut [f32], pool: &Pool) {
 
 /// What a product writes into its rows of `out`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Epilogue {
+pub(crate) enum Epilogue {
     /// The product's columns (plus the bias).
     Store,
     /// `silu(gate) · up` of panel-interleaved gate|up columns: `NR` columns for every two panels.
@@ -250,11 +250,7 @@ fn with_product(
     #[cfg(target_arch = "x86_64")]
     {
         if let Matrix::Int8(w) = w {
-            return crate::int8::with_product(x, w, bias, pool, |product| {
-                run(&|blocks, panels, rows| {
-                    finish(epilogue, &panels, rows, |rows| product(blocks.clone(), panels.clone(), rows))
-                })
-            });
+            return crate::int8::with_product(x, w, bias, epilogue, pool, run);
         }
         if math::avx512_full_width() {
             return run(&|blocks, panels, rows| {

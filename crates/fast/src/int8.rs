@@ -22,7 +22,7 @@ use std::ops::Range;
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
-use crate::gemm::{self, MR, NR};
+use crate::gemm::{self, Epilogue, MR, NR};
 use crate::pool::Pool;
 
 /// Whether this CPU has the instructions the kernel needs.
@@ -109,12 +109,14 @@ thread_local! {
     static QUANTIZED: Cell<QuantizedX> = Cell::new(QuantizedX::default());
 }
 
-/// `gemm::with_product` for int8 matrices: `x` quantized to bytes, then `run` gets the product of any share.
-/// Callers check [`available`].
+/// `gemm::with_product` for int8 matrices: `x` quantized to bytes, then `run` gets the product of any share,
+/// finished by `epilogue` (under [`Epilogue::SwiGlu`] each pair of panels, gate and up, is combined from the
+/// tiles, before anything is stored). Callers check [`available`].
 pub fn with_product(
     x: &[f32],
     w: &Int8Matrix,
     bias: Option<&[f32]>,
+    epilogue: Epilogue,
     pool: &Pool,
     run: impl FnOnce(&gemm::Product<'_>),
 ) {
@@ -125,43 +127,61 @@ pub fn with_product(
     let groups = k / w.group_size;
     let wide = crate::math::avx512_full_width();
     let quads_per_group = w.group_size / 4;
+    let block = |b: usize| Block {
+        values: &q.values[b * k * MR..][..k * MR],
+        scales: &q.scales[b * groups * MR..][..groups * MR],
+        corrections: &q.corrections[b * groups * MR..][..groups * MR],
+    };
+    // Tiles of blocks `b..b + count` (one, or two where `wide`) against `panel`; `first` says the panel is new
+    // to this task, so the tile fetches its weights ahead, as the f32 kernel does.
+    let tiles = |b: usize, count: usize, panel: usize, first: bool| -> [[[f32; NR]; MR]; 2] {
+        let weights = &w.panels[panel * k * NR..][..k * NR];
+        let scales = &w.scales[panel * groups * NR..][..groups * NR];
+        // SAFETY: callers check `available()`, which covers every feature `tile` enables, and `count` is 2
+        // only where `wide`, set where the CPU runs AVX-512 at full width: all `tile_pair` adds.
+        unsafe {
+            match (count, first) {
+                (2, true) => tile_pair::<true>([&block(b), &block(b + 1)], weights, scales, quads_per_group),
+                (2, false) => tile_pair::<false>([&block(b), &block(b + 1)], weights, scales, quads_per_group),
+                _ => [tile(&block(b), weights, scales, quads_per_group), [[0.0; NR]; MR]],
+            }
+        }
+    };
     run(&|blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
-        for (p, panel) in panels.clone().enumerate() {
+        let step = if epilogue == Epilogue::SwiGlu { 2 } else { 1 };
+        for p in (0..panels.len()).step_by(step) {
+            let panel = panels.start + p;
             // One pass over the whole depth: it writes, with the bias.
             let columns = gemm::columns(w.rows, bias, &panels, p, 0);
-            let weights = &w.panels[panel * k * NR..][..k * NR];
-            let scales = &w.scales[panel * groups * NR..][..groups * NR];
-            let block = |b: usize| Block {
-                values: &q.values[b * k * MR..][..k * MR],
-                scales: &q.scales[b * groups * MR..][..groups * MR],
-                corrections: &q.corrections[b * groups * MR..][..groups * MR],
-            };
-            // Pairs of blocks through the 512-bit tile (where `wide`), then the rest one at a time.
-            let paired = if wide { blocks.len() / 2 * 2 } else { 0 };
-            for i in (0..paired).step_by(2) {
-                let b = blocks.start + i;
-                let pair = [&block(b), &block(b + 1)];
-                // SAFETY: `wide` is set only where the CPU runs AVX-512 at full width; with `available()`
-                // (the callers' check) that covers every feature `tile_pair` enables.
-                let [upper, lower] = unsafe {
-                    // The first tile of a panel fetches its weights ahead, as the f32 kernel does.
-                    if i == 0 {
-                        tile_pair::<true>(pair, weights, scales, quads_per_group)
-                    } else {
-                        tile_pair::<false>(pair, weights, scales, quads_per_group)
+            let mut i = 0;
+            while i < blocks.len() {
+                // Pairs of blocks through the 512-bit tile (where `wide`), then the rest one at a time.
+                let count = if wide && i + 1 < blocks.len() { 2 } else { 1 };
+                let products = tiles(blocks.start + i, count, panel, i == 0);
+                let ups = (epilogue == Epilogue::SwiGlu).then(|| tiles(blocks.start + i, count, panel + 1, i == 0));
+                for (t, product) in products.iter().take(count).enumerate() {
+                    let rows = &mut rows[(i + t) * MR..];
+                    match &ups {
+                        // SAFETY: callers check `available()`, which covers every feature `store_swiglu` enables.
+                        Some(ups) => unsafe { store_swiglu(product, &ups[t], rows, p / 2 * NR) },
+                        None => gemm::store(product, rows, columns),
                     }
-                };
-                gemm::store(&upper, &mut rows[i * MR..], columns);
-                gemm::store(&lower, &mut rows[(i + 1) * MR..], columns);
-            }
-            for i in paired..blocks.len() {
-                // SAFETY: callers check `available()`, which covers every feature `tile` enables.
-                let acc = unsafe { tile(&block(blocks.start + i), weights, scales, quads_per_group) };
-                gemm::store(&acc, &mut rows[i * MR..], columns);
+                }
+                i += count;
             }
         }
     });
     QUANTIZED.set(quantized);
+}
+
+/// `silu(gate) · up` of two tiles into columns `first..first + NR` of the first `MR` of `rows` (fewer at the end
+/// of `x`), compiled for the kernel's CPU so that the exponentials vectorize with fused multiply-adds.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+fn store_swiglu(gate: &[[f32; NR]; MR], up: &[[f32; NR]; MR], rows: &mut [&mut [f32]], first: usize) {
+    for ((gate, up), row) in gate.iter().zip(up).zip(rows.iter_mut()) {
+        let out: &mut [f32; NR] = (&mut row[first..][..NR]).try_into().expect("NR columns");
+        crate::math::swiglu_lanes::<true>(gate, up, out);
+    }
 }
 
 /// Quantizes every row of `x` (`n × k`) per group into `out`, in parallel over blocks of rows. Padding rows
@@ -432,6 +452,36 @@ mod tests {
                         let e = e + bias[i % m] as f64;
                         assert!((*a as f64 - e).abs() < k as f64 * 0.5 / 254.0 * 0.5, "{what}: {a} vs exact {e}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_swiglu_matches_silu_times_up_of_the_quantized_operands() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+            return;
+        }
+        let silu = |g: f64| g / (1.0 + (-g).exp());
+        // Pairs of blocks and a last partial block; three panels of gate and of up.
+        let (n, inter, k, group) = (13, 3 * NR, 64, 16);
+        let x = values(n * k, 4);
+        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+            let quantized = |seed| QuantTensor::quantize(&values(inter * k, seed), inter, k, scheme, group).unwrap();
+            // Seeds far apart: nearby seeds give nearly the same values.
+            let (gate, up) = (quantized(5 << 20), quantized(6 << 20));
+            let xq = quantize_rows(&x, k, group);
+            let (g, u) = (product(&xq, &gate.dequantize(), n, inter, k), product(&xq, &up.dequantize(), n, inter, k));
+            let w = gemm::Matrix::interleave_panels(gemm::Matrix::Quant(gate), gemm::Matrix::Quant(up)).for_this_cpu();
+            assert!(matches!(w, gemm::Matrix::Int8(_)), "repacked for int8 dot products");
+            for threads in [1, 3] {
+                let mut y = vec![f32::NAN; n * inter];
+                gemm::matmul_swiglu(&x, &w, &mut y, &Pool::new(threads));
+                for (i, ((a, &g), &u)) in y.iter().zip(&g).zip(&u).enumerate() {
+                    let b = silu(g) * u;
+                    let what = format!("{scheme:?}, {threads} threads, [{i}]");
+                    assert!((*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()), "{what}: {a} vs {b}");
                 }
             }
         }
