@@ -108,8 +108,9 @@ pub fn run(args: Args) -> Result<()> {
     let fast = args.engines.iter().any(|e| e.is_fast());
     let peak = if fast { unmask_fast::fma_peak_gflops(threads) } else { None };
     if let Some(peak) = peak {
+        let plural = if threads == 1 { "" } else { "s" };
         println!(
-            "peak    {peak:.0} GFLOP/s: fused multiply-adds alone on {threads} threads (\"of peak\" = GFLOP/s ÷ this)"
+            "peak    {peak:.0} GFLOP/s: fused multiply-adds alone on {threads} thread{plural} (\"of peak\" = GFLOP/s ÷ this)"
         );
     }
     let gpu = if args.engines.iter().any(|e| e.is_gpu()) {
