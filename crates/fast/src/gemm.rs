@@ -494,8 +494,8 @@ fn share_panels<'a>(w: &'a Matrix, share: &Range<usize>) -> std::borrow::Cow<'a,
     }
 }
 
-/// The columns panel `p` of the share (of a matrix of `rows` rows) fills in pass `k0` (the first pass writes and adds the bias, later ones
-/// add).
+/// The columns panel `p` of the share (of a matrix of `rows` rows) fills in pass `k0` (the first pass writes
+/// and adds the bias, later ones add).
 pub(crate) fn columns<'a>(
     rows: usize,
     bias: Option<&'a [f32]>,
