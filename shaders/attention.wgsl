@@ -1,6 +1,8 @@
-// Bidirectional grouped-query attention with an online softmax (flash-style): every query attends to every
-// key, and the seq × seq score matrix never exists in memory. Query head h reads key/value head
-// h / (heads / kv_heads).
+// Grouped-query attention with an online softmax (flash-style): the seq × seq score matrix never exists in
+// memory. Query head h reads key/value head h / (heads / kv_heads). The mask is `block`: 0 lets every query
+// see every key (bidirectional), b > 0 lets query i see keys 0 .. (i / b + 1) · b (causal when b = 1,
+// block-causal otherwise); a workgroup reads keys only up to the last one its queries see. Only query rows
+// `first ..` are computed (the engine keeps earlier rows of causal models from the previous pass).
 //
 // q, k and v are read from one fused projection buffer `qkv` whose rows are [q heads | k heads | v heads]
 // (after RoPE). Two entry points:
@@ -22,6 +24,10 @@ struct Params {
     out_stride: u32,
     // 1 / sqrt(head_dim).
     scale: f32,
+    // The first query row computed; rows before it are left as they are.
+    first: u32,
+    // The attention mask (see the top of the file).
+    block: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,6 +47,14 @@ const MAX_KEY_TILE: u32 = 64u;
 var<workgroup> k_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 var<workgroup> v_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 
+// One past the last key query `query` sees.
+fn key_end(query: u32) -> u32 {
+    if (p.block == 0u) {
+        return p.seq;
+    }
+    return min((query / p.block + 1u) * p.block, p.seq);
+}
+
 // Four consecutive floats of `qkv` from `at`.
 fn qkv_quad(at: u32) -> vec4<f32> {
     return vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]);
@@ -51,8 +65,10 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     let quads = HEAD_DIM / 4u;
     let head = group.y;
     let kv_head = head / (p.heads / p.kv_heads);
-    let query = group.x * QUERIES + local.x;
+    let query = p.first + group.x * QUERIES + local.x;
     let in_range = query < p.seq;
+    let visible = key_end(query);
+    let key_stop = key_end(min(p.first + group.x * QUERIES + QUERIES - 1u, p.seq - 1u));
     let k_column = (p.heads + kv_head) * HEAD_DIM;
     let v_column = (p.heads + p.kv_heads + kv_head) * HEAD_DIM;
 
@@ -69,8 +85,8 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     var running_sum = 0.0;
     var scores: array<f32, MAX_KEY_TILE>;
 
-    for (var k0 = 0u; k0 < p.seq; k0 += KEY_TILE) {
-        let keys = min(KEY_TILE, p.seq - k0);
+    for (var k0 = 0u; k0 < key_stop; k0 += KEY_TILE) {
+        let keys = min(KEY_TILE, key_stop - k0);
         for (var i = local.x; i < KEY_TILE * quads; i += QUERIES) {
             let key = i / quads;
             let d = (i % quads) * 4u;
@@ -90,7 +106,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
                 for (var d = 0u; d < quads; d++) {
                     s += q[d] * k_tile[j * quads + d];
                 }
-                scores[j] = s.x + s.y + s.z + s.w;
+                scores[j] = select(s.x + s.y + s.z + s.w, -3.0e38, k0 + j >= visible);
                 tile_max = max(tile_max, scores[j]);
             }
             // Rescale what was accumulated under the old maximum once per tile, not once per key.
@@ -100,7 +116,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
                 acc[d] *= correction;
             }
             for (var j = 0u; j < keys; j++) {
-                let weight = exp(scores[j] - tile_max);
+                let weight = select(exp(scores[j] - tile_max), 0.0, k0 + j >= visible);
                 running_sum += weight;
                 for (var d = 0u; d < quads; d++) {
                     acc[d] += weight * v_tile[j * quads + d];
@@ -136,7 +152,7 @@ var<workgroup> row_factor: array<f32, QUERY_BLOCK>;
 fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup_id) group: vec3<u32>) {
     let head = group.y;
     let kv_head = head / (p.heads / p.kv_heads);
-    let first_query = group.x * QUERY_BLOCK;
+    let first_query = p.first + group.x * QUERY_BLOCK;
     let k_column = (p.heads + kv_head) * HEAD_DIM;
     let v_column = (p.heads + p.kv_heads + kv_head) * HEAD_DIM;
     // This invocation's four queries (rows past the canvas read the last row and are never written), and
@@ -145,6 +161,9 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
     let quad = thread / 4u;
     let q0 = first_query + query_group * 4u;
     let last = p.seq - 1u;
+    let key_stop = key_end(min(first_query + QUERY_BLOCK - 1u, last));
+    // The keys row `thread` sees (for the first QUERY_BLOCK invocations, which own one row each).
+    let visible = key_end(min(first_query + thread, last));
     let q_at = vec4<u32>(min(q0, last), min(q0 + 1u, last), min(q0 + 2u, last), min(q0 + 3u, last)) * p.qkv_stride
         + head * HEAD_DIM;
     // The softmax statistics of row `thread` (the first QUERY_BLOCK invocations own one row each).
@@ -155,8 +174,8 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
     var out2 = vec4<f32>(0.0);
     var out3 = vec4<f32>(0.0);
 
-    for (var k0 = 0u; k0 < p.seq; k0 += HEAD_DIM) {
-        let keys = min(HEAD_DIM, p.seq - k0);
+    for (var k0 = 0u; k0 < key_stop; k0 += HEAD_DIM) {
+        let keys = min(HEAD_DIM, key_stop - k0);
         // Scores of queries q0 .. q0 + 4 against keys k0 + 4·quad .. + 4.
         let key = k0 + quad * 4u;
         let k_at = vec4<u32>(min(key, last), min(key + 1u, last), min(key + 2u, last), min(key + 3u, last))
@@ -198,12 +217,12 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
             let row = thread * HEAD_DIM;
             var tile_max = running_max;
             for (var j = 0u; j < keys; j++) {
-                tile_max = max(tile_max, block_scores[row + j]);
+                tile_max = max(tile_max, select(block_scores[row + j], -3.0e38, k0 + j >= visible));
             }
             let factor = exp(running_max - tile_max);
             var sum = running_sum * factor;
             for (var j = 0u; j < keys; j++) {
-                let weight = exp(block_scores[row + j] - tile_max);
+                let weight = select(exp(block_scores[row + j] - tile_max), 0.0, k0 + j >= visible);
                 block_scores[row + j] = weight;
                 sum += weight;
             }

@@ -11,25 +11,7 @@ use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Uno
 const MASK: u32 = 1;
 
 fn tiny_model() -> CpuModel {
-    let config = ModelConfig {
-        model_type: "qwen2".into(),
-        vocab_size: 48,
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        num_key_value_heads: 1,
-        head_dim: 16,
-        max_position_embeddings: 64,
-        rope_theta: 10_000.0,
-        rms_norm_eps: 1e-6,
-        tie_word_embeddings: true,
-        mask_token_id: MASK,
-        eos_token_ids: vec![0],
-        pad_token_id: None,
-        shift_logits: true,
-        dtype: None,
-    };
+    let config = ModelConfig { mask_token_id: MASK, dtype: None, ..ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64) };
     config.validate("test").unwrap();
     CpuModel::load(&config, &unmask_model::Weights::random(&config, 7)).expect("random weights match their config")
 }

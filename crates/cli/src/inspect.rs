@@ -18,7 +18,16 @@ pub fn run(args: Args) -> Result<()> {
         model.weights.dtype_histogram().into_iter().map(|(dtype, n)| format!("{dtype} {}", human_count(n))).collect();
 
     println!("model        {}", model.name);
-    println!("architecture {} (bidirectional Qwen2), {} layers", c.model_type, c.num_hidden_layers);
+    let attention = match c.attention {
+        unmask_model::AttentionKind::BlockCausal { block_size } => format!("block-causal, blocks of {block_size}"),
+        kind => kind.name().to_owned(),
+    };
+    println!(
+        "architecture {} ({}), {} layers, {attention} attention",
+        c.model_type,
+        c.architecture.spec().name,
+        c.num_hidden_layers
+    );
     println!("hidden       {} (intermediate {}, SwiGLU)", c.hidden_size, c.intermediate_size);
     println!(
         "attention    {} query heads, {} key/value heads (group {}), head dim {}, q/k/v bias {}",
@@ -26,7 +35,7 @@ pub fn run(args: Args) -> Result<()> {
         c.num_key_value_heads,
         c.group_size(),
         c.head_dim,
-        if unmask_model::layout::has_qkv_bias(&model.weights) { "yes" } else { "no" }
+        yes_no(c.qkv_bias)
     );
     println!("rope         theta {}, rms_norm_eps {:e}", c.rope_theta, c.rms_norm_eps);
     println!(

@@ -1,6 +1,8 @@
 //! The operations of the forward pass, in plain f32 loops. Written for clarity: this is the oracle. The only
 //! concession to speed is that the big loops split their output rows across threads.
 
+use unmask_model::AttentionKind;
+
 /// Runs `work(row_index, row)` for every `row_len`-sized row of `out`, on as many threads as there are cores
 /// (one thread in wasm).
 pub fn for_each_row(out: &mut [f32], row_len: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
@@ -100,10 +102,18 @@ pub struct AttentionShape {
     pub head_dim: usize,
 }
 
-/// Bidirectional grouped-query attention: every position attends to every position whose `key_valid` is
-/// true (no causal mask). `q` is `[seq, heads · d]`, `k` and `v` are `[seq, kv_heads · d]`; query head `h`
-/// reads key/value head `h / (heads / kv_heads)`. Returns `[seq, heads · d]`.
-pub fn attention(q: &[f32], k: &[f32], v: &[f32], key_valid: &[bool], shape: AttentionShape) -> Vec<f32> {
+/// Grouped-query attention: position `i` attends to the positions `j` that `kind` lets it see
+/// (`j < kind.key_end(i, seq)`) and whose `key_valid` is true. `q` is `[seq, heads · d]`, `k` and `v` are
+/// `[seq, kv_heads · d]`; query head `h` reads key/value head `h / (heads / kv_heads)`. Returns
+/// `[seq, heads · d]`.
+pub fn attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    key_valid: &[bool],
+    kind: AttentionKind,
+    shape: AttentionShape,
+) -> Vec<f32> {
     let AttentionShape { seq, heads, kv_heads, head_dim: d } = shape;
     let group = heads / kv_heads;
     let scale = 1.0 / (d as f32).sqrt();
@@ -114,8 +124,9 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], key_valid: &[bool], shape: Att
             let kv = h / group;
             let q_vec = &q[i * heads * d + h * d..][..d];
             let mut max = f32::NEG_INFINITY;
+            let visible = kind.key_end(i, seq);
             for j in 0..seq {
-                weights[j] = if key_valid[j] {
+                weights[j] = if key_valid[j] && j < visible {
                     dot(q_vec, &k[j * kv_heads * d + kv * d..][..d]) * scale
                 } else {
                     f32::NEG_INFINITY
@@ -181,8 +192,22 @@ mod tests {
         let q = vec![1.0, 0.0, 0.0, 1.0, 0.5, 0.5, -1.0, 2.0];
         let k = vec![0.3, 0.1, 5.0, 5.0];
         let v = vec![1.0, 2.0, 100.0, 100.0];
-        let out = attention(&q, &k, &v, &[true, false], shape);
+        let out = attention(&q, &k, &v, &[true, false], AttentionKind::Bidirectional, shape);
         assert_eq!(out, vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn causal_and_block_masks_hide_later_keys() {
+        // One head of dimension 1, all scores equal (q = 0): each output is the mean of the values it sees.
+        let shape = AttentionShape { seq: 4, heads: 1, kv_heads: 1, head_dim: 1 };
+        let (q, k, v) = (vec![0.0; 4], vec![1.0; 4], vec![1.0, 2.0, 3.0, 4.0]);
+        let valid = [true; 4];
+        let causal = attention(&q, &k, &v, &valid, AttentionKind::Causal, shape);
+        assert_eq!(causal, vec![1.0, 1.5, 2.0, 2.5]);
+        let block = attention(&q, &k, &v, &valid, AttentionKind::BlockCausal { block_size: 2 }, shape);
+        assert_eq!(block, vec![1.5, 1.5, 2.5, 2.5]);
+        let all = attention(&q, &k, &v, &valid, AttentionKind::Bidirectional, shape);
+        assert_eq!(all, vec![2.5; 4]);
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Bidirectional grouped-query attention over the fused q|k|v rows, as two matmuls per block of `QUERY_ROWS`
-//! rows: scores = Q·Kᵀ for those rows of every query head of one kv head against every key, a softmax per
-//! row, then out = P·V (the softmax's normalization applied to P·V's rows). The intermediate is one block of
+//! Grouped-query attention over the fused q|k|v rows, as two matmuls per block of `QUERY_ROWS` rows:
+//! scores = Q·Kᵀ for those rows of every query head of one kv head against every key, the keys a row may not
+//! see (causal and block-causal masks) set to −∞, a softmax per row, then out = P·V (the softmax's normalization applied to P·V's rows). The intermediate is one block of
 //! score rows (`heads per kv head × QUERY_ROWS × seq` floats), never the seq × seq matrix. A task is one kv
 //! head over a range of blocks; the matmuls are the same register-tiled kernel as the projections, on the
 //! task's own thread.
 
 use std::cell::Cell;
+
+use unmask_model::AttentionKind;
 
 use crate::gemm::{self, Matrix, NR};
 use crate::math;
@@ -19,7 +21,11 @@ const QUERY_ROWS: usize = 24;
 /// Shapes of one attention call over rows of `stride` floats laid out `q | k | v`.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
+    /// Keys (and values): the whole canvas.
     pub seq: usize,
+    /// The first query row: rows before it were kept from an earlier pass and are not computed again.
+    pub first: usize,
+    pub kind: AttentionKind,
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
@@ -40,17 +46,22 @@ impl Shape {
     }
 }
 
-/// `out[seq × heads·d]` = softmax(q kᵀ / √d) v for every head, every key visible to every query.
+/// `out[(seq − first) × heads·d]` = softmax(q kᵀ / √d) v for every head of query rows `first..seq`, over
+/// the keys `shape.kind` lets each of them see.
 ///
 /// A task is one kv head over a range of query rows: it packs that head's keys and values itself, into
 /// buffers of its thread, so the packed matrices stay in the cache of the core that reads them and there is
 /// no parallel region for packing (packing a head twice costs about 1 % of a forward pass). The query rows
 /// are split so that there are about two tasks per thread.
 pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
-    let row_blocks = shape.seq.div_ceil(QUERY_ROWS);
+    let queries = shape.seq - shape.first;
+    if queries == 0 {
+        return;
+    }
+    let row_blocks = queries.div_ceil(QUERY_ROWS);
     let splits = (2 * pool.threads()).div_ceil(shape.kv_heads).clamp(1, row_blocks);
     let rows_per_split = row_blocks.div_ceil(splits) * QUERY_ROWS;
-    let splits = shape.seq.div_ceil(rows_per_split);
+    let splits = queries.div_ceil(rows_per_split);
     let group_width = shape.heads / shape.kv_heads * shape.head_dim;
     // Each output row cut into one segment per kv head (its query heads' columns); task (kv, split) gets
     // segment kv of the split's rows.
@@ -66,7 +77,7 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
         let [keys, values] = PACKED_KV.take();
         let matrices = kv_matrices(qkv, shape, kv, keys, values);
         for (b, block) in rows.chunks_mut(QUERY_ROWS).enumerate() {
-            query_block(qkv, shape, &matrices, kv, split * rows_per_split + b * QUERY_ROWS, block);
+            query_block(qkv, shape, &matrices, kv, shape.first + split * rows_per_split + b * QUERY_ROWS, block);
         }
         PACKED_KV.set(matrices.map(|m| match m {
             Matrix::F32 { panels, .. } => panels,
@@ -115,7 +126,7 @@ fn query_block(
     first: usize,
     out: &mut [&mut [f32]],
 ) {
-    let Shape { seq, heads, kv_heads, head_dim: d } = shape;
+    let Shape { seq, heads, kv_heads, head_dim: d, kind, .. } = shape;
     let (group, count, stride) = (heads / kv_heads, out.len(), shape.stride());
     let scale = 1.0 / (d as f32).sqrt();
     let (mut queries, mut scores, mut inverse_sums) = SCRATCH.take();
@@ -129,6 +140,11 @@ fn query_block(
     let serial = Pool::new(1);
     scores.resize(group * count * seq, 0.0);
     gemm::matmul(&queries, keys, None, &mut scores, &serial);
+    if kind != AttentionKind::Bidirectional {
+        for (i, row) in scores.chunks_exact_mut(seq).enumerate() {
+            row[kind.key_end(first + i % count, seq)..].fill(f32::NEG_INFINITY);
+        }
+    }
     // Softmax's normalization waits for P·V: `d` products per row to scale instead of `seq` probabilities.
     inverse_sums.resize(group * count, 0.0);
     math::exp_rows(&mut scores, seq, &mut inverse_sums);

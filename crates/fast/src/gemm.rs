@@ -757,17 +757,6 @@ pub fn default_threads() -> usize {
     }
 }
 
-/// Quantizes `data` (`rows × cols`) for the engine, or keeps it f32.
-pub fn matrix(data: Vec<f32>, rows: usize, cols: usize, scheme: Option<QuantScheme>, group: usize) -> Matrix {
-    match scheme {
-        Some(scheme) if cols.is_multiple_of(group) => match QuantTensor::quantize(&data, rows, cols, scheme, group) {
-            Ok(q) => Matrix::Quant(q),
-            Err(_) => Matrix::f32(rows, cols, &data),
-        },
-        _ => Matrix::f32(rows, cols, &data),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

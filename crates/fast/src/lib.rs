@@ -34,6 +34,8 @@ pub enum FastError {
     Model(#[from] unmask_model::ModelError),
     #[error(transparent)]
     Canvas(#[from] unmask_model::CanvasError),
+    #[error("cannot quantize `{name}`: {message}")]
+    Quantize { name: String, message: String },
 }
 
 impl FastModel {

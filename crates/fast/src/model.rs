@@ -1,8 +1,9 @@
 //! The forward pass over the engine's matrices and reused buffers.
 
-use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
 use unmask_model::quant::DEFAULT_GROUP_SIZE;
-use unmask_model::{ModelConfig, QuantScheme, Weights};
+use unmask_model::{DecoderTensors, ModelConfig, QuantScheme, Stored, Weights};
+
+use unmask_model::QuantTensor;
 
 use crate::FastError;
 use crate::attention::{self, Shape};
@@ -24,6 +25,10 @@ pub struct FastOptions {
     /// activations quantized to int8 per group: faster, with an error of about 1/254 of a group's largest
     /// activation per term. `false` keeps the exact product with the dequantized weights everywhere.
     pub int8_dot: bool,
+    /// Causal and block-causal models: keep every layer's keys and values, and the residual stream, of the
+    /// rows before the first changed block, and compute only the rows from there on (exact: those rows never
+    /// see later ones). Costs one q|k|v buffer per layer instead of one in all.
+    pub kv_cache: bool,
 }
 
 impl Default for FastOptions {
@@ -34,6 +39,7 @@ impl Default for FastOptions {
             threads: gemm::default_threads(),
             max_len: 1024,
             int8_dot: true,
+            kv_cache: true,
         }
     }
 }
@@ -55,9 +61,13 @@ struct Layer {
 
 /// Activations, allocated once for `max_len` rows.
 struct Buffers {
+    /// The residual stream; with the cache, its rows before the first recomputed one hold the last pass's
+    /// final values.
     x: Vec<f32>,
     normed: Vec<f32>,
-    qkv: Vec<f32>,
+    /// q|k|v rows after RoPE: one buffer per layer with the cache (its rows are the cached keys and values),
+    /// one shared by every layer without.
+    qkv: Vec<Vec<f32>>,
     attended: Vec<f32>,
     projected: Vec<f32>,
     gate_up: Vec<f32>,
@@ -76,73 +86,60 @@ pub struct FastModel {
     /// cos and sin of every (position, frequency), computed in f64 as the reference does.
     rope: math::RopeTable,
     buffers: Buffers,
+    /// The canvas of the last complete pass, whose leading rows `buffers` still holds (with the cache).
+    cached_tokens: Vec<u32>,
     pool: Pool,
 }
 
 impl FastModel {
     pub fn load(config: &ModelConfig, weights: &Weights, options: FastOptions) -> Result<Self, FastError> {
-        layout::check_weights(config, weights)?;
         let c = config;
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let (h, inter) = (c.hidden_size, c.intermediate_size);
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        let matrix = |name: &str, rows: usize, cols: usize| -> Result<Matrix, FastError> {
-            if let Some(q) = weights.quant(name)? {
-                return Ok(Matrix::Quant(q));
-            }
-            let data = weights.f32(name, &[rows, cols])?;
-            Ok(gemm::matrix(data, rows, cols, options.quant, options.group_size))
+        // Quantized files run as stored; float weights are quantized when asked, or the load says why not.
+        let matrix = |name: &str, stored: Stored| -> Result<Matrix, FastError> {
+            Ok(match stored {
+                Stored::Quant(q) => Matrix::Quant(q),
+                Stored::F32 { rows, cols, values } => match options.quant {
+                    Some(scheme) => {
+                        let q = QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
+                            .map_err(|e| FastError::Quantize { name: name.to_owned(), message: e.to_string() })?;
+                        Matrix::Quant(q)
+                    }
+                    None => Matrix::f32(rows, cols, &values),
+                },
+            })
         };
+        let tensors = DecoderTensors::load(c, weights, matrix)?;
         let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu() } else { m };
-        let biased = layout::has_qkv_bias(weights);
         // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are).
         let fused = inter.is_multiple_of(gemm::NR);
-        let layers = (0..c.num_hidden_layers)
-            .map(|i| {
-                let name = |suffix: &str| layout::layer_tensor(i, suffix);
-                let qkv = Matrix::stacked(
-                    vec![
-                        matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
-                        matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
-                        matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
-                    ],
-                    |r| r,
-                );
-                let qkv = prepare(qkv);
-                let qkv_bias = if biased {
-                    let mut bias = weights.f32(&name("self_attn.q_proj.bias"), &[q_width])?;
-                    bias.extend(weights.f32(&name("self_attn.k_proj.bias"), &[kv_width])?);
-                    bias.extend(weights.f32(&name("self_attn.v_proj.bias"), &[kv_width])?);
-                    Some(bias)
+        let layers = tensors
+            .layers
+            .into_iter()
+            .map(|l| Layer {
+                input_norm: l.input_norm,
+                qkv: prepare(Matrix::stacked(vec![l.q, l.k, l.v], |r| r)),
+                qkv_bias: l.qkv_bias.map(|b| [b.q, b.k, b.v].concat()),
+                o: prepare(l.o),
+                post_norm: l.post_norm,
+                gate_up: prepare(if fused {
+                    Matrix::interleave_panels(l.gate, l.up)
                 } else {
-                    None
-                };
-                Ok(Layer {
-                    input_norm: weights.f32(&name("input_layernorm.weight"), &[h])?,
-                    qkv,
-                    qkv_bias,
-                    o: prepare(matrix(&name("self_attn.o_proj.weight"), h, q_width)?),
-                    post_norm: weights.f32(&name("post_attention_layernorm.weight"), &[h])?,
-                    gate_up: {
-                        let gate = matrix(&name("mlp.gate_proj.weight"), inter, h)?;
-                        let up = matrix(&name("mlp.up_proj.weight"), inter, h)?;
-                        prepare(if fused {
-                            Matrix::interleave_panels(gate, up)
-                        } else {
-                            Matrix::stacked(vec![gate, up], |r| r)
-                        })
-                    },
-                    fused,
-                    down: prepare(matrix(&name("mlp.down_proj.weight"), h, inter)?),
-                })
+                    Matrix::stacked(vec![l.gate, l.up], |r| r)
+                }),
+                fused,
+                down: prepare(l.down),
             })
-            .collect::<Result<Vec<_>, FastError>>()?;
+            .collect::<Vec<_>>();
         let rope = math::RopeTable::new(max_len, c.head_dim, c.rope_theta);
         let rows = max_len;
+        let cached = options.kv_cache && c.attention.is_prefix_stable();
         let buffers = Buffers {
             x: vec![0.0; rows * h],
             normed: vec![0.0; rows * h.max(inter)],
-            qkv: vec![0.0; rows * (q_width + 2 * kv_width)],
+            qkv: vec![vec![0.0; rows * (q_width + 2 * kv_width)]; if cached { c.num_hidden_layers } else { 1 }],
             attended: vec![0.0; rows * q_width],
             projected: vec![0.0; rows * h],
             // The whole gate|up product is stored only when SwiGLU is not fused into the matmul.
@@ -154,12 +151,13 @@ impl FastModel {
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
-            embed: prepare(matrix(EMBED, c.vocab_size, h)?),
-            lm_head: if c.tie_word_embeddings { None } else { Some(prepare(matrix(LM_HEAD, c.vocab_size, h)?)) },
+            embed: prepare(tensors.embed),
+            lm_head: tensors.head.map(prepare),
             layers,
-            final_norm: weights.f32(FINAL_NORM, &[h])?,
+            final_norm: tensors.final_norm,
             rope,
             buffers,
+            cached_tokens: Vec::new(),
             pool,
         })
     }
@@ -203,43 +201,62 @@ impl FastModel {
         Ok(logits)
     }
 
-    /// The decoder layers over `tokens`, leaving the residual stream in `buffers.x`.
+    /// The decoder layers over `tokens`, leaving the residual stream in `buffers.x`. With the cache, rows
+    /// that an earlier pass computed from the same leading tokens are kept, and only the rest are computed.
     fn forward(&mut self, tokens: &[u32]) {
         let c = self.config.clone();
         let pool = &self.pool;
         let (h, inter, seq) = (c.hidden_size, c.intermediate_size, tokens.len());
-        let shape = Shape { seq, heads: c.num_attention_heads, kv_heads: c.num_key_value_heads, head_dim: c.head_dim };
+        let cached = self.buffers.qkv.len() > 1;
+        let unchanged = self.cached_tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let first = if cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
+        if first == seq {
+            return; // the same canvas again: every row is still in place
+        }
+        // A pass that stops half way must not leave rows that look reusable.
+        self.cached_tokens.clear();
+        let shape = Shape {
+            seq,
+            first,
+            kind: c.attention,
+            heads: c.num_attention_heads,
+            kv_heads: c.num_key_value_heads,
+            head_dim: c.head_dim,
+        };
+        let rows = seq - first;
         let b = &mut self.buffers;
-        let x = &mut b.x[..seq * h];
-        for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
+        let x = &mut b.x[first * h..seq * h];
+        for (row, &t) in x.chunks_exact_mut(h).zip(&tokens[first..]) {
             self.embed.row(t as usize, row);
         }
         let eps = c.rms_norm_eps;
-        let per_task = pool.rows_per_task(seq);
+        let per_task = pool.rows_per_task(rows);
         let mut pending: Option<&[f32]> = None;
-        for layer in &self.layers {
-            let normed = &mut b.normed[..seq * h];
+        for (l, layer) in self.layers.iter().enumerate() {
+            let normed = &mut b.normed[..rows * h];
             add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
-            let qkv = &mut b.qkv[..seq * shape.stride()];
-            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
-            let blocks = qkv.chunks_mut(per_task * shape.stride()).collect();
+            let qkv = &mut b.qkv[if cached { l } else { 0 }][..seq * shape.stride()];
+            let new_rows = &mut qkv[first * shape.stride()..];
+            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), new_rows, pool);
+            let blocks = new_rows.chunks_mut(per_task * shape.stride()).collect();
             pool.each(blocks, |t, block| {
                 let heads = shape.heads + shape.kv_heads;
-                for (position, row) in block.chunks_exact_mut(shape.stride()).enumerate() {
-                    math::rope(&mut row[..heads * shape.head_dim], shape.head_dim, &self.rope, t * per_task + position);
+                for (i, row) in block.chunks_exact_mut(shape.stride()).enumerate() {
+                    let position = first + t * per_task + i;
+                    math::rope(&mut row[..heads * shape.head_dim], shape.head_dim, &self.rope, position);
                 }
             });
-            let attended = &mut b.attended[..seq * c.num_attention_heads * c.head_dim];
+            let attended = &mut b.attended[..rows * c.num_attention_heads * c.head_dim];
             attention::attention(qkv, shape, attended, pool);
-            let projected = &mut b.projected[..seq * h];
+            let projected = &mut b.projected[..rows * h];
             gemm::matmul(attended, &layer.o, None, projected, pool);
 
             add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
-            let activated = &mut b.activated[..seq * inter];
+            let activated = &mut b.activated[..rows * inter];
             if layer.fused {
                 gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
             } else {
-                let gate_up = &mut b.gate_up[..seq * 2 * inter];
+                let gate_up = &mut b.gate_up[..rows * 2 * inter];
                 gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
                 let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
                 pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
@@ -251,6 +268,9 @@ impl FastModel {
         }
         if let Some(projected) = pending {
             x.iter_mut().zip(projected).for_each(|(x, p)| *x += p);
+        }
+        if cached {
+            self.cached_tokens.extend_from_slice(tokens);
         }
     }
 }

@@ -9,7 +9,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::convert::{WeightFormat, convert_weights};
-use unmask_model::{ModelConfig, ModelDir, QuantScheme, Weights};
+use unmask_model::{Architecture, AttentionKind, ModelConfig, ModelDir, QuantScheme, Weights};
 use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
 
 /// The tiny fixture, compiled in so that it loads in the browser too.
@@ -28,6 +28,22 @@ fn fixture() -> ModelDir {
 fn odd() -> (ModelConfig, Weights) {
     let config = ModelConfig::of_shape(48, 2, 3, 1, 80, 101, 64);
     let weights = Weights::random(&config, 5);
+    (config, weights)
+}
+
+const KINDS: [AttentionKind; 3] =
+    [AttentionKind::Bidirectional, AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }];
+
+/// The odd shape as a Llama (no q/k/v biases) with the given attention.
+fn odd_llama(attention: AttentionKind) -> (ModelConfig, Weights) {
+    let config = ModelConfig {
+        model_type: "llama".into(),
+        architecture: Architecture::Llama,
+        qkv_bias: false,
+        attention,
+        ..ModelConfig::of_shape(48, 2, 3, 1, 80, 101, 64)
+    };
+    let weights = Weights::random(&config, 8);
     (config, weights)
 }
 
@@ -67,6 +83,59 @@ fn f32_logits_match_the_reference() {
         let weights = Weights::random(&config, 6);
         let error = relative_error(&config, &weights, options, 33);
         assert!(error < 1e-5, "intermediate 72, {threads} threads: relative error {error}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn every_architecture_and_attention_kind_matches_the_reference() {
+    for kind in KINDS {
+        let (config, weights) = odd();
+        let qwen2 = ModelConfig { attention: kind, ..config };
+        let (llama, llama_weights) = odd_llama(kind);
+        for seq in [1, 7, 33] {
+            let error = relative_error(&qwen2, &weights, FastOptions { threads: 2, ..FastOptions::default() }, seq);
+            assert!(error < 1e-5, "qwen2 {kind:?}, seq {seq}: relative error {error}");
+            let error =
+                relative_error(&llama, &llama_weights, FastOptions { threads: 2, ..FastOptions::default() }, seq);
+            assert!(error < 1e-5, "llama {kind:?}, seq {seq}: relative error {error}");
+        }
+    }
+}
+
+/// With the cache, a pass after a change recomputes only the rows from the first changed block on; its logits
+/// must still be the reference's on the whole new canvas, whichever rows changed.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn cached_passes_match_a_full_pass_of_the_reference() {
+    for kind in [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }] {
+        let (config, weights) = odd_llama(kind);
+        let reference = CpuModel::load(&config, &weights).unwrap();
+        let mut fast =
+            FastModel::load(&config, &weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
+        let mut canvas = tokens(config.vocab_size, 30, config.mask_token_id);
+        let rows: Vec<usize> = (0..30).collect();
+        // Unmask left to right one position at a time, then change an early token, a late one, and shorten
+        // and lengthen the canvas: each pass reuses a different prefix (or none).
+        let mut canvases = Vec::new();
+        for p in [10, 11, 12, 17, 25] {
+            canvas[p] = (p * 11 % config.vocab_size) as u32;
+            canvases.push(canvas.clone());
+        }
+        canvas[2] = 5;
+        canvases.push(canvas.clone());
+        canvas[29] = 6;
+        canvases.push(canvas.clone());
+        canvases.push(canvas[..21].to_vec());
+        canvases.push(canvas.clone());
+        canvases.push(canvas.clone());
+        for (pass, tokens) in canvases.iter().enumerate() {
+            let expected = reference.logits(tokens, None).unwrap();
+            let actual = fast.logits_of_rows(tokens, &rows[..tokens.len()]).unwrap();
+            let scale = expected.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let error = actual.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale;
+            assert!(error < 1e-5, "{kind:?}, pass {pass}: relative error {error}");
+        }
     }
 }
 
@@ -114,26 +183,33 @@ fn the_same_seed_gives_the_same_trace_as_the_reference() {
         (Algorithm::Threshold, DreamAlg::Entropy, Remasking::LowConfidence),
         (Algorithm::LeftToRight, DreamAlg::Entropy, Remasking::LowConfidence),
     ];
-    let mut reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
-    let mut fast = FastModel::load(&dir.config, &dir.weights, FastOptions::default()).unwrap();
-    for (algorithm, alg, remasking) in algorithms {
-        let config = SamplerConfig {
-            algorithm,
-            alg,
-            remasking,
-            max_new_tokens: 16,
-            steps: 8,
-            block_length: 8,
-            temperature: 0.7,
-            top_p: if algorithm == Algorithm::Llada { 1.0 } else { 0.95 },
-            seed: 3,
-            ..SamplerConfig::default()
-        };
-        let expected = generate(&mut reference, &prompt, &config, &mut Unobserved).unwrap();
-        let actual = generate(&mut fast, &prompt, &config, &mut Unobserved).unwrap();
-        assert_eq!(actual.tokens, expected.tokens, "{algorithm:?}/{alg:?}/{remasking:?}");
-        let order = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.len()).collect::<Vec<_>>();
-        assert_eq!(order(&actual), order(&expected), "{algorithm:?}/{alg:?}/{remasking:?}: commits per step");
+    for kind in KINDS {
+        let model = ModelConfig { attention: kind, ..dir.config.clone() };
+        let mut reference = CpuModel::load(&model, &dir.weights).unwrap();
+        let mut fast = FastModel::load(&model, &dir.weights, FastOptions::default()).unwrap();
+        for (algorithm, alg, remasking) in algorithms {
+            let config = SamplerConfig {
+                algorithm,
+                alg,
+                remasking,
+                max_new_tokens: 16,
+                steps: 8,
+                block_length: 8,
+                temperature: 0.7,
+                top_p: if algorithm == Algorithm::Llada { 1.0 } else { 0.95 },
+                seed: 3,
+                ..SamplerConfig::default()
+            };
+            let expected = generate(&mut reference, &prompt, &config, &mut Unobserved).unwrap();
+            let actual = generate(&mut fast, &prompt, &config, &mut Unobserved).unwrap();
+            assert_eq!(actual.tokens, expected.tokens, "{kind:?} {algorithm:?}/{alg:?}/{remasking:?}");
+            let order = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.len()).collect::<Vec<_>>();
+            assert_eq!(
+                order(&actual),
+                order(&expected),
+                "{kind:?} {algorithm:?}/{alg:?}/{remasking:?}: commits per step"
+            );
+        }
     }
 }
 

@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use unmask_model::layout::{self, EMBED, FINAL_NORM, LM_HEAD};
 use unmask_model::quant::{QuantScheme, QuantTensor};
-use unmask_model::{ModelConfig, Weights};
+use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, rope_table};
-use crate::weights::{HostMatrix, Matrix, storage};
+use crate::kernels::{ACCUMULATE, ADD_BIAS, AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
+use crate::weights::{Matrix, stack, storage};
 use crate::{Gpu, GpuError};
 
 /// How to load a model onto the device.
@@ -143,7 +142,6 @@ impl GpuModel {
         weights: &Weights,
         options: GpuOptions,
     ) -> Result<Self, GpuError> {
-        layout::check_weights(config, weights)?;
         let c = config;
         if !c.head_dim.is_multiple_of(4) || c.head_dim > 128 {
             return Err(GpuError::Unsupported(format!(
@@ -154,25 +152,21 @@ impl GpuModel {
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let gpu_ref: &Gpu = &gpu;
         let set = options.kernels.unwrap_or_else(|| KernelSet::for_adapter(gpu_ref));
-        let matrix = |name: &str, rows: usize, cols: usize| -> Result<HostMatrix, GpuError> {
-            if let Some(q) = weights.quant(name)? {
-                return Ok(HostMatrix::Quant(q));
-            }
-            let data = weights.f32(name, &[rows, cols])?;
-            Ok(match options.quant {
-                Some(scheme) => HostMatrix::Quant(
-                    QuantTensor::quantize(&data, rows, cols, scheme, options.group_size)
-                        .map_err(|e| GpuError::Model(e.to_string()))?,
+        // Quantized files load as stored; float weights are quantized when asked, or the load says why not.
+        let matrix = |name: &str, stored: Stored| -> Result<Stored, GpuError> {
+            Ok(match (stored, options.quant) {
+                (Stored::F32 { rows, cols, values }, Some(scheme)) => Stored::Quant(
+                    QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
+                        .map_err(|e| GpuError::Model(format!("cannot quantize `{name}`: {e}")))?,
                 ),
-                None => HostMatrix::F32 { rows, cols, data },
+                (stored, _) => stored,
             })
         };
-        let vector = |name: &str, len: usize| -> Result<Vec<f32>, GpuError> { Ok(weights.f32(name, &[len])?) };
+        let tensors = DecoderTensors::load(c, weights, matrix)?;
 
         let (h, i, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
         let qkv_width = q_width + 2 * kv_width;
-        let biased = layout::has_qkv_bias(weights);
 
         struct LayerWeights {
             input_norm: wgpu::Buffer,
@@ -190,59 +184,25 @@ impl GpuModel {
                     weight_bytes += m.chunks.iter().map(|ch| ch.words.size() + ch.scales.size()).sum::<u64>();
                     m
                 };
+                let vector = |label: &str, values: &[f32]| storage(gpu_ref, label, bytemuck::cast_slice(values));
                 let mut layers = Vec::new();
-                for l in 0..c.num_hidden_layers {
-                    let name = |suffix: &str| layout::layer_tensor(l, suffix);
-                    let qkv = HostMatrix::stack(vec![
-                        matrix(&name("self_attn.q_proj.weight"), q_width, h)?,
-                        matrix(&name("self_attn.k_proj.weight"), kv_width, h)?,
-                        matrix(&name("self_attn.v_proj.weight"), kv_width, h)?,
-                    ])?;
-                    let qkv_bias = if biased {
-                        let mut b = vector(&name("self_attn.q_proj.bias"), q_width)?;
-                        b.extend(vector(&name("self_attn.k_proj.bias"), kv_width)?);
-                        b.extend(vector(&name("self_attn.v_proj.bias"), kv_width)?);
-                        Some(storage(gpu_ref, "qkv bias", bytemuck::cast_slice(&b)))
-                    } else {
-                        None
-                    };
-                    let gate_up = HostMatrix::stack(vec![
-                        matrix(&name("mlp.gate_proj.weight"), i, h)?,
-                        matrix(&name("mlp.up_proj.weight"), i, h)?,
-                    ])?;
+                for (l, t) in tensors.layers.into_iter().enumerate() {
+                    let label = |what: &str| format!("layer {l} {what}");
+                    let qkv = stack(vec![t.q, t.k, t.v])?;
+                    let gate_up = stack(vec![t.gate, t.up])?;
                     layers.push(LayerWeights {
-                        input_norm: storage(
-                            gpu_ref,
-                            "input norm",
-                            bytemuck::cast_slice(&vector(&name("input_layernorm.weight"), h)?),
-                        ),
-                        qkv: count(Matrix::upload(gpu_ref, &name("qkv"), &qkv)),
-                        qkv_bias,
-                        o: count(Matrix::upload(
-                            gpu_ref,
-                            &name("o"),
-                            &matrix(&name("self_attn.o_proj.weight"), h, q_width)?,
-                        )),
-                        post_norm: storage(
-                            gpu_ref,
-                            "post norm",
-                            bytemuck::cast_slice(&vector(&name("post_attention_layernorm.weight"), h)?),
-                        ),
-                        gate_up: count(Matrix::upload(gpu_ref, &name("gate_up"), &gate_up)),
-                        down: count(Matrix::upload(
-                            gpu_ref,
-                            &name("down"),
-                            &matrix(&name("mlp.down_proj.weight"), h, i)?,
-                        )),
+                        input_norm: vector("input norm", &t.input_norm),
+                        qkv: count(Matrix::upload(gpu_ref, &label("qkv"), &qkv)),
+                        qkv_bias: t.qkv_bias.map(|b| vector("qkv bias", &[b.q, b.k, b.v].concat())),
+                        o: count(Matrix::upload(gpu_ref, &label("o"), &t.o)),
+                        post_norm: vector("post norm", &t.post_norm),
+                        gate_up: count(Matrix::upload(gpu_ref, &label("gate_up"), &gate_up)),
+                        down: count(Matrix::upload(gpu_ref, &label("down"), &t.down)),
                     });
                 }
-                let embed = count(Matrix::upload(gpu_ref, EMBED, &matrix(EMBED, v, h)?));
-                let final_norm = storage(gpu_ref, FINAL_NORM, bytemuck::cast_slice(&vector(FINAL_NORM, h)?));
-                let lm_head = if c.tie_word_embeddings {
-                    None
-                } else {
-                    Some(count(Matrix::upload(gpu_ref, LM_HEAD, &matrix(LM_HEAD, v, h)?)))
-                };
+                let embed = count(Matrix::upload(gpu_ref, "embedding", &tensors.embed));
+                let final_norm = vector("final norm", &tensors.final_norm);
+                let lm_head = tensors.head.map(|head| count(Matrix::upload(gpu_ref, "head", &head)));
                 Ok((layers, embed, final_norm, lm_head))
             })
             .await??;
@@ -337,6 +297,7 @@ impl GpuModel {
         let (h32, i32_, q32, qkv32) = (h as u32, i as u32, q_width as u32, qkv_width as u32);
         let (heads, kv_heads, head_dim) =
             (c.num_attention_heads as u32, c.num_key_value_heads as u32, c.head_dim as u32);
+        let kind = c.attention;
         let eps = c.rms_norm_eps as f32;
 
         // y[:, chunk] (+)= x · chunkᵀ over the first `m(shape)` rows.
@@ -425,7 +386,18 @@ impl GpuModel {
                 "attention",
                 &k.attention,
                 &[whole(qkv), whole(attended)],
-                Box::new(move |shape| Some(tiles.attention(shape.seq, heads, kv_heads, head_dim, qkv32, q32))),
+                Box::new(move |shape| {
+                    Some(tiles.attention(AttentionDispatch {
+                        seq: shape.seq,
+                        first: 0,
+                        kind,
+                        heads,
+                        kv_heads,
+                        head_dim,
+                        qkv_stride: qkv32,
+                        out_stride: q32,
+                    }))
+                }),
             ));
             body.extend(matmul(
                 &mut planner,

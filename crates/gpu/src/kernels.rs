@@ -1,6 +1,8 @@
 //! Compute pipelines, built once per device with explicit bind-group layouts, and their tile sizes chosen
 //! from the adapter's limits (the shaders' `override` constants).
 
+use unmask_model::AttentionKind;
+
 use crate::Gpu;
 use crate::shaders::{self, Shader};
 
@@ -238,6 +240,19 @@ pub(crate) struct Dispatch {
     pub groups: [u32; 3],
 }
 
+/// The shape of one attention dispatch (attention.wgsl's `Params`, but for the scale it derives).
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionDispatch {
+    pub seq: u32,
+    pub first: u32,
+    pub kind: AttentionKind,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    pub qkv_stride: u32,
+    pub out_stride: u32,
+}
+
 fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
     let mut out = [0; 16];
     out[..N].copy_from_slice(&values);
@@ -294,20 +309,15 @@ impl Tiles {
         }
     }
 
-    pub fn attention(
-        &self,
-        seq: u32,
-        heads: u32,
-        kv_heads: u32,
-        head_dim: u32,
-        qkv_stride: u32,
-        out_stride: u32,
-    ) -> Dispatch {
+    /// Attention over a canvas of `seq` rows for query rows `first..seq` under `kind`'s mask.
+    pub fn attention(&self, shape: AttentionDispatch) -> Dispatch {
+        let AttentionDispatch { seq, first, kind, heads, kv_heads, head_dim, qkv_stride, out_stride } = shape;
         let scale = (1.0 / (head_dim as f32).sqrt()).to_bits();
+        let queries = seq - first.min(seq);
         Dispatch {
-            params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale]),
+            params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale, first, kind.kernel_block()]),
             groups: [
-                seq.div_ceil(if self.attention_blocked { BLOCKED_QUERIES } else { self.attention_queries }),
+                queries.div_ceil(if self.attention_blocked { BLOCKED_QUERIES } else { self.attention_queries }),
                 heads,
                 1,
             ],

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 
 use unmask_model::quant::QuantTensor;
+use unmask_model::{AttentionKind, Stored};
 use unmask_sampler::{ProposalRule, Scored, StepKey};
 use wgpu::util::DeviceExt;
 
 use crate::engine::{OUT_WORDS, decode_proposals, rule_words};
-use crate::kernels::{ACCUMULATE, ADD_BIAS, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
-use crate::weights::{HostMatrix, Matrix};
+use crate::kernels::{
+    ACCUMULATE, ADD_BIAS, AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table,
+};
+use crate::weights::Matrix;
 use crate::{Gpu, GpuError};
 
 /// A weight matrix `[rows, cols]` for [`OpRunner::matmul`] and [`OpRunner::embed`].
@@ -20,10 +23,10 @@ pub enum WeightInput<'a> {
 }
 
 impl WeightInput<'_> {
-    fn host(&self) -> HostMatrix {
+    fn host(&self) -> Stored {
         match self {
-            WeightInput::F32 { rows, cols, data } => HostMatrix::F32 { rows: *rows, cols: *cols, data: data.to_vec() },
-            WeightInput::Quant(q) => HostMatrix::Quant((*q).clone()),
+            WeightInput::F32 { rows, cols, data } => Stored::F32 { rows: *rows, cols: *cols, values: data.to_vec() },
+            WeightInput::Quant(q) => Stored::Quant((*q).clone()),
         }
     }
 }
@@ -180,24 +183,27 @@ impl OpRunner {
         self.run_f32(&self.kernels.rope, d, &[&table], x).await
     }
 
-    /// Attention over a fused `[seq, (heads + 2 kv_heads) · head_dim]` buffer; returns `[seq, heads · head_dim]`.
+    /// Attention under `kind`'s mask over a fused `[seq, (heads + 2 kv_heads) · head_dim]` buffer, for query
+    /// rows `first..`; returns `[seq, heads · head_dim]` with the rows before `first` zero.
     pub async fn attention(
         &self,
         qkv: &[f32],
-        heads: usize,
-        kv_heads: usize,
-        head_dim: usize,
+        (heads, kv_heads, head_dim): (usize, usize, usize),
+        kind: AttentionKind,
+        first: usize,
     ) -> Result<Vec<f32>, GpuError> {
         let stride = (heads + 2 * kv_heads) * head_dim;
         let seq = qkv.len() / stride;
-        let d = self.tiles().attention(
-            seq as u32,
-            heads as u32,
-            kv_heads as u32,
-            head_dim as u32,
-            stride as u32,
-            (heads * head_dim) as u32,
-        );
+        let d = self.tiles().attention(AttentionDispatch {
+            seq: seq as u32,
+            first: first as u32,
+            kind,
+            heads: heads as u32,
+            kv_heads: kv_heads as u32,
+            head_dim: head_dim as u32,
+            qkv_stride: stride as u32,
+            out_stride: (heads * head_dim) as u32,
+        });
         let qkv = self.buffer(bytemuck::cast_slice(qkv));
         self.run_f32(&self.kernels.attention, d, &[&qkv], &vec![0.0; seq * heads * head_dim]).await
     }

@@ -1,59 +1,38 @@
 //! Weights on the device: matrices in f32, q8 or q4, split by rows into several buffers when one would
 //! exceed the device's largest storage binding.
 
-use unmask_model::quant::{QuantScheme, QuantTensor};
+use unmask_model::Stored;
+use unmask_model::quant::QuantScheme;
 use wgpu::util::DeviceExt;
 
 use crate::kernels::Scheme;
 use crate::{Gpu, GpuError};
 
-/// A matrix on the host, in the form it is uploaded.
-pub(crate) enum HostMatrix {
-    F32 { rows: usize, cols: usize, data: Vec<f32> },
-    Quant(QuantTensor),
-}
-
-impl HostMatrix {
-    pub fn rows(&self) -> usize {
-        match self {
-            HostMatrix::F32 { rows, .. } => *rows,
-            HostMatrix::Quant(q) => q.rows,
-        }
-    }
-
-    pub fn cols(&self) -> usize {
-        match self {
-            HostMatrix::F32 { cols, .. } => *cols,
-            HostMatrix::Quant(q) => q.cols,
-        }
-    }
-
-    /// Stacks matrices with the same columns and format row-wise (q, k and v into one projection).
-    pub fn stack(parts: Vec<HostMatrix>) -> Result<HostMatrix, GpuError> {
-        let mut parts = parts.into_iter();
-        let mut stacked = parts.next().ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
-        for part in parts {
-            match (&mut stacked, part) {
-                (HostMatrix::F32 { rows, cols, data }, HostMatrix::F32 { rows: r, cols: c, data: d }) if *cols == c => {
-                    *rows += r;
-                    data.extend(d);
-                }
-                (HostMatrix::Quant(a), HostMatrix::Quant(b))
-                    if (a.scheme, a.group_size, a.cols) == (b.scheme, b.group_size, b.cols) =>
-                {
-                    a.rows += b.rows;
-                    a.words.extend(b.words);
-                    a.scales.extend(b.scales);
-                }
-                _ => {
-                    return Err(GpuError::Model(
-                        "the q/k/v (or gate/up) projections are stored in different formats or group sizes".into(),
-                    ));
-                }
+/// Stacks matrices with the same columns and format row-wise (q, k and v into one projection).
+pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
+    let mut parts = parts.into_iter();
+    let mut stacked = parts.next().ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
+    for part in parts {
+        match (&mut stacked, part) {
+            (Stored::F32 { rows, cols, values }, Stored::F32 { rows: r, cols: c, values: more }) if *cols == c => {
+                *rows += r;
+                values.extend(more);
+            }
+            (Stored::Quant(a), Stored::Quant(b))
+                if (a.scheme, a.group_size, a.cols) == (b.scheme, b.group_size, b.cols) =>
+            {
+                a.rows += b.rows;
+                a.words.extend(b.words);
+                a.scales.extend(b.scales);
+            }
+            _ => {
+                return Err(GpuError::Model(
+                    "the q/k/v (or gate/up) projections are stored in different formats or group sizes".into(),
+                ));
             }
         }
-        Ok(stacked)
     }
+    Ok(stacked)
 }
 
 /// Rows `first_row .. first_row + rows` of a matrix, in one buffer.
@@ -73,11 +52,11 @@ pub(crate) struct Matrix {
 }
 
 impl Matrix {
-    pub fn upload(gpu: &Gpu, name: &str, host: &HostMatrix) -> Matrix {
+    pub fn upload(gpu: &Gpu, name: &str, host: &Stored) -> Matrix {
         let (rows, cols) = (host.rows(), host.cols());
         let (scheme, group_size, words_per_row): (Scheme, usize, usize) = match host {
-            HostMatrix::F32 { .. } => (Scheme::F32, 1, cols),
-            HostMatrix::Quant(q) => (
+            Stored::F32 { .. } => (Scheme::F32, 1, cols),
+            Stored::Quant(q) => (
                 match q.scheme {
                     QuantScheme::Q8 => Scheme::Q8,
                     QuantScheme::Q4 => Scheme::Q4,
@@ -95,10 +74,10 @@ impl Matrix {
             let n = rows_per_chunk.min(rows - first);
             let label = format!("{name}[{first}..{}]", first + n);
             let (words, scales): (&[u8], Vec<u8>) = match host {
-                HostMatrix::F32 { data, .. } => {
+                Stored::F32 { values: data, .. } => {
                     (bytemuck::cast_slice(&data[first * cols..(first + n) * cols]), vec![0; 4])
                 }
-                HostMatrix::Quant(q) => {
+                Stored::Quant(q) => {
                     let groups = cols / q.group_size;
                     let mut scales: Vec<u16> = q.scales[first * groups..(first + n) * groups].to_vec();
                     if !scales.len().is_multiple_of(2) {

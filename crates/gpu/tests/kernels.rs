@@ -9,6 +9,7 @@ mod common;
 use common::{Rng, assert_close, gpu};
 use unmask_cpu::ops::{self, AttentionShape};
 use unmask_gpu::{KernelSet, OpRunner, WeightInput};
+use unmask_model::AttentionKind;
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw, candidates, propose_from_logits};
 
@@ -139,6 +140,7 @@ both! {
 both! {
     async fn attention_matches_on_odd_lengths_and_head_groupings() {
         let mut rng = Rng(6);
+        let kinds = [AttentionKind::Bidirectional, AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 8 }];
         for (seq, heads, kv_heads, head_dim) in
             [(1, 2, 1, 16), (33, 4, 2, 16), (100, 4, 2, 64), (70, 3, 1, 32), (5, 2, 2, 128)]
         {
@@ -148,12 +150,17 @@ both! {
                 qkv.chunks(q_w + 2 * kv_w).flat_map(|r| r[from..from + width].to_vec()).collect()
             };
             let shape = AttentionShape { seq, heads, kv_heads, head_dim };
-            let expected =
-                ops::attention(&split(0, q_w), &split(q_w, kv_w), &split(q_w + kv_w, kv_w), &vec![true; seq], shape);
-            for ops_gpu in runners(head_dim).await {
-                let actual = ops_gpu.attention(&qkv, heads, kv_heads, head_dim).await.unwrap();
-                let what = format!("attention seq {seq} heads {heads}/{kv_heads} d {head_dim}");
-                assert_close(&actual, &expected, 5e-5, 5e-4, &what);
+            let (q, k, v) = (split(0, q_w), split(q_w, kv_w), split(q_w + kv_w, kv_w));
+            for kind in kinds {
+                let expected = ops::attention(&q, &k, &v, &vec![true; seq], kind, shape);
+                // Only the rows from `first` on are computed (the engine keeps the others from an earlier pass).
+                let first = seq / 3;
+                for ops_gpu in runners(head_dim).await {
+                    let actual = ops_gpu.attention(&qkv, (heads, kv_heads, head_dim), kind, first).await.unwrap();
+                    let what = format!("attention {kind:?} seq {seq} heads {heads}/{kv_heads} d {head_dim}");
+                    assert!(actual[..first * q_w].iter().all(|&x| x == 0.0), "{what}: rows before {first} written");
+                    assert_close(&actual[first * q_w..], &expected[first * q_w..], 5e-5, 5e-4, &what);
+                }
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `config.json` of a Qwen2 / Dream / DiffuCoder model directory.
+//! `config.json` of a model directory: Qwen2 (Dream, DiffuCoder, ours) or Llama (SmolLM2).
 //!
 //! Hugging Face configs come in two generations: older checkpoints (Qwen2.5, Dream, DiffuCoder) keep
 //! `rope_theta` and `torch_dtype` at the top level, transformers 5 writes `rope_parameters.rope_theta` and
@@ -8,13 +8,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::arch::{Architecture, AttentionKind};
 use crate::error::{ModelError, Result};
 
 /// The architecture hyper-parameters and special tokens of a model, validated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// `qwen2` or `dream` (lower case).
+    /// As `config.json` spells it, lower case (`qwen2`, `dream`, `llama`).
     pub model_type: String,
+    /// The architecture `model_type` selects.
+    pub architecture: Architecture,
+    /// Which keys each query sees (`attention`, `block_size`; the architecture's default when absent).
+    pub attention: AttentionKind,
+    /// The q, k and v projections carry biases (Qwen2 does, Llama does not).
+    pub qkv_bias: bool,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -48,14 +55,23 @@ impl ModelConfig {
         let fields = Fields { obj, file };
 
         let model_type = fields.string("model_type")?.to_ascii_lowercase();
-        if !matches!(model_type.as_str(), "qwen2" | "dream") {
-            return Err(ModelError::Unsupported {
-                file: file.into(),
-                message: format!(
-                    "model_type `{model_type}` (supported: qwen2, dream — the Qwen2 architecture of Dream/DiffuCoder)"
-                ),
-            });
+        let architecture = Architecture::from_model_type(&model_type).ok_or_else(|| ModelError::Unsupported {
+            file: file.into(),
+            message: format!("model_type `{model_type}` (supported: {})", Architecture::model_types().join(", ")),
+        })?;
+        for flag in ["attention_bias", "mlp_bias"] {
+            if architecture == Architecture::Llama && fields.opt_bool(flag)? == Some(true) {
+                return Err(ModelError::Unsupported {
+                    file: file.into(),
+                    message: format!("`{flag}: true` (Llama without biases only)"),
+                });
+            }
         }
+        let attention = match fields.opt_string("attention")? {
+            Some(name) => AttentionKind::parse(&name, fields.opt_usize("block_size")?)
+                .map_err(|message| config_error(file, &message))?,
+            None => architecture.spec().default_attention,
+        };
         if let Some(act) = fields.opt_string("hidden_act")?
             && act != "silu"
         {
@@ -143,6 +159,9 @@ impl ModelConfig {
             shift_logits: fields.opt_bool("shift_logits")?.unwrap_or(true),
             dtype,
             model_type,
+            architecture,
+            attention,
+            qkv_bias: architecture.spec().qkv_bias,
         };
         config.validate(file)?;
         Ok(config)
@@ -159,6 +178,9 @@ impl ModelConfig {
             ("num_key_value_heads", self.num_key_value_heads),
             ("max_position_embeddings", self.max_position_embeddings),
         ];
+        if let AttentionKind::BlockCausal { block_size: 0 } = self.attention {
+            return Err(config_error(file, "`block_size` must be positive"));
+        }
         for (name, value) in positive {
             if value == 0 {
                 return Err(config_error(file, &format!("`{name}` must be positive")));
@@ -213,6 +235,9 @@ impl ModelConfig {
     ) -> ModelConfig {
         ModelConfig {
             model_type: "qwen2".into(),
+            architecture: Architecture::Qwen2,
+            attention: AttentionKind::Bidirectional,
+            qkv_bias: true,
             vocab_size: vocab,
             hidden_size: hidden,
             intermediate_size: intermediate,
@@ -236,7 +261,8 @@ impl ModelConfig {
         let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
         let q = self.num_attention_heads * self.head_dim;
         let kv = self.num_key_value_heads * self.head_dim;
-        let attention = h * q + q + 2 * (h * kv + kv) + q * h;
+        let bias = if self.qkv_bias { q + 2 * kv } else { 0 };
+        let attention = h * q + 2 * h * kv + bias + q * h;
         let mlp = 3 * h * i;
         let layer = attention + mlp + 2 * h;
         let head = if self.tie_word_embeddings { 0 } else { v * h };
@@ -255,8 +281,8 @@ impl ModelConfig {
 
     /// The `config.json` a Hugging Face loader (and this one) reads back to the same config.
     pub fn to_hf_json(&self) -> Value {
-        serde_json::json!({
-            "architectures": ["Qwen2ForCausalLM"],
+        let mut json = serde_json::json!({
+            "architectures": [self.architecture.spec().hf_class],
             "model_type": self.model_type,
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
@@ -275,7 +301,15 @@ impl ModelConfig {
             "pad_token_id": self.pad_token_id,
             "shift_logits": self.shift_logits,
             "torch_dtype": self.dtype,
-        })
+            "attention": self.attention.name(),
+        });
+        if let AttentionKind::BlockCausal { block_size } = self.attention {
+            json["block_size"] = block_size.into();
+        }
+        if self.architecture == Architecture::Llama {
+            json["attention_bias"] = false.into();
+        }
+        json
     }
 }
 
@@ -397,11 +431,43 @@ mod tests {
         assert!(parse(&v).unwrap_err().to_string().contains("mask_token_id 9999 is outside the vocabulary"));
 
         let mut v = base();
+        v["model_type"] = "gpt2".into();
+        assert!(parse(&v).unwrap_err().to_string().contains("unsupported model: model_type `gpt2`"));
+
+        let mut v = base();
         v["model_type"] = "llama".into();
-        assert!(parse(&v).unwrap_err().to_string().contains("unsupported model: model_type `llama`"));
+        v["attention_bias"] = true.into();
+        assert!(parse(&v).unwrap_err().to_string().contains("`attention_bias: true`"));
+
+        let mut v = base();
+        v["attention"] = "block_causal".into();
+        assert!(parse(&v).unwrap_err().to_string().contains("needs a `block_size`"));
 
         let err = ModelConfig::from_json("{\"model_type\": ", "config.json").unwrap_err().to_string();
         assert!(err.starts_with("config.json: malformed JSON"), "{err}");
+    }
+
+    #[test]
+    fn architecture_decides_biases_and_default_attention() {
+        let qwen2 = parse(&base()).unwrap();
+        assert_eq!(
+            (qwen2.architecture, qwen2.qkv_bias, qwen2.attention),
+            (Architecture::Qwen2, true, AttentionKind::Bidirectional)
+        );
+        let mut v = base();
+        v["model_type"] = "llama".into();
+        let llama = parse(&v).unwrap();
+        assert_eq!(
+            (llama.architecture, llama.qkv_bias, llama.attention),
+            (Architecture::Llama, false, AttentionKind::Causal)
+        );
+        v["attention"] = "block_causal".into();
+        v["block_size"] = 4.into();
+        let block = parse(&v).unwrap();
+        assert_eq!(block.attention, AttentionKind::BlockCausal { block_size: 4 });
+        assert_eq!(parse(&block.to_hf_json()).unwrap(), block);
+        // Llama has no biases: 2 × (64 + 2 · 32) fewer parameters than the same Qwen2.
+        assert_eq!(qwen2.parameter_count() - llama.parameter_count(), 2 * (64 + 2 * 32));
     }
 
     #[test]

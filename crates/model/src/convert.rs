@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::arch;
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
-use crate::layout;
 use crate::quant::{QuantScheme, QuantTensor};
 use crate::weights::{TensorData, Weights, write_safetensors};
 
@@ -30,12 +30,12 @@ impl std::fmt::Display for WeightFormat {
     }
 }
 
-/// One safetensors file holding every tensor the engine reads (per [`layout::expected_tensors`]) in
+/// One safetensors file holding every tensor the engine reads (per [`arch::tensor_names`]) in
 /// `format`. Quantized, the matrices (embedding, attention and MLP projections, an untied head) are stored per
 /// [`crate::quant`] and the norms and biases stay f32. Tensors the engine does not read are left out.
 pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFormat) -> Result<Vec<u8>> {
-    layout::check_weights(config, weights)?;
-    let tensors = layout::expected_tensors(config, layout::has_qkv_bias(weights))
+    arch::check(config, weights)?;
+    let tensors = arch::tensor_names(config)
         .into_iter()
         .map(|(name, shape)| {
             let values = weights.f32(&name, &shape)?;
@@ -90,7 +90,7 @@ mod tests {
     /// Every tensor of the tiny config, with values i/100 − 1 (a bias included, so there are 1-D tensors besides
     /// the norms).
     fn tiny_weights(config: &ModelConfig) -> Weights {
-        let tensors: Vec<(String, TensorData)> = layout::expected_tensors(config, true)
+        let tensors: Vec<(String, TensorData)> = arch::tensor_names(config)
             .into_iter()
             .map(|(name, shape)| {
                 let values = (0..shape.iter().product::<usize>()).map(|i| (i % 200) as f32 / 100.0 - 1.0).collect();
@@ -108,9 +108,9 @@ mod tests {
         let format = WeightFormat::Quant { scheme: QuantScheme::Q4, group_size: 8 };
         let bytes = convert_weights(&config, &source, format).unwrap();
         let converted = Weights::from_bytes(vec![("q4.safetensors".into(), bytes)]).unwrap();
-        layout::check_weights(&config, &converted).unwrap();
+        arch::check(&config, &converted).unwrap();
         assert_eq!(source.names(), converted.names());
-        for (name, shape) in layout::expected_tensors(&config, true) {
+        for (name, shape) in arch::tensor_names(&config) {
             let info = converted.info(&name).unwrap();
             let original = source.f32(&name, &shape).unwrap();
             if shape.len() == 2 {
@@ -138,8 +138,8 @@ mod tests {
                 assert_eq!(converted.info(name).unwrap().dtype, dtype, "{format} {name}");
             }
             // Values k/100 − 1: exact in f32; in f16 within half an ulp (2⁻¹¹ relative).
-            let embed = converted.f32(layout::EMBED, &[8, 16]).unwrap();
-            let original = source.f32(layout::EMBED, &[8, 16]).unwrap();
+            let embed = converted.f32(arch::tensors::EMBED, &[8, 16]).unwrap();
+            let original = source.f32(arch::tensors::EMBED, &[8, 16]).unwrap();
             for (a, b) in embed.iter().zip(&original) {
                 assert!((a - b).abs() <= b.abs() * 2f32.powi(-11), "{format}: {a} vs {b}");
             }

@@ -4,16 +4,17 @@
 //! **Invariant:** no GPU, no DOM, no threads; the only I/O is reading a model directory natively (wasm callers
 //! hand over bytes).
 
+pub mod arch;
 pub mod canvas;
 pub mod config;
 pub mod convert;
 pub mod error;
-pub mod layout;
 pub mod quant;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 
+pub use arch::{Architecture, AttentionKind, DecoderTensors, LayerTensors, Stored};
 pub use canvas::{CanvasError, check_canvas, check_positions};
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
@@ -35,7 +36,7 @@ impl ModelDir {
     /// Assembles a model from its three parts, checking that they agree.
     pub fn from_parts(name: String, config_json: &str, weights: Weights, tokenizer_json: &[u8]) -> Result<Self> {
         let config = ModelConfig::from_json(config_json, "config.json")?;
-        layout::check_weights(&config, &weights)?;
+        arch::check(&config, &weights)?;
         let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(ModelError::Tokenizer {

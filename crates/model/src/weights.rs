@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorView};
 
+use crate::arch::{self, Stored};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
@@ -285,10 +286,7 @@ impl Weights {
     }
 
     fn missing(&self, name: &str) -> ModelError {
-        ModelError::MissingTensor {
-            name: name.to_owned(),
-            files: self.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-        }
+        ModelError::MissingTensor { name: name.to_owned(), files: self.describe_files() }
     }
 
     /// A float or quantized tensor as f32 (dequantized), after checking that its shape is `shape`.
@@ -311,6 +309,24 @@ impl Weights {
             name: name.to_owned(),
             message: format!("dtype {:?} is not a float type (f32, f16, bf16)", info.dtype),
         })
+    }
+
+    /// A matrix as stored (f32 from any float dtype, or quantized), after checking that it is `[rows, cols]`.
+    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Stored> {
+        match self.quant(name)? {
+            Some(q) if q.rows == rows && q.cols == cols => Ok(Stored::Quant(q)),
+            Some(q) => Err(ModelError::Tensor {
+                file: self.file_of(name).to_owned(),
+                name: name.to_owned(),
+                message: format!("shape {:?}, expected {:?} from config.json", [q.rows, q.cols], [rows, cols]),
+            }),
+            None => Ok(Stored::F32 { rows, cols, values: self.f32(name, &[rows, cols])? }),
+        }
+    }
+
+    /// The files' names, for messages.
+    pub(crate) fn describe_files(&self) -> String {
+        self.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
     /// A quantized tensor's packed words and scales; `None` for a tensor stored as floats.
@@ -653,7 +669,7 @@ impl Weights {
                 })
                 .collect()
         };
-        let tensors: Vec<(String, TensorData)> = crate::layout::expected_tensors(config, true)
+        let tensors: Vec<(String, TensorData)> = arch::tensor_names(config)
             .into_iter()
             .map(|(name, shape)| {
                 let n: usize = shape.iter().product();
@@ -662,7 +678,7 @@ impl Weights {
                     uniform(n, 0.1).into_iter().map(|v| 1.0 + v).collect()
                 } else if name.ends_with("bias") {
                     uniform(n, 0.1)
-                } else if name == crate::layout::EMBED {
+                } else if name == arch::tensors::EMBED {
                     uniform(n, 8.0 / fan_in.sqrt())
                 } else {
                     uniform(n, 1.0 / fan_in.sqrt())

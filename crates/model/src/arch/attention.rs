@@ -1,0 +1,106 @@
+//! Which keys a query may attend to. Every engine and kernel asks this one type, so the three kinds mean the
+//! same thing everywhere.
+
+use serde::{Deserialize, Serialize};
+
+/// The attention mask of a decoder, named in `config.json` as `attention` (and `block_size`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttentionKind {
+    /// Every position sees every position (Dream, DiffuCoder, LLaDA): the default.
+    #[default]
+    Bidirectional,
+    /// Position `i` sees positions `0..=i`: an autoregressive model run as it was trained.
+    Causal,
+    /// Positions are cut into blocks of `block_size`; a position sees its own block whole and every earlier
+    /// block (block diffusion: bidirectional inside a block, causal across blocks).
+    BlockCausal { block_size: usize },
+}
+
+impl AttentionKind {
+    /// Parses `config.json`'s `attention` value; `block_size` is required by, and only read for,
+    /// `block_causal`.
+    pub fn parse(name: &str, block_size: Option<usize>) -> Result<Self, String> {
+        match (name, block_size) {
+            ("bidirectional", _) => Ok(Self::Bidirectional),
+            ("causal", _) => Ok(Self::Causal),
+            ("block_causal", Some(0)) => Err("`block_size` must be positive".into()),
+            ("block_causal", Some(block_size)) => Ok(Self::BlockCausal { block_size }),
+            ("block_causal", None) => Err("`attention: block_causal` needs a `block_size`".into()),
+            (other, _) => Err(format!("`attention` is `{other}` (expected bidirectional, causal or block_causal)")),
+        }
+    }
+
+    /// The name `config.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bidirectional => "bidirectional",
+            Self::Causal => "causal",
+            Self::BlockCausal { .. } => "block_causal",
+        }
+    }
+
+    /// The block size as the kernels take it: 0 for bidirectional (no limit), 1 for causal, `b` for
+    /// block-causal. A query at `i` then sees keys `0 .. (i / b + 1) · b` (all keys when 0).
+    pub fn kernel_block(self) -> u32 {
+        match self {
+            Self::Bidirectional => 0,
+            Self::Causal => 1,
+            Self::BlockCausal { block_size } => u32::try_from(block_size).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// One past the last key that the query at `query` sees, in a canvas of `seq` positions.
+    pub fn key_end(self, query: usize, seq: usize) -> usize {
+        match self.kernel_block() as usize {
+            0 => seq,
+            block => ((query / block + 1).saturating_mul(block)).min(seq),
+        }
+    }
+
+    /// Whether the hidden states of a position depend only on earlier blocks and its own: then the rows
+    /// before a block boundary can be kept from one pass to the next while the tokens before it are unchanged.
+    pub fn is_prefix_stable(self) -> bool {
+        self != Self::Bidirectional
+    }
+
+    /// Given that the first `unchanged` tokens of a canvas equal those of the previous pass, how many leading
+    /// rows of that pass (keys, values and outputs of every layer) are still exact: `unchanged` rounded down
+    /// to a block boundary, and 0 for bidirectional attention, where every row sees every token.
+    pub fn reusable_rows(self, unchanged: usize) -> usize {
+        match self.kernel_block() as usize {
+            0 => 0,
+            block => unchanged / block * block,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ends_by_hand() {
+        let seq = 10;
+        let ends = |kind: AttentionKind| (0..seq).map(|q| kind.key_end(q, seq)).collect::<Vec<_>>();
+        assert_eq!(ends(AttentionKind::Bidirectional), vec![10; 10]);
+        assert_eq!(ends(AttentionKind::Causal), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(ends(AttentionKind::BlockCausal { block_size: 4 }), vec![4, 4, 4, 4, 8, 8, 8, 8, 10, 10]);
+    }
+
+    #[test]
+    fn reusable_rows_stop_at_a_block_boundary() {
+        assert_eq!(AttentionKind::Bidirectional.reusable_rows(9), 0);
+        assert_eq!(AttentionKind::Causal.reusable_rows(9), 9);
+        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(9), 8);
+        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(3), 0);
+    }
+
+    #[test]
+    fn parses_config_names() {
+        assert_eq!(AttentionKind::parse("causal", None), Ok(AttentionKind::Causal));
+        assert_eq!(AttentionKind::parse("block_causal", Some(8)), Ok(AttentionKind::BlockCausal { block_size: 8 }));
+        assert!(AttentionKind::parse("block_causal", None).unwrap_err().contains("needs a `block_size`"));
+        assert!(AttentionKind::parse("block_causal", Some(0)).unwrap_err().contains("positive"));
+        assert!(AttentionKind::parse("sliding", None).unwrap_err().contains("`sliding`"));
+    }
+}

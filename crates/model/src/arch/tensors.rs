@@ -1,0 +1,209 @@
+//! The weights of a decoder by name: the one place that knows the Hugging Face tensor names and shapes, and
+//! the one loader every engine reads them through.
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::quant::QuantTensor;
+use crate::weights::Weights;
+
+pub const EMBED: &str = "model.embed_tokens.weight";
+pub const FINAL_NORM: &str = "model.norm.weight";
+pub const LM_HEAD: &str = "lm_head.weight";
+
+/// `model.layers.{layer}.{suffix}`.
+fn layer_tensor(layer: usize, suffix: &str) -> String {
+    format!("model.layers.{layer}.{suffix}")
+}
+
+/// A matrix as the file stores it: floats (converted to f32) or quantized words and scales.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    F32 { rows: usize, cols: usize, values: Vec<f32> },
+    Quant(QuantTensor),
+}
+
+impl Stored {
+    pub fn rows(&self) -> usize {
+        match self {
+            Stored::F32 { rows, .. } => *rows,
+            Stored::Quant(q) => q.rows,
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match self {
+            Stored::F32 { cols, .. } => *cols,
+            Stored::Quant(q) => q.cols,
+        }
+    }
+
+    /// The values as f32, dequantized if stored quantized.
+    pub fn into_f32(self) -> Vec<f32> {
+        match self {
+            Stored::F32 { values, .. } => values,
+            Stored::Quant(q) => q.dequantize(),
+        }
+    }
+}
+
+/// The biases of the q, k and v projections (Qwen2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QkvBias {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+/// One decoder layer; `M` is how an engine holds a matrix. Norm weights and biases are always f32.
+pub struct LayerTensors<M> {
+    pub input_norm: Vec<f32>,
+    pub q: M,
+    pub k: M,
+    pub v: M,
+    pub qkv_bias: Option<QkvBias>,
+    pub o: M,
+    pub post_norm: Vec<f32>,
+    pub gate: M,
+    pub up: M,
+    pub down: M,
+}
+
+/// Every weight of a decoder.
+pub struct DecoderTensors<M> {
+    pub embed: M,
+    pub layers: Vec<LayerTensors<M>>,
+    pub final_norm: Vec<f32>,
+    /// `None` when the head is tied to the embedding.
+    pub head: Option<M>,
+}
+
+/// The names of one layer's tensors with their shapes, in the order files list them.
+struct LayerNames {
+    input_norm: (String, Vec<usize>),
+    q: (String, Vec<usize>),
+    k: (String, Vec<usize>),
+    v: (String, Vec<usize>),
+    o: (String, Vec<usize>),
+    post_norm: (String, Vec<usize>),
+    gate: (String, Vec<usize>),
+    up: (String, Vec<usize>),
+    down: (String, Vec<usize>),
+    /// q, k, v biases, when the architecture has them.
+    bias: Option<[(String, Vec<usize>); 3]>,
+}
+
+impl LayerNames {
+    fn new(config: &ModelConfig, layer: usize) -> Self {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let q = config.num_attention_heads * config.head_dim;
+        let kv = config.num_key_value_heads * config.head_dim;
+        let named = |suffix: &str, shape: Vec<usize>| (layer_tensor(layer, suffix), shape);
+        LayerNames {
+            input_norm: named("input_layernorm.weight", vec![h]),
+            q: named("self_attn.q_proj.weight", vec![q, h]),
+            k: named("self_attn.k_proj.weight", vec![kv, h]),
+            v: named("self_attn.v_proj.weight", vec![kv, h]),
+            o: named("self_attn.o_proj.weight", vec![h, q]),
+            post_norm: named("post_attention_layernorm.weight", vec![h]),
+            gate: named("mlp.gate_proj.weight", vec![i, h]),
+            up: named("mlp.up_proj.weight", vec![i, h]),
+            down: named("mlp.down_proj.weight", vec![h, i]),
+            bias: config.qkv_bias.then(|| {
+                [
+                    named("self_attn.q_proj.bias", vec![q]),
+                    named("self_attn.k_proj.bias", vec![kv]),
+                    named("self_attn.v_proj.bias", vec![kv]),
+                ]
+            }),
+        }
+    }
+
+    fn all(self) -> Vec<(String, Vec<usize>)> {
+        let mut all =
+            vec![self.input_norm, self.q, self.k, self.v, self.o, self.post_norm, self.gate, self.up, self.down];
+        all.extend(self.bias.into_iter().flatten());
+        all
+    }
+}
+
+/// Every tensor the forward pass reads, with the shape `config.json` implies, in the order files list them.
+pub fn tensor_names(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, v) = (config.hidden_size, config.vocab_size);
+    let mut tensors = vec![(EMBED.to_owned(), vec![v, h])];
+    for layer in 0..config.num_hidden_layers {
+        tensors.extend(LayerNames::new(config, layer).all());
+    }
+    tensors.push((FINAL_NORM.to_owned(), vec![h]));
+    if !config.tie_word_embeddings {
+        tensors.push((LM_HEAD.to_owned(), vec![v, h]));
+    }
+    tensors
+}
+
+/// Checks that `weights` holds every tensor the config implies, with the right shape, before any engine
+/// spends time converting them.
+pub fn check(config: &ModelConfig, weights: &Weights) -> Result<()> {
+    for (name, shape) in tensor_names(config) {
+        let info = weights.info(&name).ok_or_else(|| {
+            let hint = match name.as_str() {
+                LM_HEAD => " (or set tie_word_embeddings in config.json)",
+                n if n.ends_with(".bias") => " (a qwen2 model has q/k/v biases; is model_type right?)",
+                _ => "",
+            };
+            ModelError::MissingTensor { name: format!("{name}{hint}"), files: weights.describe_files() }
+        })?;
+        if info.shape != shape {
+            return Err(ModelError::Tensor {
+                file: weights.file_of(&name).to_owned(),
+                name,
+                message: format!("shape {:?}, expected {:?} from config.json", info.shape, shape),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl<M> DecoderTensors<M> {
+    /// Reads every weight the config implies, after checking all their names and shapes, and hands each
+    /// matrix as stored to `matrix` (called in file order, so an engine converts one at a time).
+    pub fn load<E: From<ModelError>>(
+        config: &ModelConfig,
+        weights: &Weights,
+        mut matrix: impl FnMut(&str, Stored) -> Result<M, E>,
+    ) -> Result<Self, E> {
+        check(config, weights)?;
+        let mut read = |(name, shape): &(String, Vec<usize>)| -> Result<M, E> {
+            let stored = weights.matrix(name, shape[0], shape[1])?;
+            matrix(name, stored)
+        };
+        let vector = |(name, shape): &(String, Vec<usize>)| weights.f32(name, shape);
+        let embed = read(&(EMBED.to_owned(), vec![config.vocab_size, config.hidden_size]))?;
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for layer in 0..config.num_hidden_layers {
+            let names = LayerNames::new(config, layer);
+            let qkv_bias = match &names.bias {
+                Some([q, k, v]) => Some(QkvBias { q: vector(q)?, k: vector(k)?, v: vector(v)? }),
+                None => None,
+            };
+            layers.push(LayerTensors {
+                input_norm: vector(&names.input_norm)?,
+                q: read(&names.q)?,
+                k: read(&names.k)?,
+                v: read(&names.v)?,
+                qkv_bias,
+                o: read(&names.o)?,
+                post_norm: vector(&names.post_norm)?,
+                gate: read(&names.gate)?,
+                up: read(&names.up)?,
+                down: read(&names.down)?,
+            });
+        }
+        let final_norm = vector(&(FINAL_NORM.to_owned(), vec![config.hidden_size]))?;
+        let head = if config.tie_word_embeddings {
+            None
+        } else {
+            Some(read(&(LM_HEAD.to_owned(), vec![config.vocab_size, config.hidden_size]))?)
+        };
+        Ok(DecoderTensors { embed, layers, final_norm, head })
+    }
+}
