@@ -5,7 +5,7 @@ use unmask_model::ModelDir;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A Hugging Face model directory (config.json, *.safetensors, tokenizer.json).
+    /// A Hugging Face model directory (config.json, *.safetensors, tokenizer.json) or a GGUF file.
     model_dir: PathBuf,
 }
 
@@ -55,6 +55,9 @@ pub fn run(args: Args) -> Result<()> {
     println!("parameters   {} ({} stored)", human_count(c.parameter_count()), human_count(stored));
     println!("dtype        {}", dtypes.join(", "));
     println!("size         {}", human_bytes(model.weights.total_bytes()));
+    for note in &model.notes {
+        println!("note         {note}");
+    }
     for (key, value) in model.weights.file_metadata() {
         println!("metadata     {key} = {value}");
     }

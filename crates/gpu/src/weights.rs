@@ -2,37 +2,33 @@
 //! exceed the device's largest storage binding.
 
 use unmask_model::Stored;
-use unmask_model::quant::QuantScheme;
+use unmask_model::quant::{QuantScheme, QuantTensor};
 use wgpu::util::DeviceExt;
 
 use crate::kernels::Scheme;
 use crate::{Gpu, GpuError};
 
-/// Stacks matrices with the same columns and format row-wise (q, k and v into one projection).
+/// Stacks matrices with the same columns row-wise (q, k and v into one projection): as stored when they are
+/// quantized alike, otherwise in f32 (a file may store q, k and v in different formats).
 pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
-    let mut parts = parts.into_iter();
-    let mut stacked = parts.next().ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
-    for part in parts {
-        match (&mut stacked, part) {
-            (Stored::F32 { rows, cols, values }, Stored::F32 { rows: r, cols: c, values: more }) if *cols == c => {
-                *rows += r;
-                values.extend(more);
-            }
-            (Stored::Quant(a), Stored::Quant(b))
-                if (a.scheme, a.group_size, a.cols) == (b.scheme, b.group_size, b.cols) =>
-            {
-                a.rows += b.rows;
-                a.words.extend(b.words);
-                a.scales.extend(b.scales);
-            }
-            _ => {
-                return Err(GpuError::Model(
-                    "the q/k/v (or gate/up) projections are stored in different formats or group sizes".into(),
-                ));
-            }
-        }
+    let cols = parts.first().map(Stored::cols).ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
+    if parts.iter().any(|p| p.cols() != cols) {
+        return Err(GpuError::Model("the q/k/v (or gate/up) projections have different widths".into()));
     }
-    Ok(stacked)
+    let scheme = |p: &Stored| if let Stored::Quant(q) = p { Some((q.scheme, q.group_size)) } else { None };
+    if scheme(&parts[0]).is_some() && parts.iter().all(|p| scheme(p) == scheme(&parts[0])) {
+        let mut quantized = parts.into_iter().filter_map(|p| if let Stored::Quant(q) = p { Some(q) } else { None });
+        let mut stacked: QuantTensor = quantized.next().expect("checked: at least one part");
+        for q in quantized {
+            stacked.rows += q.rows;
+            stacked.words.extend(q.words);
+            stacked.scales.extend(q.scales);
+        }
+        return Ok(Stored::Quant(stacked));
+    }
+    let rows = parts.iter().map(Stored::rows).sum();
+    let values = parts.into_iter().flat_map(Stored::into_f32).collect();
+    Ok(Stored::F32 { rows, cols, values })
 }
 
 /// Rows `first_row .. first_row + rows` of a matrix, in one buffer.

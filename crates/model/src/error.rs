@@ -23,6 +23,8 @@ pub enum ModelError {
     Quantize { message: String },
     #[error("tokenizer.json: {message}")]
     Tokenizer { message: String },
+    #[error("{file}: {error}")]
+    Gguf { file: String, error: crate::gguf::GgufError },
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

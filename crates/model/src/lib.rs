@@ -9,6 +9,7 @@ pub mod canvas;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod gguf;
 pub mod quant;
 pub mod tokenizer;
 pub mod trace;
@@ -30,6 +31,8 @@ pub struct ModelDir {
     pub config: ModelConfig,
     pub weights: Weights,
     pub tokenizer: Tokenizer,
+    /// What loading decided that the files did not say (a GGUF import's mask placeholder, for one).
+    pub notes: Vec<String>,
 }
 
 impl ModelDir {
@@ -47,12 +50,30 @@ impl ModelDir {
                 ),
             });
         }
-        Ok(Self { name, config, weights, tokenizer })
+        Ok(Self { name, config, weights, tokenizer, notes: Vec::new() })
     }
 
-    /// Opens a model directory from disk (weights memory-mapped).
+    /// A model from the bytes of a GGUF file (see [`gguf`]).
+    pub fn from_gguf(name: String, bytes: &[u8]) -> Result<Self> {
+        let fail = |error| ModelError::Gguf { file: name.clone(), error };
+        let imported = gguf::import(bytes).map_err(fail)?;
+        let weights = Weights::from_tensors(&name, imported.tensors)?;
+        let mut model = Self::from_parts(name, &imported.config_json, weights, imported.tokenizer_json.as_bytes())?;
+        model.notes = imported.notes;
+        Ok(model)
+    }
+
+    /// Opens a model directory from disk (weights memory-mapped), or a GGUF file.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open(dir: &std::path::Path) -> Result<Self> {
+        if dir.is_file() {
+            let bytes = std::fs::read(dir).map_err(|e| ModelError::io(dir, e))?;
+            if !gguf::is_gguf(&bytes) {
+                let error = std::io::Error::other("a file that is not GGUF (a model is a directory or a .gguf file)");
+                return Err(ModelError::io(dir, error));
+            }
+            return Self::from_gguf(dir.display().to_string(), &bytes);
+        }
         if !dir.is_dir() {
             let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such model directory");
             return Err(ModelError::io(dir, error));

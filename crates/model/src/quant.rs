@@ -130,6 +130,19 @@ pub struct QuantTensor {
 }
 
 impl QuantTensor {
+    /// A tensor with no words or scales yet, room reserved for `rows × cols` values.
+    pub fn empty(scheme: QuantScheme, group_size: usize, rows: usize, cols: usize) -> Self {
+        let (words, scales) = (rows * cols / scheme.values_per_word(), rows * cols / group_size);
+        QuantTensor {
+            scheme,
+            group_size,
+            rows,
+            cols,
+            words: Vec::with_capacity(words),
+            scales: Vec::with_capacity(scales),
+        }
+    }
+
     /// Quantizes the row-major matrix `w` (`rows × cols` values) as the module documentation defines.
     pub fn quantize(w: &[f32], rows: usize, cols: usize, scheme: QuantScheme, group_size: usize) -> Result<Self> {
         let fail = |message: String| ModelError::Quantize { message };

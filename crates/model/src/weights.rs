@@ -113,6 +113,32 @@ impl Weights {
         Self::from_files(parsed)
     }
 
+    /// Weights from tensors in memory (an imported GGUF file): one safetensors image per quantization scheme,
+    /// since a file's metadata names one, the float tensors with the first.
+    pub fn from_tensors(name: &str, tensors: Vec<(String, TensorData)>) -> Result<Self> {
+        let scheme = |t: &TensorData| if let TensorData::Quant(q) = t { Some((q.scheme, q.group_size)) } else { None };
+        let mut groups: Vec<(Option<(QuantScheme, usize)>, Vec<(String, TensorData)>)> = Vec::new();
+        for (tensor_name, data) in tensors {
+            let key = scheme(&data);
+            let at = match groups.iter().position(|(k, _)| *k == key || (key.is_none() && k.is_some())) {
+                Some(at) => at,
+                None => {
+                    groups.push((key, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            groups[at].1.push((tensor_name, data));
+        }
+        let files = groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, group))| {
+                Ok((format!("{name} (part {})", i + 1), write_safetensors(&group, &BTreeMap::new())?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_bytes(files)
+    }
+
     /// Memory-maps the weights of a model directory: `model.safetensors`, or every shard named by
     /// `model.safetensors.index.json`.
     #[cfg(not(target_arch = "wasm32"))]
