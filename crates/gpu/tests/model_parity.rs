@@ -7,7 +7,21 @@ use common::{assert_close, config, gpu, log, max_abs_diff, tiny_fixture};
 use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions, KernelSet};
 use unmask_model::convert::{WeightFormat, convert_weights};
-use unmask_model::{ModelConfig, QuantScheme, Weights};
+use unmask_model::{Architecture, AttentionKind, ModelConfig, QuantScheme, Weights};
+
+const KINDS: [AttentionKind; 3] =
+    [AttentionKind::Bidirectional, AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }];
+
+/// A small Llama (no q/k/v biases) with the given attention.
+fn llama(attention: AttentionKind) -> ModelConfig {
+    ModelConfig {
+        model_type: "llama".into(),
+        architecture: Architecture::Llama,
+        qkv_bias: false,
+        attention,
+        ..config(64, 2, 4, 2, 128, 256)
+    }
+}
 
 async fn load_gpu(config: &ModelConfig, weights: &Weights, quant: Option<QuantScheme>, set: KernelSet) -> GpuModel {
     let options = GpuOptions { quant, max_len: 256, kernels: Some(set), ..GpuOptions::default() };
@@ -67,6 +81,23 @@ both! {
 
 /// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
 /// engine step by step instead).
+both! {
+    async fn every_architecture_and_attention_kind_matches() {
+        for kind in KINDS {
+            let qwen2 = ModelConfig { attention: kind, ..config(64, 2, 4, 2, 128, 256) };
+            for (c, seed) in [(qwen2, 21), (llama(kind), 22)] {
+                let weights = Weights::random(&c, seed);
+                let ids = tokens(23, c.vocab_size);
+                let expected = CpuModel::load(&c, &weights).unwrap().logits(&ids, None).unwrap();
+                for set in SETS {
+                    let actual = load_gpu(&c, &weights, None, set).await.logits(&ids).await.unwrap();
+                    assert_close(&actual, &expected, 1e-3, 1e-3, &format!("{} {kind:?} {set:?}", c.model_type));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod decodes {
     use super::*;
@@ -123,6 +154,14 @@ mod decodes {
         let mut prompt = tokens(9, dir.config.vocab_size);
         prompt[4] = dir.config.mask_token_id; // a hole to infill
         check_decodes(&dir.config, &dir.weights, &prompt, "tiny fixture");
+    }
+
+    #[test]
+    fn causal_and_block_causal_llama_decodes_match_for_every_algorithm() {
+        for kind in [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }] {
+            let c = llama(kind);
+            check_decodes(&c, &Weights::random(&c, 13), &tokens(7, c.vocab_size), &format!("llama {kind:?}"));
+        }
     }
 
     #[test]
