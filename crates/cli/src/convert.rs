@@ -21,7 +21,7 @@ enum Target {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model directory to convert.
+    /// The model to convert: a model directory or a GGUF file.
     model_dir: PathBuf,
     /// Weight format of the copy: q8 / q4 (symmetric group quantization) or plain f16 / f32.
     #[arg(long, value_enum)]
@@ -137,9 +137,19 @@ pub fn run(args: Args) -> Result<()> {
     let (temporary, weights_path) = (out.join(TEMPORARY_FILE), out.join(WEIGHTS_FILE));
     std::fs::write(&temporary, &bytes).with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, &weights_path).with_context(|| format!("writing {}", weights_path.display()))?;
+    let from_gguf = args.model_dir.is_file();
     for file in COPIED {
         let (from, to) = (args.model_dir.join(file), out.join(file));
-        if from.exists() {
+        let written = match file {
+            // A GGUF file holds its config and tokenizer as metadata: write them as imported (with the mask
+            // placeholder, if one was chosen, written down).
+            "config.json" if from_gguf => Some(serde_json::to_string_pretty(&source.config.to_hf_json())? + "\n"),
+            "tokenizer.json" if from_gguf => Some(source.tokenizer.to_json()?),
+            _ => None,
+        };
+        if let Some(text) = written {
+            std::fs::write(&to, text).with_context(|| format!("writing {}", to.display()))?;
+        } else if !from_gguf && from.exists() {
             std::fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
         } else if to.exists() {
             // Left over from an earlier conversion of another model.

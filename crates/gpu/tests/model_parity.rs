@@ -79,8 +79,7 @@ both! {
     }
 }
 
-/// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
-/// engine step by step instead).
+// Every architecture and attention kind, in the browser too.
 both! {
     async fn every_architecture_and_attention_kind_matches() {
         for kind in KINDS {
@@ -98,6 +97,8 @@ both! {
     }
 }
 
+/// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
+/// engine step by step instead).
 #[cfg(not(target_arch = "wasm32"))]
 mod decodes {
     use super::*;

@@ -35,6 +35,11 @@ impl Tokenizer {
         self.inner.id_to_token(id)
     }
 
+    /// The `tokenizer.json` text (what a converted model directory stores).
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(true).map_err(|e| ModelError::Tokenizer { message: e.to_string() })
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

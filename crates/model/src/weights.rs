@@ -116,8 +116,9 @@ impl Weights {
     /// Weights from tensors in memory (an imported GGUF file): one safetensors image per quantization scheme,
     /// since a file's metadata names one, the float tensors with the first.
     pub fn from_tensors(name: &str, tensors: Vec<(String, TensorData)>) -> Result<Self> {
+        type Scheme = Option<(QuantScheme, usize)>;
         let scheme = |t: &TensorData| if let TensorData::Quant(q) = t { Some((q.scheme, q.group_size)) } else { None };
-        let mut groups: Vec<(Option<(QuantScheme, usize)>, Vec<(String, TensorData)>)> = Vec::new();
+        let mut groups: Vec<(Scheme, Vec<(String, TensorData)>)> = Vec::new();
         for (tensor_name, data) in tensors {
             let key = scheme(&data);
             let at = match groups.iter().position(|(k, _)| *k == key || (key.is_none() && k.is_some())) {

@@ -1,0 +1,37 @@
+//! The GGUF reader and dequantization against the `gguf` Python package, on a file it wrote holding one tensor
+//! of every supported type (`tools/reference/make_tiny_llama.py`), as version 3 and patched to version 2.
+
+use unmask_model::gguf::{GgufFile, dequantize};
+use unmask_tests::{f32_vec, read_json, repo_path};
+
+fn check(bytes: &[u8], version: u32) -> usize {
+    let fixture = read_json("tests/fixtures/gguf-types.json");
+    let file = GgufFile::parse(bytes).unwrap();
+    assert_eq!(file.version, version);
+    let expected = fixture["tensors"].as_array().unwrap();
+    assert_eq!(file.tensors.len(), expected.len());
+    for (info, want) in file.tensors.iter().zip(expected) {
+        let what = format!("v{version} {}", info.name);
+        assert_eq!(info.name, want["name"].as_str().unwrap(), "{what}");
+        assert_eq!(format!("{:?}", info.kind).to_uppercase(), want["type"].as_str().unwrap(), "{what}: type");
+        let shape: Vec<usize> =
+            want["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        // The package reports GGUF order (columns first); ours is rows first.
+        assert_eq!(info.shape(), shape.iter().rev().copied().collect::<Vec<_>>(), "{what}: shape");
+        let values = dequantize(info.kind, file.data(info));
+        // Both sides do exact arithmetic on the same bytes (f16 scale × small integer, plus the minimum).
+        assert_eq!(values, f32_vec(&want["values"]), "{what}: values");
+    }
+    expected.len()
+}
+
+#[test]
+fn every_tensor_type_dequantizes_as_the_gguf_package_does() {
+    let bytes = std::fs::read(repo_path("tests/fixtures/gguf-types.gguf")).unwrap();
+    assert_eq!(&bytes[4..8], &3u32.to_le_bytes(), "the package writes version 3");
+    assert_eq!(check(&bytes, 3), 6);
+    // Version 2 has the same layout (64-bit counts); only the number differs.
+    let mut v2 = bytes.clone();
+    v2[4..8].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(check(&v2, 2), 6);
+}
