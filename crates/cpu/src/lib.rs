@@ -9,7 +9,7 @@ pub mod ops;
 
 pub use model::CpuModel;
 
-use unmask_sampler::{Denoiser, Proposal, ProposalRule, StepKey, propose_from_logits};
+use unmask_sampler::{Denoiser, DenoiserError, Proposal, ProposalRule, StepKey, propose_from_logits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CpuError {
@@ -21,6 +21,15 @@ pub enum CpuError {
     MaskLength { mask: usize, seq: usize },
 }
 
+impl From<CpuError> for DenoiserError {
+    fn from(error: CpuError) -> Self {
+        match error {
+            CpuError::Canvas(canvas) => DenoiserError::Canvas(canvas),
+            other => DenoiserError::Engine { engine: "reference", message: other.to_string() },
+        }
+    }
+}
+
 impl Denoiser for CpuModel {
     fn propose(
         &mut self,
@@ -28,8 +37,8 @@ impl Denoiser for CpuModel {
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
-    ) -> Result<Vec<Proposal>, String> {
-        let hidden = self.hidden_states(canvas, None).map_err(|e| e.to_string())?;
+    ) -> Result<Vec<Proposal>, DenoiserError> {
+        let hidden = self.hidden_states(canvas, None)?;
         let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
         let logits = self.logits_of_rows(&hidden, &rows);
         let vocab = self.config().vocab_size;

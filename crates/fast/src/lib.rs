@@ -18,7 +18,9 @@ mod pool;
 
 pub use model::{FastModel, FastOptions};
 pub use peak::fma_peak_gflops;
-use unmask_sampler::{Denoiser, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits};
+use unmask_sampler::{
+    Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits,
+};
 
 /// Whether this CPU multiplies quantized weights with int8 dot products (see [`FastOptions::int8_dot`]).
 pub fn int8_dot_available() -> bool {
@@ -71,6 +73,15 @@ impl FastModel {
     }
 }
 
+impl From<FastError> for DenoiserError {
+    fn from(error: FastError) -> Self {
+        match error {
+            FastError::Canvas(canvas) => DenoiserError::Canvas(canvas),
+            other => DenoiserError::Engine { engine: "fast", message: other.to_string() },
+        }
+    }
+}
+
 impl Denoiser for FastModel {
     fn propose(
         &mut self,
@@ -78,8 +89,8 @@ impl Denoiser for FastModel {
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
-    ) -> Result<Vec<Proposal>, String> {
-        let scored = self.propose_scored(canvas, positions, rule, key, 0).map_err(|e| e.to_string())?;
+    ) -> Result<Vec<Proposal>, DenoiserError> {
+        let scored = self.propose_scored(canvas, positions, rule, key, 0)?;
         Ok(scored.into_iter().map(|s| s.proposal).collect())
     }
 

@@ -45,6 +45,16 @@ impl From<unmask_model::ModelError> for GpuError {
     }
 }
 
+impl From<GpuError> for unmask_sampler::DenoiserError {
+    fn from(error: GpuError) -> Self {
+        match error {
+            GpuError::Canvas(canvas) => Self::Canvas(canvas),
+            GpuError::DeviceLost(why) => Self::DeviceLost(why),
+            other => Self::Engine { engine: "GPU", message: other.to_string() },
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 impl unmask_sampler::Denoiser for GpuModel {
     fn propose(
@@ -53,9 +63,8 @@ impl unmask_sampler::Denoiser for GpuModel {
         positions: &[u32],
         rule: &unmask_sampler::ProposalRule,
         key: unmask_sampler::StepKey,
-    ) -> Result<Vec<unmask_sampler::Proposal>, String> {
-        let proposals = pollster::block_on(self.propose_with_candidates(canvas, positions, rule, key))
-            .map_err(|e| e.to_string())?;
+    ) -> Result<Vec<unmask_sampler::Proposal>, unmask_sampler::DenoiserError> {
+        let proposals = pollster::block_on(self.propose_with_candidates(canvas, positions, rule, key))?;
         Ok(proposals.into_iter().map(|p| p.proposal).collect())
     }
 

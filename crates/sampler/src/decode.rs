@@ -231,12 +231,12 @@ impl Decode {
     /// positions (in order) and the milliseconds the step took.
     pub fn advance(&mut self, proposals: Vec<Proposal>, millis: f64) -> Result<(), SamplerError> {
         let Some(request) = self.request() else {
-            return Err(SamplerError::Backend("the decode is already finished".into()));
+            return Err(SamplerError::OutOfOrder("the decode is already finished"));
         };
         if proposals.len() != request.positions.len()
             || proposals.iter().zip(&request.positions).any(|(p, &q)| p.position != q)
         {
-            return Err(SamplerError::Backend("backend returned proposals for other positions than asked".into()));
+            return Err(SamplerError::OutOfOrder("proposals for other positions than asked"));
         }
         let masked_before = self.canvas.iter().filter(|&&t| t == self.mask).count();
         let step = self.steps.len() as u32;

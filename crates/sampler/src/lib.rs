@@ -20,20 +20,34 @@ pub use unmask_model::trace::Proposal;
 /// A model that, given the canvas, proposes a token and a score for masked positions.
 pub trait Denoiser {
     /// One proposal per entry of `positions` (all masked, increasing), in the same order. The backend runs
-    /// the forward pass over the whole `canvas` (bidirectional), applies the model's logit shift, and turns
-    /// each position's logits row into a proposal as [`propose_from_logits`] does.
+    /// the forward pass over the whole `canvas` (with the model's attention kind), applies the model's logit
+    /// shift, and turns each position's logits row into a proposal as [`propose_from_logits`] does.
     fn propose(
         &mut self,
         canvas: &[u32],
         positions: &[u32],
         rule: &ProposalRule,
         key: StepKey,
-    ) -> Result<Vec<Proposal>, String>;
+    ) -> Result<Vec<Proposal>, DenoiserError>;
 
     fn mask_token_id(&self) -> u32;
 
     /// The longest canvas the model accepts.
     fn max_len(&self) -> usize;
+}
+
+/// Why a [`Denoiser`] could not answer a step.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DenoiserError {
+    /// The canvas or the positions do not fit the model (too long, an id outside the vocabulary, …).
+    #[error(transparent)]
+    Canvas(#[from] unmask_model::CanvasError),
+    /// The GPU device was lost during the step: the run can go on on a CPU engine.
+    #[error("the GPU device was lost ({0}); fall back to the CPU engine")]
+    DeviceLost(String),
+    /// Any other failure of the engine that ran the step.
+    #[error("{engine} engine: {message}")]
+    Engine { engine: &'static str, message: String },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -48,7 +62,10 @@ pub enum SamplerError {
     #[error("nothing to decode: max_new_tokens is 0 and the prompt has no mask tokens to fill")]
     NothingToDecode,
     #[error("backend failed: {0}")]
-    Backend(String),
+    Backend(#[from] DenoiserError),
+    /// The decode was driven out of order (a caller's bug, not the model's).
+    #[error("decode driven out of order: {0}")]
+    OutOfOrder(&'static str),
     #[error("cancelled")]
     Cancelled,
 }
