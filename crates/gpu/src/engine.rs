@@ -9,7 +9,8 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
-use crate::kernels::{ACCUMULATE, ADD_BIAS, AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
+use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
+use crate::params::{ACCUMULATE, ADD_BIAS, PARAM_BYTES, RuleParams};
 use crate::weights::{Matrix, stack, storage};
 use crate::{Gpu, GpuError};
 
@@ -41,8 +42,8 @@ struct Shape {
     seq: u32,
     /// Rows whose logits are computed (the masked positions' logit rows).
     rows: u32,
-    /// The proposal kernel's rule fields (propose.wgsl `Params` from `draw` on).
-    rule: [u32; 9],
+    /// The proposal kernel's rule and step key.
+    rule: RuleParams,
 }
 
 type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
@@ -89,14 +90,12 @@ impl Planner<'_> {
         let mut all = vec![wgpu::BufferBinding {
             buffer: self.params,
             offset: slot as u64 * self.slot_bytes,
-            size: std::num::NonZeroU64::new(PARAM_BYTES),
+            size: std::num::NonZeroU64::new(PARAM_BYTES as u64),
         }];
         all.extend_from_slice(buffers);
         Op { label, pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
     }
 }
-
-const PARAM_BYTES: u64 = 64;
 
 fn whole(buffer: &wgpu::Buffer) -> wgpu::BufferBinding<'_> {
     wgpu::BufferBinding { buffer, offset: 0, size: None }
@@ -267,7 +266,7 @@ impl GpuModel {
                     buffer("rope table", s * (c.head_dim / 2) as u64 * 8, rw),
                     buffer("unused", 4, rw),
                 ];
-                let slot_bytes = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES);
+                let slot_bytes = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES as u64);
                 // Upper bound on the ops below, so the parameter buffer is allocated once.
                 let chunks = |m: &Matrix| m.chunks.len();
                 let head_matrix = lm_head.as_ref().unwrap_or(&embed);
@@ -529,7 +528,7 @@ impl GpuModel {
         self.check_canvas(canvas)?;
         unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
         let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
-        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_words(rule, key) };
+        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_params(rule, key) };
         self.prepare(canvas, &logit_rows, positions, &shape);
         Ok(shape)
     }
@@ -547,7 +546,7 @@ impl GpuModel {
         for op in all {
             if let Some(d) = (op.plan)(shape) {
                 let at = op.slot * self.slot_bytes as usize;
-                bytes[at..at + PARAM_BYTES as usize].copy_from_slice(bytemuck::cast_slice(&d.params));
+                bytes[at..at + PARAM_BYTES].copy_from_slice(bytemuck::cast_slice(&d.params));
             }
         }
         queue.write_buffer(&self.params, 0, &bytes);
@@ -633,7 +632,7 @@ impl GpuModel {
         self.check_canvas(tokens)?;
         let v = self.config.vocab_size;
         let rows: Vec<u32> = (0..tokens.len() as u32).collect();
-        let shape = Shape { seq: tokens.len() as u32, rows: rows.len() as u32, rule: [0; 9] };
+        let shape = Shape { seq: tokens.len() as u32, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
         self.prepare(tokens, &rows, &rows, &shape);
         let total = (tokens.len() * v * 4) as u64;
         let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -690,8 +689,8 @@ pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<Scored> 
         .collect()
 }
 
-/// The proposal kernel's view of a rule and step key (propose.wgsl `Params`, from `draw` to `step`).
-pub(crate) fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
+/// The proposal kernel's view of a rule and step key.
+pub(crate) fn rule_params(rule: &ProposalRule, key: StepKey) -> RuleParams {
     let (draw, temperature, top_p, top_k) = match rule.draw {
         TokenDraw::Sample { temperature, top_p, top_k } => (0, temperature, top_p, top_k),
         TokenDraw::Gumbel { temperature } => (1, temperature, 1.0, 0),
@@ -702,15 +701,15 @@ pub(crate) fn rule_words(rule: &ProposalRule, key: StepKey) -> [u32; 9] {
         ScoreKind::NegEntropy => 2,
         ScoreKind::Random => 3,
     };
-    [
+    RuleParams {
         draw,
-        temperature.to_bits(),
-        top_p.to_bits(),
+        temperature,
+        top_p,
         top_k,
         score,
-        rule.mask_token,
-        key.seed as u32,
-        (key.seed >> 32) as u32,
-        key.step,
-    ]
+        mask_token: rule.mask_token,
+        seed_lo: key.seed as u32,
+        seed_hi: (key.seed >> 32) as u32,
+        step: key.step,
+    }
 }

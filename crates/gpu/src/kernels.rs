@@ -4,6 +4,10 @@
 use unmask_model::AttentionKind;
 
 use crate::Gpu;
+use crate::params::{
+    AttentionParams, EmbedParams, MatmulParams, PARAM_BYTES, ProposeParams, RmsNormParams, RopeParams, RuleParams,
+    SwigluParams, slot,
+};
 use crate::shaders::{self, Shader};
 
 /// What a binding of a kernel is.
@@ -234,9 +238,9 @@ impl Kernels {
     }
 }
 
-/// One dispatch: the kernel's parameter block and its workgroup counts.
+/// One dispatch: the kernel's parameter block in its uniform slot, and its workgroup counts.
 pub(crate) struct Dispatch {
-    pub params: [u32; 16],
+    pub params: [u32; PARAM_BYTES / 4],
     pub groups: [u32; 3],
 }
 
@@ -253,18 +257,8 @@ pub struct AttentionDispatch {
     pub out_stride: u32,
 }
 
-fn pad<const N: usize>(values: [u32; N]) -> [u32; 16] {
-    let mut out = [0; 16];
-    out[..N].copy_from_slice(&values);
-    out
-}
-
 /// attention.wgsl's `QUERY_BLOCK`: queries per `main_blocked` workgroup.
 const BLOCKED_QUERIES: u32 = 16;
-
-/// Matmul flags (matmul.wgsl).
-pub(crate) const ADD_BIAS: u32 = 1;
-pub(crate) const ACCUMULATE: u32 = 2;
 
 /// The parameters and grid of each kernel: the one place that knows the shaders' `Params` layouts.
 impl Tiles {
@@ -281,7 +275,7 @@ impl Tiles {
         flags: u32,
     ) -> Dispatch {
         Dispatch {
-            params: pad([m, n, k, group_size, x_stride, y_stride, y_offset, flags]),
+            params: slot(MatmulParams { m, n, k, group_size, x_stride, y_stride, y_offset, flags }),
             groups: [
                 n.div_ceil(self.matmul_side * self.matmul_block),
                 m.div_ceil(self.matmul_side * self.matmul_block),
@@ -291,7 +285,8 @@ impl Tiles {
     }
 
     pub fn embed(&self, seq: u32, width: u32, first_row: u32, rows: u32, group_size: u32) -> Dispatch {
-        Dispatch { params: pad([seq, width, first_row, rows, group_size]), groups: grid(seq * width, self.rows) }
+        let params = slot(EmbedParams { seq, width, first_row, n: rows, group_size });
+        Dispatch { params, groups: grid(seq * width, self.rows) }
     }
 
     pub fn rms_norm(&self, rows: u32, width: u32, eps: f32, gather: bool) -> Dispatch {
@@ -299,12 +294,12 @@ impl Tiles {
             KernelSet::Emulated => grid(rows, self.rows),
             KernelSet::Gpu => grid(rows, 1),
         };
-        Dispatch { params: pad([rows, width, eps.to_bits(), u32::from(gather)]), groups }
+        Dispatch { params: slot(RmsNormParams { rows, width, eps, gather: u32::from(gather) }), groups }
     }
 
     pub fn rope(&self, seq: u32, heads: u32, head_dim: u32, row_stride: u32) -> Dispatch {
         Dispatch {
-            params: pad([seq, heads, head_dim, row_stride]),
+            params: slot(RopeParams { seq, heads, head_dim, row_stride }),
             groups: grid(seq * heads * (head_dim / 2), self.rows),
         }
     }
@@ -312,10 +307,21 @@ impl Tiles {
     /// Attention over a canvas of `seq` rows for query rows `first..seq` under `kind`'s mask.
     pub fn attention(&self, shape: AttentionDispatch) -> Dispatch {
         let AttentionDispatch { seq, first, kind, heads, kv_heads, head_dim, qkv_stride, out_stride } = shape;
-        let scale = (1.0 / (head_dim as f32).sqrt()).to_bits();
+        let scale = 1.0 / (head_dim as f32).sqrt();
         let queries = seq - first.min(seq);
+        let block = kind.kernel_block();
         Dispatch {
-            params: pad([seq, heads, kv_heads, head_dim, qkv_stride, out_stride, scale, first, kind.kernel_block()]),
+            params: slot(AttentionParams {
+                seq,
+                heads,
+                kv_heads,
+                head_dim,
+                qkv_stride,
+                out_stride,
+                scale,
+                first,
+                block,
+            }),
             groups: [
                 queries.div_ceil(if self.attention_blocked { BLOCKED_QUERIES } else { self.attention_queries }),
                 heads,
@@ -325,15 +331,11 @@ impl Tiles {
     }
 
     pub fn swiglu(&self, rows: u32, width: u32) -> Dispatch {
-        Dispatch { params: pad([rows, width]), groups: grid(rows * width, self.rows) }
+        Dispatch { params: slot(SwigluParams { rows, width }), groups: grid(rows * width, self.rows) }
     }
 
-    /// `rule`: propose.wgsl's `Params` from `draw` to `step`.
-    pub fn propose(&self, vocab: u32, rows: u32, first_row: u32, rule: [u32; 9]) -> Dispatch {
-        let mut params = [0u32; 16];
-        params[..3].copy_from_slice(&[vocab, rows, first_row]);
-        params[3..12].copy_from_slice(&rule);
-        Dispatch { params, groups: [rows, 1, 1] }
+    pub fn propose(&self, vocab: u32, rows: u32, first_row: u32, rule: RuleParams) -> Dispatch {
+        Dispatch { params: slot(ProposeParams { vocab, rows, first_row, rule }), groups: [rows, 1, 1] }
     }
 }
 

@@ -11,6 +11,7 @@ mod context;
 mod engine;
 mod kernels;
 mod oneshot;
+mod params;
 pub mod shaders;
 mod single;
 mod weights;

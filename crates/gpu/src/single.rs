@@ -9,10 +9,9 @@ use unmask_model::{AttentionKind, Stored};
 use unmask_sampler::{ProposalRule, Scored, StepKey};
 use wgpu::util::DeviceExt;
 
-use crate::engine::{OUT_WORDS, decode_proposals, rule_words};
-use crate::kernels::{
-    ACCUMULATE, ADD_BIAS, AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table,
-};
+use crate::engine::{OUT_WORDS, decode_proposals, rule_params};
+use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
+use crate::params::{ACCUMULATE, ADD_BIAS};
 use crate::weights::Matrix;
 use crate::{Gpu, GpuError};
 
@@ -225,7 +224,7 @@ impl OpRunner {
         key: StepKey,
     ) -> Result<Vec<Scored>, GpuError> {
         let vocab = (logits.len() / positions.len()) as u32;
-        let d = self.tiles().propose(vocab, positions.len() as u32, 0, rule_words(rule, key));
+        let d = self.tiles().propose(vocab, positions.len() as u32, 0, rule_params(rule, key));
         let (logits, rows) = (self.buffer(bytemuck::cast_slice(logits)), self.buffer(bytemuck::cast_slice(positions)));
         let out =
             self.run(&self.kernels.propose, d, &[&logits, &rows], &vec![0u8; positions.len() * OUT_WORDS * 4]).await?;

@@ -1,0 +1,135 @@
+//! The shaders' parameter blocks, field for field as each WGSL file declares its `Params` (all 4-byte scalars,
+//! so `#[repr(C)]` gives WGSL's uniform layout). `Tiles` (`kernels.rs`) fills them; the engine and the kernels'
+//! tests upload them through [`Dispatch`](crate::kernels::Dispatch), one 64-byte uniform slot per dispatch.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Bytes of one dispatch's uniform slot; every block fits (checked at compile time by [`slot`]).
+pub(crate) const PARAM_BYTES: usize = 64;
+
+/// A block in its uniform slot, zero-padded.
+pub(crate) fn slot<P: Pod>(params: P) -> [u32; PARAM_BYTES / 4] {
+    const { assert!(size_of::<P>() <= PARAM_BYTES && size_of::<P>().is_multiple_of(4)) };
+    let mut words = [0u32; PARAM_BYTES / 4];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..size_of::<P>()].copy_from_slice(bytemuck::bytes_of(&params));
+    words
+}
+
+/// matmul.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub group_size: u32,
+    pub x_stride: u32,
+    pub y_stride: u32,
+    pub y_offset: u32,
+    /// [`ADD_BIAS`] | [`ACCUMULATE`].
+    pub flags: u32,
+}
+
+/// Matmul flags: add the bias row; accumulate into y (the residual connection).
+pub(crate) const ADD_BIAS: u32 = 1;
+pub(crate) const ACCUMULATE: u32 = 2;
+
+/// embed.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct EmbedParams {
+    pub seq: u32,
+    pub width: u32,
+    pub first_row: u32,
+    /// Rows in this dispatch's part of the embedding.
+    pub n: u32,
+    pub group_size: u32,
+}
+
+/// rms_norm.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct RmsNormParams {
+    pub rows: u32,
+    pub width: u32,
+    pub eps: f32,
+    /// 1: normalize the rows listed in `rows` (the head's rows), 0: rows 0.. in order.
+    pub gather: u32,
+}
+
+/// rope.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct RopeParams {
+    pub seq: u32,
+    pub heads: u32,
+    pub head_dim: u32,
+    pub row_stride: u32,
+}
+
+/// attention.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct AttentionParams {
+    pub seq: u32,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    pub qkv_stride: u32,
+    pub out_stride: u32,
+    pub scale: f32,
+    /// The first query row computed.
+    pub first: u32,
+    /// `AttentionKind::kernel_block`: 0 bidirectional, 1 causal, b block-causal.
+    pub block: u32,
+}
+
+/// swiglu.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct SwigluParams {
+    pub rows: u32,
+    pub width: u32,
+}
+
+/// propose.wgsl: the rows of one dispatch and the rule.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct ProposeParams {
+    pub vocab: u32,
+    pub rows: u32,
+    pub first_row: u32,
+    pub rule: RuleParams,
+}
+
+/// propose.wgsl's rule and step key, from `draw` to `step`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct RuleParams {
+    /// 0: Dream's sampling (temperature, top-p, top-k); 1: LLaDA's Gumbel-max.
+    pub draw: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: u32,
+    /// 0: probability; 1: top-1 − top-2 margin; 2: Σ p ln p; 3: uniform random.
+    pub score: u32,
+    pub mask_token: u32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub step: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_fills_its_slot_in_declaration_order() {
+        let words = slot(RmsNormParams { rows: 3, width: 64, eps: 1e-6, gather: 1 });
+        assert_eq!(words[..4], [3, 64, 1e-6f32.to_bits(), 1]);
+        assert!(words[4..].iter().all(|&w| w == 0));
+        let words =
+            slot(ProposeParams { vocab: 9, rows: 2, first_row: 1, rule: RuleParams { step: 7, ..Zeroable::zeroed() } });
+        assert_eq!((words[0], words[1], words[2], words[11]), (9, 2, 1, 7));
+    }
+}
