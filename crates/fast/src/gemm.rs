@@ -20,12 +20,9 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-use half::f16;
-use unmask_model::{QuantScheme, QuantTensor};
-
-#[cfg(target_arch = "x86_64")]
-use crate::int8::Int8Matrix;
 use crate::math;
+pub use crate::matrix::Matrix;
+use crate::matrix::share_panels;
 use crate::pool::Pool;
 
 /// Rows of `X` per register tile.
@@ -41,168 +38,6 @@ pub(crate) const NR: usize = 16;
 pub(crate) const MR: usize = 4;
 #[cfg(target_arch = "wasm32")]
 pub(crate) const NR: usize = 8;
-
-/// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, quantized as stored, or quantized and
-/// repacked for int8 dot products where the CPU has them ([`Matrix::for_this_cpu`]).
-pub enum Matrix {
-    /// Panel `p` holds rows `p·NR ..` transposed to `cols × NR` (zero rows pad the last panel).
-    F32 {
-        rows: usize,
-        cols: usize,
-        panels: Vec<f32>,
-    },
-    Quant(QuantTensor),
-    #[cfg(target_arch = "x86_64")]
-    Int8(Int8Matrix),
-}
-
-impl Matrix {
-    /// Packs a row-major `rows × cols` matrix.
-    pub fn f32(rows: usize, cols: usize, data: &[f32]) -> Matrix {
-        debug_assert_eq!(data.len(), rows * cols);
-        let mut panels = vec![0.0f32; rows.div_ceil(NR) * cols * NR];
-        for (r, row) in data.chunks_exact(cols).enumerate() {
-            let panel = &mut panels[r / NR * cols * NR..][..cols * NR];
-            for (c, &value) in row.iter().enumerate() {
-                panel[c * NR + r % NR] = value;
-            }
-        }
-        Matrix::F32 { rows, cols, panels }
-    }
-
-    /// Matrices stacked by rows (the fused projections), in the order `source` gives: row `r` of the result is
-    /// row `source(r)` of the parts one after another. Quantized alike, they stay quantized (rows copied as
-    /// stored); otherwise the result is f32.
-    pub fn stacked(parts: Vec<Matrix>, source: impl Fn(usize) -> usize) -> Matrix {
-        let (rows, cols) = (parts.iter().map(Matrix::rows).sum(), parts[0].cols());
-        // (part, row of that part) of row `r` of the parts one after another.
-        let locate = |mut r: usize| {
-            for (i, part) in parts.iter().enumerate() {
-                if r < part.rows() {
-                    return (i, r);
-                }
-                r -= part.rows();
-            }
-            unreachable!("row {r} past the stacked parts")
-        };
-        let quantized: Option<Vec<&QuantTensor>> =
-            parts.iter().map(|p| if let Matrix::Quant(q) = p { Some(q) } else { None }).collect();
-        if let Some(qs) =
-            quantized.filter(|qs| qs.iter().all(|q| (q.scheme, q.group_size) == (qs[0].scheme, qs[0].group_size)))
-        {
-            let (scheme, group_size) = (qs[0].scheme, qs[0].group_size);
-            let (words, scales) = (cols / scheme.values_per_word(), cols / group_size);
-            let mut stacked = QuantTensor {
-                scheme,
-                group_size,
-                rows,
-                cols,
-                words: Vec::with_capacity(rows * words),
-                scales: Vec::with_capacity(rows * scales),
-            };
-            for (i, row) in (0..rows).map(|r| locate(source(r))) {
-                stacked.words.extend_from_slice(&qs[i].words[row * words..][..words]);
-                stacked.scales.extend_from_slice(&qs[i].scales[row * scales..][..scales]);
-            }
-            return Matrix::Quant(stacked);
-        }
-        let mut data = vec![0.0f32; rows * cols];
-        for (r, out) in data.chunks_exact_mut(cols).enumerate() {
-            let (i, row) = locate(source(r));
-            parts[i].row(row, out);
-        }
-        Matrix::f32(rows, cols, &data)
-    }
-
-    /// `gate` and `up` (same shape, a multiple of `NR` rows) stacked panel by panel for [`matmul_swiglu`]:
-    /// rows `0..NR` of gate, rows `0..NR` of up, rows `NR..2NR` of gate, …
-    pub fn interleave_panels(gate: Matrix, up: Matrix) -> Matrix {
-        let rows = gate.rows();
-        debug_assert!(rows.is_multiple_of(NR) && up.rows() == rows && up.cols() == gate.cols());
-        Matrix::stacked(vec![gate, up], |r| {
-            let (pair, j) = (r / (2 * NR), r % (2 * NR));
-            if j < NR { pair * NR + j } else { rows + pair * NR + j - NR }
-        })
-    }
-
-    /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
-    /// has them, otherwise as stored. f32 matrices are returned as they are.
-    pub fn for_this_cpu(self) -> Matrix {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Matrix::Quant(q) if crate::int8::available() => Matrix::Int8(Int8Matrix::new(&q)),
-            other => other,
-        }
-    }
-
-    pub fn rows(&self) -> usize {
-        match self {
-            Matrix::F32 { rows, .. } => *rows,
-            Matrix::Quant(q) => q.rows,
-            #[cfg(target_arch = "x86_64")]
-            Matrix::Int8(q) => q.rows(),
-        }
-    }
-
-    pub fn cols(&self) -> usize {
-        match self {
-            Matrix::F32 { cols, .. } => *cols,
-            Matrix::Quant(q) => q.cols,
-            #[cfg(target_arch = "x86_64")]
-            Matrix::Int8(q) => q.cols(),
-        }
-    }
-
-    /// Bytes the weights take in memory.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Matrix::F32 { panels, .. } => panels.len() * 4,
-            Matrix::Quant(q) => q.words.len() * 4 + q.scales.len() * 2,
-            #[cfg(target_arch = "x86_64")]
-            Matrix::Int8(q) => q.bytes(),
-        }
-    }
-
-    /// Row `r` as f32.
-    pub fn row(&self, r: usize, out: &mut [f32]) {
-        match self {
-            Matrix::F32 { cols, panels, .. } => {
-                let panel = &panels[r / NR * cols * NR..][..cols * NR];
-                out.iter_mut().zip(panel.chunks_exact(NR)).for_each(|(o, column)| *o = column[r % NR]);
-            }
-            Matrix::Quant(q) => dequantize_row(q, r, out, 1, 0),
-            #[cfg(target_arch = "x86_64")]
-            Matrix::Int8(q) => q.row(r, out),
-        }
-    }
-}
-
-/// Row `row` of a quantized tensor as f32, value `c` written to `out[c · stride + offset]` — exactly as
-/// `QuantTensor::dequantize_row` defines the values (quant.rs): q8 bytes are two's complement, q4 nibbles are
-/// offset by 8; one f16 scale per group along a row.
-fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, offset: usize) {
-    let per_word = q.scheme.values_per_word();
-    let cols = q.cols;
-    let words = &q.words[row * cols / per_word..][..cols / per_word];
-    let scales = &q.scales[row * cols / q.group_size..][..cols / q.group_size];
-    let words_per_group = q.group_size / per_word;
-    for (w, &word) in words.iter().enumerate() {
-        let scale = f16::from_bits(scales[w / words_per_group]).to_f32();
-        let column = w * per_word;
-        match q.scheme {
-            QuantScheme::Q8 => {
-                for b in 0..4 {
-                    out[(column + b) * stride + offset] = f32::from((word >> (8 * b)) as u8 as i8) * scale;
-                }
-            }
-            QuantScheme::Q4 => {
-                for n in 0..8 {
-                    out[(column + n) * stride + offset] = (((word >> (4 * n)) & 0xf) as i32 - 8) as f32 * scale;
-                }
-            }
-        }
-    }
-}
 
 /// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
@@ -483,17 +318,6 @@ fn matmul_panels_avx2(x: &[f32], w: &Matrix, bias: Option<&[f32]>, share: Range<
     blocked::<true>(x, w, bias, share, rows);
 }
 
-/// The share's panels of `W` as f32, `k × NR` each: a slice of the packed matrix, or decoded from a quantized one.
-fn share_panels<'a>(w: &'a Matrix, share: &Range<usize>) -> std::borrow::Cow<'a, [f32]> {
-    let k = w.cols();
-    match w {
-        Matrix::F32 { panels, .. } => panels[share.start * k * NR..share.end * k * NR].into(),
-        Matrix::Quant(q) => decode_panels(q, share.clone()).into(),
-        #[cfg(target_arch = "x86_64")]
-        Matrix::Int8(_) => unreachable!("int8 matrices take their own kernel"),
-    }
-}
-
 /// The columns panel `p` of the share (of a matrix of `rows` rows) fills in pass `k0` (the first pass writes
 /// and adds the bias, later ones add).
 pub(crate) fn columns<'a>(
@@ -585,19 +409,6 @@ fn blocked_wide(
             }
         }
     }
-}
-
-/// Panels `share` of a quantized matrix as f32, each `k × NR` (zero rows pad the last panel of the matrix):
-/// decoded once per task, so quantization costs O(m · k) per matmul, not O(n · m · k).
-fn decode_panels(q: &QuantTensor, share: Range<usize>) -> Vec<f32> {
-    let k = q.cols;
-    let mut panels = vec![0.0f32; share.len() * k * NR];
-    for (panel, index) in panels.chunks_exact_mut(k * NR).zip(share) {
-        for j in 0..NR.min(q.rows - index * NR) {
-            dequantize_row(q, index * NR + j, panel, NR, j);
-        }
-    }
-    panels
 }
 
 /// Which columns of the output segments a panel fills, their bias, and whether to add to what is there.
@@ -760,6 +571,7 @@ pub fn default_threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unmask_model::{QuantScheme, QuantTensor};
 
     fn naive(x: &[f32], w: &[f32], n: usize, m: usize, k: usize) -> Vec<f32> {
         let mut y = vec![0.0; n * m];

@@ -12,6 +12,7 @@ mod gemm;
 #[cfg(target_arch = "x86_64")]
 mod int8;
 mod math;
+mod matrix;
 mod model;
 mod peak;
 mod pool;

@@ -152,11 +152,12 @@ impl FastModel {
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
-            // The head picks the tokens: it multiplies exactly, since int8 activations there flip near-ties
-            // (SmolLM2's greedy decoding diverged from the reference at a logit margin of 0.08). It runs only on
-            // the rows a step asks about, so this costs little.
-            embed: tensors.embed,
-            lm_head: tensors.head,
+            // The head picks the tokens, so it multiplies exactly: int8 activations there flip near-ties (SmolLM2's
+            // greedy decoding left the reference's at a logit margin of 0.08). A quantized head is dequantized to
+            // f32 panels once, here, rather than decoded on every step (which doubled SmolLM2's step time); a tied
+            // head is the embedding, whose lookups read the same panels.
+            embed: if tensors.head.is_none() { tensors.embed.dequantized() } else { tensors.embed },
+            lm_head: tensors.head.map(Matrix::dequantized),
             layers,
             final_norm: tensors.final_norm,
             rope,

@@ -11,7 +11,7 @@ use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDr
 
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
 use crate::params::{ACCUMULATE, ADD_BIAS, PARAM_BYTES, RuleParams};
-use crate::weights::{Matrix, stack, storage};
+use crate::weights::{DecoderBuffers, Matrix};
 use crate::{Gpu, GpuError};
 
 /// How to load a model onto the device.
@@ -167,44 +167,8 @@ impl GpuModel {
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
         let qkv_width = q_width + 2 * kv_width;
 
-        struct LayerWeights {
-            input_norm: wgpu::Buffer,
-            qkv: Matrix,
-            qkv_bias: Option<wgpu::Buffer>,
-            o: Matrix,
-            post_norm: wgpu::Buffer,
-            gate_up: Matrix,
-            down: Matrix,
-        }
-        let mut weight_bytes = 0u64;
-        let (layers, embed, final_norm, lm_head) = gpu_ref
-            .guarded(|| -> Result<_, GpuError> {
-                let mut count = |m: Matrix| {
-                    weight_bytes += m.chunks.iter().map(|ch| ch.words.size() + ch.scales.size()).sum::<u64>();
-                    m
-                };
-                let vector = |label: &str, values: &[f32]| storage(gpu_ref, label, bytemuck::cast_slice(values));
-                let mut layers = Vec::new();
-                for (l, t) in tensors.layers.into_iter().enumerate() {
-                    let label = |what: &str| format!("layer {l} {what}");
-                    let qkv = stack(vec![t.q, t.k, t.v])?;
-                    let gate_up = stack(vec![t.gate, t.up])?;
-                    layers.push(LayerWeights {
-                        input_norm: vector("input norm", &t.input_norm),
-                        qkv: count(Matrix::upload(gpu_ref, &label("qkv"), &qkv)),
-                        qkv_bias: t.qkv_bias.map(|b| vector("qkv bias", &[b.q, b.k, b.v].concat())),
-                        o: count(Matrix::upload(gpu_ref, &label("o"), &t.o)),
-                        post_norm: vector("post norm", &t.post_norm),
-                        gate_up: count(Matrix::upload(gpu_ref, &label("gate_up"), &gate_up)),
-                        down: count(Matrix::upload(gpu_ref, &label("down"), &t.down)),
-                    });
-                }
-                let embed = count(Matrix::upload(gpu_ref, "embedding", &tensors.embed));
-                let final_norm = vector("final norm", &tensors.final_norm);
-                let lm_head = tensors.head.map(|head| count(Matrix::upload(gpu_ref, "head", &head)));
-                Ok((layers, embed, final_norm, lm_head))
-            })
-            .await??;
+        let DecoderBuffers { layers, embed, final_norm, head: lm_head, bytes: weight_bytes } =
+            DecoderBuffers::upload(gpu_ref, tensors).await?;
 
         let kernels = Kernels::new(gpu_ref, c.head_dim, set);
         let tiles = kernels.tiles;

@@ -1,8 +1,8 @@
-//! Weights on the device: matrices in f32, q8 or q4, split by rows into several buffers when one would
-//! exceed the device's largest storage binding.
+//! Weights on the device: a decoder's tensors uploaded by name ([`DecoderBuffers`]), matrices in f32, q8 or q4,
+//! split by rows into several buffers when one would exceed the device's largest storage binding.
 
-use unmask_model::Stored;
 use unmask_model::quant::{QuantScheme, QuantTensor};
+use unmask_model::{DecoderTensors, Stored};
 use wgpu::util::DeviceExt;
 
 use crate::kernels::Scheme;
@@ -29,6 +29,62 @@ pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
     let rows = parts.iter().map(Stored::rows).sum();
     let values = parts.into_iter().flat_map(Stored::into_f32).collect();
     Ok(Stored::F32 { rows, cols, values })
+}
+
+/// One decoder layer's weights on the device, q/k/v and gate/up each stacked into one matrix.
+pub(crate) struct LayerBuffers {
+    pub input_norm: wgpu::Buffer,
+    pub qkv: Matrix,
+    pub qkv_bias: Option<wgpu::Buffer>,
+    pub o: Matrix,
+    pub post_norm: wgpu::Buffer,
+    pub gate_up: Matrix,
+    pub down: Matrix,
+}
+
+/// Every weight of a decoder on the device.
+pub(crate) struct DecoderBuffers {
+    pub layers: Vec<LayerBuffers>,
+    pub embed: Matrix,
+    pub final_norm: wgpu::Buffer,
+    /// `None` when the head is tied to the embedding.
+    pub head: Option<Matrix>,
+    /// Bytes of the matrices (what `unmask bench` reports as the weights' size).
+    pub bytes: u64,
+}
+
+impl DecoderBuffers {
+    /// Uploads the weights, inside an error scope so that running out of device memory is an error, not a panic.
+    pub async fn upload(gpu: &Gpu, tensors: DecoderTensors<Stored>) -> Result<Self, GpuError> {
+        gpu.guarded(|| -> Result<_, GpuError> {
+            let mut bytes = 0u64;
+            let mut count = |m: Matrix| {
+                bytes += m.chunks.iter().map(|ch| ch.words.size() + ch.scales.size()).sum::<u64>();
+                m
+            };
+            let vector = |label: &str, values: &[f32]| storage(gpu, label, bytemuck::cast_slice(values));
+            let mut layers = Vec::new();
+            for (l, t) in tensors.layers.into_iter().enumerate() {
+                let label = |what: &str| format!("layer {l} {what}");
+                let qkv = stack(vec![t.q, t.k, t.v])?;
+                let gate_up = stack(vec![t.gate, t.up])?;
+                layers.push(LayerBuffers {
+                    input_norm: vector("input norm", &t.input_norm),
+                    qkv: count(Matrix::upload(gpu, &label("qkv"), &qkv)),
+                    qkv_bias: t.qkv_bias.map(|b| vector("qkv bias", &[b.q, b.k, b.v].concat())),
+                    o: count(Matrix::upload(gpu, &label("o"), &t.o)),
+                    post_norm: vector("post norm", &t.post_norm),
+                    gate_up: count(Matrix::upload(gpu, &label("gate_up"), &gate_up)),
+                    down: count(Matrix::upload(gpu, &label("down"), &t.down)),
+                });
+            }
+            let embed = count(Matrix::upload(gpu, "embedding", &tensors.embed));
+            let final_norm = vector("final norm", &tensors.final_norm);
+            let head = tensors.head.map(|head| count(Matrix::upload(gpu, "head", &head)));
+            Ok(DecoderBuffers { layers, embed, final_norm, head, bytes })
+        })
+        .await?
+    }
 }
 
 /// Rows `first_row .. first_row + rows` of a matrix, in one buffer.

@@ -314,6 +314,7 @@ mod tests {
         // A key whose length is far beyond the file.
         let mut b = header(0, 1);
         b.extend((1u64 << 50).to_le_bytes());
+        b.extend([0u8; 8]); // enough left for one entry's minimum, far too little for the key
         assert!(error(&b).contains("string bytes cannot fit"));
         // An array of 2^40 u32s.
         let mut b = header(0, 1);

@@ -9,10 +9,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 
-use crate::arch::{self, Stored};
-use crate::config::ModelConfig;
+mod random;
+mod write;
+
+pub use write::{TensorData, write_safetensors};
+
+use crate::arch::Stored;
 use crate::error::{ModelError, Result};
 use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
 
@@ -380,105 +384,6 @@ impl Weights {
     }
 }
 
-/// A tensor to write with [`write_safetensors`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum TensorData {
-    F32 {
-        shape: Vec<usize>,
-        values: Vec<f32>,
-    },
-    /// f16 bit patterns.
-    F16 {
-        shape: Vec<usize>,
-        bits: Vec<u16>,
-    },
-    /// Stored as packed words plus a `.scales` companion, per [`crate::quant`].
-    Quant(QuantTensor),
-}
-
-/// One safetensors file holding `tensors`. Quantized tensors are stored as the format defines, and the file's
-/// metadata names their scheme and group size, which they must therefore share; `metadata` adds entries.
-pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
-    let invalid = |message: String| ModelError::Safetensors { file: "(writing)".into(), message };
-    let mut header: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let mut format: Option<(QuantScheme, usize)> = None;
-    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (name, data) in tensors {
-        let tensor_error =
-            |message: String| ModelError::Tensor { file: "(writing)".into(), name: name.clone(), message };
-        match data {
-            TensorData::F32 { shape, values } => {
-                if shape.iter().product::<usize>() != values.len() {
-                    return Err(tensor_error(format!("{} values for shape {shape:?}", values.len())));
-                }
-                stored.push((
-                    name.clone(),
-                    Dtype::F32,
-                    shape.clone(),
-                    values.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                ));
-            }
-            TensorData::F16 { shape, bits } => {
-                if shape.iter().product::<usize>() != bits.len() {
-                    return Err(tensor_error(format!("{} values for shape {shape:?}", bits.len())));
-                }
-                stored.push((
-                    name.clone(),
-                    Dtype::F16,
-                    shape.clone(),
-                    bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                ));
-            }
-            TensorData::Quant(q) => {
-                let this = (q.scheme, q.group_size);
-                if let Some(other) = format.filter(|&f| f != this) {
-                    return Err(tensor_error(format!(
-                        "{} with group size {} in a file of {} with group size {}",
-                        this.0.name(),
-                        this.1,
-                        other.0.name(),
-                        other.1
-                    )));
-                }
-                format = Some(this);
-                let per_word = q.scheme.values_per_word();
-                quant::check_layout(q.scheme, q.group_size, q.cols).map_err(tensor_error)?;
-                if q.words.len() != q.rows * q.cols / per_word || q.scales.len() != q.rows * q.cols / q.group_size {
-                    return Err(tensor_error(format!(
-                        "{} words and {} scales for {} × {}",
-                        q.words.len(),
-                        q.scales.len(),
-                        q.rows,
-                        q.cols
-                    )));
-                }
-                let words = q.words.iter().flat_map(|x| x.to_le_bytes()).collect();
-                let scales = q.scales.iter().flat_map(|x| x.to_le_bytes()).collect();
-                stored.push((name.clone(), Dtype::U32, vec![q.rows, q.cols / per_word], words));
-                let scales_shape = vec![q.rows, q.cols / q.group_size];
-                stored.push((format!("{name}{SCALES_SUFFIX}"), Dtype::F16, scales_shape, scales));
-            }
-        }
-    }
-    if let Some((scheme, group_size)) = format {
-        header.insert(QUANT_KEY.into(), scheme.name().into());
-        header.insert(GROUP_SIZE_KEY.into(), group_size.to_string());
-    }
-    let mut seen = HashSet::new();
-    if let Some((name, ..)) = stored.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
-        return Err(invalid(format!("tensor `{name}` written twice")));
-    }
-    let views = stored
-        .iter()
-        .map(|(name, dtype, shape, bytes)| {
-            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| invalid(e.to_string()))?;
-            Ok((name.as_str(), view))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let header = (!header.is_empty()).then_some(header);
-    safetensors::serialize(views, header).map_err(|e| invalid(e.to_string()))
-}
-
 /// Little-endian f32 / f16 / bf16 bytes as f32 values; `None` for other dtypes.
 pub fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     let halves = || bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
@@ -510,6 +415,7 @@ fn shard_names(index_json: &str, path: &std::path::Path) -> Result<Vec<String>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safetensors::tensor::TensorView;
 
     fn file_with(tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
         let views: Vec<(String, TensorView)> = tensors
@@ -555,6 +461,7 @@ mod tests {
 #[cfg(test)]
 mod quantized_tests {
     use super::*;
+    use safetensors::tensor::TensorView;
 
     fn open(bytes: Vec<u8>) -> Result<Weights> {
         Weights::from_bytes(vec![("q.safetensors".into(), bytes)])
@@ -674,46 +581,5 @@ mod quantized_tests {
         assert_eq!(weights.quant("w").unwrap(), None);
         let e = weights.f32("w", &[2, 8]).unwrap_err().to_string();
         assert!(e.contains("dtype U32 is not a float type"), "{e}");
-    }
-}
-
-impl Weights {
-    /// Random f32 weights for `config`, with q/k/v biases, deterministic in `seed`: for benchmarks and
-    /// tests that need a model of a given shape. Linear weights are uniform in ±1/√fan_in (the embedding
-    /// ±8/√hidden, so logits spread like a trained model's), norm weights 1 ± 0.1, biases ±0.1.
-    pub fn random(config: &ModelConfig, seed: u64) -> Weights {
-        let mut state = seed;
-        let mut uniform = move |n: usize, scale: f32| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    // splitmix64: any decent generator will do for random weights.
-                    state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                    let mut z = state;
-                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                    z ^= z >> 31;
-                    ((z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-                })
-                .collect()
-        };
-        let tensors: Vec<(String, TensorData)> = arch::tensor_names(config)
-            .into_iter()
-            .map(|(name, shape)| {
-                let n: usize = shape.iter().product();
-                let fan_in = *shape.last().expect("tensors have a shape") as f32;
-                let values = if name.ends_with("norm.weight") {
-                    uniform(n, 0.1).into_iter().map(|v| 1.0 + v).collect()
-                } else if name.ends_with("bias") {
-                    uniform(n, 0.1)
-                } else if name == arch::tensors::EMBED {
-                    uniform(n, 8.0 / fan_in.sqrt())
-                } else {
-                    uniform(n, 1.0 / fan_in.sqrt())
-                };
-                (name, TensorData::F32 { shape, values })
-            })
-            .collect();
-        let bytes = write_safetensors(&tensors, &BTreeMap::new()).expect("random tensors have consistent shapes");
-        Weights::from_bytes(vec![("random.safetensors".into(), bytes)]).expect("a file we just wrote parses")
     }
 }

@@ -1,0 +1,107 @@
+//! Writing safetensors files: float tensors as they are, quantized ones in the format of [`crate::quant`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::error::{ModelError, Result};
+use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
+
+/// A tensor to write with [`write_safetensors`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum TensorData {
+    F32 {
+        shape: Vec<usize>,
+        values: Vec<f32>,
+    },
+    /// f16 bit patterns.
+    F16 {
+        shape: Vec<usize>,
+        bits: Vec<u16>,
+    },
+    /// Stored as packed words plus a `.scales` companion, per [`crate::quant`].
+    Quant(QuantTensor),
+}
+
+/// One safetensors file holding `tensors`. Quantized tensors are stored as the format defines, and the file's
+/// metadata names their scheme and group size, which they must therefore share; `metadata` adds entries.
+pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let invalid = |message: String| ModelError::Safetensors { file: "(writing)".into(), message };
+    let mut header: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut format: Option<(QuantScheme, usize)> = None;
+    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, data) in tensors {
+        let tensor_error =
+            |message: String| ModelError::Tensor { file: "(writing)".into(), name: name.clone(), message };
+        match data {
+            TensorData::F32 { shape, values } => {
+                if shape.iter().product::<usize>() != values.len() {
+                    return Err(tensor_error(format!("{} values for shape {shape:?}", values.len())));
+                }
+                stored.push((
+                    name.clone(),
+                    Dtype::F32,
+                    shape.clone(),
+                    values.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+            TensorData::F16 { shape, bits } => {
+                if shape.iter().product::<usize>() != bits.len() {
+                    return Err(tensor_error(format!("{} values for shape {shape:?}", bits.len())));
+                }
+                stored.push((
+                    name.clone(),
+                    Dtype::F16,
+                    shape.clone(),
+                    bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                ));
+            }
+            TensorData::Quant(q) => {
+                let this = (q.scheme, q.group_size);
+                if let Some(other) = format.filter(|&f| f != this) {
+                    return Err(tensor_error(format!(
+                        "{} with group size {} in a file of {} with group size {}",
+                        this.0.name(),
+                        this.1,
+                        other.0.name(),
+                        other.1
+                    )));
+                }
+                format = Some(this);
+                let per_word = q.scheme.values_per_word();
+                quant::check_layout(q.scheme, q.group_size, q.cols).map_err(tensor_error)?;
+                if q.words.len() != q.rows * q.cols / per_word || q.scales.len() != q.rows * q.cols / q.group_size {
+                    return Err(tensor_error(format!(
+                        "{} words and {} scales for {} × {}",
+                        q.words.len(),
+                        q.scales.len(),
+                        q.rows,
+                        q.cols
+                    )));
+                }
+                let words = q.words.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let scales = q.scales.iter().flat_map(|x| x.to_le_bytes()).collect();
+                stored.push((name.clone(), Dtype::U32, vec![q.rows, q.cols / per_word], words));
+                let scales_shape = vec![q.rows, q.cols / q.group_size];
+                stored.push((format!("{name}{SCALES_SUFFIX}"), Dtype::F16, scales_shape, scales));
+            }
+        }
+    }
+    if let Some((scheme, group_size)) = format {
+        header.insert(QUANT_KEY.into(), scheme.name().into());
+        header.insert(GROUP_SIZE_KEY.into(), group_size.to_string());
+    }
+    let mut seen = HashSet::new();
+    if let Some((name, ..)) = stored.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
+        return Err(invalid(format!("tensor `{name}` written twice")));
+    }
+    let views = stored
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| invalid(e.to_string()))?;
+            Ok((name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let header = (!header.is_empty()).then_some(header);
+    safetensors::serialize(views, header).map_err(|e| invalid(e.to_string()))
+}
