@@ -37,7 +37,8 @@ pub fn run(args: Args) -> Result<()> {
         c.head_dim,
         yes_no(c.qkv_bias)
     );
-    println!("rope         theta {}, rms_norm_eps {:e}", c.rope_theta, c.rms_norm_eps);
+    // Shown at f32 precision: a GGUF file stores it as f32 (1e-5 would print as 9.999999747378752e-6).
+    println!("rope         theta {}, rms_norm_eps {:e}", c.rope_theta, c.rms_norm_eps as f32);
     println!(
         "vocab        {} (tokenizer {}), tied embeddings {}",
         c.vocab_size,
@@ -58,8 +59,11 @@ pub fn run(args: Args) -> Result<()> {
     for note in &model.notes {
         println!("note         {note}");
     }
-    for (key, value) in model.weights.file_metadata() {
-        println!("metadata     {key} = {value}");
+    // A GGUF file's tensors sit in safetensors images made while importing: their metadata is ours, not the file's.
+    if args.model_dir.is_dir() {
+        for (key, value) in model.weights.file_metadata() {
+            println!("metadata     {key} = {value}");
+        }
     }
     Ok(())
 }
