@@ -8,6 +8,8 @@ struct Params {
     first_row: u32,
     n: u32,
     group_size: u32,
+    // Tokens before this one are left as they are (a cached step).
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,14 +43,14 @@ fn weight(row: u32, col: u32) -> f32 {
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = id.x + id.y * groups.x * WORKGROUP;
-    if (index >= p.seq * p.width) {
+    if (index >= (p.seq - p.first) * p.width) {
         return;
     }
-    let t = index / p.width;
+    let t = p.first + index / p.width;
     let col = index % p.width;
     let token = tokens[t];
     if (token < p.first_row || token >= p.first_row + p.n) {
         return;
     }
-    x[index] = weight(token - p.first_row, col);
+    x[t * p.width + col] = weight(token - p.first_row, col);
 }

@@ -22,6 +22,8 @@ struct Params {
     y_offset: u32,
     // 1: add bias; 2: accumulate into y (the residual connection).
     flags: u32,
+    // Floats before x's first row (a multiple of 4): where a cached step's rows start.
+    x_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -88,7 +90,7 @@ fn x_quad(row: u32, col: u32) -> vec4<f32> {
     if (row >= p.m || col >= p.k) {
         return vec4<f32>(0.0);
     }
-    return x[(row * p.x_stride + col) / 4u];
+    return x[(p.x_offset + row * p.x_stride + col) / 4u];
 }
 
 @compute @workgroup_size(WG_N, WG_M)
@@ -157,14 +159,14 @@ fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
         min(n0 + 7u, p.n - 1u),
     );
     let xs = Rows(
-        m0 * p.x_stride / 4u,
-        min(m0 + 1u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 2u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 3u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 4u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 5u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 6u, p.m - 1u) * p.x_stride / 4u,
-        min(m0 + 7u, p.m - 1u) * p.x_stride / 4u,
+        (p.x_offset + m0 * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 1u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 2u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 3u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 4u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 5u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 6u, p.m - 1u) * p.x_stride) / 4u,
+        (p.x_offset + min(m0 + 7u, p.m - 1u) * p.x_stride) / 4u,
     );
     // Named accumulators, not an indexed array: a CPU-emulated GPU keeps indexed private arrays in memory.
     var lo0 = vec4<f32>(0.0);

@@ -10,6 +10,8 @@ struct Params {
     width: u32,
     eps: f32,
     gather: u32,
+    // Without gather: rows before this one are left as they are (a cached step); `rows` counts those after it.
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,7 +30,8 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     if (row >= p.rows) {
         return;
     }
-    let source = select(row, rows[row], p.gather != 0u) * p.width;
+    let source = select(p.first + row, rows[row], p.gather != 0u) * p.width;
+    let destination = select(p.first + row, row, p.gather != 0u) * p.width;
     var sum = 0.0;
     for (var i = local.x; i < p.width; i += WORKGROUP) {
         let v = x[source + i];
@@ -44,7 +47,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     }
     let scale = inverseSqrt(partial[0] / f32(p.width) + p.eps);
     for (var i = local.x; i < p.width; i += WORKGROUP) {
-        y[row * p.width + i] = x[source + i] * scale * weight[i];
+        y[destination + i] = x[source + i] * scale * weight[i];
     }
 }
 
@@ -54,7 +57,8 @@ fn main_rows(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     if (row >= p.rows) {
         return;
     }
-    let source = select(row, rows[row], p.gather != 0u) * p.width;
+    let source = select(p.first + row, rows[row], p.gather != 0u) * p.width;
+    let destination = select(p.first + row, row, p.gather != 0u) * p.width;
     var sum = 0.0;
     for (var i = 0u; i < p.width; i++) {
         let v = x[source + i];
@@ -62,6 +66,6 @@ fn main_rows(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     }
     let scale = inverseSqrt(sum / f32(p.width) + p.eps);
     for (var i = 0u; i < p.width; i++) {
-        y[row * p.width + i] = x[source + i] * scale * weight[i];
+        y[destination + i] = x[source + i] * scale * weight[i];
     }
 }

@@ -8,6 +8,8 @@ struct Params {
     heads: u32,
     head_dim: u32,
     row_stride: u32,
+    // Rows before this one are left as they are (a cached step).
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -21,12 +23,12 @@ override WORKGROUP: u32 = 64u;
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let half = p.head_dim / 2u;
     let index = id.x + id.y * groups.x * WORKGROUP;
-    if (index >= p.seq * p.heads * half) {
+    if (index >= (p.seq - p.first) * p.heads * half) {
         return;
     }
     let i = index % half;
     let head = (index / half) % p.heads;
-    let position = index / (half * p.heads);
+    let position = p.first + index / (half * p.heads);
     let angle = table[position * half + i];
     let at = position * p.row_stride + head * p.head_dim + i;
     let a = qkv[at];

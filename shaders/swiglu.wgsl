@@ -3,6 +3,8 @@
 struct Params {
     rows: u32,
     width: u32,
+    // Rows before this one are left as they are (a cached step); `rows` counts those after it.
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -17,9 +19,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     if (index >= p.rows * p.width) {
         return;
     }
-    let row = index / p.width;
+    let row = p.first + index / p.width;
     let i = index % p.width;
     let g = gate_up[row * 2u * p.width + i];
     let u = gate_up[row * 2u * p.width + p.width + i];
-    out[index] = g / (1.0 + exp(-g)) * u;
+    out[row * p.width + i] = g / (1.0 + exp(-g)) * u;
 }

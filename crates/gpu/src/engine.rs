@@ -10,7 +10,7 @@ use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
 use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
-use crate::params::{ACCUMULATE, ADD_BIAS, PARAM_BYTES, RuleParams};
+use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams, PARAM_BYTES, RuleParams};
 use crate::weights::{DecoderBuffers, Matrix};
 use crate::{Gpu, GpuError};
 
@@ -24,11 +24,21 @@ pub struct GpuOptions {
     pub max_len: usize,
     /// Kernel variants; `None` picks what suits the adapter ([`KernelSet::for_adapter`]).
     pub kernels: Option<KernelSet>,
+    /// Causal and block-causal models: keep every layer's q|k|v rows and the residual rows between steps and
+    /// compute only from the first block that changed (exact: earlier rows never see later ones). Costs one
+    /// q|k|v buffer per layer instead of one in all.
+    pub kv_cache: bool,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        Self { quant: None, group_size: unmask_model::quant::DEFAULT_GROUP_SIZE, max_len: 1024, kernels: None }
+        Self {
+            quant: None,
+            group_size: unmask_model::quant::DEFAULT_GROUP_SIZE,
+            max_len: 1024,
+            kernels: None,
+            kv_cache: true,
+        }
     }
 }
 
@@ -40,6 +50,8 @@ pub(crate) const OUT_WORDS: usize = 2 + 2 * unmask_sampler::CANDIDATES;
 #[derive(Clone, Copy)]
 struct Shape {
     seq: u32,
+    /// The first canvas row computed; the rows before it are the cache's.
+    first: u32,
     /// Rows whose logits are computed (the masked positions' logit rows).
     rows: u32,
     /// The proposal kernel's rule and step key.
@@ -60,7 +72,7 @@ enum Rows {
 impl Rows {
     fn count(self, shape: &Shape) -> u32 {
         match self {
-            Rows::Canvas => shape.seq,
+            Rows::Canvas => shape.seq - shape.first,
             Rows::Chunk { first, len } => shape.rows.saturating_sub(first).min(len),
         }
     }
@@ -131,6 +143,8 @@ pub struct GpuModel {
     propose: Vec<Op>,
     buffers: Activations,
     weight_bytes: u64,
+    /// With a KV cache: the canvas whose rows the buffers hold (empty: nothing reusable).
+    cache: Option<std::sync::Mutex<Vec<u32>>>,
 }
 
 impl GpuModel {
@@ -149,6 +163,7 @@ impl GpuModel {
             )));
         }
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
+        let cached = options.kv_cache && c.attention.is_prefix_stable();
         let gpu_ref: &Gpu = &gpu;
         let set = options.kernels.unwrap_or_else(|| KernelSet::for_adapter(gpu_ref));
         // Quantized files load as stored; float weights are quantized when asked, or the load says why not.
@@ -222,7 +237,7 @@ impl GpuModel {
                 let scratch = [
                     buffer("x", s * h as u64 * 4, rw),
                     buffer("normed", s * h as u64 * 4, rw),
-                    buffer("qkv", s * qkv_width as u64 * 4, rw),
+                    buffer("qkv", if cached { 4 } else { s * qkv_width as u64 * 4 }, rw),
                     buffer("attention", s * q_width as u64 * 4, rw),
                     buffer("gate|up", s * 2 * i as u64 * 4, rw),
                     buffer("swiglu", s * i as u64 * 4, rw),
@@ -249,7 +264,26 @@ impl GpuModel {
                 (activations, scratch, params, slot_bytes)
             })
             .await?;
-        let [x, normed, qkv, attended, gate_up, swiglu, selected, rope, unused] = &scratch;
+        let [x, normed, shared_qkv, attended, gate_up, swiglu, selected, rope, unused] = &scratch;
+        // With the cache, each layer keeps its own q|k|v rows; without, the layers share one buffer.
+        let layer_qkv: Vec<wgpu::Buffer> = if cached {
+            gpu_ref
+                .guarded(|| {
+                    (0..layers.len())
+                        .map(|l| {
+                            gpu_ref.device.create_buffer(&wgpu::BufferDescriptor {
+                                label: Some(&format!("layer {l} qkv")),
+                                size: s * qkv_width as u64 * 4,
+                                usage: wgpu::BufferUsages::STORAGE,
+                                mapped_at_creation: false,
+                            })
+                        })
+                        .collect()
+                })
+                .await?
+        } else {
+            Vec::new()
+        };
         let a = &activations;
 
         let table = rope_table(max_len, c.head_dim, c.rope_theta);
@@ -293,7 +327,21 @@ impl GpuModel {
                         ],
                         Box::new(move |shape| {
                             let m = rows.count(shape);
-                            (m > 0).then(|| tiles.matmul(m, n, cols, gs, x_stride, y_stride, offset, flags))
+                            // Canvas rows start at the step's first row; logit rows are packed from 0.
+                            let first = if matches!(rows, Rows::Canvas) { shape.first } else { 0 };
+                            (m > 0).then(|| {
+                                tiles.matmul(MatmulParams {
+                                    m,
+                                    n,
+                                    k: cols,
+                                    group_size: gs,
+                                    x_stride,
+                                    y_stride,
+                                    y_offset: offset + first * y_stride,
+                                    flags,
+                                    x_offset: first * x_stride,
+                                })
+                            })
                         }),
                     )
                 })
@@ -309,8 +357,8 @@ impl GpuModel {
                 &k.rms_norm,
                 &[whole(input), whole(weight), whole(&a.rows), whole(output)],
                 Box::new(move |shape| {
-                    let rows = if gather { shape.rows } else { shape.seq };
-                    (rows > 0).then(|| tiles.rms_norm(rows, h32, eps, gather))
+                    let (rows, first) = if gather { (shape.rows, 0) } else { (shape.seq - shape.first, shape.first) };
+                    (rows > 0).then(|| tiles.rms_norm(rows, first, h32, eps, gather))
                 }),
             )
         };
@@ -322,10 +370,13 @@ impl GpuModel {
                 "embed",
                 &k.embed[embed.scheme as usize],
                 &[whole(&a.tokens), whole(&ch.words), whole(&ch.scales), whole(x)],
-                Box::new(move |shape| Some(tiles.embed(shape.seq, h32, first, n, gs))),
+                Box::new(move |shape| {
+                    (shape.seq > shape.first).then(|| tiles.embed(shape.seq, shape.first, h32, first, n, gs))
+                }),
             ));
         }
-        for layer in &layers {
+        for (l, layer) in layers.iter().enumerate() {
+            let qkv = layer_qkv.get(l).unwrap_or(shared_qkv);
             body.push(norm(&mut planner, x, &layer.input_norm, normed, false));
             body.extend(matmul(
                 &mut planner,
@@ -343,23 +394,28 @@ impl GpuModel {
                 "rope",
                 &k.rope,
                 &[whole(rope), whole(qkv)],
-                Box::new(move |shape| Some(tiles.rope(shape.seq, heads + kv_heads, head_dim, qkv32))),
+                Box::new(move |shape| {
+                    (shape.seq > shape.first)
+                        .then(|| tiles.rope(shape.seq, shape.first, heads + kv_heads, head_dim, qkv32))
+                }),
             ));
             body.push(planner.op(
                 "attention",
                 &k.attention,
                 &[whole(qkv), whole(attended)],
                 Box::new(move |shape| {
-                    Some(tiles.attention(AttentionDispatch {
-                        seq: shape.seq,
-                        first: 0,
-                        kind,
-                        heads,
-                        kv_heads,
-                        head_dim,
-                        qkv_stride: qkv32,
-                        out_stride: q32,
-                    }))
+                    (shape.seq > shape.first).then(|| {
+                        tiles.attention(AttentionDispatch {
+                            seq: shape.seq,
+                            first: shape.first,
+                            kind,
+                            heads,
+                            kv_heads,
+                            head_dim,
+                            qkv_stride: qkv32,
+                            out_stride: q32,
+                        })
+                    })
                 }),
             ));
             body.extend(matmul(
@@ -391,7 +447,9 @@ impl GpuModel {
                 "swiglu",
                 &k.swiglu,
                 &[whole(gate_up), whole(swiglu)],
-                Box::new(move |shape| Some(tiles.swiglu(shape.seq, i32_))),
+                Box::new(move |shape| {
+                    (shape.seq > shape.first).then(|| tiles.swiglu(shape.seq - shape.first, shape.first, i32_))
+                }),
             ));
             body.extend(matmul(
                 &mut planner,
@@ -455,6 +513,7 @@ impl GpuModel {
             propose,
             buffers: activations,
             weight_bytes,
+            cache: cached.then(|| std::sync::Mutex::new(Vec::new())),
         })
     }
 
@@ -492,9 +551,28 @@ impl GpuModel {
         self.check_canvas(canvas)?;
         unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
         let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
-        let shape = Shape { seq: canvas.len() as u32, rows: positions.len() as u32, rule: rule_params(rule, key) };
+        let first = self.take_cache(canvas) as u32;
+        let shape =
+            Shape { seq: canvas.len() as u32, first, rows: positions.len() as u32, rule: rule_params(rule, key) };
         self.prepare(canvas, &logit_rows, positions, &shape);
         Ok(shape)
+    }
+
+    /// The first row this step must compute: 0, or with the cache the first of the block where `canvas`
+    /// departs from the canvas the buffers hold. Empties the cache until [`keep_cache`](Self::keep_cache) says
+    /// the step completed, so a failed step never leaves rows that look reusable.
+    fn take_cache(&self, canvas: &[u32]) -> usize {
+        let Some(cache) = &self.cache else { return 0 };
+        let held = std::mem::take(&mut *cache.lock().unwrap_or_else(|e| e.into_inner()));
+        let unchanged = held.iter().zip(canvas).take_while(|(a, b)| a == b).count();
+        self.config.attention.reusable_rows(unchanged).min(canvas.len())
+    }
+
+    /// Records that the buffers now hold every row of `canvas`.
+    fn keep_cache(&self, canvas: &[u32]) {
+        if let Some(cache) = &self.cache {
+            *cache.lock().unwrap_or_else(|e| e.into_inner()) = canvas.to_vec();
+        }
     }
 
     /// Writes the inputs and every active op's parameters.
@@ -553,6 +631,7 @@ impl GpuModel {
         encoder.copy_buffer_to_buffer(&self.buffers.out, 0, &self.buffers.staging, 0, bytes);
         self.gpu.queue.submit([encoder.finish()]);
         let raw = self.gpu.read(&self.buffers.staging, bytes).await?;
+        self.keep_cache(canvas);
         Ok(decode_proposals(positions, bytemuck::cast_slice(&raw)))
     }
 
@@ -596,7 +675,10 @@ impl GpuModel {
         self.check_canvas(tokens)?;
         let v = self.config.vocab_size;
         let rows: Vec<u32> = (0..tokens.len() as u32).collect();
-        let shape = Shape { seq: tokens.len() as u32, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
+        // A full pass: whatever the cache held is overwritten, and it is left empty.
+        self.take_cache(&[]);
+        let shape =
+            Shape { seq: tokens.len() as u32, first: 0, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
         self.prepare(tokens, &rows, &rows, &shape);
         let total = (tokens.len() * v * 4) as u64;
         let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {

@@ -262,45 +262,31 @@ const BLOCKED_QUERIES: u32 = 16;
 
 /// The parameters and grid of each kernel: the one place that knows the shaders' `Params` layouts.
 impl Tiles {
-    #[allow(clippy::too_many_arguments)]
-    pub fn matmul(
-        &self,
-        m: u32,
-        n: u32,
-        k: u32,
-        group_size: u32,
-        x_stride: u32,
-        y_stride: u32,
-        y_offset: u32,
-        flags: u32,
-    ) -> Dispatch {
-        Dispatch {
-            params: slot(MatmulParams { m, n, k, group_size, x_stride, y_stride, y_offset, flags }),
-            groups: [
-                n.div_ceil(self.matmul_side * self.matmul_block),
-                m.div_ceil(self.matmul_side * self.matmul_block),
-                1,
-            ],
-        }
+    pub fn matmul(&self, params: MatmulParams) -> Dispatch {
+        let side = self.matmul_side * self.matmul_block;
+        Dispatch { params: slot(params), groups: [params.n.div_ceil(side), params.m.div_ceil(side), 1] }
     }
 
-    pub fn embed(&self, seq: u32, width: u32, first_row: u32, rows: u32, group_size: u32) -> Dispatch {
-        let params = slot(EmbedParams { seq, width, first_row, n: rows, group_size });
-        Dispatch { params, groups: grid(seq * width, self.rows) }
+    /// Tokens `first..seq` of the canvas, looked up in the table's rows `first_row..first_row + rows`.
+    pub fn embed(&self, seq: u32, first: u32, width: u32, first_row: u32, rows: u32, group_size: u32) -> Dispatch {
+        let params = slot(EmbedParams { seq, width, first_row, n: rows, group_size, first });
+        Dispatch { params, groups: grid((seq - first) * width, self.rows) }
     }
 
-    pub fn rms_norm(&self, rows: u32, width: u32, eps: f32, gather: bool) -> Dispatch {
+    /// `rows` rows from `first` on, or (gather) the rows the logit-row list names, `first` then 0.
+    pub fn rms_norm(&self, rows: u32, first: u32, width: u32, eps: f32, gather: bool) -> Dispatch {
         let groups = match self.set {
             KernelSet::Emulated => grid(rows, self.rows),
             KernelSet::Gpu => grid(rows, 1),
         };
-        Dispatch { params: slot(RmsNormParams { rows, width, eps, gather: u32::from(gather) }), groups }
+        Dispatch { params: slot(RmsNormParams { rows, width, eps, gather: u32::from(gather), first }), groups }
     }
 
-    pub fn rope(&self, seq: u32, heads: u32, head_dim: u32, row_stride: u32) -> Dispatch {
+    /// Rows `first..seq`.
+    pub fn rope(&self, seq: u32, first: u32, heads: u32, head_dim: u32, row_stride: u32) -> Dispatch {
         Dispatch {
-            params: slot(RopeParams { seq, heads, head_dim, row_stride }),
-            groups: grid(seq * heads * (head_dim / 2), self.rows),
+            params: slot(RopeParams { seq, heads, head_dim, row_stride, first }),
+            groups: grid((seq - first) * heads * (head_dim / 2), self.rows),
         }
     }
 
@@ -330,8 +316,9 @@ impl Tiles {
         }
     }
 
-    pub fn swiglu(&self, rows: u32, width: u32) -> Dispatch {
-        Dispatch { params: slot(SwigluParams { rows, width }), groups: grid(rows * width, self.rows) }
+    /// `rows` rows from `first` on.
+    pub fn swiglu(&self, rows: u32, first: u32, width: u32) -> Dispatch {
+        Dispatch { params: slot(SwigluParams { rows, width, first }), groups: grid(rows * width, self.rows) }
     }
 
     pub fn propose(&self, vocab: u32, rows: u32, first_row: u32, rule: RuleParams) -> Dispatch {

@@ -28,6 +28,8 @@ pub struct MatmulParams {
     pub y_offset: u32,
     /// [`ADD_BIAS`] | [`ACCUMULATE`].
     pub flags: u32,
+    /// Floats before x's first row: where a cached step's rows start (a multiple of 4).
+    pub x_offset: u32,
 }
 
 /// Matmul flags: add the bias row; accumulate into y (the residual connection).
@@ -44,6 +46,8 @@ pub struct EmbedParams {
     /// Rows in this dispatch's part of the embedding.
     pub n: u32,
     pub group_size: u32,
+    /// Tokens before this one are left as they are (a cached step).
+    pub first: u32,
 }
 
 /// rms_norm.wgsl.
@@ -55,6 +59,8 @@ pub struct RmsNormParams {
     pub eps: f32,
     /// 1: normalize the rows listed in `rows` (the head's rows), 0: rows 0.. in order.
     pub gather: u32,
+    /// Without gather: rows before this one are left as they are; `rows` counts those after it.
+    pub first: u32,
 }
 
 /// rope.wgsl.
@@ -65,6 +71,8 @@ pub struct RopeParams {
     pub heads: u32,
     pub head_dim: u32,
     pub row_stride: u32,
+    /// Rows before this one are left as they are.
+    pub first: u32,
 }
 
 /// attention.wgsl.
@@ -88,8 +96,10 @@ pub struct AttentionParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct SwigluParams {
+    /// Rows from `first` on.
     pub rows: u32,
     pub width: u32,
+    pub first: u32,
 }
 
 /// propose.wgsl: the rows of one dispatch and the rule.
@@ -125,9 +135,9 @@ mod tests {
 
     #[test]
     fn a_block_fills_its_slot_in_declaration_order() {
-        let words = slot(RmsNormParams { rows: 3, width: 64, eps: 1e-6, gather: 1 });
-        assert_eq!(words[..4], [3, 64, 1e-6f32.to_bits(), 1]);
-        assert!(words[4..].iter().all(|&w| w == 0));
+        let words = slot(RmsNormParams { rows: 3, width: 64, eps: 1e-6, gather: 1, first: 2 });
+        assert_eq!(words[..5], [3, 64, 1e-6f32.to_bits(), 1, 2]);
+        assert!(words[5..].iter().all(|&w| w == 0));
         let words =
             slot(ProposeParams { vocab: 9, rows: 2, first_row: 1, rule: RuleParams { step: 7, ..Zeroable::zeroed() } });
         assert_eq!((words[0], words[1], words[2], words[11]), (9, 2, 1, 7));

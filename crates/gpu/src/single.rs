@@ -11,7 +11,7 @@ use wgpu::util::DeviceExt;
 
 use crate::engine::{OUT_WORDS, decode_proposals, rule_params};
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
-use crate::params::{ACCUMULATE, ADD_BIAS};
+use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams};
 use crate::weights::Matrix;
 use crate::{Gpu, GpuError};
 
@@ -131,7 +131,17 @@ impl OpRunner {
         let matrix = Matrix::upload(&self.gpu, "w", &host);
         let chunk = &matrix.chunks[0];
         let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if residual.is_some() { ACCUMULATE } else { 0 };
-        let d = self.tiles().matmul(m, n, k, matrix.group_size, k, n, 0, flags);
+        let d = self.tiles().matmul(MatmulParams {
+            m,
+            n,
+            k,
+            group_size: matrix.group_size,
+            x_stride: k,
+            y_stride: n,
+            y_offset: 0,
+            flags,
+            x_offset: 0,
+        });
         let (x, bias) = (self.buffer(bytemuck::cast_slice(x)), self.buffer(bytemuck::cast_slice(bias.unwrap_or(&[]))));
         let initial = residual.map_or_else(|| vec![0.0; (m * n) as usize], <[f32]>::to_vec);
         let kernel = &self.kernels.matmul[matrix.scheme as usize];
@@ -144,7 +154,7 @@ impl OpRunner {
         let matrix = Matrix::upload(&self.gpu, "table", &host);
         let chunk = &matrix.chunks[0];
         let width = matrix.cols;
-        let d = self.tiles().embed(tokens.len() as u32, width, 0, chunk.rows, matrix.group_size);
+        let d = self.tiles().embed(tokens.len() as u32, 0, width, 0, chunk.rows, matrix.group_size);
         let ids = self.buffer(bytemuck::cast_slice(tokens));
         let kernel = &self.kernels.embed[matrix.scheme as usize];
         self.run_f32(kernel, d, &[&ids, &chunk.words, &chunk.scales], &vec![0.0; tokens.len() * width as usize]).await
@@ -160,7 +170,7 @@ impl OpRunner {
     ) -> Result<Vec<f32>, GpuError> {
         let width = weight.len();
         let rows = gather.map_or(x.len() / width, <[u32]>::len);
-        let d = self.tiles().rms_norm(rows as u32, width as u32, eps, gather.is_some());
+        let d = self.tiles().rms_norm(rows as u32, 0, width as u32, eps, gather.is_some());
         let (x, weight) = (self.buffer(bytemuck::cast_slice(x)), self.buffer(bytemuck::cast_slice(weight)));
         let indices = self.buffer(bytemuck::cast_slice(gather.unwrap_or(&[])));
         self.run_f32(&self.kernels.rms_norm, d, &[&x, &weight, &indices], &vec![0.0; rows * width]).await
@@ -177,7 +187,7 @@ impl OpRunner {
     ) -> Result<Vec<f32>, GpuError> {
         let seq = x.len() / row_stride;
         let table = rope_table(seq, head_dim, theta);
-        let d = self.tiles().rope(seq as u32, heads as u32, head_dim as u32, row_stride as u32);
+        let d = self.tiles().rope(seq as u32, 0, heads as u32, head_dim as u32, row_stride as u32);
         let table = self.buffer(bytemuck::cast_slice(&table));
         self.run_f32(&self.kernels.rope, d, &[&table], x).await
     }
@@ -210,7 +220,7 @@ impl OpRunner {
     /// SwiGLU of `[rows, 2 · width]` rows laid out `[gate | up]`.
     pub async fn swiglu(&self, gate_up: &[f32], width: usize) -> Result<Vec<f32>, GpuError> {
         let rows = gate_up.len() / (2 * width);
-        let d = self.tiles().swiglu(rows as u32, width as u32);
+        let d = self.tiles().swiglu(rows as u32, 0, width as u32);
         let input = self.buffer(bytemuck::cast_slice(gate_up));
         self.run_f32(&self.kernels.swiglu, d, &[&input], &vec![0.0; rows * width]).await
     }

@@ -97,6 +97,50 @@ both! {
     }
 }
 
+// The KV cache: a decode's steps (each committing one token, one step repeating a canvas, one changing an early
+// token) give what a full pass gives, on causal and block-causal models, with both kernel sets.
+both! {
+    async fn cached_steps_match_full_passes() {
+        use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw};
+        for kind in [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }] {
+            let c = llama(kind);
+            let weights = Weights::random(&c, 31);
+            let rule = ProposalRule {
+                draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
+                score: ScoreKind::Probability,
+                mask_token: c.mask_token_id,
+            };
+            for set in SETS {
+                let options = |kv_cache| GpuOptions { max_len: 64, kernels: Some(set), kv_cache, ..GpuOptions::default() };
+                let cached = GpuModel::load(gpu().await, &c, &weights, options(true)).await.unwrap();
+                let full = GpuModel::load(gpu().await, &c, &weights, options(false)).await.unwrap();
+                let mut canvas = tokens(9, c.vocab_size);
+                canvas.extend([c.mask_token_id; 11]);
+                for step in 0..10u32 {
+                    if step == 6 {
+                        canvas[2] = (canvas[2] + 1) % c.vocab_size as u32;
+                    }
+                    let masked: Vec<u32> =
+                        (0..canvas.len() as u32).filter(|&q| canvas[q as usize] == c.mask_token_id).collect();
+                    let key = StepKey { seed: 3, step };
+                    let a = cached.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
+                    let b = full.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
+                    let what = format!("{kind:?} {set:?} step {step}");
+                    assert_eq!(a.len(), b.len(), "{what}");
+                    for (x, y) in a.iter().zip(&b) {
+                        assert_eq!(x.proposal.token, y.proposal.token, "{what}: token at {}", x.proposal.position);
+                        assert!((x.proposal.score - y.proposal.score).abs() < 1e-5, "{what}: {x:?} vs {y:?}");
+                    }
+                    if step != 3 {
+                        // Step 4 sees the same canvas as step 3: everything comes from the cache.
+                        canvas[masked[0] as usize] = a[0].proposal.token;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
 /// engine step by step instead).
 #[cfg(not(target_arch = "wasm32"))]
