@@ -40,7 +40,8 @@ pub async fn bench_forward(
     let mut samples = Vec::with_capacity(iters);
     match kind {
         "fast" => {
-            let options = FastOptions { quant, threads: 1, max_len: seq, ..FastOptions::default() };
+            // Full passes: a causal model would serve the repeated canvas from its cache.
+            let options = FastOptions { quant, threads: 1, max_len: seq, kv_cache: false, ..FastOptions::default() };
             let mut model = FastModel::load(&config, &weights, options).map_err(|e| error(&e))?;
             for run in 0..=iters {
                 let started = now();
@@ -52,7 +53,7 @@ pub async fn bench_forward(
         }
         "webgpu" => {
             let gpu = Gpu::new().await.map_err(|e| error(&e))?;
-            let options = GpuOptions { quant, max_len: seq, ..GpuOptions::default() };
+            let options = GpuOptions { quant, max_len: seq, kv_cache: false, ..GpuOptions::default() };
             let model =
                 GpuModel::load(std::sync::Arc::new(gpu), &config, &weights, options).await.map_err(|e| error(&e))?;
             for run in 0..=iters {

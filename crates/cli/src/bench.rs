@@ -169,7 +169,9 @@ pub fn run(args: Args) -> Result<()> {
             }
             _ => {
                 let Some(gpu) = &gpu else { continue };
-                let options = GpuOptions { quant: engine.quant(), max_len: longest, ..GpuOptions::default() };
+                // Full passes, as for the fast engine above.
+                let options =
+                    GpuOptions { quant: engine.quant(), max_len: longest, kv_cache: false, ..GpuOptions::default() };
                 let model = pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?;
                 if args.profile && profile.is_none() {
                     profile = Some(profile_table(&model, engine, longest, &config)?);
