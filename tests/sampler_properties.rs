@@ -31,12 +31,12 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
     ];
     let remasking = prop_oneof![Just(Remasking::LowConfidence), Just(Remasking::Random)];
     (
-        (algorithm, alg, remasking, 1u32..24, 0u32..24, 0.0f32..1.5),
+        (algorithm, alg, remasking, 1u32..24, 0u32..24, 0.0f32..1.5, any::<bool>()),
         (0.05f32..=1.0, 0u32..8, 0.0f32..1.0, 1u32..12, 0.01f32..=1.0, any::<u64>()),
     )
         .prop_map(
             |(
-                (algorithm, alg, remasking, steps, max_new_tokens, temperature),
+                (algorithm, alg, remasking, steps, max_new_tokens, temperature, align_blocks),
                 (top_p, top_k, alg_temp, block_length, threshold, seed),
             )| {
                 let llada = algorithm == Algorithm::Llada;
@@ -52,6 +52,7 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
                     alg_temp,
                     eps: 1e-3,
                     block_length,
+                    align_blocks,
                     threshold,
                     seed,
                 }
@@ -89,9 +90,10 @@ fn check_schedule(config: &SamplerConfig, decoded: &Decoded) -> Result<(), TestC
             // Reconstruct the blocks from the initial canvas and check each block's per-step counts.
             let first = decoded.initial.iter().position(|&t| t == MASK).unwrap();
             let b = config.block_length as usize;
-            let blocks: Vec<(usize, usize)> = (first..decoded.initial.len())
+            let origin = if config.align_blocks { first - first % b } else { first };
+            let blocks: Vec<(usize, usize)> = (origin..decoded.initial.len())
                 .step_by(b)
-                .map(|s| (s, (s + b).min(decoded.initial.len())))
+                .map(|s| (s.max(first), (s + b).min(decoded.initial.len())))
                 .filter(|&(s, e)| decoded.initial[s..e].contains(&MASK))
                 .collect();
             let (total, nb) = (config.steps as usize, blocks.len());

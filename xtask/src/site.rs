@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
+use unmask_model::ModelDir;
+use unmask_model::convert::{WeightFormat, convert_weights};
+use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
 use crate::{SHIPPED_MODEL, WASM_TARGET, path_str, run, step, target_dir};
 
@@ -28,10 +31,7 @@ pub fn site_dir() -> PathBuf {
 pub fn build_model() -> Result<()> {
     let name = Path::new(SHIPPED_MODEL).file_name().and_then(|n| n.to_str()).context("model name")?;
     let out = model_root().join("models").join(name);
-    // The debug CLI converts a 4 M-parameter model in seconds, and CI has already built it.
-    run("cargo", &["build", "--locked", "-p", "unmask-cli"])?;
-    let unmask = target_dir().join("debug/unmask");
-    run(path_str(&unmask)?, &["convert", SHIPPED_MODEL, "--quant", "q8", "--out", path_str(&out)?, "--force"])?;
+    convert_to_q8(Path::new(SHIPPED_MODEL), &out)?;
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("config.json")).context("the converted config.json")?)?;
     let mut files = Vec::new();
@@ -48,6 +48,20 @@ pub fn build_model() -> Result<()> {
     });
     std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
     println!("  model for the page: {}", out.display());
+    Ok(())
+}
+
+/// Writes the q8 copy of the model in `source` (weights, config, tokenizer) into `out`. The library does the
+/// conversion, so building the page needs no CLI build (`unmask convert` is the same call plus a logit check).
+fn convert_to_q8(source: &Path, out: &Path) -> Result<()> {
+    let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
+    let format = WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: DEFAULT_GROUP_SIZE };
+    let bytes = convert_weights(&model.config, &model.weights, format)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join("model.safetensors"), bytes).context("writing model.safetensors")?;
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(source.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
+    }
     Ok(())
 }
 

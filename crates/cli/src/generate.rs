@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -7,8 +7,6 @@ use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, generate};
 
 use crate::backend::{self, Backend};
 use crate::view::StepView;
-
-const D: SamplerConfig = SamplerConfig::DEFAULT;
 
 #[derive(clap::Args)]
 #[command(allow_negative_numbers = true)]
@@ -38,71 +36,80 @@ pub struct Args {
     quiet: bool,
 }
 
-/// Every decoding parameter (SamplerConfig), as flags.
+/// Every decoding parameter (SamplerConfig), as flags. A flag left out takes the model's recommended value
+/// (its `generation_config.json`), else the built-in default shown.
 #[derive(clap::Args)]
 struct SamplerArgs {
-    /// Decoding algorithm.
-    #[arg(long, value_enum, default_value_t = D.algorithm)]
-    algorithm: Algorithm,
-    /// Dream: which masked positions to commit at each step.
-    #[arg(long, value_enum, default_value_t = D.alg)]
-    alg: DreamAlg,
-    /// LLaDA: which positions stay masked.
-    #[arg(long, value_enum, default_value_t = D.remasking)]
-    remasking: Remasking,
-    /// Denoising steps (dream, llada).
-    #[arg(long, default_value_t = D.steps)]
-    steps: u32,
-    /// Masked positions appended after the prompt.
-    #[arg(long, default_value_t = D.max_new_tokens)]
-    max_new_tokens: u32,
-    /// Token temperature, 0 = greedy.
-    #[arg(long, default_value_t = D.temperature)]
-    temperature: f32,
-    /// Nucleus filtering, 1 = off (not llada).
-    #[arg(long, default_value_t = D.top_p)]
-    top_p: f32,
-    /// Keep the k most likely tokens, 0 = off (not llada).
-    #[arg(long, default_value_t = D.top_k)]
-    top_k: u32,
-    /// Dream: randomness in the choice of positions, 0 = best scores first.
-    #[arg(long, default_value_t = D.alg_temp)]
-    alg_temp: f32,
-    /// Dream: final timestep of the schedule.
-    #[arg(long, default_value_t = D.eps)]
-    eps: f64,
-    /// Block size (llada, threshold).
-    #[arg(long, default_value_t = D.block_length)]
-    block_length: u32,
-    /// Threshold: commit every position more confident than this.
-    #[arg(long, default_value_t = D.threshold)]
-    threshold: f32,
-    #[arg(long, default_value_t = D.seed)]
-    seed: u64,
+    /// Decoding algorithm [default: dream].
+    #[arg(long, value_enum)]
+    algorithm: Option<Algorithm>,
+    /// Dream: which masked positions to commit at each step [default: entropy].
+    #[arg(long, value_enum)]
+    alg: Option<DreamAlg>,
+    /// LLaDA: which positions stay masked [default: low-confidence].
+    #[arg(long, value_enum)]
+    remasking: Option<Remasking>,
+    /// Denoising steps (dream, llada) [default: 32].
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Masked positions appended after the prompt [default: 64].
+    #[arg(long)]
+    max_new_tokens: Option<u32>,
+    /// Token temperature, 0 = greedy [default: 0.2].
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Nucleus filtering, 1 = off (not llada) [default: 1].
+    #[arg(long)]
+    top_p: Option<f32>,
+    /// Keep the k most likely tokens, 0 = off (not llada) [default: 0].
+    #[arg(long)]
+    top_k: Option<u32>,
+    /// Dream: randomness in the choice of positions, 0 = best scores first [default: 0].
+    #[arg(long)]
+    alg_temp: Option<f32>,
+    /// Dream: final timestep of the schedule [default: 0.001].
+    #[arg(long)]
+    eps: Option<f64>,
+    /// Block size (llada, threshold) [default: 32].
+    #[arg(long)]
+    block_length: Option<u32>,
+    /// Blocks at multiples of --block-length from the canvas start, as a block-causal model's attention has them
+    /// (llada, threshold) [default: false].
+    #[arg(long)]
+    align_blocks: Option<bool>,
+    /// Threshold: commit every position more confident than this [default: 0.9].
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
-impl From<SamplerArgs> for SamplerConfig {
-    fn from(a: SamplerArgs) -> Self {
+impl SamplerArgs {
+    /// `base` (the model's recommendation or the defaults) with every given flag put over it.
+    fn over(self, base: SamplerConfig) -> SamplerConfig {
+        let a = self;
         SamplerConfig {
-            algorithm: a.algorithm,
-            alg: a.alg,
-            remasking: a.remasking,
-            steps: a.steps,
-            max_new_tokens: a.max_new_tokens,
-            temperature: a.temperature,
-            top_p: a.top_p,
-            top_k: a.top_k,
-            alg_temp: a.alg_temp,
-            eps: a.eps,
-            block_length: a.block_length,
-            threshold: a.threshold,
-            seed: a.seed,
+            algorithm: a.algorithm.unwrap_or(base.algorithm),
+            alg: a.alg.unwrap_or(base.alg),
+            remasking: a.remasking.unwrap_or(base.remasking),
+            steps: a.steps.unwrap_or(base.steps),
+            max_new_tokens: a.max_new_tokens.unwrap_or(base.max_new_tokens),
+            temperature: a.temperature.unwrap_or(base.temperature),
+            top_p: a.top_p.unwrap_or(base.top_p),
+            top_k: a.top_k.unwrap_or(base.top_k),
+            alg_temp: a.alg_temp.unwrap_or(base.alg_temp),
+            eps: a.eps.unwrap_or(base.eps),
+            block_length: a.block_length.unwrap_or(base.block_length),
+            align_blocks: a.align_blocks.unwrap_or(base.align_blocks),
+            threshold: a.threshold.unwrap_or(base.threshold),
+            seed: a.seed.unwrap_or(base.seed),
         }
     }
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let config = SamplerConfig::from(args.sampler);
+    let config = args.sampler.over(recommended_decoding(&args.model)?);
     // Check the parameters before spending time on the model.
     config.validate()?;
     let prompt = match (&args.prompt, &args.prompt_file) {
@@ -151,4 +158,15 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The decoding settings a model directory recommends in `generation_config.json` (fields it leaves out keep
+/// the defaults); the defaults for a model without one (or a GGUF file).
+pub fn recommended_decoding(model: &Path) -> Result<SamplerConfig> {
+    let path = model.join("generation_config.json");
+    if !model.is_dir() || !path.exists() {
+        return Ok(SamplerConfig::DEFAULT);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a set of decoding settings", path.display()))
 }

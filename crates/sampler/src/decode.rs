@@ -193,7 +193,7 @@ impl Decode {
                 (rule, Plan::Llada(llada_blocks(&canvas, mask, c)?))
             }
             Algorithm::Threshold => {
-                (sample(ScoreKind::Probability), Plan::Threshold(blocks(&canvas, mask, c.block_length)))
+                (sample(ScoreKind::Probability), Plan::Threshold(blocks(&canvas, mask, c.block_length, c.align_blocks)))
             }
             Algorithm::LeftToRight => (sample(ScoreKind::Probability), Plan::LeftToRight),
         };
@@ -301,12 +301,15 @@ impl Decode {
     }
 }
 
-/// The blocks of `length` positions from the first mask on that hold a mask (§5).
-fn blocks(canvas: &[u32], mask: u32, length: u32) -> Vec<Range<usize>> {
+/// The blocks of `length` positions from the first mask on that hold a mask (§5). Aligned, they start at
+/// multiples of `length` instead, the first one cut at the first mask.
+fn blocks(canvas: &[u32], mask: u32, length: u32, aligned: bool) -> Vec<Range<usize>> {
+    let length = length as usize;
     let first = canvas.iter().position(|&t| t == mask).unwrap_or(canvas.len());
-    (first..canvas.len())
-        .step_by(length as usize)
-        .map(|start| start..(start + length as usize).min(canvas.len()))
+    let origin = if aligned { first / length * length } else { first };
+    (origin..canvas.len())
+        .step_by(length)
+        .map(|start| start.max(first)..(start + length).min(canvas.len()))
         .filter(|block| canvas[block.clone()].contains(&mask))
         .collect()
 }
@@ -314,7 +317,7 @@ fn blocks(canvas: &[u32], mask: u32, length: u32) -> Vec<Range<usize>> {
 /// LLaDA's split of the steps over the blocks: the first `steps % n` blocks get one step more (§5). Blocks do
 /// not overlap and a step commits only inside its block, so each block's mask count is known at the start.
 fn llada_blocks(canvas: &[u32], mask: u32, c: &SamplerConfig) -> Result<Vec<Block>, SamplerError> {
-    let ranges = blocks(canvas, mask, c.block_length);
+    let ranges = blocks(canvas, mask, c.block_length, c.align_blocks);
     let n_blocks = ranges.len() as u32;
     if c.steps < n_blocks {
         return Err(SamplerError::InvalidParam {
@@ -373,6 +376,16 @@ mod tests {
         assert_eq!(decoded.completion_range(2, 1, |t| t == 0), 2..3);
         let with_hole = Decoded { initial: vec![5, 1, 6, 1], tokens: vec![5, 8, 6, 9], steps: vec![] };
         assert_eq!(with_hole.completion_range(3, 1, |t| t == 0), 0..4);
+    }
+
+    #[test]
+    fn aligned_blocks_start_at_multiples_of_the_length() {
+        let canvas = [7, 7, 7, 1, 1, 1, 1, 1, 1, 1];
+        assert_eq!(blocks(&canvas, 1, 4, false), vec![3..7, 7..10]);
+        assert_eq!(blocks(&canvas, 1, 4, true), vec![3..4, 4..8, 8..10]);
+        // A prompt ending on a boundary gives the same blocks either way.
+        assert_eq!(blocks(&canvas[1..], 1, 2, true), vec![2..4, 4..6, 6..8, 8..9]);
+        assert_eq!(blocks(&canvas[1..], 1, 2, false), vec![2..4, 4..6, 6..8, 8..9]);
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct SamplerConfig {
     pub eps: f64,
     /// Block size of LLaDA and threshold decoding.
     pub block_length: u32,
+    /// Start blocks at multiples of `block_length` counted from the canvas start instead of at the first mask,
+    /// so they coincide with a block-causal model's attention blocks (its earlier blocks are then always
+    /// finished when it writes one, as in its training).
+    pub align_blocks: bool,
     /// Confidence above which threshold decoding commits a position.
     pub threshold: f32,
     pub seed: u64,
@@ -94,6 +98,7 @@ impl SamplerConfig {
         alg_temp: 0.0,
         eps: 1e-3,
         block_length: 32,
+        align_blocks: false,
         threshold: 0.9,
         seed: 0,
     };

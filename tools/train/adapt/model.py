@@ -1,0 +1,172 @@
+"""The Llama decoder of the Rust engine (crates/model/src/arch/llama.rs) in PyTorch, for adapting a pretrained
+model into a block-diffusion coder.
+
+Parameters use the Hugging Face names and [out, in] layout that `unmask convert --quant f32` writes, so a model
+goes Rust → PyTorch → Rust without renaming. RoPE rotates halves (the import already undid GGUF's interleaved row
+order), attention is grouped-query, the embedding is tied to the head, and logits are shifted by one: position i
+is predicted from the hidden state at i − 1 (ARCHITECTURE.md, contract 1).
+
+Attention takes an explicit boolean mask (True = may attend), so one model serves every attention kind and the
+two-stream training pass of `objective.py`.
+"""
+
+import dataclasses
+import json
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rope_theta: float
+    rms_norm_eps: float
+
+    @staticmethod
+    def load(path):
+        with open(path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+        fields = {f.name for f in dataclasses.fields(Config)}
+        raw.setdefault("head_dim", raw["hidden_size"] // raw["num_attention_heads"])
+        return Config(**{k: raw[k] for k in fields})
+
+
+def rms_norm(x, weight, eps):
+    x32 = x.float()
+    return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype) * weight
+
+
+class Layer(torch.nn.Module):
+    def __init__(self, c: Config):
+        super().__init__()
+        self.c = c
+        q, kv = c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim
+        self.q_proj = torch.nn.Linear(c.hidden_size, q, bias=False)
+        self.k_proj = torch.nn.Linear(c.hidden_size, kv, bias=False)
+        self.v_proj = torch.nn.Linear(c.hidden_size, kv, bias=False)
+        self.o_proj = torch.nn.Linear(q, c.hidden_size, bias=False)
+        self.gate_proj = torch.nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.up_proj = torch.nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.down_proj = torch.nn.Linear(c.intermediate_size, c.hidden_size, bias=False)
+        self.input_layernorm = torch.nn.Parameter(torch.ones(c.hidden_size))
+        self.post_attention_layernorm = torch.nn.Parameter(torch.ones(c.hidden_size))
+
+    def forward(self, x, cos, sin, mask, past=None):
+        """x [B, S, D]; mask [S, S + P] (True = attend) over `past` keys/values [B, H_kv, P, d] then these.
+        Returns the new x and this call's (k, v) so a later call can attend to them."""
+        c, (b, s, _) = self.c, x.shape
+        h = rms_norm(x, self.input_layernorm, c.rms_norm_eps)
+        q = self.q_proj(h).view(b, s, c.num_attention_heads, c.head_dim).transpose(1, 2)
+        k = self.k_proj(h).view(b, s, c.num_key_value_heads, c.head_dim).transpose(1, 2)
+        v = self.v_proj(h).view(b, s, c.num_key_value_heads, c.head_dim).transpose(1, 2)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        kv = (k, v)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        group = c.num_attention_heads // c.num_key_value_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.o_proj(a.transpose(1, 2).reshape(b, s, -1))
+        h = rms_norm(x, self.post_attention_layernorm, c.rms_norm_eps)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h)), kv
+
+
+def rope_tables(c: Config, positions, dtype):
+    inv = c.rope_theta ** (-torch.arange(0, c.head_dim, 2, dtype=torch.float64) / c.head_dim)
+    angle = positions.to(torch.float64)[:, None] * inv[None, :]
+    angle = torch.cat([angle, angle], dim=-1)
+    return angle.cos().to(dtype), angle.sin().to(dtype)
+
+
+def rope(x, cos, sin):
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class Decoder(torch.nn.Module):
+    def __init__(self, c: Config):
+        super().__init__()
+        self.c = c
+        self.embed_tokens = torch.nn.Embedding(c.vocab_size, c.hidden_size)
+        self.layers = torch.nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
+        self.norm = torch.nn.Parameter(torch.ones(c.hidden_size))
+
+    def hidden(self, ids, mask, positions=None, past=None, keep_kv=False):
+        """Final hidden states (after the last norm) of `ids` [B, S]; `past` is a list of per-layer (k, v) that
+        the mask's first columns refer to. With keep_kv, also returns this pass's per-layer (k, v)."""
+        if positions is None:
+            positions = torch.arange(ids.shape[1])
+        cos, sin = rope_tables(self.c, positions, torch.float32)
+        x = self.embed_tokens(ids)
+        kvs = []
+        for i, layer in enumerate(self.layers):
+            x, kv = layer(x, cos, sin, mask, None if past is None else past[i])
+            if keep_kv:
+                kvs.append(kv)
+        x = rms_norm(x, self.norm, self.c.rms_norm_eps)
+        return (x, kvs) if keep_kv else x
+
+    def logits(self, hidden):
+        return hidden @ self.embed_tokens.weight.T
+
+    # --- Hugging Face names, as the Rust engine reads and writes them ---------------------------------------
+    def hf_state(self):
+        out = {"model.embed_tokens.weight": self.embed_tokens.weight, "model.norm.weight": self.norm}
+        for i, layer in enumerate(self.layers):
+            p = f"model.layers.{i}."
+            for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                out[p + "self_attn." + name + ".weight"] = getattr(layer, name).weight
+            for name in ("gate_proj", "up_proj", "down_proj"):
+                out[p + "mlp." + name + ".weight"] = getattr(layer, name).weight
+            out[p + "input_layernorm.weight"] = layer.input_layernorm
+            out[p + "post_attention_layernorm.weight"] = layer.post_attention_layernorm
+        return out
+
+    def load_hf_state(self, tensors):
+        own = self.hf_state()
+        missing = sorted(set(own) - set(tensors))
+        if missing:
+            raise ValueError(f"the weights lack {len(missing)} tensors, first {missing[0]}")
+        with torch.no_grad():
+            for name, param in own.items():
+                src = tensors[name]
+                if tuple(src.shape) != tuple(param.shape):
+                    raise ValueError(f"{name}: shape {tuple(src.shape)}, expected {tuple(param.shape)}")
+                param.copy_(src.to(param.dtype))
+
+
+def attention_mask(kind, block_size, seq):
+    """[seq, seq] booleans for one stream: bidirectional, causal, or block-causal (a query sees its own block and
+    every earlier one, blocks counted from position 0), the same rule as AttentionKind::key_end."""
+    q = torch.arange(seq)[:, None]
+    k = torch.arange(seq)[None, :]
+    if kind == "bidirectional":
+        return torch.ones(seq, seq, dtype=torch.bool)
+    if kind == "causal":
+        return k <= q
+    if kind == "block_causal":
+        return (k // block_size) <= (q // block_size)
+    raise ValueError(f"unknown attention kind {kind}")
+
+
+def load(model_dir, dtype=torch.float32):
+    from safetensors.torch import load_file
+
+    c = Config.load(f"{model_dir}/config.json")
+    model = Decoder(c).to(dtype)
+    model.load_hf_state(load_file(f"{model_dir}/model.safetensors"))
+    return model
+
+
+def parameter_count(model):
+    return sum(p.numel() for p in model.parameters())
+
+

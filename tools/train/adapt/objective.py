@@ -1,0 +1,70 @@
+"""Block diffusion with a clean stream: the training pass that matches how a block-causal model decodes.
+
+At decode time every block before the one being written is finished, so the model sees clean earlier blocks and
+a partly masked current block. The pass here reproduces exactly that for every block of a row at once: the clean
+row runs first (block-causal attention, no gradient: it plays the finished blocks), then the noisy row runs with
+each position attending to its own noisy block and to the clean keys and values of the earlier blocks. Each
+block has its own mask ratio t ~ U(t_min, 1) (prompt tokens are never masked).
+
+With the logit shift (position i is predicted from hidden state i − 1), the first token of a block is predicted
+from the last clean hidden state of the block before: an autoregressive prediction the clean stream already
+makes, with no gradient here; it is scored, not trained. Every other masked token is predicted from the noisy
+stream and trained with cross-entropy (unweighted by 1/t: lower variance for fine-tuning; the ELBO is reported
+separately by evaluate.py).
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def noisy_masks(seq, block):
+    """The clean stream's block-causal mask [S, S] and the noisy stream's [S, 2S] (clean keys, then noisy)."""
+    q = torch.arange(seq)[:, None] // block
+    k = torch.arange(seq)[None, :] // block
+    return k <= q, torch.cat([k < q, k == q], dim=1)
+
+
+def corrupt(ids, starts, block, mask_id, generator, t_min=0.05, ratio=None):
+    """Masks each answer token of block j with probability t_j (one t per block, or `ratio` for every block)."""
+    b, s = ids.shape
+    blocks = s // block
+    if ratio is None:
+        t = t_min + (1 - t_min) * torch.rand(b, blocks, generator=generator)
+    else:
+        t = torch.full((b, blocks), float(ratio))
+    t = t.repeat_interleave(block, dim=1)
+    answer = torch.arange(s)[None, :] >= starts[:, None]
+    masked = (torch.rand(b, s, generator=generator) < t) & answer
+    masked[:, 0] = False
+    return torch.where(masked, torch.full_like(ids, mask_id), ids), masked
+
+
+def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=None, train=True):
+    """Returns (loss over trained tokens, stats): loss is None when the batch masked nothing trainable."""
+    b, s = ids.shape
+    clean_mask, noisy_mask = noisy_masks(s, block)
+    with torch.no_grad():
+        clean_hidden, clean_kv = model.hidden(ids, clean_mask, keep_kv=True)
+    noisy, masked = corrupt(ids, starts, block, mask_id, generator, ratio=ratio)
+    with torch.set_grad_enabled(train):
+        noisy_hidden = model.hidden(noisy, noisy_mask, past=clean_kv)
+    pos = torch.arange(s)
+    first_in_block = (pos % block == 0)[None, :].expand(b, s)
+    rows, cols = torch.nonzero(masked & ~first_in_block, as_tuple=True)
+    stats = {"masked": int(masked.sum())}
+    loss = None
+    if len(rows):
+        logits = model.logits(noisy_hidden[rows, cols - 1]).float()
+        target = ids[rows, cols]
+        loss = F.cross_entropy(logits, target)
+        stats["hits"] = int((logits.argmax(-1) == target).sum())
+    else:
+        stats["hits"] = 0
+    stats["trained"] = len(rows)
+    # First tokens of blocks: the clean stream's autoregressive guess.
+    rows_f, cols_f = torch.nonzero(masked & first_in_block, as_tuple=True)
+    if len(rows_f):
+        with torch.no_grad():
+            guess = model.logits(clean_hidden[rows_f, cols_f - 1]).argmax(-1)
+        stats["hits"] += int((guess == ids[rows_f, cols_f]).sum())
+    return loss, stats

@@ -1,0 +1,182 @@
+"""Adapts the autoregressive teacher into a block-diffusion coder (objective.py), resumably.
+
+    python tools/train/adapt/train.py --teacher ~/.cache/unmask-train/teacher/smollm2-f32 \
+        --examples tools/train/.cache/examples --out ~/.cache/unmask-train/adapt-b16 --block 16
+
+Rerun the same command after an interruption: it continues from OUT/checkpoint.pt (written atomically every
+--checkpoint-minutes). OUT/log.csv gets one line per step, OUT/eval.csv the validation masked-token accuracy at
+mask ratios 0.15 / 0.5 / 0.9 (clean earlier blocks, as in decoding) every --eval-every steps; OUT/model holds the
+latest weights in the Rust engine's layout (f32 safetensors + config.json + tokenizer.json, see export.py).
+
+The embedding (tied to the head) stays frozen: it is a fifth of the weights, its gradient is the costliest
+(the full vocabulary at every trained row) and the pretrained vocabulary needs no new meaning. Matrix products
+run in bfloat16 autocast where the CPU has bf16 units (--dtype auto); master weights and optimizer stay float32.
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import model as M  # noqa: E402
+import objective  # noqa: E402
+import rows as R  # noqa: E402
+
+
+def cpu_has_bf16():
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        flags = fh.read()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def evaluate(model, val, block, mask_id, dtype):
+    model.eval()
+    out = {}
+    for ratio in (0.15, 0.5, 0.9):
+        gen = torch.Generator().manual_seed(1234)
+        hits = masked = 0
+        for ids, starts in val:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+                _, st = objective.block_diffusion_loss(model, ids, starts, block, mask_id, gen, ratio=ratio,
+                                                       train=False)
+            hits += st["hits"]
+            masked += st["masked"]
+        out[ratio] = hits / max(1, masked)
+    model.train()
+    return out
+
+
+def val_batches(rows, starts, count, seed=0):
+    """A fixed validation set: `count` rows, one per batch (rows differ in length)."""
+    rng = random.Random(seed)
+    pick = rng.sample(range(len(rows)), min(count, len(rows)))
+    return [(torch.from_numpy(rows[i][None].astype(np.int64)), torch.tensor([int(starts[i])])) for i in pick]
+
+
+def save_checkpoint(path, model, opt, step, tokens, elapsed, args):
+    tmp = path + ".tmp"
+    torch.save({"model": {k: v for k, v in model.state_dict().items() if not k.startswith("embed_tokens")},
+                "opt": opt.state_dict(), "step": step, "tokens": tokens, "elapsed": elapsed, "args": vars(args)},
+               tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", required=True, help="the teacher in the Rust layout (unmask convert --quant f32)")
+    ap.add_argument("--examples", required=True, help="data_pipeline's examples/ directory")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--block", type=int, default=16)
+    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--batch-tokens", type=int, default=1024)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--hours", type=float, default=1e9, help="stop after this much training time (this run)")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2)))
+    ap.add_argument("--dtype", choices=["auto", "bf16", "f32"], default="auto")
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-rows", type=int, default=48)
+    ap.add_argument("--checkpoint-minutes", type=float, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--function-weight", type=int, default=2,
+                    help="how many times a function row counts against a file chunk (the product writes functions)")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    dtype = args.dtype if args.dtype != "auto" else ("bf16" if cpu_has_bf16() else "f32")
+    os.makedirs(args.out, exist_ok=True)
+    tokenizer = os.path.join(args.teacher, "tokenizer.json")
+    cfg = M.Config.load(os.path.join(args.teacher, "config.json"))
+    with open(os.path.join(args.teacher, "config.json"), encoding="utf-8") as fh:
+        teacher_cfg = json.load(fh)
+    mask_id = teacher_cfg["mask_token_id"]
+    eos = teacher_cfg["eos_token_id"][0] if isinstance(teacher_cfg["eos_token_id"], list) else \
+        teacher_cfg["eos_token_id"]
+
+    cache = os.path.join(args.out, "..", "rows")
+    os.makedirs(cache, exist_ok=True)
+    train_rows, train_starts, kinds = R.load(cache, "train", args.examples, tokenizer, eos, args.block, args.max_len)
+    repeat = [args.function_weight if k == 0 else 1 for k in kinds]
+    train_rows = [r for r, n in zip(train_rows, repeat) for _ in range(n)]
+    train_starts = [s for s, n in zip(train_starts, repeat) for _ in range(n)]
+    val_rows, val_starts, _ = R.load(cache, "val", args.examples, tokenizer, eos, args.block, args.max_len)
+    print(f"{len(train_rows)} training rows ({sum(len(r) for r in train_rows):,} tokens), "
+          f"{len(val_rows)} validation rows; block {args.block}; {dtype}; {args.threads} threads", flush=True)
+
+    model = M.load(args.teacher)
+    model.embed_tokens.weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    ckpt_path = os.path.join(args.out, "checkpoint.pt")
+    step, tokens, elapsed = 0, 0, 0.0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ck["model"], strict=False)
+        opt.load_state_dict(ck["opt"])
+        step, tokens, elapsed = ck["step"], ck["tokens"], ck["elapsed"]
+        print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
+
+    val = val_batches(val_rows, val_starts, args.eval_rows)
+    rng = random.Random(args.seed * 1_000_003 + step)
+    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    stream = R.batches(train_rows, train_starts, args.batch_tokens, rng)
+    log = open(os.path.join(args.out, "log.csv"), "a", newline="")
+    eval_log = open(os.path.join(args.out, "eval.csv"), "a", newline="")
+    log_w, eval_w = csv.writer(log), csv.writer(eval_log)
+    if step == 0:
+        log_w.writerow(["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours"])
+        eval_w.writerow(["step", "tokens", "acc_0.15", "acc_0.5", "acc_0.9"])
+        acc = evaluate(model, val, args.block, mask_id, dtype)
+        eval_w.writerow([0, 0] + [f"{acc[r]:.4f}" for r in (0.15, 0.5, 0.9)])
+        eval_log.flush()
+        print("step 0 validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
+
+    run_start, last_ckpt = time.time(), time.time()
+    model.train()
+    while step < args.steps and time.time() - run_start < args.hours * 3600:
+        ids, starts = next(stream)
+        ids, starts = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(starts.astype(np.int64))
+        t0 = time.time()
+        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            loss, st = objective.block_diffusion_loss(model, ids, starts, args.block, mask_id, gen)
+        if loss is None:
+            continue
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        dt = time.time() - t0
+        step += 1
+        tokens += ids.numel()
+        elapsed += dt
+        log_w.writerow([step, tokens, f"{loss.item():.4f}", f"{st['hits'] / max(1, st['masked']):.4f}",
+                        f"{ids.numel() / dt:.1f}", f"{elapsed / 3600:.4f}"])
+        log.flush()
+        if step % 10 == 0:
+            print(f"step {step} tokens {tokens:,} loss {loss.item():.3f} {ids.numel() / dt:.0f} tok/s", flush=True)
+        if step % args.eval_every == 0:
+            acc = evaluate(model, val, args.block, mask_id, dtype)
+            eval_w.writerow([step, tokens] + [f"{acc[r]:.4f}" for r in (0.15, 0.5, 0.9)])
+            eval_log.flush()
+            print(f"step {step} validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
+        if time.time() - last_ckpt > args.checkpoint_minutes * 60:
+            save_checkpoint(ckpt_path, model, opt, step, tokens, elapsed, args)
+            last_ckpt = time.time()
+    save_checkpoint(ckpt_path, model, opt, step, tokens, elapsed, args)
+    print(f"stopped at step {step} ({tokens:,} tokens)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
