@@ -53,6 +53,7 @@ impl FastModel {
         top: usize,
     ) -> Result<Vec<Scored>, FastError> {
         let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
+        let canvas = &canvas[..self.config().rows_needed(positions, canvas.len())];
         let logits = self.logits_of_rows(canvas, &rows)?;
         let vocab = self.config().vocab_size;
         // Proposals are independent per row (f64 softmax over the vocabulary): split them over the threads.

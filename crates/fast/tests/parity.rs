@@ -183,18 +183,23 @@ fn the_same_seed_gives_the_same_trace_as_the_reference() {
         (Algorithm::Threshold, DreamAlg::Entropy, Remasking::LowConfidence),
         (Algorithm::LeftToRight, DreamAlg::Entropy, Remasking::LowConfidence),
     ];
+    // Block by block on the attention blocks: the fast engine then stops each pass at the written block.
+    let aligned = [Algorithm::Llada, Algorithm::Threshold].map(|a| (a, DreamAlg::Entropy, Remasking::LowConfidence));
+    let runs = algorithms.into_iter().map(|a| (a, false)).chain(aligned.into_iter().map(|a| (a, true)));
+    let runs: Vec<_> = runs.collect();
     for kind in KINDS {
         let model = ModelConfig { attention: kind, ..dir.config.clone() };
         let mut reference = CpuModel::load(&model, &dir.weights).unwrap();
         let mut fast = FastModel::load(&model, &dir.weights, FastOptions::default()).unwrap();
-        for (algorithm, alg, remasking) in algorithms {
+        for &((algorithm, alg, remasking), align_blocks) in &runs {
             let config = SamplerConfig {
                 algorithm,
                 alg,
                 remasking,
                 max_new_tokens: 16,
                 steps: 8,
-                block_length: 8,
+                block_length: if align_blocks { 4 } else { 8 },
+                align_blocks,
                 temperature: 0.7,
                 top_p: if algorithm == Algorithm::Llada { 1.0 } else { 0.95 },
                 seed: 3,
@@ -202,7 +207,7 @@ fn the_same_seed_gives_the_same_trace_as_the_reference() {
             };
             let expected = generate(&mut reference, &prompt, &config, &mut Unobserved).unwrap();
             let actual = generate(&mut fast, &prompt, &config, &mut Unobserved).unwrap();
-            assert_eq!(actual.tokens, expected.tokens, "{kind:?} {algorithm:?}/{alg:?}/{remasking:?}");
+            assert_eq!(actual.tokens, expected.tokens, "{kind:?} {algorithm:?}/{alg:?}/{remasking:?} {align_blocks}");
             let order = |d: &unmask_sampler::Decoded| d.steps.iter().map(|s| s.commits.len()).collect::<Vec<_>>();
             assert_eq!(
                 order(&actual),

@@ -613,6 +613,7 @@ impl GpuModel {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<Scored>, GpuError> {
+        let canvas = &canvas[..self.config.rows_needed(positions, canvas.len())];
         let shape = self.prepare_step(canvas, positions, rule, key)?;
         if positions.is_empty() {
             return Ok(Vec::new());

@@ -162,6 +162,10 @@ mod decodes {
             }
         }
         configs.push(SamplerConfig { algorithm: Algorithm::Threshold, threshold: 0.1, ..base.clone() });
+        // On the attention blocks (of 4): each pass then stops at the block being written.
+        for algorithm in [Algorithm::Llada, Algorithm::Threshold] {
+            configs.push(SamplerConfig { algorithm, block_length: 4, align_blocks: true, ..base.clone() });
+        }
         configs.push(SamplerConfig { algorithm: Algorithm::LeftToRight, temperature: 0.5, ..base });
         configs
     }

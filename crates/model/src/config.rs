@@ -274,6 +274,21 @@ impl ModelConfig {
         if self.shift_logits { position.saturating_sub(1) } else { position }
     }
 
+    /// How many leading canvas positions a forward pass must cover to give the logits of `positions`
+    /// (increasing): the whole canvas under bidirectional attention; under causal and block-causal attention,
+    /// up to the end of the block holding the last logits row, since later positions cannot change it (and at
+    /// least past the last position itself). A block-by-block decode then skips the still-masked blocks after
+    /// the one it writes.
+    pub fn rows_needed(&self, positions: &[u32], canvas_len: usize) -> usize {
+        match positions.last() {
+            Some(&last) if self.attention.is_prefix_stable() => {
+                let last = last as usize;
+                self.attention.key_end(self.logits_row(last), canvas_len).max(last + 1).min(canvas_len)
+            }
+            _ => canvas_len,
+        }
+    }
+
     /// The tokens that end a completion: every end-of-text id and the padding id.
     pub fn end_token_ids(&self) -> Vec<u32> {
         self.eos_token_ids.iter().copied().chain(self.pad_token_id).collect()
@@ -477,5 +492,24 @@ mod tests {
         let config = parse(&base()).unwrap();
         let layer = (4096 + 64) + 2 * (2048 + 32) + 4096 + 3 * 8192 + 128;
         assert_eq!(config.parameter_count(), 32768 + 2 * layer + 64 + 32768);
+    }
+
+    #[test]
+    fn a_pass_stops_after_the_block_of_the_last_logits_row() {
+        let mut c = parse(&base()).unwrap();
+        c.shift_logits = true;
+        c.attention = AttentionKind::BlockCausal { block_size: 4 };
+        // Position 5 is predicted from row 4, whose block ends at 8.
+        assert_eq!(c.rows_needed(&[2, 5], 20), 8);
+        // Position 4 is predicted from row 3 (block 0..4), but the position itself must be in the canvas.
+        assert_eq!(c.rows_needed(&[4], 20), 5);
+        assert_eq!(c.rows_needed(&[18], 20), 20);
+        assert_eq!(c.rows_needed(&[], 20), 20);
+        c.attention = AttentionKind::Causal;
+        assert_eq!(c.rows_needed(&[5], 20), 6);
+        c.shift_logits = false;
+        assert_eq!(c.rows_needed(&[5], 20), 6);
+        c.attention = AttentionKind::Bidirectional;
+        assert_eq!(c.rows_needed(&[5], 20), 20);
     }
 }
