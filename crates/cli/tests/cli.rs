@@ -129,6 +129,31 @@ fn infilling_fills_holes_in_the_prompt() {
 }
 
 #[test]
+fn a_models_generation_config_sets_the_defaults_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture().join(file), dir.path().join(file)).unwrap();
+    }
+    let settings = r#"{"algorithm": "left_to_right", "max_new_tokens": 5, "temperature": 0.0}"#;
+    std::fs::write(dir.path().join("generation_config.json"), settings).unwrap();
+    let model = dir.path().to_str().unwrap();
+    let trace_of = |extra: &[&str]| -> Trace {
+        let trace = dir.path().join("trace.json");
+        let mut args = vec!["generate", "--model", model, "--prompt", "def f(x):", "--quiet"];
+        args.extend(["--trace", trace.to_str().unwrap()]);
+        args.extend(extra);
+        let output = unmask(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&std::fs::read_to_string(trace).unwrap()).unwrap()
+    };
+    let trace = trace_of(&[]);
+    assert_eq!(trace.params["algorithm"], "left_to_right");
+    assert_eq!(trace.steps.len(), 5, "one step per token, five tokens");
+    let trace = trace_of(&["--max-new-tokens", "3"]);
+    assert_eq!((trace.params["algorithm"].as_str(), trace.steps.len()), (Some("left_to_right"), 3));
+}
+
+#[test]
 fn inspect_describes_the_model() {
     let output = unmask(&["inspect", fixture().to_str().unwrap()]);
     assert!(output.status.success());
@@ -231,6 +256,40 @@ fn bad_input_gets_one_clear_line() {
         &["generate", "--model", truncated.to_str().unwrap(), "--prompt", "x"],
         1,
         "model.safetensors: invalid safetensors: the file is",
+    );
+
+    let layers = copy("layers");
+    let config = std::fs::read_to_string(layers.join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    config["num_hidden_layers"] = 1_000_000_000_000u64.into();
+    std::fs::write(layers.join("config.json"), config.to_string()).unwrap();
+    assert_fails(
+        &["generate", "--model", layers.to_str().unwrap(), "--prompt", "x"],
+        1,
+        "num_hidden_layers is 1000000000000, but the weights",
+    );
+
+    let nan = copy("nan");
+    let mut bytes = std::fs::read(nan.join("model.safetensors")).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let norm = &header["model.norm.weight"];
+    assert_eq!(norm["dtype"], "F32");
+    let at = 8 + header_len + norm["data_offsets"][0].as_u64().unwrap() as usize;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(nan.join("model.safetensors"), bytes).unwrap();
+    assert_fails(
+        &["generate", "--model", nan.to_str().unwrap(), "--prompt", "x"],
+        1,
+        "tensor `model.norm.weight`: value 0 is NaN: weights must be finite",
+    );
+
+    let bad_settings = copy("bad_settings");
+    std::fs::write(bad_settings.join("generation_config.json"), "{\"steps\": \"many\"}").unwrap();
+    assert_fails(
+        &["generate", "--model", bad_settings.to_str().unwrap(), "--prompt", "x"],
+        1,
+        "generation_config.json: not a set of decoding settings",
     );
 
     let no_tokenizer = copy("no_tokenizer");

@@ -221,7 +221,6 @@ impl ModelConfig {
         self.num_attention_heads / self.num_key_value_heads
     }
 
-    /// Parameters in the checkpoint (the tied head counted once).
     /// A tied-embedding Qwen2 configuration of the given shape (head dim = hidden / heads, θ 10 000, mask
     /// token 1, end-of-text 0): for random models in benchmarks and tests.
     pub fn of_shape(
@@ -257,6 +256,7 @@ impl ModelConfig {
         }
     }
 
+    /// Parameters in the checkpoint (the tied head counted once).
     pub fn parameter_count(&self) -> usize {
         let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
         let q = self.num_attention_heads * self.head_dim;

@@ -238,8 +238,11 @@ impl Decode {
         {
             return Err(SamplerError::OutOfOrder("proposals for other positions than asked"));
         }
-        let masked_before = self.canvas.iter().filter(|&&t| t == self.mask).count();
         let step = self.steps.len() as u32;
+        if let Some(bad) = proposals.iter().find(|p| p.score.is_nan()) {
+            return Err(SamplerError::NonFinite { step, position: bad.position });
+        }
+        let masked_before = self.canvas.iter().filter(|&&t| t == self.mask).count();
         let key = request.key;
         let mut commits = match &self.plan {
             Plan::Dream => {
@@ -386,6 +389,16 @@ mod tests {
         // A prompt ending on a boundary gives the same blocks either way.
         assert_eq!(blocks(&canvas[1..], 1, 2, true), vec![2..4, 4..6, 6..8, 8..9]);
         assert_eq!(blocks(&canvas[1..], 1, 2, false), vec![2..4, 4..6, 6..8, 8..9]);
+    }
+
+    #[test]
+    fn a_nan_proposal_stops_the_decode_naming_step_and_position() {
+        let config = SamplerConfig { max_new_tokens: 2, steps: 2, ..SamplerConfig::DEFAULT };
+        let mut decode = Decode::new(&[5], &config, 1, 16).unwrap();
+        let request = decode.request().unwrap();
+        let proposals = request.positions.iter().map(|&q| p(q, if q == 2 { f32::NAN } else { 0.5 })).collect();
+        assert_eq!(decode.advance(proposals, 0.0), Err(SamplerError::NonFinite { step: 0, position: 2 }));
+        assert_eq!(decode.steps().len(), 0, "nothing was committed");
     }
 
     #[test]

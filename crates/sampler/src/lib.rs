@@ -63,6 +63,9 @@ pub enum SamplerError {
     NothingToDecode,
     #[error("backend failed: {0}")]
     Backend(#[from] DenoiserError),
+    /// The model's output at a position was NaN or infinite: no token is committed from it.
+    #[error("step {step}: the model's output at position {position} is not a number (NaN or infinite logits)")]
+    NonFinite { step: u32, position: u32 },
     /// The decode was driven out of order (a caller's bug, not the model's).
     #[error("decode driven out of order: {0}")]
     OutOfOrder(&'static str),

@@ -63,7 +63,10 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
             }
         }
     };
+    // A row with NaN or ±∞ (the mask token aside) has no meaningful token: a NaN score says so (Decode refuses it).
+    let finite = logits.iter().enumerate().all(|(v, x)| x.is_finite() || v == rule.mask_token as usize);
     let score = match rule.score {
+        _ if !finite => f64::NAN,
         ScoreKind::Probability => p[token],
         ScoreKind::Margin => margin(&p),
         ScoreKind::NegEntropy => p.iter().map(|&pi| pi * (pi + 1e-10).ln()).sum(),
@@ -203,6 +206,19 @@ mod tests {
 
     fn greedy(score: ScoreKind) -> ProposalRule {
         ProposalRule { draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 }, score, mask_token: 3 }
+    }
+
+    #[test]
+    fn a_row_with_nan_or_infinity_scores_nan_under_every_rule() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let logits = [0.0f32, bad, 1.0, 100.0];
+            for score in [ScoreKind::Probability, ScoreKind::Margin, ScoreKind::NegEntropy, ScoreKind::Random] {
+                assert!(propose_from_logits(&logits, 7, &greedy(score), KEY).score.is_nan(), "{bad} {score:?}");
+            }
+        }
+        // The mask token's own logit is ignored.
+        let logits = [0.0f32, 1.0, 2.0, f32::NAN];
+        assert!(!propose_from_logits(&logits, 7, &greedy(ScoreKind::Probability), KEY).score.is_nan());
     }
 
     #[test]

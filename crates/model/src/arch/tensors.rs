@@ -143,6 +143,20 @@ pub fn tensor_names(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
 /// Checks that `weights` holds every tensor the config implies, with the right shape, before any engine
 /// spends time converting them.
 pub fn check(config: &ModelConfig, weights: &Weights) -> Result<()> {
+    // Every layer has at least seven tensors: a config claiming more layers than the file can hold fails here,
+    // before `tensor_names` lists them all.
+    let tensors = weights.names().len();
+    if config.num_hidden_layers > tensors / 7 {
+        return Err(ModelError::Config {
+            file: "config.json".into(),
+            message: format!(
+                "num_hidden_layers is {}, but the weights ({}) hold {tensors} tensors, enough for at most {}",
+                config.num_hidden_layers,
+                weights.describe_files(),
+                tensors / 7
+            ),
+        });
+    }
     for (name, shape) in tensor_names(config) {
         let info = weights.info(&name).ok_or_else(|| {
             let hint = match name.as_str() {
@@ -205,5 +219,23 @@ impl<M> DecoderTensors<M> {
             Some(read(&(LM_HEAD.to_owned(), vec![config.vocab_size, config.hidden_size]))?)
         };
         Ok(DecoderTensors { embed, layers, final_norm, head })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_claiming_more_layers_than_the_file_holds_fails_at_once() {
+        let small = ModelConfig::of_shape(16, 2, 2, 1, 32, 64, 32);
+        let weights = Weights::random(&small, 1);
+        let huge = ModelConfig { num_hidden_layers: 1_000_000_000_000, ..small.clone() };
+        let err = check(&huge, &weights).unwrap_err().to_string();
+        assert!(err.contains("num_hidden_layers is 1000000000000, but the weights"), "{err}");
+        let three = ModelConfig { num_hidden_layers: 3, ..small.clone() };
+        let err = check(&three, &weights).unwrap_err().to_string();
+        assert!(err.contains("model.layers.2."), "{err}");
+        check(&small, &weights).unwrap();
     }
 }

@@ -335,11 +335,26 @@ impl Weights {
             return Ok(q.dequantize());
         }
         let (info, bytes) = self.raw(name)?;
-        to_f32(info.dtype, bytes).ok_or_else(|| ModelError::Tensor {
+        let values = to_f32(info.dtype, bytes).ok_or_else(|| ModelError::Tensor {
             file: file.clone(),
             name: name.to_owned(),
             message: format!("dtype {:?} is not a float type (f32, f16, bf16)", info.dtype),
-        })
+        })?;
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(at) => Err(self.not_finite(name, at, values[at])),
+            None => Ok(values),
+        }
+    }
+
+    /// A weight that is NaN or infinite: the file is damaged, or training diverged. No engine runs on it.
+    fn not_finite(&self, name: &str, at: usize, value: f32) -> ModelError {
+        ModelError::Tensor {
+            file: self.file_of(name).to_owned(),
+            name: name.to_owned(),
+            message: format!(
+                "value {at} is {value}: weights must be finite (a damaged file, or a diverged training run)"
+            ),
+        }
     }
 
     /// A matrix as stored (f32 from any float dtype, or quantized), after checking that it is `[rows, cols]`.
@@ -379,6 +394,11 @@ impl Weights {
                 name: name.to_owned(),
                 message: format!("{} words and {} scales for {rows} × {cols}", words.len(), scales.len()),
             });
+        }
+        // The packed integers are finite by construction; an f16 scale with all exponent bits set is ±∞ or NaN.
+        if let Some(at) = scales.iter().position(|&s| s & 0x7c00 == 0x7c00) {
+            let value = half::f16::from_bits(scales[at]).to_f32();
+            return Err(self.not_finite(&format!("{name}{SCALES_SUFFIX}"), at, value));
         }
         Ok(Some(QuantTensor { scheme, group_size, rows, cols, words, scales }))
     }
@@ -444,6 +464,21 @@ mod tests {
         assert!(err.contains("shape [1, 2], expected [2]"), "{err}");
         let err = weights.f32("zzz", &[2]).unwrap_err().to_string();
         assert!(err.contains("missing tensor `zzz`"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused_by_name() {
+        let values = [0.5f32, f32::NAN, 1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let infinite = [0x7C00u16, 0].iter().flat_map(|h| h.to_le_bytes()).collect(); // f16 +∞
+        let bytes = file_with(&[("a", Dtype::F32, vec![3], values), ("b", Dtype::F16, vec![2], infinite)]);
+        let weights = Weights::from_bytes(vec![("w.safetensors".into(), bytes)]).unwrap();
+        let err = weights.f32("a", &[3]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "w.safetensors: tensor `a`: value 1 is NaN: weights must be finite (a damaged file, or a diverged training run)"
+        );
+        let err = weights.f32("b", &[2]).unwrap_err().to_string();
+        assert!(err.contains("tensor `b`: value 0 is inf"), "{err}");
     }
 
     #[test]
@@ -523,6 +558,16 @@ mod quantized_tests {
         assert_eq!((stored.dtype, stored.shape, bytes.len()), (Dtype::U32, vec![4, 4], 64));
         let (scales, _) = weights.raw("layer.weight.scales").unwrap();
         assert_eq!((scales.dtype, scales.shape), (Dtype::F16, vec![4, 2]));
+    }
+
+    #[test]
+    fn a_non_finite_quantization_scale_is_refused() {
+        let mut q = QuantTensor::quantize(&[1.0; 64], 2, 32, QuantScheme::Q8, 32).unwrap();
+        q.scales[1] = 0x7E00; // f16 NaN
+        let tensors = vec![("layer.weight".to_owned(), TensorData::Quant(q))];
+        let weights = open(write_safetensors(&tensors, &BTreeMap::new()).unwrap()).unwrap();
+        let err = weights.matrix("layer.weight", 2, 32).err().unwrap().to_string();
+        assert!(err.contains("tensor `layer.weight.scales`: value 1 is NaN"), "{err}");
     }
 
     #[test]

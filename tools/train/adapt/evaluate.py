@@ -1,0 +1,133 @@
+"""Executable evaluation of a model through the Rust CLI: the held-out function-writing tasks of
+tools/train/eval_tasks (written for this project), each completion run against the task's tests in a sandboxed
+child process (eval_tasks/score.py).
+
+    python tools/train/adapt/evaluate.py --model DIR_OR_GGUF --unmask target/release/unmask \
+        --tasks tools/train/eval_tasks/tasks.jsonl --out eval.json [--samples 10 --temperature 0.8] \
+        [--limit 40] [-- extra unmask generate flags]
+
+Greedy (one completion per task, at the model's recommended settings with temperature 0) gives pass@1, parse and
+clean-end rates; --samples K adds K sampled completions per task (seeds 1..K) for pass@k. `--style chat` wraps
+the prompt in SmolLM2's chat template and takes the code from the answer's fenced block (the Instruct teacher's
+own format); `--style bare` (default) continues the prompt as code, as the page does.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "eval_tasks"))
+import score as S  # noqa: E402
+
+CHAT = "<|im_start|>user\nComplete this Python function.\n```python\n{prompt}```<|im_end|>\n<|im_start|>assistant\n"
+
+
+def body_from_chat(prompt, answer):
+    """The function body from a chat answer: the fenced code, with the header the model repeated removed."""
+    m = re.search(r"```(?:python)?\n(.*?)(```|$)", answer, re.S)
+    code = m.group(1) if m else answer
+    header = prompt.split("\n", 1)[0]
+    if header in code:
+        code = code.split(header, 1)[1]
+        # Drop a repeated docstring: everything up to the closing quotes that end the prompt's docstring.
+        if '"""' in code:
+            parts = code.split('"""')
+            if len(parts) >= 3:
+                code = '"""'.join(parts[2:])
+        code = code.lstrip("\n")
+    return code
+
+
+def generate(unmask, model, prompt, flags, trace_path):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
+        fh.write(prompt)
+        path = fh.name
+    try:
+        started = time.time()
+        out = subprocess.run([unmask, "generate", "--model", model, "--prompt-file", path, "--quiet",
+                              "--trace", trace_path] + flags, capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"unmask generate failed: {out.stderr.strip()[-400:]}")
+        with open(trace_path, encoding="utf-8") as fh:
+            trace = json.load(fh)
+        return out.stdout, trace, time.time() - started
+    finally:
+        os.unlink(path)
+
+
+def clean_end(trace, end_ids):
+    """Whether the answer stopped on its own: an end-of-text token somewhere after the prompt."""
+    return any(t in end_ids for t in trace["tokens"][trace["prompt_len"]:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--unmask", required=True)
+    ap.add_argument("--tasks", default=os.path.join(os.path.dirname(__file__), "..", "eval_tasks", "tasks.jsonl"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--style", choices=["bare", "chat"], default="bare")
+    ap.add_argument("--end-ids", default="0,2", help="token ids that end an answer (SmolLM2: 0 and 2)")
+    ap.add_argument("flags", nargs="*", help="extra `unmask generate` flags (after --)")
+    args = ap.parse_args()
+
+    tasks = S.load_tasks(args.tasks)
+    if args.limit:
+        tasks = tasks[:args.limit]
+    end_ids = {int(x) for x in args.end_ids.split(",")}
+    rows = []
+    work = tempfile.mkdtemp(prefix="unmask-eval-")
+    trace_path = os.path.join(work, "trace.json")
+    runs = [("greedy", ["--temperature", "0"])]
+    runs += [(f"sample{seed}", ["--temperature", str(args.temperature), "--seed", str(seed)])
+             for seed in range(1, args.samples + 1)]
+    for i, task in enumerate(tasks):
+        prompt = CHAT.format(prompt=task["prompt"]) if args.style == "chat" else task["prompt"]
+        for name, flags in runs:
+            text, trace, seconds = generate(args.unmask, args.model, prompt, flags + args.flags, trace_path)
+            completion = body_from_chat(task["prompt"], text) if args.style == "chat" else text
+            rows.append({"id": task["id"], "run": name, "completion": completion,
+                         "clean_end": clean_end(trace, end_ids), "steps": len(trace["steps"]),
+                         "seconds": round(seconds, 2)})
+        print(f"[{i + 1}/{len(tasks)}] {task['id']}", file=sys.stderr, flush=True)
+
+    scored = S.score_completions(tasks, [{"id": r["id"], "completion": r["completion"]} for r in rows])
+    for r, s in zip(rows, scored):
+        r.update(s)
+    greedy = [r for r in rows if r["run"] == "greedy"]
+    summary = {
+        "model": args.model, "style": args.style, "tasks": len(tasks), "flags": args.flags,
+        "greedy": {
+            "pass@1": sum(r["passed"] for r in greedy) / len(greedy),
+            "parse": sum(r["parses"] for r in greedy) / len(greedy),
+            "clean_end": sum(r["clean_end"] for r in greedy) / len(greedy),
+            "seconds_per_task": sum(r["seconds"] for r in greedy) / len(greedy),
+        },
+    }
+    if args.samples:
+        sampled = [r for r in rows if r["run"] != "greedy"]
+        summary["sampled"] = {"temperature": args.temperature, "samples": args.samples,
+                              **S.pass_at_k({(r["id"]): [] for r in sampled} and _by_task(sampled), [1, 5, 10]),
+                              "parse": sum(r["parses"] for r in sampled) / len(sampled)}
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump({"summary": summary, "completions": rows}, fh, indent=1)
+    print(json.dumps(summary, indent=1))
+
+
+def _by_task(rows):
+    out = {}
+    for r in rows:
+        out.setdefault(r["id"], []).append(bool(r["passed"]))
+    return out
+
+
+if __name__ == "__main__":
+    main()
