@@ -246,7 +246,7 @@ fn bench_web() -> Result<()> {
     })
 }
 
-/// The page's wasm and onnxruntime-web on the same model (shape A of the performance notes), timed in one
+/// The page's wasm and onnxruntime-web on the same model (model A of docs/performance.md), timed in one
 /// Chromium run: ONNX Runtime's Python package writes and checks the ONNX graph, `tools/bench/web` times both.
 fn bench_web_onnxruntime() -> Result<()> {
     let venv = target_dir().join("ort-venv");

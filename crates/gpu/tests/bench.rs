@@ -21,7 +21,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 both! {
     #[ignore = "a benchmark: run with --include-ignored (cargo xtask bench-web)"]
     async fn model_a_forward_and_step_times() {
-        // Model A of performance.md: hidden 256, 4 layers, 4/2 heads, intermediate 704, vocab 4096.
+        // Model A of docs/performance.md: hidden 256, 4 layers, 4/2 heads, intermediate 704, vocab 4096.
         let c = config(256, 4, 4, 2, 704, 4096);
         let weights = Weights::random(&c, 0);
         let rule = ProposalRule {

@@ -73,7 +73,7 @@ both! {
 
 both! {
     async fn random_model_a_logits_match() {
-        // Model A of performance.md (4.0 M parameters) at an odd length.
+        // Model A of docs/performance.md (4.0 M parameters) at an odd length.
         let c = config(256, 4, 4, 2, 704, 4096);
         check_logits(&c, &Weights::random(&c, 11), 77, "model A").await;
     }
