@@ -79,7 +79,8 @@ def main():
     ap.add_argument("flags", nargs="*", help="extra `unmask generate` flags (after --)")
     args = ap.parse_args()
 
-    tasks = S.load_tasks(args.tasks)
+    by_id = S.load_tasks(args.tasks)
+    tasks = list(by_id.values())
     if args.limit:
         tasks = tasks[:args.limit]
     end_ids = {int(x) for x in args.end_ids.split(",")}
@@ -99,12 +100,14 @@ def main():
                          "seconds": round(seconds, 2)})
         print(f"[{i + 1}/{len(tasks)}] {task['id']}", file=sys.stderr, flush=True)
 
-    scored = S.score_completions(tasks, [{"id": r["id"], "completion": r["completion"]} for r in rows])
+    sandbox = S.Sandbox()
+    scored = S.score_items(by_id, [{"id": r["id"], "completion": r["completion"]} for r in rows], sandbox)
     for r, s in zip(rows, scored):
-        r.update(s)
+        r.update({k: s[k] for k in ("parses", "passed", "tests_passed", "tests_total", "error")})
     greedy = [r for r in rows if r["run"] == "greedy"]
     summary = {
         "model": args.model, "style": args.style, "tasks": len(tasks), "flags": args.flags,
+        "sandbox": sandbox.describe(),
         "greedy": {
             "pass@1": sum(r["passed"] for r in greedy) / len(greedy),
             "parse": sum(r["parses"] for r in greedy) / len(greedy),
@@ -114,19 +117,13 @@ def main():
     }
     if args.samples:
         sampled = [r for r in rows if r["run"] != "greedy"]
+        stats, _ = S.summarize(sampled, by_id)
         summary["sampled"] = {"temperature": args.temperature, "samples": args.samples,
-                              **S.pass_at_k({(r["id"]): [] for r in sampled} and _by_task(sampled), [1, 5, 10]),
-                              "parse": sum(r["parses"] for r in sampled) / len(sampled)}
+                              "pass_at_k": {k: v["value"] for k, v in stats["pass_at_k"].items()},
+                              "parse": stats["parses"] / len(sampled)}
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump({"summary": summary, "completions": rows}, fh, indent=1)
     print(json.dumps(summary, indent=1))
-
-
-def _by_task(rows):
-    out = {}
-    for r in rows:
-        out.setdefault(r["id"], []).append(bool(r["passed"]))
-    return out
 
 
 if __name__ == "__main__":
