@@ -25,7 +25,7 @@ fn model() -> ModelDir {
 
 #[test]
 #[ignore = "needs the SmolLM2 GGUF file: run `cargo xtask smollm2`"]
-fn imports_with_the_published_shape_and_a_tokenizer_that_round_trips() {
+fn smollm2_imports_with_the_published_shape_and_a_tokenizer_that_round_trips() {
     let fixture = read_json(FIXTURE);
     let model = model();
     let config = &model.config;
@@ -76,7 +76,7 @@ fn check_engine(name: &str, engine: &mut dyn Denoiser, tokens: usize) {
 
 #[test]
 #[ignore = "needs the SmolLM2 GGUF file: run `cargo xtask smollm2`"]
-fn greedy_continuation_matches_the_numpy_reference_on_the_fast_engine() {
+fn smollm2_greedy_continuation_matches_the_numpy_reference_on_the_fast_engine() {
     let model = model();
     let options = FastOptions { max_len: 128, ..FastOptions::default() };
     let mut engine = FastModel::load(&model.config, &model.weights, options).unwrap();
@@ -85,7 +85,7 @@ fn greedy_continuation_matches_the_numpy_reference_on_the_fast_engine() {
 
 #[test]
 #[ignore = "needs the SmolLM2 GGUF file: run `cargo xtask smollm2`"]
-fn greedy_continuation_matches_the_numpy_reference_on_the_gpu_engine() {
+fn smollm2_greedy_continuation_matches_the_numpy_reference_on_the_gpu_engine() {
     let model = model();
     let gpu = Arc::new(pollster::block_on(Gpu::new()).unwrap());
     let options = GpuOptions { max_len: 128, ..GpuOptions::default() };
@@ -96,7 +96,7 @@ fn greedy_continuation_matches_the_numpy_reference_on_the_gpu_engine() {
 /// The reference recomputes the whole canvas every step (it is the oracle, not fast): the first 8 tokens.
 #[test]
 #[ignore = "needs the SmolLM2 GGUF file: run `cargo xtask smollm2`"]
-fn greedy_continuation_matches_the_numpy_reference_on_the_cpu_reference() {
+fn smollm2_greedy_continuation_matches_the_numpy_reference_on_the_cpu_reference() {
     let model = model();
     let mut engine = CpuModel::load(&model.config, &model.weights).unwrap();
     check_engine("reference", &mut engine, 8);
