@@ -18,7 +18,6 @@ import csv
 import json
 import os
 import random
-import shutil
 import sys
 import time
 
@@ -124,6 +123,15 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, tokens, elapsed = ck["step"], ck["tokens"], ck["elapsed"]
         print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
+        # Steps logged after the checkpoint are redone: drop their lines.
+        for name in ("log.csv", "eval.csv"):
+            path = os.path.join(args.out, name)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as fh:
+                    lines = fh.readlines()
+                kept = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.writelines(kept)
 
     val = val_batches(val_rows, val_starts, args.eval_rows)
     rng = random.Random(args.seed * 1_000_003 + step)
