@@ -39,7 +39,7 @@ pub struct Args {
 /// Every decoding parameter (SamplerConfig), as flags. A flag left out takes the model's recommended value
 /// (its `generation_config.json`), else the built-in default shown.
 #[derive(clap::Args)]
-struct SamplerArgs {
+pub(crate) struct SamplerArgs {
     /// Decoding algorithm [default: dream].
     #[arg(long, value_enum)]
     algorithm: Option<Algorithm>,
@@ -87,7 +87,7 @@ struct SamplerArgs {
 
 impl SamplerArgs {
     /// `base` (the model's recommendation or the defaults) with every given flag put over it.
-    fn over(self, base: SamplerConfig) -> SamplerConfig {
+    pub(crate) fn over(self, base: SamplerConfig) -> SamplerConfig {
         let a = self;
         SamplerConfig {
             algorithm: a.algorithm.unwrap_or(base.algorithm),

@@ -9,6 +9,8 @@ mod bench;
 mod convert;
 mod generate;
 mod inspect;
+mod sandbox;
+mod solve;
 mod view;
 
 use std::process::ExitCode;
@@ -32,6 +34,9 @@ enum Command {
     Bench(bench::Args),
     /// Write a copy of a model with its weights in another format: q8/q4 quantized, f16 or f32.
     Convert(convert::Args),
+    /// Sample many completions, keep those that pass the docstring's examples (run in a sandbox), group them by
+    /// behaviour and print the best.
+    Solve(solve::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Solve(args) => solve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -154,6 +154,68 @@ fn a_models_generation_config_sets_the_defaults_and_flags_override_it() {
 }
 
 #[test]
+fn solve_samples_runs_the_examples_and_reports_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompt = dir.path().join("prompt.py");
+    std::fs::write(&prompt, "def double(n):\n    \"\"\"Twice n.\n\n    >>> double(2)\n    4\n    \"\"\"\n").unwrap();
+    let json = dir.path().join("solve.json");
+    let model = fixture();
+    let output = unmask(&[
+        "solve",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt-file",
+        prompt.to_str().unwrap(),
+        "--samples",
+        "3",
+        "--max-new-tokens",
+        "8",
+        "--temperature",
+        "1",
+        "--seed",
+        "7",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("sampled 3, parsed"), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["examples"][0]["call"], "double(2)");
+    assert!(report["probes"].as_array().unwrap().iter().any(|p| p == "double(3)"));
+    let samples = report["samples"].as_array().unwrap();
+    assert_eq!(samples.iter().map(|s| s["seed"].as_u64().unwrap()).collect::<Vec<_>>(), [7, 8, 9]);
+    for s in samples {
+        assert_eq!(s["examples_total"], 1);
+        // A sample that does not parse failed as a syntax error; one that passed has a group.
+        if s["parses"] == false {
+            assert_eq!(s["error"], "syntax");
+        }
+        assert_eq!(s["cluster"].is_null(), !s["error"].is_null() || s["examples_passed"] != 1);
+    }
+    let chosen = report["chosen"][0].as_u64().unwrap() as usize;
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), samples[chosen]["ran"].as_str().unwrap().trim_end());
+
+    assert_fails(
+        &["solve", "--model", model.to_str().unwrap(), "--prompt-file", prompt.to_str().unwrap(), "--samples", "0"],
+        1,
+        "--samples is 0",
+    );
+    assert_fails(
+        &[
+            "solve",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt-file",
+            prompt.to_str().unwrap(),
+            "--python",
+            "/no/python",
+        ],
+        1,
+        "runs the candidates with Python 3",
+    );
+}
+
+#[test]
 fn inspect_describes_the_model() {
     let output = unmask(&["inspect", fixture().to_str().unwrap()]);
     assert!(output.status.success());
