@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -148,9 +149,12 @@ def main():
         eval_log.flush()
         print("step 0 validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
 
+    # SIGTERM (`kill`) finishes the current step, writes the checkpoint and exits.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     run_start, last_ckpt = time.time(), time.time()
     model.train()
-    while step < args.steps and time.time() - run_start < args.hours * 3600:
+    while step < args.steps and time.time() - run_start < args.hours * 3600 and not stop:
         ids, starts = next(stream)
         ids, starts = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(starts.astype(np.int64))
         t0 = time.time()
