@@ -127,20 +127,8 @@ fn find_call(line: &str, name: &str) -> Option<usize> {
 /// The index of the `)` closing the `(` at `open`, skipping brackets and string literals inside.
 pub(crate) fn matching_paren(text: &str, open: usize) -> Option<usize> {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in text[open..].char_indices() {
-        if let Some(q) = quote {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                _ if c == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in outside_strings(&text[open..]) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => {
                 depth = depth.checked_sub(1)?;
@@ -152,6 +140,31 @@ pub(crate) fn matching_paren(text: &str, open: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The characters of `text` (with their byte offsets) that are not inside a `'…'` or `"…"` literal (an
+/// opening quote is still outside; escapes inside a literal are skipped).
+pub(crate) fn outside_strings(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    text.char_indices().filter(move |&(_, c)| match quote {
+        Some(q) => {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            false
+        }
+        None => {
+            if c == '\'' || c == '"' {
+                quote = Some(c);
+            }
+            true
+        }
+    })
 }
 
 #[cfg(test)]

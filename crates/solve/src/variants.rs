@@ -3,7 +3,7 @@
 //! stated examples but compute different functions disagree on some of these. Only literal arguments are
 //! changed; a call that is not `name(literals…)` gives nothing.
 
-use crate::examples::matching_paren;
+use crate::examples::{matching_paren, outside_strings};
 
 /// At most `limit` distinct calls derived from `calls` (each a call of `name`), in a fixed order: for each call,
 /// each argument, each change. None of them equals one of `calls`.
@@ -42,19 +42,9 @@ fn arguments(call: &str, name: &str) -> Option<Vec<String>> {
 
 /// `text` cut at commas outside brackets and strings.
 fn split_top_level(text: &str) -> Vec<&str> {
-    let (mut parts, mut depth, mut quote, mut escaped, mut start) = (Vec::new(), 0i32, None, false, 0);
-    for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                _ if c == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in outside_strings(text) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth -= 1,
             ',' if depth == 0 => {
