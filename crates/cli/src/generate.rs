@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use unmask_model::ModelDir;
-use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, generate};
+use unmask_sampler::{Algorithm, Decoded, Denoiser, DreamAlg, Remasking, SamplerConfig, generate};
 
 use crate::backend::{self, Backend};
 use crate::view::StepView;
@@ -119,25 +119,19 @@ pub fn run(args: Args) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires one of --prompt and --prompt-file"),
     };
-    let model_dir = ModelDir::open(&args.model)?;
-    let prompt_ids = model_dir.tokenizer.encode(&prompt)?;
-    let canvas_len = prompt_ids.len() + config.max_new_tokens as usize;
-    let mut model = backend::load(args.backend, &model_dir.config, &model_dir.weights, None, canvas_len)?;
-    let mask = model_dir.config.mask_token_id;
-
-    let end_tokens = model_dir.config.end_token_ids();
-    let mut view =
-        StepView::new(&model_dir.tokenizer, mask, &end_tokens, prompt_ids.len(), args.show_steps, !args.quiet);
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens)?;
+    let (tokenizer, mask) = (&loaded.model_dir.tokenizer, loaded.model_dir.config.mask_token_id);
+    let prompt_len = loaded.prompt_ids.len();
+    let mut view = StepView::new(tokenizer, mask, &loaded.end_tokens, prompt_len, args.show_steps, !args.quiet);
     let started = Instant::now();
-    let decoded = generate(model.as_mut(), &prompt_ids, &config, &mut view)?;
+    let decoded = generate(loaded.engine.as_mut(), &loaded.prompt_ids, &config, &mut view)?;
     let elapsed = started.elapsed();
     view.finish();
 
-    let range = decoded.completion_range(prompt_ids.len(), mask, |t| end_tokens.contains(&t));
-    let completion = model_dir.tokenizer.decode(&decoded.tokens[range])?;
+    let completion = loaded.completion(&decoded)?;
     let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
     let steps = decoded.steps.len();
-    let trace = decoded.into_trace(model_dir.name.clone(), prompt, &config, mask, prompt_ids.len(), completion);
+    let trace = decoded.into_trace(loaded.model_dir.name.clone(), prompt, &config, mask, prompt_len, completion);
 
     if let Some(path) = &args.trace {
         let json = serde_json::to_string(&trace)?;
@@ -158,6 +152,33 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A model ready to decode one prompt: its files, the prompt's ids, an engine sized for the canvas and the
+/// tokens that end an answer (shared by `generate` and `solve`).
+pub(crate) struct Loaded {
+    pub model_dir: ModelDir,
+    pub prompt_ids: Vec<u32>,
+    pub engine: Box<dyn Denoiser>,
+    pub end_tokens: Vec<u32>,
+}
+
+impl Loaded {
+    pub(crate) fn open(model: &Path, backend: Backend, prompt: &str, max_new_tokens: u32) -> Result<Self> {
+        let model_dir = ModelDir::open(model)?;
+        let prompt_ids = model_dir.tokenizer.encode(prompt)?;
+        let canvas_len = prompt_ids.len() + max_new_tokens as usize;
+        let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, canvas_len)?;
+        let end_tokens = model_dir.config.end_token_ids();
+        Ok(Loaded { model_dir, prompt_ids, engine, end_tokens })
+    }
+
+    /// The answer's text in a finished decode: up to its end token.
+    pub(crate) fn completion(&self, decoded: &Decoded) -> Result<String> {
+        let mask = self.model_dir.config.mask_token_id;
+        let range = decoded.completion_range(self.prompt_ids.len(), mask, |t| self.end_tokens.contains(&t));
+        Ok(self.model_dir.tokenizer.decode(&decoded.tokens[range])?)
+    }
 }
 
 /// The decoding settings a model directory recommends in `generation_config.json` (fields it leaves out keep

@@ -7,12 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use unmask_model::ModelDir;
 use unmask_sampler::{Unobserved, generate};
 use unmask_solve::{clusters, entry_point, examples, variants};
 
-use crate::backend::{self, Backend};
-use crate::generate::{SamplerArgs, recommended_decoding};
+use crate::backend::Backend;
+use crate::generate::{Loaded, SamplerArgs, recommended_decoding};
 use crate::sandbox::{ErrorKind, Limits, Outcome, Sandbox};
 
 /// Most samples one run takes (each is a whole decode).
@@ -88,12 +87,7 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("{} examples from the docstring, {} derived inputs", stated.len(), probes.len());
     }
 
-    let model_dir = ModelDir::open(&args.model)?;
-    let prompt_ids = model_dir.tokenizer.encode(&prompt)?;
-    let canvas_len = prompt_ids.len() + config.max_new_tokens as usize;
-    let mut model = backend::load(args.backend, &model_dir.config, &model_dir.weights, None, canvas_len)?;
-    let mask = model_dir.config.mask_token_id;
-    let end_tokens = model_dir.config.end_token_ids();
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens)?;
     let first_seed = config.seed;
 
     let mut samples = Vec::new();
@@ -101,10 +95,9 @@ pub fn run(args: Args) -> Result<()> {
     for index in 0..args.samples as usize {
         config.seed = first_seed.wrapping_add(index as u64);
         let started = Instant::now();
-        let decoded = generate(model.as_mut(), &prompt_ids, &config, &mut Unobserved)?;
+        let decoded = generate(loaded.engine.as_mut(), &loaded.prompt_ids, &config, &mut Unobserved)?;
         let millis = started.elapsed().as_secs_f64() * 1e3;
-        let range = decoded.completion_range(prompt_ids.len(), mask, |t| end_tokens.contains(&t));
-        let completion = model_dir.tokenizer.decode(&decoded.tokens[range])?;
+        let completion = loaded.completion(&decoded)?;
         let ran = function_only(&completion).to_owned();
         let outcome = sandbox.run(&format!("{prompt}{ran}"), &stated, &probes)?;
         let examples_passed = outcome.examples.iter().filter(|e| e.passed).count();
@@ -161,7 +154,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
-            "model": model_dir.name, "prompt": prompt, "params": config,
+            "model": loaded.model_dir.name, "prompt": prompt, "params": config,
             "examples": stated.iter().map(|e| serde_json::json!({"setup": e.setup, "call": e.call, "expected": e.expected})).collect::<Vec<_>>(),
             "probes": probes,
             "samples": samples,
