@@ -11,10 +11,17 @@ from the last clean hidden state of the block before: an autoregressive predicti
 makes, with no gradient here; it is scored, not trained. Every other masked token is predicted from the noisy
 stream and trained with cross-entropy (unweighted by 1/t: lower variance for fine-tuning; the ELBO is reported
 separately by evaluate.py).
+
+With a frozen teacher (`distil` > 0) each trained token's target is also the teacher's own next-token
+distribution given the clean causal prefix: cross-entropy against those soft targets, weighted `distil`, with the
+hard token weighted 1 − `distil`. The soft targets carry more than the one observed token (lower-variance
+gradients) and pull the student toward what the pretrained model already knows instead of away from it.
 """
 
 import torch
 import torch.nn.functional as F
+
+from model import attention_mask
 
 
 def noisy_masks(seq, block):
@@ -39,7 +46,8 @@ def corrupt(ids, starts, block, mask_id, generator, t_min=0.05, ratio=None):
     return torch.where(masked, torch.full_like(ids, mask_id), ids), masked
 
 
-def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=None, train=True):
+def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=None, train=True, teacher=None,
+                         distil=0.0):
     """Returns (loss over trained tokens, stats): loss is None when the batch masked nothing trainable."""
     b, s = ids.shape
     clean_mask, noisy_mask = noisy_masks(s, block)
@@ -57,6 +65,13 @@ def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=No
         logits = model.logits(noisy_hidden[rows, cols - 1]).float()
         target = ids[rows, cols]
         loss = F.cross_entropy(logits, target)
+        if teacher is not None and distil > 0:
+            with torch.no_grad():
+                prefix = teacher.hidden(ids, attention_mask("causal", block, s))
+                soft = F.softmax(teacher.logits(prefix[rows, cols - 1]).float(), dim=-1)
+            soft_ce = -(soft * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+            stats["hard_loss"] = loss.item()
+            loss = (1 - distil) * loss + distil * soft_ce
         stats["hits"] = int((logits.argmax(-1) == target).sum())
     else:
         stats["hits"] = 0

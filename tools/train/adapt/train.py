@@ -87,6 +87,8 @@ def main():
     ap.add_argument("--eval-rows", type=int, default=48)
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distil", type=float, default=0.0,
+                    help="weight of the frozen teacher's soft targets against the observed tokens (objective.py)")
     ap.add_argument("--function-weight", type=int, default=2,
                     help="how many times a function row counts against a file chunk (the product writes functions)")
     args = ap.parse_args()
@@ -116,6 +118,10 @@ def main():
     model.embed_tokens.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    teacher = None
+    if args.distil > 0:
+        teacher = M.load(args.teacher).eval()
+        teacher.requires_grad_(False)
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     step, tokens, elapsed = 0, 0, 0.0
     if os.path.exists(ckpt_path):
@@ -162,7 +168,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            loss, st = objective.block_diffusion_loss(model, ids, starts, args.block, mask_id, gen)
+            loss, st = objective.block_diffusion_loss(model, ids, starts, args.block, mask_id, gen,
+                                                      teacher=teacher, distil=args.distil)
         if loss is None:
             continue
         opt.zero_grad(set_to_none=True)
