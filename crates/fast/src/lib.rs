@@ -20,7 +20,7 @@ mod pool;
 pub use model::{FastModel, FastOptions};
 pub use peak::fma_peak_gflops;
 use unmask_sampler::{
-    Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits,
+    BatchItem, Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits,
 };
 
 /// Whether this CPU multiplies quantized weights with int8 dot products (see [`FastOptions::int8_dot`]).
@@ -39,6 +39,10 @@ pub enum FastError {
     Canvas(#[from] unmask_model::CanvasError),
     #[error("cannot quantize `{name}`: {message}")]
     Quantize { name: String, message: String },
+    #[error("a batch of {len} canvases: expected 1 to {}", unmask_sampler::MAX_BATCH)]
+    Batch { len: usize },
+    #[error("out of memory: could not allocate {bytes} bytes of activations")]
+    OutOfMemory { bytes: usize },
 }
 
 impl FastModel {
@@ -52,25 +56,41 @@ impl FastModel {
         key: StepKey,
         top: usize,
     ) -> Result<Vec<Scored>, FastError> {
-        let rows: Vec<usize> = positions.iter().map(|&q| self.config().logits_row(q as usize)).collect();
-        let canvas = &canvas[..self.config().rows_needed(positions, canvas.len())];
-        let logits = self.logits_of_rows(canvas, &rows)?;
+        let item = BatchItem { canvas, positions, rule: *rule, key };
+        Ok(self.propose_scored_batch(&[item], top)?.pop().expect("one canvas in, one out"))
+    }
+
+    /// [`propose_scored`](Self::propose_scored) for several canvases in one forward pass.
+    pub fn propose_scored_batch(&mut self, items: &[BatchItem<'_>], top: usize) -> Result<Vec<Vec<Scored>>, FastError> {
+        let config = self.config();
+        let rows: Vec<Vec<usize>> =
+            items.iter().map(|i| i.positions.iter().map(|&q| config.logits_row(q as usize)).collect()).collect();
+        let canvases: Vec<(&[u32], &[usize])> = items
+            .iter()
+            .zip(&rows)
+            .map(|(i, rows)| (&i.canvas[..config.rows_needed(i.positions, i.canvas.len())], rows.as_slice()))
+            .collect();
+        let logits = self.logits_of_rows_batch(&canvases)?;
         let vocab = self.config().vocab_size;
-        // Proposals are independent per row (f64 softmax over the vocabulary): split them over the threads.
-        let score_rows = |out: &mut [Scored], at: &[u32], rows: &[f32]| {
+        let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
+        let mut scored: Vec<Vec<Scored>> = items.iter().map(|i| vec![blank.clone(); i.positions.len()]).collect();
+        // The batch's positions are scored in parallel as a whole, in shares of about equal size.
+        let total: usize = items.iter().map(|i| i.positions.len()).sum();
+        let per_task = self.pool().rows_per_task(total);
+        let mut tasks = Vec::new();
+        for ((out, item), logits) in scored.iter_mut().zip(items).zip(&logits) {
+            let shares =
+                out.chunks_mut(per_task).zip(item.positions.chunks(per_task)).zip(logits.chunks(per_task * vocab));
+            tasks.extend(shares.map(|share| (share, item)));
+        }
+        self.pool().each(tasks, |_, (((out, at), rows), item): (((&mut [Scored], &[u32]), &[f32]), &BatchItem)| {
             for ((scored, &q), row) in out.iter_mut().zip(at).zip(rows.chunks_exact(vocab)) {
-                scored.proposal = propose_from_logits(row, q, rule, key);
+                scored.proposal = propose_from_logits(row, q, &item.rule, item.key);
                 if top > 0 {
-                    scored.candidates = candidates(row, rule, top);
+                    scored.candidates = candidates(row, &item.rule, top);
                 }
             }
-        };
-        let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
-        let mut scored = vec![blank; positions.len()];
-        let per_task = self.pool().rows_per_task(positions.len());
-        let tasks: Vec<_> =
-            scored.chunks_mut(per_task).zip(positions.chunks(per_task)).zip(logits.chunks(per_task * vocab)).collect();
-        self.pool().each(tasks, |_, ((out, at), rows)| score_rows(out, at, rows));
+        });
         Ok(scored)
     }
 }
@@ -79,6 +99,7 @@ impl From<FastError> for DenoiserError {
     fn from(error: FastError) -> Self {
         match error {
             FastError::Canvas(canvas) => DenoiserError::Canvas(canvas),
+            FastError::Batch { len } => DenoiserError::Batch { len },
             other => DenoiserError::Engine { engine: "fast", message: other.to_string() },
         }
     }
@@ -94,6 +115,11 @@ impl Denoiser for FastModel {
     ) -> Result<Vec<Proposal>, DenoiserError> {
         let scored = self.propose_scored(canvas, positions, rule, key, 0)?;
         Ok(scored.into_iter().map(|s| s.proposal).collect())
+    }
+
+    fn propose_batch(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Proposal>>, DenoiserError> {
+        let scored = self.propose_scored_batch(items, 0)?;
+        Ok(scored.into_iter().map(|one| one.into_iter().map(|s| s.proposal).collect()).collect())
     }
 
     fn mask_token_id(&self) -> u32 {

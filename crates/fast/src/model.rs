@@ -60,19 +60,47 @@ struct Layer {
     down: Matrix,
 }
 
-/// Activations, allocated once for `max_len` rows.
+/// Activations of one pass, stacked over the rows it computes (each canvas's new rows, in batch order). Sized
+/// at load for one canvas of `max_len` rows; a batch grows them.
+#[derive(Default)]
 struct Buffers {
-    /// The residual stream; with the cache, its rows before the first recomputed one hold the last pass's
-    /// final values.
     x: Vec<f32>,
     normed: Vec<f32>,
-    /// q|k|v rows after RoPE: one buffer per layer with the cache (its rows are the cached keys and values),
-    /// one shared by every layer without.
-    qkv: Vec<Vec<f32>>,
+    /// q|k|v rows after RoPE.
+    qkv: Vec<f32>,
     attended: Vec<f32>,
     projected: Vec<f32>,
     gate_up: Vec<f32>,
     activated: Vec<f32>,
+    /// Each stacked row's position in its canvas.
+    positions: Vec<usize>,
+}
+
+/// What one canvas of a batch keeps between passes: its residual stream and, with the cache, every layer's
+/// q|k|v rows, with the tokens they were computed from. Canvas *i* of a batch always uses slot *i*, so a
+/// sampler stepping the same samples in the same order finds each one's rows from the step before.
+#[derive(Default)]
+struct Slot {
+    x: Vec<f32>,
+    qkv: Vec<Vec<f32>>,
+    tokens: Vec<u32>,
+}
+
+/// Where a canvas's rows are in one pass: rows `first..seq` are computed, stacked from row `offset`.
+#[derive(Clone, Copy)]
+struct Span {
+    first: usize,
+    seq: usize,
+    offset: usize,
+}
+
+/// Grows `v` to at least `len` zeros, or says how much memory was missing instead of aborting.
+fn grow(v: &mut Vec<f32>, len: usize) -> Result<(), FastError> {
+    if v.len() < len {
+        v.try_reserve_exact(len - v.len()).map_err(|_| FastError::OutOfMemory { bytes: len * 4 })?;
+        v.resize(len, 0.0);
+    }
+    Ok(())
 }
 
 /// A model ready to run on the CPU.
@@ -87,8 +115,9 @@ pub struct FastModel {
     /// cos and sin of every (position, frequency), computed in f64 as the reference does.
     rope: math::RopeTable,
     buffers: Buffers,
-    /// The canvas of the last complete pass, whose leading rows `buffers` still holds (with the cache).
-    cached_tokens: Vec<u32>,
+    slots: Vec<Slot>,
+    /// Causal and block-causal models with `kv_cache`: slots keep their rows between passes.
+    cached: bool,
     pool: Pool,
 }
 
@@ -137,15 +166,17 @@ impl FastModel {
         let rope = math::RopeTable::new(max_len, c.head_dim, c.rope_theta);
         let rows = max_len;
         let cached = options.kv_cache && c.attention.is_prefix_stable();
+        let stride = q_width + 2 * kv_width;
         let buffers = Buffers {
             x: vec![0.0; rows * h],
             normed: vec![0.0; rows * h.max(inter)],
-            qkv: vec![vec![0.0; rows * (q_width + 2 * kv_width)]; if cached { c.num_hidden_layers } else { 1 }],
+            qkv: vec![0.0; rows * stride],
             attended: vec![0.0; rows * q_width],
             projected: vec![0.0; rows * h],
             // The whole gate|up product is stored only when SwiGLU is not fused into the matmul.
             gate_up: if fused { Vec::new() } else { vec![0.0; rows * 2 * inter] },
             activated: vec![0.0; rows * inter],
+            positions: vec![0; rows],
         };
         // wasm has no threads to spawn (without atomics): one, whatever was asked.
         let pool = Pool::new(options.threads.max(1));
@@ -162,7 +193,8 @@ impl FastModel {
             final_norm: tensors.final_norm,
             rope,
             buffers,
-            cached_tokens: Vec::new(),
+            slots: Vec::new(),
+            cached,
             pool,
         })
     }
@@ -188,39 +220,53 @@ impl FastModel {
 
     /// Logits `[rows.len(), vocab]` of the given canvas rows after a forward pass over `tokens`.
     pub fn logits_of_rows(&mut self, tokens: &[u32], rows: &[usize]) -> Result<Vec<f32>, FastError> {
+        Ok(self.logits_of_rows_batch(&[(tokens, rows)])?.pop().expect("one canvas in, one out"))
+    }
+
+    /// [`logits_of_rows`](Self::logits_of_rows) for several canvases in one forward pass: the matrix products
+    /// run over every canvas's rows at once (each weight read once for the batch); attention stays inside
+    /// each canvas. Canvases may differ in length.
+    pub fn logits_of_rows_batch(&mut self, items: &[(&[u32], &[usize])]) -> Result<Vec<Vec<f32>>, FastError> {
         let c = self.config.clone();
-        let (h, seq) = (c.hidden_size, tokens.len());
-        unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
-        unmask_model::check_positions(rows.iter().copied(), seq)?;
-        self.forward(tokens);
-        let b = &mut self.buffers;
-        // The head only for the rows asked for: it is the largest matmul.
-        let mut gathered = vec![0.0f32; rows.len() * h];
-        for (g, &r) in gathered.chunks_exact_mut(h).zip(rows) {
-            g.copy_from_slice(&b.x[r * h..][..h]);
+        if items.is_empty() || items.len() > unmask_sampler::MAX_BATCH {
+            return Err(FastError::Batch { len: items.len() });
+        }
+        for (tokens, rows) in items {
+            unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
+            unmask_model::check_positions(rows.iter().copied(), tokens.len())?;
+        }
+        let canvases: Vec<&[u32]> = items.iter().map(|(tokens, _)| *tokens).collect();
+        self.forward(&canvases)?;
+        let (h, vocab) = (c.hidden_size, c.vocab_size);
+        // The head only for the rows asked for, of every canvas at once: it is the largest matmul.
+        let asked: usize = items.iter().map(|(_, rows)| rows.len()).sum();
+        let mut gathered = vec![0.0f32; asked * h];
+        let sources = items.iter().zip(&self.slots).flat_map(|((_, rows), slot)| rows.iter().map(|&r| &slot.x[r * h..][..h]));
+        for (g, x) in gathered.chunks_exact_mut(h).zip(sources) {
+            g.copy_from_slice(x);
         }
         math::rms_norm_rows(&mut gathered, &self.final_norm, c.rms_norm_eps);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed);
-        let mut logits = vec![0.0f32; rows.len() * c.vocab_size];
+        let mut logits = vec![0.0f32; asked * vocab];
         gemm::matmul(&gathered, head, None, &mut logits, &self.pool);
-        Ok(logits)
+        let mut rest = logits.as_slice();
+        Ok(items
+            .iter()
+            .map(|(_, rows)| {
+                let (mine, after) = rest.split_at(rows.len() * vocab);
+                rest = after;
+                mine.to_vec()
+            })
+            .collect())
     }
 
-    /// The decoder layers over `tokens`, leaving the residual stream in `buffers.x`. With the cache, rows
-    /// that an earlier pass computed from the same leading tokens are kept, and only the rest are computed.
-    fn forward(&mut self, tokens: &[u32]) {
-        let c = self.config.clone();
-        let pool = &self.pool;
-        let (h, inter, seq) = (c.hidden_size, c.intermediate_size, tokens.len());
-        let cached = self.buffers.qkv.len() > 1;
-        let unchanged = self.cached_tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        let first = if cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
-        if first == seq {
-            return; // the same canvas again: every row is still in place
-        }
-        // A pass that stops half way must not leave rows that look reusable.
-        self.cached_tokens.clear();
-        let shape = Shape {
+    /// The decoder layers over each canvas, leaving canvas *i*'s residual stream in slot *i*. With the cache,
+    /// rows that an earlier pass computed from the same leading tokens are kept, and only the rest computed.
+    fn forward(&mut self, canvases: &[&[u32]]) -> Result<(), FastError> {
+        let c = &self.config;
+        let FastModel { slots, buffers: b, layers, pool, rope, embed, cached, .. } = self;
+        let (h, inter) = (c.hidden_size, c.intermediate_size);
+        let shape = |seq, first| Shape {
             seq,
             first,
             kind: c.attention,
@@ -228,55 +274,113 @@ impl FastModel {
             kv_heads: c.num_key_value_heads,
             head_dim: c.head_dim,
         };
-        let rows = seq - first;
-        let b = &mut self.buffers;
-        let x = &mut b.x[first * h..seq * h];
-        for (row, &t) in x.chunks_exact_mut(h).zip(&tokens[first..]) {
-            self.embed.row(t as usize, row);
+        let stride = shape(0, 0).stride();
+        let q_width = c.num_attention_heads * c.head_dim;
+        if slots.len() < canvases.len() {
+            slots.resize_with(canvases.len(), Slot::default);
         }
-        let eps = c.rms_norm_eps;
-        let per_task = pool.rows_per_task(rows);
-        let mut pending: Option<&[f32]> = None;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let normed = &mut b.normed[..rows * h];
-            add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
-            let qkv = &mut b.qkv[if cached { l } else { 0 }][..seq * shape.stride()];
-            let new_rows = &mut qkv[first * shape.stride()..];
-            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), new_rows, pool);
-            let blocks = new_rows.chunks_mut(per_task * shape.stride()).collect();
-            pool.each(blocks, |t, block| {
-                let heads = shape.heads + shape.kv_heads;
-                for (i, row) in block.chunks_exact_mut(shape.stride()).enumerate() {
-                    let position = first + t * per_task + i;
-                    math::rope(&mut row[..heads * shape.head_dim], shape.head_dim, &self.rope, position);
+        let mut spans = Vec::with_capacity(canvases.len());
+        let mut total = 0;
+        for (slot, tokens) in slots.iter_mut().zip(canvases) {
+            let seq = tokens.len();
+            let unchanged = slot.tokens.iter().zip(*tokens).take_while(|(a, b)| a == b).count();
+            let first = if *cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
+            // A pass that stops half way must not leave rows that look reusable.
+            slot.tokens.clear();
+            grow(&mut slot.x, seq * h)?;
+            if *cached {
+                slot.qkv.resize_with(c.num_hidden_layers, Vec::new);
+                for layer in &mut slot.qkv {
+                    grow(layer, seq * stride)?;
                 }
-            });
-            let attended = &mut b.attended[..rows * c.num_attention_heads * c.head_dim];
-            attention::attention(qkv, shape, attended, pool);
-            let projected = &mut b.projected[..rows * h];
-            gemm::matmul(attended, &layer.o, None, projected, pool);
-
-            add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
-            let activated = &mut b.activated[..rows * inter];
-            if layer.fused {
-                gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
-            } else {
-                let gate_up = &mut b.gate_up[..rows * 2 * inter];
-                gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
-                let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
-                pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
-                    math::swiglu_rows(gate_up, activated, inter);
-                });
             }
-            gemm::matmul(activated, &layer.down, None, projected, pool);
-            pending = Some(projected);
+            spans.push(Span { first, seq, offset: total });
+            total += seq - first;
         }
-        if let Some(projected) = pending {
-            x.iter_mut().zip(projected).for_each(|(x, p)| *x += p);
+        if total > 0 {
+            for (buffer, width) in [
+                (&mut b.x, h),
+                (&mut b.normed, h.max(inter)),
+                (&mut b.qkv, stride),
+                (&mut b.attended, q_width),
+                (&mut b.projected, h),
+                (&mut b.activated, inter),
+            ] {
+                grow(buffer, total * width)?;
+            }
+            if !layers[0].fused {
+                grow(&mut b.gate_up, total * 2 * inter)?;
+            }
+            b.positions.clear();
+            b.positions.extend(spans.iter().flat_map(|s| s.first..s.seq));
+            let x = &mut b.x[..total * h];
+            for (span, tokens) in spans.iter().zip(canvases) {
+                let rows = x[span.offset * h..].chunks_exact_mut(h);
+                for (row, &t) in rows.zip(&tokens[span.first..]) {
+                    embed.row(t as usize, row);
+                }
+            }
+            let eps = c.rms_norm_eps;
+            let per_task = pool.rows_per_task(total);
+            let mut pending: Option<&[f32]> = None;
+            for (l, layer) in layers.iter().enumerate() {
+                let normed = &mut b.normed[..total * h];
+                add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
+                let qkv = &mut b.qkv[..total * stride];
+                gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
+                let blocks = qkv.chunks_mut(per_task * stride).zip(b.positions.chunks(per_task)).collect();
+                pool.each(blocks, |_, (block, positions): (&mut [f32], &[usize])| {
+                    let heads = c.num_attention_heads + c.num_key_value_heads;
+                    for (row, &position) in block.chunks_exact_mut(stride).zip(positions) {
+                        math::rope(&mut row[..heads * c.head_dim], c.head_dim, rope, position);
+                    }
+                });
+                let attended = &mut b.attended[..total * q_width];
+                for (span, slot) in spans.iter().zip(slots.iter_mut()) {
+                    let new = span.seq - span.first;
+                    let computed = &qkv[span.offset * stride..][..new * stride];
+                    let out = &mut attended[span.offset * q_width..][..new * q_width];
+                    if *cached {
+                        let kept = &mut slot.qkv[l][..span.seq * stride];
+                        kept[span.first * stride..].copy_from_slice(computed);
+                        attention::attention(kept, shape(span.seq, span.first), out, pool);
+                    } else {
+                        attention::attention(computed, shape(span.seq, 0), out, pool);
+                    }
+                }
+                let projected = &mut b.projected[..total * h];
+                gemm::matmul(attended, &layer.o, None, projected, pool);
+
+                add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
+                let activated = &mut b.activated[..total * inter];
+                if layer.fused {
+                    gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
+                } else {
+                    let gate_up = &mut b.gate_up[..total * 2 * inter];
+                    gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
+                    let blocks =
+                        gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
+                    pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
+                        math::swiglu_rows(gate_up, activated, inter);
+                    });
+                }
+                gemm::matmul(activated, &layer.down, None, projected, pool);
+                pending = Some(projected);
+            }
+            if let Some(projected) = pending {
+                x.iter_mut().zip(projected).for_each(|(x, p)| *x += p);
+            }
+            for (span, slot) in spans.iter().zip(slots.iter_mut()) {
+                let new = (span.seq - span.first) * h;
+                slot.x[span.first * h..span.seq * h].copy_from_slice(&x[span.offset * h..][..new]);
+            }
         }
-        if cached {
-            self.cached_tokens.extend_from_slice(tokens);
+        if *cached {
+            for (slot, tokens) in slots.iter_mut().zip(canvases) {
+                slot.tokens.extend_from_slice(tokens);
+            }
         }
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::{Architecture, AttentionKind, ModelConfig, ModelDir, QuantScheme, Weights};
-use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate, generate_batch};
 
 /// The tiny fixture, compiled in so that it loads in the browser too.
 fn fixture() -> ModelDir {
@@ -218,6 +218,79 @@ fn the_same_seed_gives_the_same_trace_as_the_reference() {
     }
 }
 
+/// A batch runs the matrix products over every canvas's rows at once: each canvas's logits must be exactly
+/// those of the same canvas run alone (the products are row by row, attention stays inside a canvas), also on
+/// later passes that reuse each canvas's cached rows, and also when the batch shrinks.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn batched_logits_equal_each_canvas_run_alone() {
+    for kind in KINDS {
+        let (config, weights) = odd_llama(kind);
+        let options = FastOptions { threads: 2, ..FastOptions::default() };
+        let mut batched = FastModel::load(&config, &weights, options).unwrap();
+        let mut canvases: Vec<Vec<u32>> =
+            [1, 7, 33, 20].iter().map(|&len| tokens(config.vocab_size, len, config.mask_token_id)).collect();
+        for pass in 0..4 {
+            // Each pass fills a different position of each canvas (a decode step), then one canvas drops out.
+            for (i, canvas) in canvases.iter_mut().enumerate() {
+                let at = (pass * 5 + i) % canvas.len();
+                canvas[at] = ((pass + 3 * i) % config.vocab_size) as u32;
+            }
+            let live = if pass == 3 { &canvases[1..] } else { &canvases[..] };
+            let rows: Vec<Vec<usize>> = live.iter().map(|c| (0..c.len()).collect()).collect();
+            let items: Vec<(&[u32], &[usize])> = live.iter().zip(&rows).map(|(c, r)| (&c[..], &r[..])).collect();
+            let actual = batched.logits_of_rows_batch(&items).unwrap();
+            for (i, (canvas, rows)) in items.iter().enumerate() {
+                let mut alone = FastModel::load(&config, &weights, options).unwrap();
+                let expected = alone.logits_of_rows(canvas, rows).unwrap();
+                assert!(actual[i] == expected, "{kind:?}, pass {pass}, canvas {i}: differs from its solo pass");
+            }
+        }
+    }
+}
+
+/// Sample *i* of a batched decode is the decode of the same prompt and seed run alone, under every algorithm,
+/// with prompts and lengths that differ inside the batch.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn batched_decodes_equal_solo_decodes() {
+    let dir = fixture();
+    let prompts: Vec<Vec<u32>> = ["def add(a, b):", "x = 1", "class A:\n    def f(self):"]
+        .iter()
+        .map(|p| dir.tokenizer.encode(p).unwrap())
+        .collect();
+    for kind in KINDS {
+        let model = ModelConfig { attention: kind, ..dir.config.clone() };
+        let mut fast = FastModel::load(&model, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() })
+            .unwrap();
+        for algorithm in [Algorithm::Dream, Algorithm::Llada, Algorithm::Threshold] {
+            let configs: Vec<SamplerConfig> = (0..5)
+                .map(|i| SamplerConfig {
+                    algorithm,
+                    max_new_tokens: 8 + 4 * i,
+                    steps: 8,
+                    block_length: 4,
+                    align_blocks: i % 2 == 0,
+                    temperature: 0.8,
+                    seed: i as u64,
+                    ..SamplerConfig::default()
+                })
+                .collect();
+            let samples: Vec<(&[u32], &SamplerConfig)> =
+                configs.iter().enumerate().map(|(i, c)| (&prompts[i % prompts.len()][..], c)).collect();
+            let batched = generate_batch(&mut fast, &samples, &mut Unobserved).unwrap();
+            for (i, (prompt, config)) in samples.iter().enumerate() {
+                let alone = generate(&mut fast, prompt, config, &mut Unobserved).unwrap();
+                assert_eq!(batched[i].tokens, alone.tokens, "{kind:?} {algorithm:?}, sample {i}: tokens");
+                let commits = |d: &unmask_sampler::Decoded| {
+                    d.steps.iter().map(|s| s.commits.iter().map(|c| c.position).collect::<Vec<_>>()).collect::<Vec<_>>()
+                };
+                assert_eq!(commits(&batched[i]), commits(&alone), "{kind:?} {algorithm:?}, sample {i}: positions");
+            }
+        }
+    }
+}
+
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn bad_requests_are_errors() {
@@ -227,4 +300,7 @@ fn bad_requests_are_errors() {
     assert!(fast.logits_of_rows(&[1; 9], &[0]).unwrap_err().to_string().contains("longer"));
     assert!(fast.logits_of_rows(&[1_000_000], &[0]).unwrap_err().to_string().contains("vocabulary"));
     assert!(fast.logits_of_rows(&[1, 2], &[2]).unwrap_err().to_string().contains("outside the canvas"));
+    assert!(fast.logits_of_rows_batch(&[]).unwrap_err().to_string().contains("a batch of 0"));
+    let many = vec![(&[1u32][..], &[0usize][..]); unmask_sampler::MAX_BATCH + 1];
+    assert!(fast.logits_of_rows_batch(&many).unwrap_err().to_string().contains("a batch of 65"));
 }

@@ -10,7 +10,7 @@ use unmask_model::trace::{Proposal, Trace, TraceStep};
 use crate::params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 use crate::proposal::{ProposalRule, ScoreKind, TokenDraw};
 use crate::rng::{Purpose, StepKey};
-use crate::{Denoiser, SamplerError, metrics};
+use crate::{BatchItem, Denoiser, MAX_BATCH, SamplerError, metrics};
 
 /// Watches a decode as it runs: gets each finished step, may stop the run, and supplies the clock (the
 /// sampler itself has none, because `std::time::Instant` does not exist in the browser).
@@ -109,6 +109,68 @@ pub fn generate<D: Denoiser + ?Sized>(
         }
     }
     Ok(decode.finish())
+}
+
+/// Watches a batched decode: the clock, and each sample's finished steps.
+pub trait BatchObserver {
+    /// Milliseconds from an arbitrary origin.
+    fn now_millis(&mut self) -> f64 {
+        0.0
+    }
+
+    /// Called after every step of sample `sample` with its canvas as it now is. `Break` cancels the batch.
+    fn on_step(&mut self, _sample: usize, _canvas: &[u32], _step: &TraceStep) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+impl BatchObserver for Unobserved {}
+
+/// Decodes several samples together: one [`Decode`] per entry of `samples` (its prompt and its settings, its
+/// own seed), and each step one [`Denoiser::propose_batch`] over every sample still running. Sample *i*'s
+/// result is exactly what [`generate`] gives for it alone. A step's time is the batched pass's, recorded in
+/// every sample that took part.
+pub fn generate_batch<D: Denoiser + ?Sized>(
+    backend: &mut D,
+    samples: &[(&[u32], &SamplerConfig)],
+    observer: &mut dyn BatchObserver,
+) -> Result<Vec<Decoded>, SamplerError> {
+    if samples.is_empty() || samples.len() > MAX_BATCH {
+        return Err(SamplerError::invalid("batch", samples.len(), format!("1 to {MAX_BATCH} samples")));
+    }
+    let (mask, context) = (backend.mask_token_id(), backend.max_len());
+    let mut decodes = samples
+        .iter()
+        .map(|(prompt, config)| Decode::new(prompt, config, mask, context))
+        .collect::<Result<Vec<_>, _>>()?;
+    loop {
+        let running: Vec<(usize, Request)> =
+            decodes.iter().enumerate().filter_map(|(i, d)| d.request().map(|r| (i, r))).collect();
+        if running.is_empty() {
+            break;
+        }
+        let started = observer.now_millis();
+        let asking: Vec<&(usize, Request)> = running.iter().filter(|(_, r)| !r.positions.is_empty()).collect();
+        let items: Vec<BatchItem> = asking
+            .iter()
+            .map(|(i, r)| BatchItem { canvas: decodes[*i].canvas(), positions: &r.positions, rule: r.rule, key: r.key })
+            .collect();
+        let mut answers = if items.is_empty() { Vec::new() } else { backend.propose_batch(&items)? };
+        if answers.len() != items.len() {
+            return Err(SamplerError::OutOfOrder("the backend answered a different number of canvases"));
+        }
+        let millis = observer.now_millis() - started;
+        let mut answers = answers.drain(..);
+        for (i, request) in &running {
+            let proposals = if request.positions.is_empty() { Vec::new() } else { answers.next().expect("counted") };
+            decodes[*i].advance(proposals, millis)?;
+            let step = decodes[*i].steps().last().expect("a step was just recorded");
+            if observer.on_step(*i, decodes[*i].canvas(), step).is_break() {
+                return Err(SamplerError::Cancelled);
+            }
+        }
+    }
+    Ok(decodes.into_iter().map(Decode::finish).collect())
 }
 
 /// What the next step needs from a backend: proposals for `positions` (masked, increasing) under `rule`,

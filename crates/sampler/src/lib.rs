@@ -11,7 +11,7 @@ pub mod params;
 pub mod proposal;
 pub mod rng;
 
-pub use decode::{Decode, Decoded, Observer, Request, Unobserved, generate, initial_canvas};
+pub use decode::{BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch, initial_canvas};
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
 pub use rng::StepKey;
@@ -30,10 +30,40 @@ pub trait Denoiser {
         key: StepKey,
     ) -> Result<Vec<Proposal>, DenoiserError>;
 
+    /// Proposals for several canvases at once, one list per item in item order. Each item's answer is exactly
+    /// what [`propose`](Denoiser::propose) gives for that item alone; an engine that can runs them as one
+    /// forward pass over every canvas's rows (attention stays inside each canvas), which reads the weights
+    /// once for the whole batch. The default runs them one by one.
+    fn propose_batch(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Proposal>>, DenoiserError> {
+        check_batch(items.len())?;
+        items.iter().map(|i| self.propose(i.canvas, i.positions, &i.rule, i.key)).collect()
+    }
+
     fn mask_token_id(&self) -> u32;
 
     /// The longest canvas the model accepts.
     fn max_len(&self) -> usize;
+}
+
+/// The most canvases one batched step may hold: every engine sizes per-canvas buffers from the batch, so the
+/// batch is bounded before anything is allocated from it.
+pub const MAX_BATCH: usize = 64;
+
+/// Refuses an empty batch or one larger than [`MAX_BATCH`].
+pub fn check_batch(len: usize) -> Result<(), DenoiserError> {
+    if len == 0 || len > MAX_BATCH {
+        return Err(DenoiserError::Batch { len });
+    }
+    Ok(())
+}
+
+/// One canvas of a batched step: what [`Denoiser::propose`] takes, for one sample.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchItem<'a> {
+    pub canvas: &'a [u32],
+    pub positions: &'a [u32],
+    pub rule: ProposalRule,
+    pub key: StepKey,
 }
 
 /// Why a [`Denoiser`] could not answer a step.
@@ -42,6 +72,9 @@ pub enum DenoiserError {
     /// The canvas or the positions do not fit the model (too long, an id outside the vocabulary, …).
     #[error(transparent)]
     Canvas(#[from] unmask_model::CanvasError),
+    /// A batched step with no canvas or more than [`MAX_BATCH`].
+    #[error("a batch of {len} canvases: expected 1 to {MAX_BATCH}")]
+    Batch { len: usize },
     /// The GPU device was lost during the step: the run can go on on a CPU engine.
     #[error("the GPU device was lost ({0}); fall back to the CPU engine")]
     DeviceLost(String),
