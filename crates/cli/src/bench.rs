@@ -8,7 +8,10 @@ use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_gpu::{Gpu, GpuModel, GpuOptions};
 use unmask_model::{AttentionKind, ModelConfig, ModelDir, QuantScheme, Weights};
-use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
+use unmask_sampler::{
+    Denoiser, MAX_BATCH, ProposalRule, SamplerConfig, ScoreKind, StepKey, TokenDraw, Unobserved, generate,
+    generate_batch,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,6 +42,10 @@ pub struct Args {
     /// Causal and block-causal models also get a table of decoding steps with and without the KV cache.
     #[arg(long)]
     attention: Option<String>,
+    /// Also decode whole samples in batches of these sizes (comma-separated, e.g. 1,8,32) against the same
+    /// samples decoded one by one, at the shortest --seq: samples/s of each.
+    #[arg(long, value_delimiter = ',')]
+    batch: Vec<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -85,6 +92,9 @@ impl Engine {
 pub fn run(args: Args) -> Result<()> {
     if args.iters == 0 || args.seq.is_empty() || args.seq.contains(&0) || args.threads == Some(0) {
         bail!("--iters, --threads and every --seq must be at least 1");
+    }
+    if let Some(bad) = args.batch.iter().find(|&&b| !(1..=MAX_BATCH).contains(&b)) {
+        bail!("--batch {bad}: expected 1 to {MAX_BATCH}");
     }
     let longest = *args.seq.iter().max().expect("checked non-empty");
     let (mut config, weights, label) = match &args.model {
@@ -153,32 +163,36 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut baseline: Vec<(usize, f64)> = Vec::new();
     let mut profile: Option<String> = None;
-    for &engine in &args.engines {
-        let mut model: Box<dyn Denoiser> = match engine {
+    // Full passes: the same canvas again would be served from the cache of a causal model.
+    let load = |engine: Engine, kv_cache: bool| -> Result<Option<Box<dyn Denoiser>>> {
+        Ok(Some(match engine {
             Engine::Cpu => Box::new(CpuModel::load(&config, &weights)?),
             Engine::FastF32 | Engine::FastQ8 | Engine::FastQ4 => {
-                // Full passes: the same canvas again would be served from the cache of a causal model.
                 let options = FastOptions {
                     quant: engine.quant(),
                     max_len: longest,
                     threads,
-                    kv_cache: false,
+                    kv_cache,
                     ..FastOptions::default()
                 };
                 Box::new(FastModel::load(&config, &weights, options)?)
             }
             _ => {
-                let Some(gpu) = &gpu else { continue };
-                // Full passes, as for the fast engine above.
-                let options =
-                    GpuOptions { quant: engine.quant(), max_len: longest, kv_cache: false, ..GpuOptions::default() };
-                let model = pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?;
-                if args.profile && profile.is_none() {
-                    profile = Some(profile_table(&model, engine, longest, &config)?);
-                }
-                Box::new(model)
+                let Some(gpu) = &gpu else { return Ok(None) };
+                let options = GpuOptions { quant: engine.quant(), max_len: longest, kv_cache, ..GpuOptions::default() };
+                Box::new(pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?)
             }
-        };
+        }))
+    };
+    for &engine in &args.engines {
+        let Some(mut model) = load(engine, false)? else { continue };
+        if args.profile && engine.is_gpu() && profile.is_none() {
+            let options =
+                GpuOptions { quant: engine.quant(), max_len: longest, kv_cache: false, ..GpuOptions::default() };
+            let gpu = gpu.clone().expect("a GPU engine loaded");
+            let model = pollster::block_on(GpuModel::load(gpu, &config, &weights, options))?;
+            profile = Some(profile_table(&model, engine, longest, &config)?);
+        }
         for &seq in &args.seq {
             let (forward, step) = time_engine(model.as_mut(), &config, seq, args.iters)?;
             if engine == Engine::Cpu {
@@ -211,6 +225,62 @@ pub fn run(args: Args) -> Result<()> {
     }
     if config.attention.is_prefix_stable() && args.engines.iter().any(|e| e.is_fast()) {
         cache_table(&config, &weights, &args.seq, args.iters, threads)?;
+    }
+    if !args.batch.is_empty() {
+        let seq = *args.seq.iter().min().expect("checked non-empty");
+        let (canvas, _, _) = step_inputs(&config, seq);
+        let prompt = &canvas[..seq / 2];
+        let mut sampler = SamplerConfig {
+            max_new_tokens: (seq - seq / 2) as u32,
+            steps: 16,
+            temperature: 0.8,
+            ..SamplerConfig::default()
+        };
+        // A block-causal model decodes block by block on its attention blocks, where the cache leaves each step
+        // only the current block's rows to compute.
+        if let AttentionKind::BlockCausal { block_size } = config.attention {
+            sampler = SamplerConfig {
+                algorithm: unmask_sampler::Algorithm::Llada,
+                block_length: block_size as u32,
+                align_blocks: true,
+                ..sampler
+            };
+        }
+        println!(
+            "\nwhole decodes ({} prompt + {} new tokens, {} steps, {:?}, each sample its own seed), samples/s:",
+            prompt.len(),
+            sampler.max_new_tokens,
+            sampler.steps,
+            sampler.algorithm
+        );
+        println!("{:<18} {:>6} {:>14} {:>14} {:>9}", "engine", "batch", "one by one", "batched", "speed-up");
+        for &engine in &args.engines {
+            // With the cache, as a decode runs: each sample keeps its own rows.
+            let Some(mut model) = load(engine, true)? else { continue };
+            for &size in &args.batch {
+                let configs: Vec<SamplerConfig> =
+                    (0..size as u64).map(|seed| SamplerConfig { seed, ..sampler.clone() }).collect();
+                let samples: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (prompt, c)).collect();
+                let solo = time(1, || {
+                    for (prompt, config) in &samples {
+                        generate(model.as_mut(), prompt, config, &mut Unobserved)?;
+                    }
+                    Ok(())
+                })?;
+                let batched = time(1, || {
+                    generate_batch(model.as_mut(), &samples, &mut Unobserved).map(drop).map_err(Into::into)
+                })?;
+                let per_second = |ms: f64| size as f64 / (ms / 1e3);
+                println!(
+                    "{:<18} {:>6} {:>14.2} {:>14.2} {:>8.2}x",
+                    engine.name(),
+                    size,
+                    per_second(solo.median),
+                    per_second(batched.median),
+                    solo.median / batched.median
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use unmask_sampler::{Unobserved, generate};
+use unmask_sampler::{BatchObserver, MAX_BATCH, SamplerConfig, generate_batch};
 use unmask_solve::{clusters, entry_point, examples, variants};
 
 use crate::backend::Backend;
@@ -34,6 +34,9 @@ pub struct Args {
     /// Completions to print: the first of each of the largest groups, best first.
     #[arg(long, default_value_t = 1)]
     keep: usize,
+    /// Samples decoded together, in one forward pass per step (1 to 64).
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
     /// Write every sample (completion, seed, parse, examples passed, error kind, group, steps, time) as JSON.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -62,7 +65,17 @@ struct Sample {
     /// Rank of its group among the survivors' groups (0 = largest); none for a sample that failed.
     cluster: Option<usize>,
     steps: usize,
+    /// Decode time of the batch the sample ran in.
     millis: f64,
+}
+
+/// The clock of a batched decode.
+struct Clock(Instant);
+
+impl BatchObserver for Clock {
+    fn now_millis(&mut self) -> f64 {
+        self.0.elapsed().as_secs_f64() * 1e3
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -72,7 +85,10 @@ pub fn run(args: Args) -> Result<()> {
     if args.keep == 0 {
         bail!("--keep must be at least 1");
     }
-    let mut config = args.sampler.over(recommended_decoding(&args.model)?);
+    if !(1..=MAX_BATCH).contains(&args.batch) {
+        bail!("--batch is {}: expected 1 to {MAX_BATCH}", args.batch);
+    }
+    let config = args.sampler.over(recommended_decoding(&args.model)?);
     config.validate()?;
     let prompt = std::fs::read_to_string(&args.prompt_file)
         .with_context(|| format!("reading prompt file {}", args.prompt_file.display()))?;
@@ -92,40 +108,42 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut samples = Vec::new();
     let mut outcomes = Vec::new();
-    for index in 0..args.samples as usize {
-        config.seed = first_seed.wrapping_add(index as u64);
-        let started = Instant::now();
-        let decoded = generate(loaded.engine.as_mut(), &loaded.prompt_ids, &config, &mut Unobserved)?;
-        let millis = started.elapsed().as_secs_f64() * 1e3;
-        let completion = loaded.completion(&decoded)?;
-        let ran = function_only(&completion).to_owned();
-        let outcome = sandbox.run(&format!("{prompt}{ran}"), &stated, &probes)?;
-        let examples_passed = outcome.examples.iter().filter(|e| e.passed).count();
-        eprintln!(
-            "[{}/{}] seed {}: {}",
-            index + 1,
-            args.samples,
-            config.seed,
-            match outcome.error {
-                None => format!("passes {examples_passed}/{} examples", stated.len()),
-                Some(kind) => format!("{kind:?} ({})", outcome.detail.as_deref().unwrap_or("")).to_lowercase(),
-            }
-        );
-        samples.push(Sample {
-            index,
-            seed: config.seed,
-            completion,
-            ran,
-            parses: outcome.parses,
-            examples_passed,
-            examples_total: stated.len(),
-            error: outcome.error,
-            detail: outcome.detail.clone(),
-            cluster: None,
-            steps: decoded.steps.len(),
-            millis,
-        });
-        outcomes.push(outcome);
+    let seeds: Vec<u64> = (0..args.samples as u64).map(|i| first_seed.wrapping_add(i)).collect();
+    for group in seeds.chunks(args.batch) {
+        let configs: Vec<SamplerConfig> = group.iter().map(|&seed| SamplerConfig { seed, ..config.clone() }).collect();
+        let batch: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&loaded.prompt_ids[..], c)).collect();
+        let decoded = generate_batch(loaded.engine.as_mut(), &batch, &mut Clock(Instant::now()))?;
+        for (decoded, seed) in decoded.iter().zip(group) {
+            let index = samples.len();
+            let completion = loaded.completion(decoded)?;
+            let ran = function_only(&completion).to_owned();
+            let outcome = sandbox.run(&format!("{prompt}{ran}"), &stated, &probes)?;
+            let examples_passed = outcome.examples.iter().filter(|e| e.passed).count();
+            eprintln!(
+                "[{}/{}] seed {seed}: {}",
+                index + 1,
+                args.samples,
+                match outcome.error {
+                    None => format!("passes {examples_passed}/{} examples", stated.len()),
+                    Some(kind) => format!("{kind:?} ({})", outcome.detail.as_deref().unwrap_or("")).to_lowercase(),
+                }
+            );
+            samples.push(Sample {
+                index,
+                seed: *seed,
+                completion,
+                ran,
+                parses: outcome.parses,
+                examples_passed,
+                examples_total: stated.len(),
+                error: outcome.error,
+                detail: outcome.detail.clone(),
+                cluster: None,
+                steps: decoded.steps.len(),
+                millis: decoded.steps.iter().map(|s| s.millis).sum(),
+            });
+            outcomes.push(outcome);
+        }
     }
 
     let survivors: Vec<usize> = (0..samples.len()).filter(|&i| outcomes[i].passed()).collect();

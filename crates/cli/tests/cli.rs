@@ -174,6 +174,8 @@ fn solve_samples_runs_the_examples_and_reports_every_sample() {
         "1",
         "--seed",
         "7",
+        "--batch",
+        "2",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -194,6 +196,44 @@ fn solve_samples_runs_the_examples_and_reports_every_sample() {
     }
     let chosen = report["chosen"][0].as_u64().unwrap() as usize;
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), samples[chosen]["ran"].as_str().unwrap().trim_end());
+
+    // Decoded one at a time, the samples are the same (a batch of 2 and a batch of 1 above).
+    let solo_json = dir.path().join("solo.json");
+    let solo = unmask(&[
+        "solve",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt-file",
+        prompt.to_str().unwrap(),
+        "--samples",
+        "3",
+        "--max-new-tokens",
+        "8",
+        "--temperature",
+        "1",
+        "--seed",
+        "7",
+        "--batch",
+        "1",
+        "--json",
+        solo_json.to_str().unwrap(),
+    ]);
+    assert!(solo.status.success(), "{}", stderr(&solo));
+    let solo: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&solo_json).unwrap()).unwrap();
+    let completions = |r: &serde_json::Value| {
+        r["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["completion"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(completions(&report), completions(&solo));
+    assert_fails(
+        &["solve", "--model", model.to_str().unwrap(), "--prompt-file", prompt.to_str().unwrap(), "--batch", "65"],
+        1,
+        "--batch is 65",
+    );
 
     assert_fails(
         &["solve", "--model", model.to_str().unwrap(), "--prompt-file", prompt.to_str().unwrap(), "--samples", "0"],
@@ -236,12 +276,19 @@ fn bench_runs_on_a_random_model() {
         "32",
         "--iters",
         "1",
+        "--batch",
+        "1,3",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let out = String::from_utf8(output.stdout).unwrap();
+    // The batch table: samples/s one by one and batched, for batches of 1 and 3, on every engine that ran.
+    let batch_rows = out.lines().skip_while(|l| !l.starts_with("whole decodes")).filter(|l| l.ends_with('x'));
+    let sizes: Vec<&str> = batch_rows.filter_map(|l| l.split_whitespace().rev().nth(3)).collect();
+    assert!(sizes.len() >= 8 && sizes.chunks(2).all(|pair| pair == ["1", "3"]), "{out}");
     // One row per engine that ran: the reference and the fast CPU engine always, the GPU engines where an
     // adapter exists (lavapipe in CI), each with its ratio to the reference.
-    let rows: Vec<&str> = out
+    let engine_table = out.split("whole decodes").next().unwrap();
+    let rows: Vec<&str> = engine_table
         .lines()
         .filter(|l| {
             (l.starts_with("cpu reference f32 ") || l.starts_with("fast cpu ") || l.starts_with("gpu "))

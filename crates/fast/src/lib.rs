@@ -77,22 +77,30 @@ impl FastModel {
         // The batch's positions are scored in parallel as a whole, in shares of about equal size.
         let total: usize = items.iter().map(|i| i.positions.len()).sum();
         let per_task = self.pool().rows_per_task(total);
-        let mut tasks = Vec::new();
+        let mut tasks: Vec<Share> = Vec::new();
         for ((out, item), logits) in scored.iter_mut().zip(items).zip(&logits) {
             let shares =
                 out.chunks_mut(per_task).zip(item.positions.chunks(per_task)).zip(logits.chunks(per_task * vocab));
-            tasks.extend(shares.map(|share| (share, item)));
+            tasks.extend(shares.map(|((out, at), rows)| Share { out, at, rows, item }));
         }
-        self.pool().each(tasks, |_, (((out, at), rows), item): (((&mut [Scored], &[u32]), &[f32]), &BatchItem)| {
-            for ((scored, &q), row) in out.iter_mut().zip(at).zip(rows.chunks_exact(vocab)) {
-                scored.proposal = propose_from_logits(row, q, &item.rule, item.key);
+        self.pool().each(tasks, |_, share| {
+            for ((scored, &q), row) in share.out.iter_mut().zip(share.at).zip(share.rows.chunks_exact(vocab)) {
+                scored.proposal = propose_from_logits(row, q, &share.item.rule, share.item.key);
                 if top > 0 {
-                    scored.candidates = candidates(row, &item.rule, top);
+                    scored.candidates = candidates(row, &share.item.rule, top);
                 }
             }
         });
         Ok(scored)
     }
+}
+
+/// One task's part of a batch's scoring: some positions of one canvas, their logits rows and the rule.
+struct Share<'a> {
+    out: &'a mut [Scored],
+    at: &'a [u32],
+    rows: &'a [f32],
+    item: &'a BatchItem<'a>,
 }
 
 impl From<FastError> for DenoiserError {

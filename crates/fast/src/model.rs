@@ -241,7 +241,8 @@ impl FastModel {
         // The head only for the rows asked for, of every canvas at once: it is the largest matmul.
         let asked: usize = items.iter().map(|(_, rows)| rows.len()).sum();
         let mut gathered = vec![0.0f32; asked * h];
-        let sources = items.iter().zip(&self.slots).flat_map(|((_, rows), slot)| rows.iter().map(|&r| &slot.x[r * h..][..h]));
+        let sources =
+            items.iter().zip(&self.slots).flat_map(|((_, rows), slot)| rows.iter().map(|&r| &slot.x[r * h..][..h]));
         for (g, x) in gathered.chunks_exact_mut(h).zip(sources) {
             g.copy_from_slice(x);
         }

@@ -261,8 +261,8 @@ fn batched_decodes_equal_solo_decodes() {
         .collect();
     for kind in KINDS {
         let model = ModelConfig { attention: kind, ..dir.config.clone() };
-        let mut fast = FastModel::load(&model, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() })
-            .unwrap();
+        let mut fast =
+            FastModel::load(&model, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
         for algorithm in [Algorithm::Dream, Algorithm::Llada, Algorithm::Threshold] {
             let configs: Vec<SamplerConfig> = (0..5)
                 .map(|i| SamplerConfig {

@@ -11,7 +11,9 @@ pub mod params;
 pub mod proposal;
 pub mod rng;
 
-pub use decode::{BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch, initial_canvas};
+pub use decode::{
+    BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch, initial_canvas,
+};
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
 pub use rng::StepKey;
