@@ -1,5 +1,7 @@
 //! Helpers shared by the cross-crate tests: fixture paths and float comparison that names the first bad index.
 
+pub mod mutate;
+
 use std::path::PathBuf;
 
 /// The repository root (tests run from `tests/`).

@@ -8,6 +8,12 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<Self> {
+        // `tokenizers` panics on some malformed JSON (a syntax error or bad UTF-8 inside "decoder" hits an
+        // `expect`; found by tests/fuzz.rs), and a panic aborts in wasm: check the text and its syntax first.
+        let text = std::str::from_utf8(json)
+            .map_err(|e| ModelError::Tokenizer { message: format!("tokenizer.json is not UTF-8: {e}") })?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map_err(|e| ModelError::Tokenizer { message: format!("tokenizer.json is not valid JSON: {e}") })?;
         let inner =
             tokenizers::Tokenizer::from_bytes(json).map_err(|e| ModelError::Tokenizer { message: e.to_string() })?;
         Ok(Self { inner })
