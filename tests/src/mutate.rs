@@ -36,7 +36,7 @@ impl Mutator {
         Mutator { state: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 }
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
@@ -45,7 +45,7 @@ impl Mutator {
 
     /// A number in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 
     /// `seed` with one to four random edits.
@@ -59,13 +59,13 @@ impl Mutator {
 
     fn edit(&mut self, bytes: &mut Vec<u8>) {
         if bytes.is_empty() {
-            bytes.push(self.next() as u8);
+            bytes.push(self.next_u64() as u8);
             return;
         }
         let at = self.below(bytes.len());
         match self.below(9) {
             0 => bytes[at] ^= 1 << self.below(8),
-            1 => bytes[at] = self.next() as u8,
+            1 => bytes[at] = self.next_u64() as u8,
             2 => bytes[at] = [0, 0xff, 0x7f, 0x80, b'"', b'{', b'[', b'\\'][self.below(8)],
             3 => {
                 let width = [2, 4, 8][self.below(3)];
@@ -75,7 +75,7 @@ impl Mutator {
             }
             4 => self.replace_number(bytes, at),
             5 => {
-                let insert: Vec<u8> = (0..1 + self.below(8)).map(|_| self.next() as u8).collect();
+                let insert: Vec<u8> = (0..1 + self.below(8)).map(|_| self.next_u64() as u8).collect();
                 bytes.splice(at..at, insert);
             }
             6 => {
@@ -109,7 +109,19 @@ pub fn iterations(default: usize) -> usize {
 /// `target/fuzz-failures/` and the iteration that made it; an error returned by the parser is the expected
 /// answer to a bad input. Returns how many inputs the parser accepted (a fuzzer that never gets past the
 /// first check tests nothing).
+///
+/// `UNMASK_FUZZ_REPLAY=target/fuzz-failures/NAME-I.bin` runs that saved input alone (and nothing else),
+/// uncaught, so the panic and its backtrace show.
 pub fn fuzz(name: &str, seeds: &[Vec<u8>], iterations: usize, target: impl Fn(&[u8]) -> bool) -> usize {
+    if let Ok(path) = std::env::var("UNMASK_FUZZ_REPLAY") {
+        let file = std::path::Path::new(&path).file_name().and_then(|f| f.to_str()).unwrap_or_default();
+        if !file.starts_with(&format!("{name}-")) {
+            return 1;
+        }
+        let path = crate::repo_root().join(path); // tests run in tests/: relative to the repository root
+        target(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+        return 1; // a replay checks for the panic only
+    }
     let mut mutator = Mutator::new(name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
     let mut accepted = 0;
     for i in 0..iterations {
@@ -121,7 +133,10 @@ pub fn fuzz(name: &str, seeds: &[Vec<u8>], iterations: usize, target: impl Fn(&[
                 let _ = std::fs::create_dir_all(&dir);
                 let path = dir.join(format!("{name}-{i}.bin"));
                 let _ = std::fs::write(&path, &input);
-                panic!("{name}: input {i} panicked the parser; saved to {}", path.display());
+                panic!(
+                    "{name}: input {i} panicked the parser; saved to {}; rerun it alone with UNMASK_FUZZ_REPLAY={0}",
+                    path.display()
+                );
             }
         }
     }

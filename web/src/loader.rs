@@ -33,7 +33,46 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// The largest file the page accepts: a wasm module addresses 4 GiB in all, and the weights are copied once
+/// into the engines, so a bigger file could only end in an aborted allocation.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The files a model needs.
+const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
 impl Manifest {
+    /// Parses `manifest.json` and checks what the page will allocate or fetch from it: the three files a model
+    /// needs, each listed once by a plain name, sizes within [`MAX_FILE_BYTES`] (and their sum), and a SHA-256
+    /// of 64 hex digits. A manifest that fails is an error, never a download of an unbounded size.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut total = 0u64;
+        for (i, file) in manifest.files.iter().enumerate() {
+            let name = &file.name;
+            if name.is_empty() || name.contains(['/', '\\', '?', '#']) || name.starts_with('.') {
+                return Err(format!("file name {name:?} is not a plain file name"));
+            }
+            if manifest.files[..i].iter().any(|f| &f.name == name) {
+                return Err(format!("{name} is listed twice"));
+            }
+            if file.bytes > MAX_FILE_BYTES {
+                return Err(format!("{name} is {} bytes, more than the page can hold ({MAX_FILE_BYTES})", file.bytes));
+            }
+            if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                return Err(format!("{name}: sha256 {:?} is not 64 lowercase hex digits", file.sha256));
+            }
+            total += file.bytes;
+        }
+        if total > MAX_FILE_BYTES {
+            return Err(format!("the files add up to {total} bytes, more than the page can hold ({MAX_FILE_BYTES})"));
+        }
+        if let Some(missing) = REQUIRED.iter().find(|r| !manifest.files.iter().any(|f| f.name == **r)) {
+            return Err(format!("it lists no {missing}"));
+        }
+        Ok(manifest)
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
     }
@@ -64,8 +103,8 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let manifest_url = format!("{base}manifest.json");
     let response = fetch(&manifest_url).await.map_err(|e| format!("cannot load the model: {e}"))?;
     let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
-    let manifest: Manifest = serde_json::from_str(&text.as_string().unwrap_or_default())
-        .map_err(|e| format!("{manifest_url} is not a model manifest: {e}"))?;
+    let manifest = Manifest::parse(&text.as_string().unwrap_or_default())
+        .map_err(|e| format!("{manifest_url} is not a usable model manifest: {e}"))?;
     let mut warnings = Vec::new();
     let cache = match open_cache(&window).await {
         Ok(cache) => Some(cache),
@@ -198,7 +237,11 @@ async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Ve
     let response = fetch(url).await?;
     let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::with_capacity(expected as usize);
+    // `expected` is bounded by `Manifest::parse`; reserving it can still fail when memory is short.
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(expected as usize)
+        .map_err(|_| format!("{url}: not enough memory for its {expected} bytes"))?;
     loop {
         let chunk =
             JsFuture::from(reader.read()).await.map_err(|e| format!("download interrupted: {}", js_error(e)))?;
@@ -207,6 +250,9 @@ async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Ve
         }
         let value = Reflect::get(&chunk, &"value".into()).map_err(js_error)?;
         bytes.extend(Uint8Array::new(&value).to_vec());
+        if bytes.len() as u64 > expected {
+            return Err(format!("{url}: the server sent more than the manifest's {expected} bytes"));
+        }
         progress(bytes.len() as u64);
     }
     Ok(bytes)

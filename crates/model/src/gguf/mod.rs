@@ -148,7 +148,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
         }
         let mut data = tensor::to_tensor_data(info.kind, file.data(info), shape.clone(), &info.name)?;
         if let Some(n) = names::permuted_heads(arch, &info.name, heads, kv_heads) {
-            if n == 0 || !shape[0].is_multiple_of(2 * n) {
+            if n == 0 || shape[0] == 0 || !shape[0].is_multiple_of(2 * n) {
                 return Err(GgufError::Format(format!(
                     "tensor `{}`: {} rows are not {n} heads of an even size",
                     info.name, shape[0]
