@@ -24,8 +24,8 @@ use crate::worker::WorkerEngine;
 pub const MODEL_BASE: &str = "models/unmask-coder/";
 /// The worker's script, written by the site build beside the page.
 pub const WORKER_SCRIPT: &str = "./worker.js";
-/// Quiet time after the last control change before the run restarts.
-const DEBOUNCE: Duration = Duration::from_millis(250);
+/// How often a restart waiting for the engine checks whether the pass in flight has returned.
+const IDLE_POLL: Duration = Duration::from_millis(4);
 
 /// How tokens are coloured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +259,7 @@ fn fail_load(ctx: Ctx, message: String) {
 }
 
 /// Every settings change (once the model is ready): the URL is updated, the run in flight is cancelled at
-/// once, and a new run starts after the debounce.
+/// once, and the new run starts as soon as the engine is free (see [`start_when_idle`]).
 fn restart_on_change(ctx: Ctx) {
     Effect::new(move |previous: Option<Settings>| {
         let settings = ctx.settings.get();
@@ -282,6 +282,7 @@ fn restart_on_change(ctx: Ctx) {
             r.message = "starting…".into();
         });
         let returned = settings.clone();
+        let engines = model.engines.clone();
         let start = move || {
             if ctx.current_run.get_untracked() == id {
                 ctx.follow.set(true);
@@ -289,13 +290,24 @@ fn restart_on_change(ctx: Ctx) {
                 spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run.read_only(), ctx.run, ctx.notice));
             }
         };
-        if first {
-            start()
-        } else {
-            set_timeout(start, DEBOUNCE)
-        }
+        if first { start() } else { start_when_idle(engines, id, ctx, start) }
         returned
     });
+}
+
+/// Runs `start` once no forward pass is in flight. A cancelled run's pass cannot be taken back from the
+/// worker, so the new run waits for it rather than queueing behind it; while a slider is dragged, each newer
+/// change supersedes this one (only the newest run id starts), so passes never pile up and the first frame
+/// of the settled value follows within about one step, with no fixed debounce.
+fn start_when_idle(engines: Rc<Engines>, id: u64, ctx: Ctx, start: impl FnOnce() + 'static) {
+    if ctx.current_run.get_untracked() != id {
+        return;
+    }
+    if engines.busy() {
+        set_timeout(move || start_when_idle(engines, id, ctx, start), IDLE_POLL);
+    } else {
+        start();
+    }
 }
 
 fn apply_backend_choice(model: &Model, choice: BackendChoice) {

@@ -71,6 +71,24 @@ pub struct Engines {
     active: Cell<EngineKind>,
     /// Why `active` was chosen, in words for the badge.
     reason: RefCell<String>,
+    /// Forward passes started and not yet answered (a superseded run's pass still occupies its engine).
+    in_flight: Cell<u32>,
+}
+
+/// Counts one forward pass in flight for as long as it lives.
+struct InFlight<'a>(&'a Cell<u32>);
+
+impl<'a> InFlight<'a> {
+    fn new(count: &'a Cell<u32>) -> Self {
+        count.set(count.get() + 1);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
 }
 
 impl Engines {
@@ -80,7 +98,13 @@ impl Engines {
             cpu,
             active: Cell::new(EngineKind::Cpu),
             reason: RefCell::default(),
+            in_flight: Cell::new(0),
         }
+    }
+
+    /// Whether a forward pass is running on either engine.
+    pub fn busy(&self) -> bool {
+        self.in_flight.get() > 0
     }
 
     /// The browser's WebGPU adapter, requested once.
@@ -171,6 +195,7 @@ impl Engines {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<Scored>, StepError> {
+        let _counted = InFlight::new(&self.in_flight);
         match self.active.get() {
             EngineKind::Gpu => {
                 let gpu = self.gpu_engine().ok_or_else(|| StepError {
