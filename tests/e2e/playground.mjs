@@ -1,6 +1,7 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
-// decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker), and
-// once on the automatic choice, switching to WebGPU afterwards.
+// decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
+// dragged slider), once on the automatic choice, switching to WebGPU afterwards, and with a damaged cache and a
+// full storage quota.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -18,6 +19,8 @@ const common = [
 ];
 const RUN_TIMEOUT = 300_000;
 const timings = {};
+// Every uncaught exception of every page (a Rust panic shows as "RuntimeError: unreachable"): none is allowed.
+const exceptions = [];
 
 function check(ok, message) {
   if (!ok) throw new Error(`check failed: ${message}`);
@@ -52,7 +55,10 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
   timings.cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}&backend=webgpu`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "webgpu", "the WebGPU engine ran the first run");
@@ -94,13 +100,29 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
   await page.goto(`${base}${run}`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "without WebGPU the CPU worker runs");
   check((await decodedCells(page)).length === 32, "the CPU worker decoded all 32 cells");
   timings.cpu_worker_ms_per_step = await msPerStep(page);
   await page.screenshot({ path: join(shots, "4-cpu-worker.png"), fullPage: true });
+  // A slider change, then a drag (ten values in a row): the run of the last value finishes, and the time
+  // from the last change to its first step is recorded (reported, not asserted: the machine is shared).
+  const sliderToFirstStep = async (values) => {
+    for (const value of values) await page.locator("#temperature").fill(value);
+    await page.waitForFunction((v) => location.search.includes(`temperature=${v}`), values[values.length - 1]);
+    await waitDone(page);
+    const line = await page.textContent("#timings");
+    return Number((line.match(/last change → first step (\d+) ms/) || [])[1]);
+  };
+  timings.cpu_slider_to_first_step_ms = await sliderToFirstStep(["1.2"]);
+  timings.cpu_drag_to_first_step_ms = await sliderToFirstStep(["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.1"]);
+  check((await decodedCells(page)).length === 32, "after a dragged slider the CPU worker decoded all 32 cells");
   await browser.close();
 }
 
@@ -109,7 +131,11 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("pageerror", (e) => console.log(`page exception: ${e}`));
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
   timings.auto_cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "auto picks the CPU worker over a software adapter");
@@ -122,5 +148,52 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await browser.close();
 }
 
+// 7. Cache faults: a damaged cached file is found, dropped and downloaded again; a full storage quota is said
+// (with the size it needed) and the model runs uncached.
+{
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
+  await page.goto(`${base}${run}`);
+  await waitDone(page);
+  await page.evaluate(async () => {
+    const cache = await caches.open("unmask-models-v1");
+    for (const request of await cache.keys()) {
+      if (request.url.includes("model.safetensors")) await cache.put(request, new Response(new Uint8Array([1, 2, 3])));
+    }
+  });
+  await page.reload();
+  await waitDone(page);
+  check((await page.textContent(".warnings")).includes("was damaged and was downloaded again"),
+    "a damaged cached file is dropped and downloaded again");
+  check((await decodedCells(page)).length === 32, "the run after the damaged cache decoded all 32 cells");
+  await browser.close();
+}
+{
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
+  await page.addInitScript(() => {
+    Cache.prototype.put = () => Promise.reject(new DOMException("simulated", "QuotaExceededError"));
+  });
+  await page.goto(`${base}${run}`);
+  await waitDone(page);
+  const warnings = await page.textContent(".warnings");
+  check(/storage quota has no room for its [0-9.]+ [kM]B/.test(warnings), "a full storage quota is said, with the size needed");
+  check(warnings.split("storage quota").length === 2, "once, not once per file");
+  check((await decodedCells(page)).length === 32, "with the quota full the model runs uncached");
+  await page.screenshot({ path: join(shots, "6-quota-full.png"), fullPage: true });
+  await browser.close();
+}
+
+check(exceptions.length === 0, `no page threw an exception (${exceptions.length})`);
 writeFileSync(join(shots, "timings.json"), JSON.stringify(timings, null, 2));
 console.log(JSON.stringify(timings));

@@ -287,10 +287,14 @@ fn restart_on_change(ctx: Ctx) {
             if ctx.current_run.get_untracked() == id {
                 ctx.follow.set(true);
                 ctx.playing.set(false);
-                spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run.read_only(), ctx.run, ctx.notice));
+                spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run, ctx.run, ctx.notice));
             }
         };
-        if first { start() } else { start_when_idle(engines, id, ctx, start) }
+        if first {
+            start()
+        } else {
+            start_when_idle(engines, id, ctx, start)
+        }
         returned
     });
 }

@@ -37,6 +37,13 @@ pub struct FileEntry {
 /// into the engines, so a bigger file could only end in an aborted allocation.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// How a full storage quota is reported (the rest of the model is then not cached either).
+const QUOTA_FULL: &str = "the browser's storage quota has no room";
+
+fn human_bytes(bytes: usize) -> String {
+    if bytes < 1_000_000 { format!("{:.1} kB", bytes as f64 / 1e3) } else { format!("{:.1} MB", bytes as f64 / 1e6) }
+}
+
 /// The files a model needs.
 const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
@@ -106,7 +113,7 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let manifest = Manifest::parse(&text.as_string().unwrap_or_default())
         .map_err(|e| format!("{manifest_url} is not a usable model manifest: {e}"))?;
     let mut warnings = Vec::new();
-    let cache = match open_cache(&window).await {
+    let mut cache = match open_cache(&window).await {
         Ok(cache) => Some(cache),
         Err(e) => {
             warnings.push(format!("the model will not be cached ({e})"));
@@ -121,6 +128,9 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         let url = format!("{base}{}", entry.name);
         let progress = |loaded: u64| on_progress(Progress { loaded: done + loaded, total });
         let (bytes, cached) = load_file(&window, cache.as_ref(), &url, entry, &progress, &mut warnings).await?;
+        if warnings.last().is_some_and(|w| w.contains(QUOTA_FULL)) {
+            cache = None; // the other files would not fit either: one warning, no more attempts
+        }
         from_cache &= cached;
         done += entry.bytes;
         on_progress(Progress { loaded: done, total });
@@ -199,8 +209,11 @@ async fn store(cache: &Cache, url: &str, sha256: &str, bytes: &[u8]) -> Result<(
     let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_error)?;
     JsFuture::from(cache.put_with_str(&key, &response)).await.map_err(|e| {
         if dom_error_name(&e).as_deref() == Some("QuotaExceededError") {
-            "the browser's storage quota is full (free space in the site settings; it will download again next time)"
-                .to_owned()
+            format!(
+                "{QUOTA_FULL} for its {} (the model runs uncached and downloads again next time; free space in \
+                 the site settings to keep it)",
+                human_bytes(bytes.len())
+            )
         } else {
             js_error(e)
         }

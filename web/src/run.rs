@@ -122,7 +122,9 @@ pub async fn run(
     model: Rc<Model>,
     settings: Settings,
     id: u64,
-    current: ReadSignal<u64>,
+    // The page's own signal (read only here): a read-only handle made inside the restart effect would be
+    // disposed when the effect runs again, while this run still awaits its step.
+    current: RwSignal<u64>,
     view: RwSignal<RunView>,
     notice: RwSignal<Option<String>>,
 ) {
