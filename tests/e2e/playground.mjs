@@ -27,6 +27,19 @@ function check(ok, message) {
   console.log(`ok: ${message}`);
 }
 
+/** A fresh browser (its own profile, so an empty cache) and a page that reports console errors and records
+ * uncaught exceptions. */
+async function open(args) {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
+  page.on("pageerror", (e) => {
+    console.log(`page exception: ${e}`);
+    exceptions.push(String(e));
+  });
+  return { browser, page };
+}
+
 /** [pos, step] of every decoded answer cell. */
 async function decodedCells(page) {
   return page.$$eval(".tok[data-step]", (cells) => cells.map((c) => [Number(c.dataset.pos), Number(c.dataset.step)]));
@@ -52,13 +65,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 
 // 1. WebGPU (SwiftShader here), forced so the GPU engine is what runs.
 {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => {
-    console.log(`page exception: ${e}`);
-    exceptions.push(String(e));
-  });
+  const { browser, page } = await open([...common, "--enable-unsafe-webgpu"]);
   timings.cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}&backend=webgpu`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "webgpu", "the WebGPU engine ran the first run");
@@ -98,13 +105,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 
 // 5. No WebGPU at all: the CPU worker runs, and says so.
 {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => {
-    console.log(`page exception: ${e}`);
-    exceptions.push(String(e));
-  });
+  const { browser, page } = await open(common);
   await page.goto(`${base}${run}`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "without WebGPU the CPU worker runs");
@@ -129,13 +130,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 // 6. Automatic choice with a software WebGPU adapter: the CPU worker runs (the badge says why); switching to
 // WebGPU loads the model there and the run finishes on it.
 {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...common, "--enable-unsafe-webgpu"] });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => {
-    console.log(`page exception: ${e}`);
-    exceptions.push(String(e));
-  });
+  const { browser, page } = await open([...common, "--enable-unsafe-webgpu"]);
   timings.auto_cold_first_step_ms = await openAndTimeFirstStep(page, `${base}${run}`);
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "auto picks the CPU worker over a software adapter");
@@ -151,13 +146,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
 // 7. Cache faults: a damaged cached file is found, dropped and downloaded again; a full storage quota is said
 // (with the size it needed) and the model runs uncached.
 {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => {
-    console.log(`page exception: ${e}`);
-    exceptions.push(String(e));
-  });
+  const { browser, page } = await open(common);
   await page.goto(`${base}${run}`);
   await waitDone(page);
   await page.evaluate(async () => {
@@ -174,13 +163,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await browser.close();
 }
 {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: common });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && console.log(`page error: ${m.text()}`));
-  page.on("pageerror", (e) => {
-    console.log(`page exception: ${e}`);
-    exceptions.push(String(e));
-  });
+  const { browser, page } = await open(common);
   await page.addInitScript(() => {
     Cache.prototype.put = () => Promise.reject(new DOMException("simulated", "QuotaExceededError"));
   });

@@ -158,30 +158,35 @@ fn solve_samples_runs_the_examples_and_reports_every_sample() {
     let dir = tempfile::tempdir().unwrap();
     let prompt = dir.path().join("prompt.py");
     std::fs::write(&prompt, "def double(n):\n    \"\"\"Twice n.\n\n    >>> double(2)\n    4\n    \"\"\"\n").unwrap();
-    let json = dir.path().join("solve.json");
     let model = fixture();
-    let output = unmask(&[
-        "solve",
-        "--model",
-        model.to_str().unwrap(),
-        "--prompt-file",
-        prompt.to_str().unwrap(),
-        "--samples",
-        "3",
-        "--max-new-tokens",
-        "8",
-        "--temperature",
-        "1",
-        "--seed",
-        "7",
-        "--batch",
-        "2",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    // Three samples in batches of `batch`, their report in `name`.
+    let solve = |batch: &str, name: &str| {
+        let json = dir.path().join(name);
+        let output = unmask(&[
+            "solve",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt-file",
+            prompt.to_str().unwrap(),
+            "--samples",
+            "3",
+            "--max-new-tokens",
+            "8",
+            "--temperature",
+            "1",
+            "--seed",
+            "7",
+            "--batch",
+            batch,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (output, report)
+    };
+    let (output, report) = solve("2", "solve.json");
     assert!(stderr(&output).contains("sampled 3, parsed"), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["examples"][0]["call"], "double(2)");
     assert!(report["probes"].as_array().unwrap().iter().any(|p| p == "double(3)"));
     let samples = report["samples"].as_array().unwrap();
@@ -198,28 +203,7 @@ fn solve_samples_runs_the_examples_and_reports_every_sample() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), samples[chosen]["ran"].as_str().unwrap().trim_end());
 
     // Decoded one at a time, the samples are the same (a batch of 2 and a batch of 1 above).
-    let solo_json = dir.path().join("solo.json");
-    let solo = unmask(&[
-        "solve",
-        "--model",
-        model.to_str().unwrap(),
-        "--prompt-file",
-        prompt.to_str().unwrap(),
-        "--samples",
-        "3",
-        "--max-new-tokens",
-        "8",
-        "--temperature",
-        "1",
-        "--seed",
-        "7",
-        "--batch",
-        "1",
-        "--json",
-        solo_json.to_str().unwrap(),
-    ]);
-    assert!(solo.status.success(), "{}", stderr(&solo));
-    let solo: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&solo_json).unwrap()).unwrap();
+    let (_, solo) = solve("1", "solo.json");
     let completions = |r: &serde_json::Value| {
         r["samples"]
             .as_array()
