@@ -1,7 +1,7 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
-// dragged slider), once on the automatic choice, switching to WebGPU afterwards, and with a damaged cache and a
-// full storage quota.
+// dragged slider), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
+// full storage quota, and through 1,000 slider-driven restarts.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -174,6 +174,31 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   check(warnings.split("storage quota").length === 2, "once, not once per file");
   check((await decodedCells(page)).length === 32, "with the quota full the model runs uncached");
   await page.screenshot({ path: join(shots, "6-quota-full.png"), fullPage: true });
+  await browser.close();
+}
+
+// 8. Soak: 1,000 slider-driven restarts on the CPU worker. The last run finishes, the page still answers, and
+// the JavaScript heap stays within a bound (its growth is reported).
+{
+  const { browser, page } = await open(common);
+  await page.goto(`${base}${run}`);
+  await waitDone(page);
+  const heap = () => page.evaluate(() => performance.memory.usedJSHeapSize);
+  const heapBefore = await heap();
+  const started = Date.now();
+  // Values the range input keeps as written (it would turn "1.0" into "1", which fill() reports as malformed).
+  const values = ["0.1", "0.3", "0.7", "1.1", "1.5", "1.9"];
+  for (let i = 0; i < 1000; i++) await page.locator("#temperature").fill(values[i % values.length]);
+  await page.locator("#temperature").fill("1.3");
+  await page.waitForFunction(() => location.search.includes("temperature=1.3"));
+  await waitDone(page);
+  timings.soak_1000_restarts_s = (Date.now() - started) / 1000;
+  check((await decodedCells(page)).length === 32, "after 1,000 restarts the last run decoded all 32 cells");
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  timings.soak_heap_growth_mb = ((await heap()) - heapBefore) / 1e6;
+  check(timings.soak_heap_growth_mb < 50, `the JS heap grew ${timings.soak_heap_growth_mb.toFixed(1)} MB over 1,000 restarts (bound 50)`);
+  await page.locator("#scrubber").fill("1");
+  check((await page.$$eval(".grid .tok.decoded", (c) => c.length)) < 32, "the page still answers its controls");
   await browser.close();
 }
 
