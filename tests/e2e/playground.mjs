@@ -1,7 +1,7 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
-// full storage quota, and through 1,000 slider-driven restarts.
+// full storage quota, through 1,000 slider-driven restarts, and with the WebGPU device lost mid-run.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -199,6 +199,23 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   check(timings.soak_heap_growth_mb < 50, `the JS heap grew ${timings.soak_heap_growth_mb.toFixed(1)} MB over 1,000 restarts (bound 50)`);
   await page.locator("#scrubber").fill("1");
   check((await page.$$eval(".grid .tok.decoded", (c) => c.length)) < 32, "the page still answers its controls");
+  await browser.close();
+}
+
+// 9. The WebGPU device is lost in the middle of a run (the page's test hook destroys it): the page says so,
+// and the same run finishes on the CPU worker.
+{
+  const { browser, page } = await open([...common, "--enable-unsafe-webgpu"]);
+  await page.goto(`${base}?strategy=entropy&length=32&steps=32&seed=1&backend=webgpu`);
+  await page.waitForSelector(".tok[data-step]", { timeout: RUN_TIMEOUT });
+  check((await page.getAttribute(".badge", "data-engine")) === "webgpu", "the run began on WebGPU");
+  const lost = await page.evaluate(async () => (await import("./unmask_web.js")).lose_webgpu_device());
+  check(lost, "the test hook destroyed the WebGPU device");
+  await waitDone(page);
+  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "after the device loss the CPU worker runs");
+  check((await page.textContent(".notice")).includes("switched to the CPU worker"), "the page says why");
+  check((await decodedCells(page)).length === 32, "the run finished: all 32 cells decoded");
+  await page.screenshot({ path: join(shots, "7-device-lost.png"), fullPage: true });
   await browser.close();
 }
 

@@ -24,6 +24,18 @@ use crate::worker::WorkerEngine;
 pub const MODEL_BASE: &str = "models/unmask-coder/";
 /// The worker's script, written by the site build beside the page.
 pub const WORKER_SCRIPT: &str = "./worker.js";
+thread_local! {
+    /// The page's engines, for [`lose_webgpu_device`].
+    static PAGE_ENGINES: std::cell::RefCell<std::rc::Weak<Engines>> = std::cell::RefCell::new(std::rc::Weak::new());
+}
+
+/// Test hook: destroys the WebGPU device the page's model runs on, as a GPU reset would. The run in flight
+/// must say so and go on on the CPU worker (`tests/e2e/playground.mjs`). Returns whether there was one.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn lose_webgpu_device() -> bool {
+    PAGE_ENGINES.with(|page| page.borrow().upgrade().is_some_and(|engines| engines.lose_gpu_device()))
+}
+
 /// How often a restart waiting for the engine checks whether the pass in flight has returned.
 const IDLE_POLL: Duration = Duration::from_millis(4);
 
@@ -202,6 +214,7 @@ async fn start_up(ctx: Ctx) {
         quant: files.manifest.quant.clone(),
         parameters: files.manifest.parameters,
     };
+    PAGE_ENGINES.with(|page| *page.borrow_mut() = Rc::downgrade(&model.engines));
     ctx.model.set(Some(Rc::new(model)));
     ctx.load.set(LoadStatus::Ready);
 }

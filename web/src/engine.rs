@@ -165,6 +165,11 @@ impl Engines {
         }
     }
 
+    /// Destroys the WebGPU device the model runs on (the page's device-loss test); false when none is loaded.
+    pub fn lose_gpu_device(&self) -> bool {
+        self.gpu_engine().map(|engine| engine.model.gpu().destroy()).is_some()
+    }
+
     /// Whether WebGPU may still run the model (loaded, an adapter to load it on, or not asked yet).
     pub fn gpu_possible(&self) -> bool {
         !matches!(&*self.gpu.borrow(), GpuSlot::Unavailable(_))

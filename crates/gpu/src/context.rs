@@ -83,6 +83,16 @@ impl Gpu {
     }
 
     /// The first device failure, if any happened.
+    /// Destroys the device, as a driver reset or a lost GPU would: every later step fails with
+    /// [`GpuError::DeviceLost`]. For tests of what the page does then.
+    pub fn destroy(&self) {
+        self.failure
+            .lock()
+            .expect("failure slot")
+            .get_or_insert(GpuError::DeviceLost("the device was destroyed".into()));
+        self.device.destroy();
+    }
+
     pub(crate) fn check(&self) -> Result<(), GpuError> {
         match self.failure.lock().expect("failure slot").as_ref() {
             Some(error) => Err(error.clone()),
