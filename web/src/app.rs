@@ -26,7 +26,8 @@ pub const MODEL_BASE: &str = "models/unmask-coder/";
 pub const WORKER_SCRIPT: &str = "./worker.js";
 thread_local! {
     /// The page's engines, for [`lose_webgpu_device`].
-    static PAGE_ENGINES: std::cell::RefCell<std::rc::Weak<Engines>> = std::cell::RefCell::new(std::rc::Weak::new());
+    static PAGE_ENGINES: std::cell::RefCell<std::rc::Weak<Engines>> =
+        const { std::cell::RefCell::new(std::rc::Weak::new()) };
 }
 
 /// Test hook: destroys the WebGPU device the page's model runs on, as a GPU reset would. The run in flight
