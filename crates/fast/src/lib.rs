@@ -78,7 +78,10 @@ impl FastModel {
         let total: usize = items.iter().map(|i| i.positions.len()).sum();
         let per_task = self.pool().rows_per_task(total);
         let mut tasks: Vec<Share> = Vec::new();
-        for ((out, item), logits) in scored.iter_mut().zip(items).zip(&logits) {
+        let mut rest = logits.as_slice();
+        for (out, item) in scored.iter_mut().zip(items) {
+            let (logits, after) = rest.split_at(item.positions.len() * vocab);
+            rest = after;
             let shares =
                 out.chunks_mut(per_task).zip(item.positions.chunks(per_task)).zip(logits.chunks(per_task * vocab));
             tasks.extend(shares.map(|((out, at), rows)| Share { out, at, rows, item }));

@@ -220,17 +220,16 @@ impl FastModel {
 
     /// Logits `[rows.len(), vocab]` of the given canvas rows after a forward pass over `tokens`.
     pub fn logits_of_rows(&mut self, tokens: &[u32], rows: &[usize]) -> Result<Vec<f32>, FastError> {
-        Ok(self.logits_of_rows_batch(&[(tokens, rows)])?.pop().expect("one canvas in, one out"))
+        self.logits_of_rows_batch(&[(tokens, rows)])
     }
 
     /// [`logits_of_rows`](Self::logits_of_rows) for several canvases in one forward pass: the matrix products
     /// run over every canvas's rows at once (each weight read once for the batch); attention stays inside
-    /// each canvas. Canvases may differ in length.
-    pub fn logits_of_rows_batch(&mut self, items: &[(&[u32], &[usize])]) -> Result<Vec<Vec<f32>>, FastError> {
+    /// each canvas. Canvases may differ in length. The result is one `[rows, vocab]` block per canvas, back to
+    /// back in the order given (not split up: the caller walks it, and copying it would cost a pass over it).
+    pub fn logits_of_rows_batch(&mut self, items: &[(&[u32], &[usize])]) -> Result<Vec<f32>, FastError> {
         let c = self.config.clone();
-        if items.is_empty() || items.len() > unmask_sampler::MAX_BATCH {
-            return Err(FastError::Batch { len: items.len() });
-        }
+        unmask_sampler::check_batch(items.len()).map_err(|_| FastError::Batch { len: items.len() })?;
         for (tokens, rows) in items {
             unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
             unmask_model::check_positions(rows.iter().copied(), tokens.len())?;
@@ -250,15 +249,7 @@ impl FastModel {
         let head = self.lm_head.as_ref().unwrap_or(&self.embed);
         let mut logits = vec![0.0f32; asked * vocab];
         gemm::matmul(&gathered, head, None, &mut logits, &self.pool);
-        let mut rest = logits.as_slice();
-        Ok(items
-            .iter()
-            .map(|(_, rows)| {
-                let (mine, after) = rest.split_at(rows.len() * vocab);
-                rest = after;
-                mine.to_vec()
-            })
-            .collect())
+        Ok(logits)
     }
 
     /// The decoder layers over each canvas, leaving canvas *i*'s residual stream in slot *i*. With the cache,

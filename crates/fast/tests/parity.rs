@@ -240,11 +240,15 @@ fn batched_logits_equal_each_canvas_run_alone() {
             let rows: Vec<Vec<usize>> = live.iter().map(|c| (0..c.len()).collect()).collect();
             let items: Vec<(&[u32], &[usize])> = live.iter().zip(&rows).map(|(c, r)| (&c[..], &r[..])).collect();
             let actual = batched.logits_of_rows_batch(&items).unwrap();
+            let mut rest = actual.as_slice();
             for (i, (canvas, rows)) in items.iter().enumerate() {
                 let mut alone = FastModel::load(&config, &weights, options).unwrap();
                 let expected = alone.logits_of_rows(canvas, rows).unwrap();
-                assert!(actual[i] == expected, "{kind:?}, pass {pass}, canvas {i}: differs from its solo pass");
+                let (mine, after) = rest.split_at(expected.len());
+                rest = after;
+                assert!(mine == expected, "{kind:?}, pass {pass}, canvas {i}: differs from its solo pass");
             }
+            assert!(rest.is_empty(), "{kind:?}, pass {pass}: {} logits more than the canvases asked for", rest.len());
         }
     }
 }
