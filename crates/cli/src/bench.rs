@@ -163,6 +163,11 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut baseline: Vec<(usize, f64)> = Vec::new();
     let mut profile: Option<String> = None;
+    let load_gpu = |engine: Engine, kv_cache: bool| -> Result<Option<GpuModel>> {
+        let Some(gpu) = &gpu else { return Ok(None) };
+        let options = GpuOptions { quant: engine.quant(), max_len: longest, kv_cache, ..GpuOptions::default() };
+        Ok(Some(pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?))
+    };
     // Full passes: the same canvas again would be served from the cache of a causal model.
     let load = |engine: Engine, kv_cache: bool| -> Result<Option<Box<dyn Denoiser>>> {
         Ok(Some(match engine {
@@ -178,21 +183,21 @@ pub fn run(args: Args) -> Result<()> {
                 Box::new(FastModel::load(&config, &weights, options)?)
             }
             _ => {
-                let Some(gpu) = &gpu else { return Ok(None) };
-                let options = GpuOptions { quant: engine.quant(), max_len: longest, kv_cache, ..GpuOptions::default() };
-                Box::new(pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?)
+                let Some(model) = load_gpu(engine, kv_cache)? else { return Ok(None) };
+                Box::new(model)
             }
         }))
     };
     for &engine in &args.engines {
-        let Some(mut model) = load(engine, false)? else { continue };
-        if args.profile && engine.is_gpu() && profile.is_none() {
-            let options =
-                GpuOptions { quant: engine.quant(), max_len: longest, kv_cache: false, ..GpuOptions::default() };
-            let gpu = gpu.clone().expect("a GPU engine loaded");
-            let model = pollster::block_on(GpuModel::load(gpu, &config, &weights, options))?;
-            profile = Some(profile_table(&model, engine, longest, &config)?);
-        }
+        let mut model: Box<dyn Denoiser> = if args.profile && engine.is_gpu() && profile.is_none() {
+            // The profile table needs the GPU model itself; it is timed as usual afterwards.
+            let Some(gpu_model) = load_gpu(engine, false)? else { continue };
+            profile = Some(profile_table(&gpu_model, engine, longest, &config)?);
+            Box::new(gpu_model)
+        } else {
+            let Some(model) = load(engine, false)? else { continue };
+            model
+        };
         for &seq in &args.seq {
             let (forward, step) = time_engine(model.as_mut(), &config, seq, args.iters)?;
             if engine == Engine::Cpu {
