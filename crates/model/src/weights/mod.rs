@@ -561,6 +561,39 @@ mod quantized_tests {
     }
 
     #[test]
+    fn the_same_tensors_always_make_the_same_file() {
+        let q = QuantTensor::quantize(&[0.5; 64], 2, 32, QuantScheme::Q8, 32).unwrap();
+        let tensors = vec![
+            ("z.weight".to_owned(), TensorData::F16 { shape: vec![3], bits: vec![0x3C00; 3] }),
+            ("layer.weight".to_owned(), TensorData::Quant(q)),
+            ("a.weight".to_owned(), TensorData::F32 { shape: vec![1], values: vec![2.0] }),
+        ];
+        let extra = BTreeMap::from([("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())]);
+        let first = write_safetensors(&tensors, &extra).unwrap();
+        for _ in 0..8 {
+            assert!(write_safetensors(&tensors, &extra).unwrap() == first, "the same tensors wrote another file");
+        }
+        // The header as the format defines it: its length, then JSON padded with spaces to a multiple of 8; the
+        // metadata and tensors in key order; each tensor's data aligned to its element width, back to back.
+        let length = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        assert_eq!(length % 8, 0);
+        let text = std::str::from_utf8(&first[8..8 + length]).unwrap();
+        let metadata = r#"{"__metadata__":{"a":"1","b":"2","unmask.group_size":"32","unmask.quant":"q8"},"#;
+        assert!(text.starts_with(metadata), "{text}");
+        let header: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        let span = |name: &str| {
+            let offsets = &header[name]["data_offsets"];
+            (offsets[0].as_u64().unwrap(), offsets[1].as_u64().unwrap())
+        };
+        // Widest first: the u32 words and the f32 vector (by name), then the f16 scales and vector.
+        assert_eq!(span("a.weight"), (0, 4));
+        assert_eq!(span("layer.weight"), (4, 4 + 2 * 32));
+        assert_eq!(span("layer.weight.scales"), (68, 68 + 2 * 2));
+        assert_eq!(span("z.weight"), (72, 78));
+        assert_eq!(first.len(), 8 + length + 78);
+    }
+
+    #[test]
     fn a_non_finite_quantization_scale_is_refused() {
         let mut q = QuantTensor::quantize(&[1.0; 64], 2, 32, QuantScheme::Q8, 32).unwrap();
         q.scales[1] = 0x7E00; // f16 NaN

@@ -1,8 +1,8 @@
 //! Writing safetensors files: float tensors as they are, quantized ones in the format of [`crate::quant`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 
 use crate::error::{ModelError, Result};
 use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
@@ -27,7 +27,7 @@ pub enum TensorData {
 /// metadata names their scheme and group size, which they must therefore share; `metadata` adds entries.
 pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let invalid = |message: String| ModelError::Safetensors { file: "(writing)".into(), message };
-    let mut header: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut header = metadata.clone();
     let mut format: Option<(QuantScheme, usize)> = None;
     let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, data) in tensors {
@@ -95,13 +95,31 @@ pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<S
     if let Some((name, ..)) = stored.iter().find(|(name, ..)| !seen.insert(name.as_str())) {
         return Err(invalid(format!("tensor `{name}` written twice")));
     }
-    let views = stored
-        .iter()
-        .map(|(name, dtype, shape, bytes)| {
-            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| invalid(e.to_string()))?;
-            Ok((name.as_str(), view))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let header = (!header.is_empty()).then_some(header);
-    safetensors::serialize(views, header).map_err(|e| invalid(e.to_string()))
+    Ok(serialize(stored, &header))
+}
+
+/// The file's bytes: the length of the header, the header (JSON with its keys sorted, so the same tensors always
+/// make the same file: the page's cache and the site's manifest go by the file's hash) padded with spaces to a
+/// multiple of eight, then the data, widest element type first so each tensor starts aligned to its own width.
+fn serialize(mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    stored.sort_by(|a, b| b.1.bitsize().cmp(&a.1.bitsize()).then_with(|| a.0.cmp(&b.0)));
+    let mut header = BTreeMap::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".to_owned(), serde_json::json!(metadata));
+    }
+    let mut offset = 0;
+    for (name, dtype, shape, bytes) in &stored {
+        let entry = serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes.len()]});
+        header.insert(name.clone(), entry);
+        offset += bytes.len();
+    }
+    let mut json = serde_json::to_vec(&header).expect("a map of strings and numbers serializes");
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut file = Vec::with_capacity(8 + json.len() + offset);
+    file.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    file.extend_from_slice(&json);
+    for (.., bytes) in &stored {
+        file.extend_from_slice(bytes);
+    }
+    file
 }
