@@ -177,14 +177,18 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await browser.close();
 }
 
-// 8. Soak: 1,000 slider-driven restarts on the CPU worker. The last run finishes, the page still answers, and
-// the JavaScript heap stays within a bound (its growth is reported).
-{
-  const { browser, page } = await open(common);
-  await page.goto(`${base}${run}`);
+// 8. Soak: 1,000 slider-driven restarts, on the CPU worker and on WebGPU. The last run finishes, the page still
+// answers, the JavaScript heap stays within a bound (its growth is reported), and on WebGPU the engine holds as
+// many GPU buffers after the restarts as after the first run (the page's debug hook counts them).
+async function soak(engine, flags, query) {
+  const { browser, page } = await open(flags);
+  await page.goto(`${base}${query}`);
   await waitDone(page);
+  check((await page.getAttribute(".badge", "data-engine")) === engine, `the ${engine} soak runs on ${engine}`);
   const heap = () => page.evaluate(() => performance.memory.usedJSHeapSize);
+  const buffers = () => page.evaluate(async () => (await import("./unmask-web.js")).live_gpu_buffers());
   const heapBefore = await heap();
+  const buffersBefore = await buffers();
   const started = Date.now();
   // Values the range input keeps as written (it would turn "1.0" into "1", which fill() reports as malformed).
   const values = ["0.1", "0.3", "0.7", "1.1", "1.5", "1.9"];
@@ -192,15 +196,22 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await page.locator("#temperature").fill("1.3");
   await page.waitForFunction(() => location.search.includes("temperature=1.3"));
   await waitDone(page);
-  timings.soak_1000_restarts_s = (Date.now() - started) / 1000;
-  check((await decodedCells(page)).length === 32, "after 1,000 restarts the last run decoded all 32 cells");
+  timings[`soak_${engine}_1000_restarts_s`] = (Date.now() - started) / 1000;
+  check((await decodedCells(page)).length === 32, `${engine}: after 1,000 restarts the last run decoded all 32 cells`);
   await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
-  timings.soak_heap_growth_mb = ((await heap()) - heapBefore) / 1e6;
-  check(timings.soak_heap_growth_mb < 50, `the JS heap grew ${timings.soak_heap_growth_mb.toFixed(1)} MB over 1,000 restarts (bound 50)`);
+  const growth = ((await heap()) - heapBefore) / 1e6;
+  timings[`soak_${engine}_heap_growth_mb`] = growth;
+  check(growth < 50, `${engine}: the JS heap grew ${growth.toFixed(1)} MB over 1,000 restarts (bound 50)`);
+  const buffersAfter = await buffers();
+  timings[`soak_${engine}_gpu_buffers`] = [buffersBefore, buffersAfter];
+  check(buffersAfter === buffersBefore, `${engine}: ${buffersBefore} GPU buffers before the restarts, ${buffersAfter} after`);
+  if (engine === "webgpu") check(buffersBefore > 0, "the WebGPU engine's buffers are counted");
   await page.locator("#scrubber").fill("1");
-  check((await page.$$eval(".grid .tok.decoded", (c) => c.length)) < 32, "the page still answers its controls");
+  check((await page.$$eval(".grid .tok.decoded", (c) => c.length)) < 32, `${engine}: the page still answers its controls`);
   await browser.close();
 }
+await soak("cpu", common, run);
+await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webgpu`);
 
 // 9. The WebGPU device is lost in the middle of a run (the page's test hook destroys it): the page says so,
 // and the same run finishes on the CPU worker.
@@ -209,7 +220,7 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await page.goto(`${base}?strategy=entropy&length=32&steps=32&seed=1&backend=webgpu`);
   await page.waitForSelector(".tok[data-step]", { timeout: RUN_TIMEOUT });
   check((await page.getAttribute(".badge", "data-engine")) === "webgpu", "the run began on WebGPU");
-  const lost = await page.evaluate(async () => (await import("./unmask_web.js")).lose_webgpu_device());
+  const lost = await page.evaluate(async () => (await import("./unmask-web.js")).lose_webgpu_device());
   check(lost, "the test hook destroyed the WebGPU device");
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "after the device loss the CPU worker runs");

@@ -37,6 +37,13 @@ pub fn lose_webgpu_device() -> bool {
     PAGE_ENGINES.with(|page| page.borrow().upgrade().is_some_and(|engines| engines.lose_gpu_device()))
 }
 
+/// Test hook: how many GPU buffers the page's engines hold now. Restarting runs must not add any
+/// (the soak in `tests/e2e/playground.mjs`).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn live_gpu_buffers() -> usize {
+    unmask_gpu::live_buffers()
+}
+
 /// How often a restart waiting for the engine checks whether the pass in flight has returned.
 const IDLE_POLL: Duration = Duration::from_millis(4);
 

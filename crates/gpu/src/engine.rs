@@ -12,7 +12,7 @@ use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDr
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
 use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams, PARAM_BYTES, RuleParams};
 use crate::weights::{DecoderBuffers, Matrix};
-use crate::{Gpu, GpuError};
+use crate::{Buffer, Gpu, GpuError};
 
 /// How to load a model onto the device.
 #[derive(Clone, Copy, Debug)]
@@ -118,12 +118,20 @@ fn part(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_
 }
 
 struct Activations {
-    tokens: wgpu::Buffer,
-    rows: wgpu::Buffer,
-    positions: wgpu::Buffer,
-    out: wgpu::Buffer,
-    staging: wgpu::Buffer,
-    logits: wgpu::Buffer,
+    tokens: Buffer,
+    rows: Buffer,
+    positions: Buffer,
+    out: Buffer,
+    staging: Buffer,
+    logits: Buffer,
+}
+
+/// The buffers only the prebuilt bind groups use. The model holds them, so that it owns every buffer it
+/// allocated (and [`crate::live_buffers`] counts them) until it is dropped.
+struct Bound {
+    _weights: DecoderBuffers,
+    _scratch: [Buffer; 9],
+    _layer_qkv: Vec<Buffer>,
 }
 
 /// A model loaded on a device, ready to run denoising steps.
@@ -133,7 +141,7 @@ pub struct GpuModel {
     max_len: usize,
     /// Logit rows per head dispatch (the logits buffer holds this many rows).
     rows_per_chunk: usize,
-    params: wgpu::Buffer,
+    params: Buffer,
     slot_bytes: u64,
     slots: usize,
     /// Embedding → layers → final norm of the gathered rows.
@@ -143,6 +151,7 @@ pub struct GpuModel {
     propose: Vec<Op>,
     buffers: Activations,
     weight_bytes: u64,
+    _bound: Bound,
     /// With a KV cache: the canvas whose rows the buffers hold (empty: nothing reusable).
     cache: Option<std::sync::Mutex<Vec<u32>>>,
 }
@@ -182,8 +191,8 @@ impl GpuModel {
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
         let qkv_width = q_width + 2 * kv_width;
 
-        let DecoderBuffers { layers, embed, final_norm, head: lm_head, bytes: weight_bytes } =
-            DecoderBuffers::upload(gpu_ref, tensors).await?;
+        let weights = DecoderBuffers::upload(gpu_ref, tensors).await?;
+        let DecoderBuffers { layers, embed, final_norm, head: lm_head, bytes: weight_bytes } = &weights;
 
         let kernels = Kernels::new(gpu_ref, c.head_dim, set);
         let tiles = kernels.tiles;
@@ -212,9 +221,8 @@ impl GpuModel {
 
         let (activations, scratch, params, slot_bytes) = gpu_ref
             .guarded(|| {
-                let device = &gpu_ref.device;
                 let buffer = |label: &str, bytes: u64, usage: wgpu::BufferUsages| {
-                    device.create_buffer(&wgpu::BufferDescriptor {
+                    gpu_ref.buffer(&wgpu::BufferDescriptor {
                         label: Some(label),
                         size: bytes.max(4).next_multiple_of(4),
                         usage,
@@ -248,8 +256,8 @@ impl GpuModel {
                 let slot_bytes = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES as u64);
                 // Upper bound on the ops below, so the parameter buffer is allocated once.
                 let chunks = |m: &Matrix| m.chunks.len();
-                let head_matrix = lm_head.as_ref().unwrap_or(&embed);
-                let max_ops = chunks(&embed)
+                let head_matrix = lm_head.as_ref().unwrap_or(embed);
+                let max_ops = chunks(embed)
                     + layers
                         .iter()
                         .map(|l| 6 + chunks(&l.qkv) + chunks(&l.o) + chunks(&l.gate_up) + chunks(&l.down))
@@ -266,12 +274,12 @@ impl GpuModel {
             .await?;
         let [x, normed, shared_qkv, attended, gate_up, swiglu, selected, rope, unused] = &scratch;
         // With the cache, each layer keeps its own q|k|v rows; without, the layers share one buffer.
-        let layer_qkv: Vec<wgpu::Buffer> = if cached {
+        let layer_qkv: Vec<Buffer> = if cached {
             gpu_ref
                 .guarded(|| {
                     (0..layers.len())
                         .map(|l| {
-                            gpu_ref.device.create_buffer(&wgpu::BufferDescriptor {
+                            gpu_ref.buffer(&wgpu::BufferDescriptor {
                                 label: Some(&format!("layer {l} qkv")),
                                 size: s * qkv_width as u64 * 4,
                                 usage: wgpu::BufferUsages::STORAGE,
@@ -303,7 +311,7 @@ impl GpuModel {
                       input: wgpu::BufferBinding<'_>,
                       x_stride: u32,
                       m: &Matrix,
-                      bias: Option<&wgpu::Buffer>,
+                      bias: Option<&Buffer>,
                       output: wgpu::BufferBinding<'_>,
                       y_stride: u32,
                       accumulate: bool,
@@ -464,9 +472,9 @@ impl GpuModel {
                 Rows::Canvas,
             ));
         }
-        body.push(norm(&mut planner, x, &final_norm, selected, true));
+        body.push(norm(&mut planner, x, final_norm, selected, true));
 
-        let head_matrix = lm_head.as_ref().unwrap_or(&embed);
+        let head_matrix = lm_head.as_ref().unwrap_or(embed);
         let chunk_rows = rows_per_chunk as u32;
         let mut head = Vec::new();
         let mut propose = Vec::new();
@@ -512,7 +520,8 @@ impl GpuModel {
             head,
             propose,
             buffers: activations,
-            weight_bytes,
+            weight_bytes: *weight_bytes,
+            _bound: Bound { _weights: weights, _scratch: scratch, _layer_qkv: layer_qkv },
             cache: cached.then(|| std::sync::Mutex::new(Vec::new())),
         })
     }
@@ -682,7 +691,7 @@ impl GpuModel {
             Shape { seq: tokens.len() as u32, first: 0, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
         self.prepare(tokens, &rows, &rows, &shape);
         let total = (tokens.len() * v * 4) as u64;
-        let readback = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let readback = self.gpu.buffer(&wgpu::BufferDescriptor {
             label: Some("logits readback"),
             size: total,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

@@ -7,6 +7,7 @@
 //! encoder and reads back O(masked positions) words; every GPU failure surfaces as a [`GpuError`], never a
 //! panic. The CPU reference (`unmask-cpu`) is the oracle every kernel is tested against.
 
+mod buffer;
 mod context;
 mod engine;
 mod kernels;
@@ -16,6 +17,8 @@ pub mod shaders;
 mod single;
 mod weights;
 
+pub(crate) use buffer::Buffer;
+pub use buffer::live_buffers;
 pub use context::{AdapterSummary, Gpu};
 pub use engine::{GpuModel, GpuOptions};
 pub use kernels::KernelSet;

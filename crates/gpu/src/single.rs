@@ -7,13 +7,12 @@ use std::sync::Arc;
 use unmask_model::quant::QuantTensor;
 use unmask_model::{AttentionKind, Stored};
 use unmask_sampler::{ProposalRule, Scored, StepKey};
-use wgpu::util::DeviceExt;
 
 use crate::engine::{OUT_WORDS, decode_proposals, rule_params};
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
 use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams};
 use crate::weights::Matrix;
-use crate::{Gpu, GpuError};
+use crate::{Buffer, Gpu, GpuError};
 
 /// A weight matrix `[rows, cols]` for [`OpRunner::matmul`] and [`OpRunner::embed`].
 pub enum WeightInput<'a> {
@@ -53,10 +52,10 @@ impl OpRunner {
         &self.kernels.tiles
     }
 
-    fn buffer(&self, bytes: &[u8]) -> wgpu::Buffer {
+    fn buffer(&self, bytes: &[u8]) -> Buffer {
         let mut contents = bytes.to_vec();
         contents.resize(bytes.len().max(4).next_multiple_of(4), 0);
-        self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        self.gpu.buffer_with(&wgpu::util::BufferInitDescriptor {
             label: None,
             contents: &contents,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
@@ -65,15 +64,9 @@ impl OpRunner {
 
     /// Dispatches `kernel` with `inputs` bound after the parameters and `output` (initial contents) last;
     /// returns the output's final contents.
-    async fn run(
-        &self,
-        kernel: &Kernel,
-        d: Dispatch,
-        inputs: &[&wgpu::Buffer],
-        output: &[u8],
-    ) -> Result<Vec<u8>, GpuError> {
+    async fn run(&self, kernel: &Kernel, d: Dispatch, inputs: &[&Buffer], output: &[u8]) -> Result<Vec<u8>, GpuError> {
         let gpu = &self.gpu;
-        let params = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let params = gpu.buffer_with(&wgpu::util::BufferInitDescriptor {
             label: None,
             contents: bytemuck::cast_slice(&d.params),
             usage: wgpu::BufferUsages::UNIFORM,
@@ -83,7 +76,7 @@ impl OpRunner {
         bindings.extend(inputs.iter().map(|b| wgpu::BufferBinding { buffer: b, offset: 0, size: None }));
         bindings.push(wgpu::BufferBinding { buffer: &out, offset: 0, size: None });
         let bind_group = kernel.bind(gpu, &bindings);
-        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let readback = gpu.buffer(&wgpu::BufferDescriptor {
             label: None,
             size: out.size(),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -107,7 +100,7 @@ impl OpRunner {
         &self,
         kernel: &Kernel,
         d: Dispatch,
-        inputs: &[&wgpu::Buffer],
+        inputs: &[&Buffer],
         output: &[f32],
     ) -> Result<Vec<f32>, GpuError> {
         let bytes = self.run(kernel, d, inputs, bytemuck::cast_slice(output)).await?;

@@ -3,10 +3,9 @@
 
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{DecoderTensors, Stored};
-use wgpu::util::DeviceExt;
 
 use crate::kernels::Scheme;
-use crate::{Gpu, GpuError};
+use crate::{Buffer, Gpu, GpuError};
 
 /// Stacks matrices with the same columns row-wise (q, k and v into one projection): as stored when they are
 /// quantized alike, otherwise in f32 (a file may store q, k and v in different formats).
@@ -33,11 +32,11 @@ pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
 
 /// One decoder layer's weights on the device, q/k/v and gate/up each stacked into one matrix.
 pub(crate) struct LayerBuffers {
-    pub input_norm: wgpu::Buffer,
+    pub input_norm: Buffer,
     pub qkv: Matrix,
-    pub qkv_bias: Option<wgpu::Buffer>,
+    pub qkv_bias: Option<Buffer>,
     pub o: Matrix,
-    pub post_norm: wgpu::Buffer,
+    pub post_norm: Buffer,
     pub gate_up: Matrix,
     pub down: Matrix,
 }
@@ -46,7 +45,7 @@ pub(crate) struct LayerBuffers {
 pub(crate) struct DecoderBuffers {
     pub layers: Vec<LayerBuffers>,
     pub embed: Matrix,
-    pub final_norm: wgpu::Buffer,
+    pub final_norm: Buffer,
     /// `None` when the head is tied to the embedding.
     pub head: Option<Matrix>,
     /// Bytes of the matrices (what `unmask bench` reports as the weights' size).
@@ -91,9 +90,9 @@ impl DecoderBuffers {
 pub(crate) struct Chunk {
     pub first_row: u32,
     pub rows: u32,
-    pub words: wgpu::Buffer,
+    pub words: Buffer,
     /// f16 scales, two per word (a 4-byte placeholder for f32 matrices).
-    pub scales: wgpu::Buffer,
+    pub scales: Buffer,
 }
 
 pub(crate) struct Matrix {
@@ -154,7 +153,7 @@ impl Matrix {
 }
 
 /// A read-only storage buffer holding `bytes` (at least 4 bytes: empty bindings are invalid).
-pub(crate) fn storage(gpu: &Gpu, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+pub(crate) fn storage(gpu: &Gpu, label: &str, bytes: &[u8]) -> Buffer {
     let padded;
     let contents = if bytes.len() < 4 {
         padded = [0u8; 4];
@@ -162,7 +161,7 @@ pub(crate) fn storage(gpu: &Gpu, label: &str, bytes: &[u8]) -> wgpu::Buffer {
     } else {
         bytes
     };
-    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+    gpu.buffer_with(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
         contents,
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
