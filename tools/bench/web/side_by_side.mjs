@@ -2,7 +2,7 @@
 // one thread; the WGSL engine on WebGPU) and onnxruntime-web (wasm with 1 and 2 threads; WebGPU) on the same
 // model files, in one run. Prints a Markdown table of medians with ratios.
 // Usage (cargo xtask bench-web --onnxruntime does all of it):
-//   node side_by_side.mjs <site dir with unmask_web.js> <models dir from ort_side_by_side.py --export> [iters]
+//   node side_by_side.mjs <site dir with unmask-web.js> <models dir from ort_side_by_side.py --export> [iters]
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
