@@ -1,5 +1,5 @@
 //! Running candidate code away from this process: one `python3` child per candidate, which limits itself before
-//! the candidate runs (`sandbox_harness.py`: CPU time, address space, no file writes, no new processes, an
+//! the candidate runs (the shared harness, `crates/solve/src/harness.py`: CPU time, address space, no file writes, no new processes, an
 //! audit hook that refuses sockets, subprocesses, signals and file changes), in an empty temporary directory,
 //! with an empty environment, under a wall-clock timeout enforced from here.
 //!
@@ -13,11 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-use unmask_solve::{Example, Form};
-
-const HARNESS: &str = include_str!("sandbox_harness.py");
-const MARKER: &str = "@@unmask-sandbox-result@@ ";
+use unmask_solve::Example;
+use unmask_solve::job::{self, HARNESS, ProcessLimits};
+pub use unmask_solve::job::{ErrorKind, Outcome};
 
 /// Limits for one candidate.
 #[derive(Clone, Debug)]
@@ -30,40 +28,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { cpu_seconds: 2, wall: Duration::from_secs(5), memory_bytes: 512 << 20 }
-    }
-}
-
-/// Why a candidate failed, if it did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    Syntax,
-    Exception,
-    Timeout,
-    WrongAnswer,
-}
-
-/// What one candidate did: whether it parses, each example passed or not (with what it gave), its output on
-/// each probe call (`raised X` for an error), and the first failure.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub parses: bool,
-    pub error: Option<ErrorKind>,
-    pub detail: Option<String>,
-    pub examples: Vec<ExampleOutcome>,
-    pub probes: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExampleOutcome {
-    pub passed: bool,
-    pub got: String,
-}
-
-impl Outcome {
-    /// Parsed and gave every stated example's answer.
-    pub fn passed(&self) -> bool {
-        self.parses && self.error.is_none() && self.examples.iter().all(|e| e.passed)
     }
 }
 
@@ -88,15 +52,8 @@ impl Sandbox {
 
     /// Runs `program` (prompt + completion), then each example and probe call, in a fresh child process.
     pub fn run(&self, program: &str, examples: &[Example], probes: &[String]) -> Result<Outcome> {
-        let job = serde_json::json!({
-            "program": program,
-            "examples": examples.iter().map(|e| serde_json::json!({
-                "setup": e.setup, "call": e.call, "expected": e.expected,
-                "form": if e.form == Form::Doctest { "doctest" } else { "value" },
-            })).collect::<Vec<_>>(),
-            "probes": probes,
-            "limits": { "cpu_s": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes },
-        });
+        let limits = ProcessLimits { cpu_seconds: self.limits.cpu_seconds, memory_bytes: self.limits.memory_bytes };
+        let job = job::job(program, examples, probes, Some(limits));
         let workdir = TempDir::new()?;
         let mut child = Command::new(&self.python)
             .args(["-I", "-S", "-c", HARNESS])
@@ -111,7 +68,7 @@ impl Sandbox {
             .with_context(|| format!("starting {}", self.python.display()))?;
         let mut stdin = child.stdin.take().context("the child's stdin")?;
         // A candidate that never reads cannot block us: the job is small and written before we wait.
-        let _ = stdin.write_all(job.to_string().as_bytes());
+        let _ = stdin.write_all(job.as_bytes());
         drop(stdin);
         let stdout = child.stdout.take().context("the child's stdout")?;
         let reader = std::thread::spawn(move || {
@@ -132,17 +89,12 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(5));
         };
         let text = reader.join().unwrap_or_default();
-        let answer = text.lines().rev().find_map(|l| l.strip_prefix(MARKER));
-        Ok(match (status, answer) {
-            (_, Some(json)) => serde_json::from_str(json).context("the sandbox's answer")?,
-            (None, None) => timeout(format!("still running after {:.0?} (wall clock)", self.limits.wall)),
+        Ok(match (status, job::answer(&text)) {
+            (_, Some(outcome)) => outcome.context("the sandbox's answer")?,
+            (None, None) => Outcome::timeout(format!("still running after {:.0?} (wall clock)", self.limits.wall)),
             (Some(status), None) => ended_early(status),
         })
     }
-}
-
-fn timeout(detail: String) -> Outcome {
-    Outcome { parses: true, error: Some(ErrorKind::Timeout), detail: Some(detail), ..Outcome::default() }
 }
 
 /// The child ended without an answer: killed for CPU time (a timeout), or the candidate ended the process.
@@ -152,7 +104,7 @@ fn ended_early(status: std::process::ExitStatus) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
         // SIGXCPU at the soft CPU limit, SIGKILL at the hard one.
         if matches!(status.signal(), Some(24 | 9)) {
-            return timeout("used up its CPU time".into());
+            return Outcome::timeout("used up its CPU time".into());
         }
     }
     Outcome {

@@ -1,18 +1,23 @@
-# Runs one candidate program against examples and probe calls, inside the child process `unmask solve`
-# starts (crates/cli/src/sandbox.rs). Reads one JSON job on stdin, writes one JSON result on stdout.
-# Everything the candidate could do to the host is limited here, before its code runs: resource limits, then an
-# audit hook that refuses writes, sockets, new processes and signals. The limits it sets are in the job.
-import ast, builtins, contextlib, io, json, resource, sys
+# Runs one candidate program against examples and probe calls: in the child process `unmask solve` starts
+# (crates/cli/src/sandbox.rs) and in the page's Pyodide worker (web/sandbox.js); the protocol is
+# crates/solve/src/job.rs. Reads one JSON job on stdin, writes one JSON result on stdout.
+# Everything the candidate could do to the host is limited here, before its code runs: resource limits (when
+# the job has them; in the browser the worker is the limit, terminated at its deadline), then an audit hook
+# that refuses writes, sockets, new processes and signals.
+import ast, builtins, contextlib, io, json, sys
 
 MARKER = "@@unmask-sandbox-result@@ "
 job = json.loads(sys.stdin.read())
 out = sys.stdout
 limits = job["limits"]
-resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
-resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if limits is not None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 BLOCKED = ("socket.", "subprocess.", "os.system", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn",
            "os.kill", "os.killpg", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
