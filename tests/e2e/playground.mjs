@@ -1,7 +1,8 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
-// full storage quota, through 1,000 slider-driven restarts, and with the WebGPU device lost mid-run.
+// full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, and the
+// Solve mode's sandbox (Pyodide in a worker) judging candidates.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -227,6 +228,40 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   check((await page.textContent(".notice")).includes("switched to the CPU worker"), "the page says why");
   check((await decodedCells(page)).length === 32, "the run finished: all 32 cells decoded");
   await page.screenshot({ path: join(shots, "7-device-lost.png"), fullPage: true });
+  await browser.close();
+}
+
+// 10. The sandbox for Solve mode: candidate code runs in Pyodide in its own worker (served by our build), is
+// judged on the docstring's examples, and a candidate that never ends costs a timeout, after which the sandbox
+// works again (a new worker).
+{
+  const { browser, page } = await open(common);
+  await page.goto(`${base}${run}`);
+  await waitDone(page);
+  const prompt = 'def double(n):\n    """Twice n.\n\n    >>> double(2)\n    4\n    """\n';
+  const judge = (completion, limitMs) =>
+    page.evaluate(
+      async ([p, c, l]) => JSON.parse(await (await import("./unmask-web.js")).run_in_sandbox(p, c, l)),
+      [prompt, completion, limitMs],
+    );
+  let started = Date.now();
+  const right = await judge("    return n * 2\n", 5000);
+  timings.sandbox_first_run_ms = Date.now() - started;
+  check(right.parses && right.error === null && right.examples.length === 1 && right.examples[0].passed, `a correct candidate passes its example in Pyodide (${JSON.stringify(right)})`);
+  const wrong = await judge("    return n + 1\n", 5000);
+  check(wrong.error === "wrong_answer" && wrong.detail === "double(2) gave 3, expected 4", `a wrong one is a wrong answer (${wrong.detail})`);
+  const syntax = await judge("    return (n\n", 5000);
+  check(!syntax.parses && syntax.error === "syntax", "a syntax error is told apart");
+  const socket = await judge("    import socket\n    socket.socket()\n    return 4\n", 5000);
+  check(socket.error === "exception" && /PermissionError|ModuleNotFoundError/.test(socket.detail), `a socket is refused (${socket.detail})`);
+  started = Date.now();
+  const forever = await judge("    while True:\n        pass\n", 1500);
+  timings.sandbox_timeout_ms = Date.now() - started;
+  check(forever.error === "timeout", `an endless loop is a timeout (${timings.sandbox_timeout_ms} ms for a 1,500 ms limit)`);
+  started = Date.now();
+  const after = await judge("    return n * 2\n", 5000);
+  timings.sandbox_restart_ms = Date.now() - started;
+  check(after.error === null && after.examples[0].passed, "after the timeout a new worker judges the next candidate");
   await browser.close();
 }
 

@@ -11,6 +11,7 @@ pub mod components;
 pub mod engine;
 pub mod loader;
 pub mod run;
+pub mod sandbox;
 pub mod settings;
 pub mod url;
 pub mod worker;

