@@ -6,6 +6,10 @@
 
 mod common;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use common::{Rng, assert_close, gpu};
 use unmask_cpu::ops::{self, AttentionShape};
 use unmask_gpu::{KernelSet, OpRunner, WeightInput};
@@ -14,18 +18,26 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw, candidates, propose_from_logits};
 
 /// Both kernel sets on whatever adapter runs the tests, so the hardware-GPU variants are checked on
-/// lavapipe and SwiftShader too.
-async fn runners(head_dim: usize) -> Vec<OpRunner> {
+/// lavapipe and SwiftShader too. Made once per head size and thread, and kept: making the pipelines is most of
+/// these tests' time on SwiftShader, where every test runs on the page's one thread.
+async fn runners(head_dim: usize) -> Rc<Vec<OpRunner>> {
+    thread_local! {
+        static MADE: RefCell<HashMap<usize, Rc<Vec<OpRunner>>>> = RefCell::default();
+    }
+    if let Some(made) = MADE.with(|made| made.borrow().get(&head_dim).cloned()) {
+        return made;
+    }
     let gpu = gpu().await;
-    [KernelSet::Gpu, KernelSet::Emulated]
-        .into_iter()
-        .map(|set| OpRunner::with_kernels(gpu.clone(), head_dim, set))
-        .collect()
+    let sets = [KernelSet::Gpu, KernelSet::Emulated];
+    let made: Rc<Vec<OpRunner>> =
+        Rc::new(sets.into_iter().map(|set| OpRunner::with_kernels(gpu.clone(), head_dim, set)).collect());
+    MADE.with(|cache| cache.borrow_mut().insert(head_dim, made.clone()));
+    made
 }
 
 both! {
     async fn matmul_f32_matches_linear_on_odd_shapes() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(1);
             // k is a multiple of 4 (the engine requires it), but not of the 16-deep tile.
             for (m, n, k) in [(1, 1, 4), (37, 53, 28), (65, 130, 68), (64, 64, 64), (3, 200, 256), (130, 7, 300)] {
@@ -53,7 +65,7 @@ both! {
 
 both! {
     async fn quantized_matmul_matches_linear_on_dequantized_weights() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(2);
             for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
                 for (m, n, k, group) in [(37, 53, 64, 32), (5, 130, 96, 32), (70, 66, 128, 64), (1, 3, 8, 8)] {
@@ -72,7 +84,7 @@ both! {
 
 both! {
     async fn embedding_gathers_dequantized_rows() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(3);
             let (vocab, width) = (301, 96);
             let table = rng.uniform(vocab * width, 2.0);
@@ -95,7 +107,7 @@ both! {
 
 both! {
     async fn rms_norm_matches_on_wide_rows_and_gathers() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(4);
             for (rows, width) in [(7, 70), (1, 1), (3, 257)] {
                 let x = rng.uniform(rows * width, 3.0);
@@ -114,7 +126,7 @@ both! {
 
 both! {
     async fn rope_rotates_the_leading_heads_only() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(5);
             let (seq, rotated, total, head_dim) = (13, 3, 5, 16);
             let stride = total * head_dim;
@@ -155,7 +167,7 @@ both! {
                 let expected = ops::attention(&q, &k, &v, &vec![true; seq], kind, shape);
                 // Only the rows from `first` on are computed (the engine keeps the others from an earlier pass).
                 let first = seq / 3;
-                for ops_gpu in runners(head_dim).await {
+                for ops_gpu in runners(head_dim).await.iter() {
                     let actual = ops_gpu.attention(&qkv, (heads, kv_heads, head_dim), kind, first).await.unwrap();
                     let what = format!("attention {kind:?} seq {seq} heads {heads}/{kv_heads} d {head_dim}");
                     assert!(actual[..first * q_w].iter().all(|&x| x == 0.0), "{what}: rows before {first} written");
@@ -168,7 +180,7 @@ both! {
 
 both! {
     async fn swiglu_matches() {
-        for ops_gpu in runners(16).await {
+        for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(7);
             let (rows, width) = (5, 77);
             let gate_up = rng.uniform(rows * 2 * width, 4.0);
@@ -209,7 +221,7 @@ fn rules(mask: u32) -> Vec<ProposalRule> {
 
 /// Tokens must match; scores to 1e-4 (f32 vs f64); candidates as `unmask_sampler::candidates` lists them.
 async fn check_proposals(logits: &[f32], vocab: usize, positions: &[u32], what: &str) {
-    for ops_gpu in runners(16).await {
+    for ops_gpu in runners(16).await.iter() {
         for rule in rules(3) {
             for step in [0, 7] {
                 let key = StepKey { seed: 0x1_2345_6789, step };
