@@ -16,8 +16,9 @@ use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
 use crate::{SHIPPED_MODEL, WASM_TARGET, path_str, run, step, target_dir};
 
-/// Where the model the page downloads is written (index.html copies `models/` from here).
-pub fn assets_root() -> PathBuf {
+/// Where what the page downloads besides its code is written (index.html copies `models/` and `pyodide/` from
+/// here).
+fn assets_root() -> PathBuf {
     target_dir().join("site-assets")
 }
 
@@ -127,11 +128,11 @@ pub fn build() -> Result<PathBuf> {
 }
 
 /// Where `trunk build` puts the site (Trunk.toml's `dist`).
-pub fn trunk_dist() -> PathBuf {
+fn trunk_dist() -> PathBuf {
     target_dir().join("trunk-dist")
 }
 
-/// Builds the site with Trunk, as `trunk build --release` does for a user (its pre-build hook writes the model).
+/// Builds the site with Trunk, as `trunk build --release` does for a user (its pre-build hook writes the assets).
 fn build_with_trunk() -> Result<PathBuf> {
     let dist = trunk_dist();
     step("the site with Trunk (trunk build --release)", || {
