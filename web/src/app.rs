@@ -11,12 +11,13 @@ use unmask_sampler::initial_canvas;
 
 use crate::components::{
     controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel, order_plot::OrderPlot,
-    stats::Stats, timeline::Timeline, token_grid::TokenGrid,
+    solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
 use crate::engine::{EngineKind, Engines, GpuProbe, decide};
 use crate::loader::{Progress, load_model};
 use crate::run::{Model, RunStatus, RunView, now_ms, run};
-use crate::settings::{BackendChoice, Settings};
+use crate::settings::{BackendChoice, Mode, Settings};
+use crate::solve::{SolveView, solve};
 use crate::url;
 use crate::worker::WorkerEngine;
 
@@ -72,6 +73,8 @@ pub struct Ctx {
     pub load: RwSignal<LoadStatus>,
     pub model: RwSignal<Option<Rc<Model>>, LocalStorage>,
     pub run: RwSignal<RunView>,
+    /// The Solve run on screen (Solve mode only); its opened sample is also in `run`.
+    pub solve: RwSignal<Option<SolveView>>,
     /// The run in charge; bumping it cancels the one in flight.
     pub current_run: RwSignal<u64>,
     /// Steps shown (0 = the all-masked canvas).
@@ -103,6 +106,7 @@ pub fn App() -> impl IntoView {
         load: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
         model: RwSignal::new_local(None),
         run: RwSignal::new(RunView::idle(RunStatus::Loading, "loading the model")),
+        solve: RwSignal::new(None),
         current_run: RwSignal::new(0),
         shown: RwSignal::new(0),
         follow: RwSignal::new(true),
@@ -134,6 +138,7 @@ pub fn App() -> impl IntoView {
                 <Controls/>
             </section>
             <section class="right">
+                <SolvePanel/>
                 <Timeline/>
                 <TokenGrid/>
                 <div class="below-grid">
@@ -308,7 +313,13 @@ fn restart_on_change(ctx: Ctx) {
             if ctx.current_run.get_untracked() == id {
                 ctx.follow.set(true);
                 ctx.playing.set(false);
-                spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run, ctx.run, ctx.notice));
+                match settings.mode {
+                    Mode::Watch => {
+                        ctx.solve.set(None);
+                        spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run, ctx.run, ctx.notice));
+                    }
+                    Mode::Solve => spawn_local(solve(model.clone(), settings.clone(), id, ctx)),
+                }
             }
         };
         if first {

@@ -6,6 +6,7 @@ pub mod inspector;
 pub mod model_panel;
 pub mod order_plot;
 pub mod palette;
+pub mod solve_panel;
 pub mod stats;
 pub mod timeline;
 pub mod token_grid;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use unmask_gpu::{AdapterSummary, Gpu, GpuError, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, Weights};
-use unmask_sampler::{ProposalRule, Scored, StepKey};
+use unmask_sampler::{BatchItem, ProposalRule, Scored, StepKey};
 
 use crate::settings::BackendChoice;
 use crate::worker::WorkerEngine;
@@ -200,6 +200,13 @@ impl Engines {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<Scored>, StepError> {
+        let item = BatchItem { canvas, positions, rule: *rule, key };
+        Ok(self.propose_batch(&[item]).await?.pop().expect("one canvas in, one out"))
+    }
+
+    /// One step of several canvases, one list of proposals per item in item order; the CPU worker runs them
+    /// as one forward pass.
+    pub async fn propose_batch(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, StepError> {
         let _counted = InFlight::new(&self.in_flight);
         match self.active.get() {
             EngineKind::Gpu => {
@@ -207,21 +214,32 @@ impl Engines {
                     message: "the model is not loaded on WebGPU".into(),
                     device_lost: true,
                 })?;
-                let proposals =
-                    gpu.model.propose_with_candidates(canvas, positions, rule, key).await.map_err(|e| StepError {
-                        device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
-                        message: e.to_string(),
-                    })?;
-                Ok(proposals)
+                let gpu_error = |e: GpuError| StepError {
+                    device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
+                    message: e.to_string(),
+                };
+                let mut answers = Vec::with_capacity(items.len());
+                for item in items {
+                    let proposals = gpu
+                        .model
+                        .propose_with_candidates(item.canvas, item.positions, &item.rule, item.key)
+                        .await
+                        .map_err(gpu_error)?;
+                    answers.push(proposals);
+                }
+                Ok(answers)
             }
             EngineKind::Cpu => {
                 let cpu = self
                     .cpu
                     .as_ref()
                     .ok_or_else(|| StepError { message: "the CPU worker is not running".into(), device_lost: false })?;
-                cpu.propose(canvas, positions, rule, key)
-                    .await
-                    .map_err(|message| StepError { message, device_lost: false })
+                let answers = cpu.propose(items).await.map_err(|message| StepError { message, device_lost: false })?;
+                if answers.len() != items.len() {
+                    let message = format!("the CPU worker answered {} of {} canvases", answers.len(), items.len());
+                    return Err(StepError { message, device_lost: false });
+                }
+                Ok(answers)
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod loader;
 pub mod run;
 pub mod sandbox;
 pub mod settings;
+pub mod solve;
 pub mod url;
 pub mod worker;
 

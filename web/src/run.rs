@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep, Weights};
-use unmask_sampler::{Decode, Decoded, SamplerConfig, Scored};
+use unmask_sampler::{BatchItem, Decode, Decoded, SamplerConfig, Scored};
 
 use crate::engine::{EngineKind, Engines};
 use crate::settings::Settings;
@@ -92,6 +92,35 @@ impl RunView {
         }
     }
 
+    /// Run `id` before its first step, over the canvas `initial`.
+    pub fn starting(id: u64, prompt_len: usize, initial: Vec<u32>, engine: EngineKind) -> RunView {
+        let n = initial.len();
+        RunView {
+            id,
+            status: RunStatus::Running,
+            message: String::new(),
+            prompt_len,
+            decoded_at: vec![None; n],
+            scored: vec![None; n],
+            tokens: initial.clone(),
+            initial,
+            steps: Vec::new(),
+            engine: Some(engine),
+            trace: None,
+        }
+    }
+
+    /// Records a finished step: its commits, and what was proposed at each committed position.
+    pub fn record(&mut self, step: TraceStep, scored: &[Scored]) {
+        for commit in &step.commits {
+            let q = commit.position as usize;
+            self.tokens[q] = commit.token;
+            self.decoded_at[q] = Some(step.step);
+            self.scored[q] = scored.iter().find(|s| s.proposal.position == commit.position).cloned();
+        }
+        self.steps.push(step);
+    }
+
     /// The token at `position` as it stood after `shown` steps (None: still masked).
     pub fn token_at(&self, position: usize, shown: usize) -> Option<u32> {
         match self.decoded_at.get(position)? {
@@ -161,58 +190,24 @@ pub async fn run(
             return;
         }
     };
-    let initial = decode.canvas().to_vec();
-    let n = initial.len();
-    view.set(RunView {
-        id,
-        status: RunStatus::Running,
-        message: String::new(),
-        prompt_len: prompt_ids.len(),
-        decoded_at: vec![None; n],
-        scored: vec![None; n],
-        tokens: initial.clone(),
-        initial,
-        steps: Vec::new(),
-        engine: Some(model.engines.active()),
-        trace: None,
-    });
-    let engines = &model.engines;
-    if engines.active() == EngineKind::Gpu && !engines.gpu_loaded() {
-        view.update(|v| v.message = "loading the model on WebGPU (building its pipelines)…".into());
-        let loaded = engines.load_gpu(&model.config, &model.weights).await;
-        if !live() {
-            return;
-        }
-        if let Err(why) = loaded {
-            let reason = format!("WebGPU cannot run the model ({why}); the CPU worker runs it");
-            engines.set_active(EngineKind::Cpu, reason.clone());
-            notice.set(Some(reason));
-        }
-        view.update(|v| v.engine = Some(engines.active()));
+    view.set(RunView::starting(id, prompt_ids.len(), decode.canvas().to_vec(), model.engines.active()));
+    if !ready_engine(&model, &live, view, notice).await {
+        return;
     }
     while let Some(request) = decode.request() {
         let started = now_ms();
         let mut scored = Vec::new();
         if !request.positions.is_empty() {
-            loop {
-                let result = engines.propose(decode.canvas(), &request.positions, &request.rule, request.key).await;
-                if !live() {
-                    return;
-                }
-                match result {
-                    Ok(proposals) => {
-                        scored = proposals;
-                        break;
-                    }
-                    // The GPU is gone: the same step again on the CPU worker (the decode is deterministic).
-                    Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
-                        let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
-                        engines.set_active(EngineKind::Cpu, reason.clone());
-                        notice.set(Some(reason));
-                        view.update(|v| v.engine = Some(EngineKind::Cpu));
-                    }
-                    Err(e) => return fail(format!("the model failed: {}", e.message)),
-                }
+            let item = BatchItem {
+                canvas: decode.canvas(),
+                positions: &request.positions,
+                rule: request.rule,
+                key: request.key,
+            };
+            match step(&model.engines, &[item], &live, view, notice).await {
+                Ok(Some(mut answers)) => scored = answers.pop().expect("one canvas in, one out"),
+                Ok(None) => return,
+                Err(message) => return fail(message),
             }
         }
         let proposals = scored.iter().map(|s| s.proposal).collect();
@@ -220,15 +215,7 @@ pub async fn run(
             return fail(e.to_string());
         }
         let step = decode.steps().last().expect("a step was just recorded").clone();
-        view.update(|v| {
-            for commit in &step.commits {
-                let q = commit.position as usize;
-                v.tokens[q] = commit.token;
-                v.decoded_at[q] = Some(step.step);
-                v.scored[q] = scored.iter().find(|s| s.proposal.position == commit.position).cloned();
-            }
-            v.steps.push(step);
-        });
+        view.update(|v| v.record(step, &scored));
         // Let the browser paint this step before the next forward pass starts.
         gloo_timers::future::TimeoutFuture::new(0).await;
         if !live() {
@@ -244,4 +231,57 @@ pub async fn run(
         v.status = RunStatus::Done;
         v.trace = Some(trace);
     });
+}
+
+/// Readies the active engine for a run: loads the model on WebGPU first if that is the choice and it is not
+/// there yet, falling back to the CPU worker (with a notice) if it cannot. False: the run was superseded.
+pub async fn ready_engine(
+    model: &Model,
+    live: &impl Fn() -> bool,
+    view: RwSignal<RunView>,
+    notice: RwSignal<Option<String>>,
+) -> bool {
+    let engines = &model.engines;
+    if engines.active() == EngineKind::Gpu && !engines.gpu_loaded() {
+        view.update(|v| v.message = "loading the model on WebGPU (building its pipelines)…".into());
+        let loaded = engines.load_gpu(&model.config, &model.weights).await;
+        if !live() {
+            return false;
+        }
+        if let Err(why) = loaded {
+            let reason = format!("WebGPU cannot run the model ({why}); the CPU worker runs it");
+            engines.set_active(EngineKind::Cpu, reason.clone());
+            notice.set(Some(reason));
+        }
+        view.update(|v| v.engine = Some(engines.active()));
+    }
+    true
+}
+
+/// One step of `items` on the active engine. When the GPU is lost during it, the page says so and the same
+/// step runs again on the CPU worker (a decode is deterministic, so nothing is lost). `Ok(None)`: the run was
+/// superseded while it waited.
+pub async fn step(
+    engines: &Engines,
+    items: &[BatchItem<'_>],
+    live: &impl Fn() -> bool,
+    view: RwSignal<RunView>,
+    notice: RwSignal<Option<String>>,
+) -> Result<Option<Vec<Vec<Scored>>>, String> {
+    loop {
+        let result = engines.propose_batch(items).await;
+        if !live() {
+            return Ok(None);
+        }
+        match result {
+            Ok(answers) => return Ok(Some(answers)),
+            Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
+                let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
+                engines.set_active(EngineKind::Cpu, reason.clone());
+                notice.set(Some(reason));
+                view.update(|v| v.engine = Some(EngineKind::Cpu));
+            }
+            Err(e) => return Err(format!("the model failed: {}", e.message)),
+        }
+    }
 }

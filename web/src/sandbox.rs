@@ -7,7 +7,7 @@
 //! interpreter-wide state (`sys.modules`, the `builtins` module) can affect the ones after it. It has no network
 //! or file system of the page's (Pyodide's files are in memory), and the audit hook refuses sockets and writes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -40,11 +40,24 @@ impl Drop for Running {
     }
 }
 
-/// Runs candidates one at a time; starts a worker when it has none.
+/// Runs candidates one at a time (a second caller waits for the first); starts a worker when it has none.
 #[derive(Default)]
 pub struct PySandbox {
     running: RefCell<Option<Running>>,
+    busy: Cell<bool>,
 }
+
+/// Marks the sandbox busy for as long as it lives.
+struct Busy<'a>(&'a Cell<bool>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// How often a caller waiting for the sandbox checks whether it is free.
+const WAIT_POLL: u32 = 10;
 
 /// What the worker said.
 enum Reply {
@@ -68,6 +81,13 @@ impl PySandbox {
         probes: &[String],
         limit: Duration,
     ) -> Result<Outcome, String> {
+        // A superseded Solve run may still be judging its last candidate: the next one waits its turn, since
+        // one worker holds one awaited reply.
+        while self.busy.get() {
+            gloo_timers::future::TimeoutFuture::new(WAIT_POLL).await;
+        }
+        self.busy.set(true);
+        let _busy = Busy(&self.busy);
         self.start().await?;
         let job = job::job(program, examples, probes, None);
         let message = Array::of2(&JsValue::from_str(HARNESS), &JsValue::from_str(&job));
@@ -184,15 +204,19 @@ fn spawn() -> Result<Running, String> {
 }
 
 thread_local! {
-    /// The sandbox of [`run_in_sandbox`], kept between calls so that its recovery can be tested.
-    static TEST_SANDBOX: Rc<PySandbox> = Rc::new(PySandbox::new());
+    static PAGE_SANDBOX: Rc<PySandbox> = Rc::new(PySandbox::new());
+}
+
+/// The page's one sandbox (Solve runs and [`run_in_sandbox`]), kept between runs so Python starts once.
+pub fn page_sandbox() -> Rc<PySandbox> {
+    PAGE_SANDBOX.with(Rc::clone)
 }
 
 /// Test hook: runs `prompt` + `completion` against the examples in the prompt's docstring in the page's
 /// sandbox, with a time limit of `limit_ms`; resolves to the outcome as JSON (`tests/e2e/playground.mjs`).
 #[wasm_bindgen]
 pub async fn run_in_sandbox(prompt: String, completion: String, limit_ms: u32) -> Result<String, JsValue> {
-    let sandbox = TEST_SANDBOX.with(Rc::clone);
+    let sandbox = page_sandbox();
     let examples = unmask_solve::examples(&prompt);
     let program = format!("{prompt}{completion}");
     let outcome = sandbox.run(&program, &examples, &[], Duration::from_millis(limit_ms.into())).await?;

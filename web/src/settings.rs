@@ -122,6 +122,32 @@ impl BackendChoice {
     }
 }
 
+/// What the page does with the settings: one run to watch, or many samples to choose among.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One decode, animated step by step.
+    Watch,
+    /// Many decodes together, judged on the docstring's examples in the sandbox and grouped by behaviour.
+    Solve,
+}
+
+impl Mode {
+    pub fn id(self) -> &'static str {
+        match self {
+            Mode::Watch => "watch",
+            Mode::Solve => "solve",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        [Mode::Watch, Mode::Solve].into_iter().find(|m| m.id() == id)
+    }
+}
+
+/// The samples a Solve run may take (the slider's range); sample i decodes with seed + i.
+pub const MIN_SAMPLES: u32 = 2;
+pub const MAX_SAMPLES: u32 = 32;
+
 /// The longest answer a slider offers; the model's context may cut it further.
 pub const MAX_LENGTH: u32 = 512;
 /// The largest seed a link may carry (JavaScript numbers are exact up to 2^53).
@@ -134,6 +160,9 @@ pub struct Settings {
     pub strategy: Strategy,
     pub sampler: SamplerConfig,
     pub backend: BackendChoice,
+    pub mode: Mode,
+    /// Samples of a Solve run.
+    pub samples: u32,
 }
 
 /// Built-in prompts: Python signatures with docstrings, one with holes to infill.
@@ -149,6 +178,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "def count_words(text):\n    \"\"\"Return a dict mapping each word in text to how often it occurs.\"\"\"\n",
     ),
     (
+        "Solve: add two numbers (with examples)",
+        "def add(a, b):\n    \"\"\"Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    >>> add(-1, 1)\n    0\n    \"\"\"\n",
+    ),
+    (
         "Infill the middle",
         "def maximum(xs):\n    \"\"\"Return the largest element of xs.\"\"\"\n    best = xs[0]\n    for x in xs:\n<|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|><|mask|>\n    return best\n",
     ),
@@ -161,6 +194,8 @@ impl Default for Settings {
             strategy: Strategy::Dream(DreamAlg::Entropy),
             sampler: SamplerConfig { max_new_tokens: 48, steps: 24, temperature: 0.2, ..SamplerConfig::DEFAULT },
             backend: BackendChoice::Auto,
+            mode: Mode::Watch,
+            samples: 8,
         }
     }
 }
@@ -202,6 +237,8 @@ impl Settings {
         put("block_length", s.block_length.to_string(), ds.block_length.to_string());
         put("threshold", s.threshold.to_string(), ds.threshold.to_string());
         put("backend", self.backend.id().to_owned(), d.backend.id().to_owned());
+        put("mode", self.mode.id().to_owned(), d.mode.id().to_owned());
+        put("samples", self.samples.to_string(), d.samples.to_string());
         pairs.push(("seed", s.seed.to_string()));
         pairs
     }
@@ -224,6 +261,10 @@ impl Settings {
                 "backend" => BackendChoice::from_id(value)
                     .map(|b| settings.backend = b)
                     .ok_or_else(|| format!("unknown backend {value:?} (auto, webgpu or cpu)")),
+                "mode" => Mode::from_id(value)
+                    .map(|m| settings.mode = m)
+                    .ok_or_else(|| format!("unknown mode {value:?} (watch or solve)")),
+                "samples" => parse_in(value, MIN_SAMPLES, MAX_SAMPLES).map(|v| settings.samples = v),
                 "temperature" => parse_in(value, 0.0, MAX_TEMPERATURE).map(|v| s.temperature = v),
                 "steps" => parse_in(value, 1, MAX_STEPS).map(|v| s.steps = v),
                 "length" => parse_in(value, 1, MAX_LENGTH).map(|v| s.max_new_tokens = v),
@@ -284,6 +325,8 @@ mod tests {
                 ..SamplerConfig::DEFAULT
             },
             backend: BackendChoice::Cpu,
+            mode: Mode::Solve,
+            samples: 32,
         };
         assert_eq!(round_trip(&settings), (settings, vec![]));
         assert_eq!(round_trip(&Settings::default()), (Settings::default(), vec![]));
@@ -298,9 +341,11 @@ mod tests {
             ("strategy", "magic"),
             ("seed", "-1"),
             ("unknown", "ignored"),
+            ("mode", "race"),
+            ("samples", "1000"),
         ]);
         assert_eq!(settings, Settings::default());
-        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert_eq!(warnings.len(), 7, "{warnings:?}");
         assert!(warnings[0].contains("steps") && warnings[0].contains("outside 1–4096"), "{warnings:?}");
     }
 

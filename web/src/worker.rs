@@ -13,31 +13,47 @@ use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::{ModelConfig, Weights};
-use unmask_sampler::{CANDIDATES, ProposalRule, Scored, StepKey};
+use unmask_sampler::{BatchItem, CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Load the model; the weights travel in the message's second slot.
-    Load {
-        id: u64,
-        config_json: String,
-    },
-    Propose {
-        id: u64,
-        canvas: Vec<u32>,
-        positions: Vec<u32>,
-        rule: ProposalRule,
-        key: StepKey,
-    },
+    Load { id: u64, config_json: String },
+    /// One step of one or more canvases (a Solve run's samples), answered by one forward pass over them all.
+    Propose { id: u64, items: Vec<StepItem> },
+}
+
+/// One canvas of a [`ToWorker::Propose`]: what `unmask_sampler::BatchItem` borrows, owned for the message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepItem {
+    pub canvas: Vec<u32>,
+    pub positions: Vec<u32>,
+    pub rule: ProposalRule,
+    pub key: StepKey,
+}
+
+impl StepItem {
+    pub fn borrow(&self) -> BatchItem<'_> {
+        BatchItem { canvas: &self.canvas, positions: &self.positions, rule: self.rule, key: self.key }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
-    Loaded { id: u64 },
-    Proposals { id: u64, proposals: Vec<Scored> },
-    Failed { id: u64, message: String },
+    Loaded {
+        id: u64,
+    },
+    /// One list per item of the request, in its order.
+    Proposals {
+        id: u64,
+        proposals: Vec<Vec<Scored>>,
+    },
+    Failed {
+        id: u64,
+        message: String,
+    },
 }
 
 impl FromWorker {
@@ -77,9 +93,11 @@ impl WorkerState {
                     Err(message) => FromWorker::Failed { id, message },
                 }
             }
-            ToWorker::Propose { id, canvas, positions, rule, key } => match &mut self.model {
+            ToWorker::Propose { id, items } => match &mut self.model {
                 None => FromWorker::Failed { id, message: "the worker has no model loaded".into() },
-                Some(model) => match model.propose_scored(&canvas, &positions, &rule, key, CANDIDATES) {
+                Some(model) => match model
+                    .propose_scored_batch(&items.iter().map(StepItem::borrow).collect::<Vec<_>>(), CANDIDATES)
+                {
                     Ok(proposals) => FromWorker::Proposals { id, proposals },
                     Err(e) => FromWorker::Failed { id, message: e.to_string() },
                 },
@@ -166,17 +184,14 @@ impl WorkerEngine {
         }
     }
 
-    pub async fn propose(
-        &self,
-        canvas: &[u32],
-        positions: &[u32],
-        rule: &ProposalRule,
-        key: StepKey,
-    ) -> Result<Vec<Scored>, String> {
+    /// Proposals for every item, from one forward pass over them all.
+    pub async fn propose(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, String> {
         let id = self.next_id();
-        let request =
-            ToWorker::Propose { id, canvas: canvas.to_vec(), positions: positions.to_vec(), rule: *rule, key };
-        match self.request(id, &request, None).await? {
+        let items = items
+            .iter()
+            .map(|i| StepItem { canvas: i.canvas.to_vec(), positions: i.positions.to_vec(), rule: i.rule, key: i.key })
+            .collect();
+        match self.request(id, &ToWorker::Propose { id, items }, None).await? {
             FromWorker::Proposals { proposals, .. } => Ok(proposals),
             FromWorker::Failed { message, .. } => Err(message),
             other => Err(format!("unexpected reply from the CPU worker: {other:?}")),

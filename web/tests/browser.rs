@@ -5,10 +5,10 @@
 
 use unmask_cpu::CpuModel;
 use unmask_model::ModelDir;
-use unmask_sampler::{Decode, SamplerConfig, Unobserved, generate};
+use unmask_sampler::{Decode, SamplerConfig, StepKey, Unobserved, generate};
 use unmask_web::engine::{EngineKind, Engines};
-use unmask_web::settings::{BackendChoice, Settings, Strategy};
-use unmask_web::worker::{FromWorker, ToWorker, WorkerState};
+use unmask_web::settings::{BackendChoice, Mode, Settings, Strategy};
+use unmask_web::worker::{FromWorker, StepItem, ToWorker, WorkerState};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -35,6 +35,8 @@ fn settings_survive_the_browsers_url_encoding() {
             ..Default::default()
         },
         backend: BackendChoice::Gpu,
+        mode: Mode::Solve,
+        samples: 12,
     };
     let query = unmask_web::url::query(&settings);
     let params = web_sys::UrlSearchParams::new_with_str(&query).unwrap();
@@ -57,10 +59,12 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let early = state.handle(
         ToWorker::Propose {
             id: 1,
-            canvas: vec![5, 1],
-            positions: vec![1],
-            rule: rule(dir.config.mask_token_id),
-            key: key(),
+            items: vec![StepItem {
+                canvas: vec![5, 1],
+                positions: vec![1],
+                rule: rule(dir.config.mask_token_id),
+                key: key(),
+            }],
         },
         None,
     );
@@ -70,27 +74,45 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let loaded = state.handle(ToWorker::Load { id: 3, config_json: CONFIG.into() }, Some(WEIGHTS.to_vec()));
     assert_eq!(loaded, FromWorker::Loaded { id: 3 });
 
+    // Two canvases of different lengths and seeds in one request (a Solve step): each is answered as the
+    // reference answers it alone.
     let mask = dir.config.mask_token_id;
-    let canvas = vec![5, 9, 12, mask, mask, 7, mask, mask];
-    let positions = vec![3, 4, 6, 7];
-    let request =
-        ToWorker::Propose { id: 4, canvas: canvas.clone(), positions: positions.clone(), rule: rule(mask), key: key() };
+    let items = vec![
+        StepItem {
+            canvas: vec![5, 9, 12, mask, mask, 7, mask, mask],
+            positions: vec![3, 4, 6, 7],
+            rule: rule(mask),
+            key: key(),
+        },
+        StepItem {
+            canvas: vec![3, mask, 8, mask, mask],
+            positions: vec![1, 3, 4],
+            rule: rule(mask),
+            key: StepKey { seed: 99, step: 2 },
+        },
+    ];
+    let request = ToWorker::Propose { id: 4, items: items.clone() };
     // Through JSON, as the real message travels.
     let request: ToWorker = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
     let reply = state.handle(request, None);
     let reply: FromWorker = serde_json::from_str(&serde_json::to_string(&reply).unwrap()).unwrap();
     let FromWorker::Proposals { id: 4, proposals } = reply else { panic!("{reply:?}") };
+    assert_eq!(proposals.len(), items.len());
     let mut reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
-    let expected = unmask_sampler::Denoiser::propose(&mut reference, &canvas, &positions, &rule(mask), key()).unwrap();
-    // The worker runs the fast engine: the same tokens as the reference, scores equal to float rounding.
-    for (got, want) in proposals.iter().zip(&expected) {
-        assert_eq!((got.proposal.position, got.proposal.token), (want.position, want.token));
-        assert!((got.proposal.score - want.score).abs() < 1e-4, "{got:?} vs {want:?}");
-    }
-    assert_eq!(proposals.len(), expected.len());
-    for p in &proposals {
-        assert!(!p.candidates.is_empty() && p.candidates.len() <= 5);
-        assert!(p.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "candidates most likely first");
+    for (proposals, item) in proposals.iter().zip(&items) {
+        let expected =
+            unmask_sampler::Denoiser::propose(&mut reference, &item.canvas, &item.positions, &item.rule, item.key)
+                .unwrap();
+        // The worker runs the fast engine: the same tokens as the reference, scores equal to float rounding.
+        for (got, want) in proposals.iter().zip(&expected) {
+            assert_eq!((got.proposal.position, got.proposal.token), (want.position, want.token));
+            assert!((got.proposal.score - want.score).abs() < 1e-4, "{got:?} vs {want:?}");
+        }
+        assert_eq!(proposals.len(), expected.len());
+        for p in proposals {
+            assert!(!p.candidates.is_empty() && p.candidates.len() <= 5);
+            assert!(p.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "candidates most likely first");
+        }
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use unmask_sampler::{BatchObserver, MAX_BATCH, SamplerConfig, generate_batch};
-use unmask_solve::{clusters, entry_point, examples, variants};
+use unmask_solve::{choose, entry_point, examples, function_only, variants};
 
 use crate::backend::Backend;
 use crate::generate::{Loaded, SamplerArgs, recommended_decoding};
-use crate::sandbox::{ErrorKind, Limits, Outcome, Sandbox};
+use crate::sandbox::{ErrorKind, Limits, Sandbox};
 
 /// Most samples one run takes (each is a whole decode).
 const MAX_SAMPLES: u32 = 1024;
@@ -146,26 +146,18 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
-    let survivors: Vec<usize> = (0..samples.len()).filter(|&i| outcomes[i].passed()).collect();
-    let behaviours: Vec<Vec<String>> = survivors.iter().map(|&i| outcomes[i].probes.clone()).collect();
-    let groups = clusters(&behaviours);
-    for (rank, group) in groups.iter().enumerate() {
-        for &member in &group.members {
-            samples[survivors[member]].cluster = Some(rank);
-        }
+    let choice = choose(&outcomes, args.keep);
+    for (sample, group) in samples.iter_mut().zip(&choice.group_of) {
+        sample.cluster = *group;
     }
-    let chosen: Vec<usize> = if groups.is_empty() {
-        fallback(&outcomes).into_iter().collect()
-    } else {
-        groups.iter().take(args.keep).map(|g| survivors[g.members[0]]).collect()
-    };
+    let (groups, chosen) = (&choice.groups, &choice.chosen);
     let parsed = outcomes.iter().filter(|o| o.parses).count();
     eprintln!(
         "sampled {}, parsed {parsed}, passed the examples {}, {} groups{}",
         samples.len(),
-        survivors.len(),
+        choice.survivors(),
         groups.len(),
-        groups.first().map(|g| format!(" (largest {})", g.members.len())).unwrap_or_default()
+        groups.first().map(|g| format!(" (largest {})", g.len())).unwrap_or_default()
     );
     if groups.is_empty() {
         eprintln!("no sample passed the examples: printing the one that came closest");
@@ -176,7 +168,7 @@ pub fn run(args: Args) -> Result<()> {
             "examples": stated.iter().map(|e| serde_json::json!({"setup": e.setup, "call": e.call, "expected": e.expected})).collect::<Vec<_>>(),
             "probes": probes,
             "samples": samples,
-            "clusters": groups.iter().map(|g| g.members.iter().map(|&m| survivors[m]).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "clusters": groups,
             "chosen": chosen,
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -192,39 +184,4 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The completion up to its first non-blank line that starts at column 0 (not a comment): the function body,
-/// without code the model wrote after it.
-fn function_only(completion: &str) -> &str {
-    let mut at = 0;
-    for line in completion.split_inclusive('\n') {
-        let code = !line.trim().is_empty() && !line.starts_with([' ', '\t', '#']);
-        if code && at > 0 {
-            return &completion[..at];
-        }
-        at += line.len();
-    }
-    completion
-}
-
-/// With no survivor: the sample that passed most examples, among those that parse (else the first).
-fn fallback(outcomes: &[Outcome]) -> Option<usize> {
-    let passed = |o: &Outcome| o.examples.iter().filter(|e| e.passed).count();
-    (0..outcomes.len())
-        .filter(|&i| outcomes[i].parses)
-        .max_by_key(|&i| (passed(&outcomes[i]), std::cmp::Reverse(i)))
-        .or((!outcomes.is_empty()).then_some(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn code_after_the_function_is_cut() {
-        assert_eq!(function_only("    return x\n\nprint(f(1))\n"), "    return x\n\n");
-        assert_eq!(function_only("    return x\n# done\n    \n"), "    return x\n# done\n    \n");
-        assert_eq!(function_only("x = 1\n"), "x = 1\n");
-    }
 }

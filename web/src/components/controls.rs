@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use unmask_sampler::SamplerConfig;
 
 use crate::app::{ColorBy, Ctx};
-use crate::settings::{BackendChoice, Control, MAX_LENGTH, MAX_SEED, Settings, Strategy};
+use crate::settings::{
+    BackendChoice, Control, MAX_LENGTH, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, Mode, Settings, Strategy,
+};
 
 /// A slider over one numeric setting.
 struct SliderSpec {
@@ -146,8 +148,34 @@ pub fn Controls() -> impl IntoView {
         })
         .collect_view();
     let seed_error = RwSignal::new(None::<String>);
+    let solving = move || ctx.settings.with(|s| s.mode == Mode::Solve);
     view! {
         <div class="controls">
+            <div class="control">
+                <label for="mode">"Mode"</label>
+                <select id="mode" on:change=move |ev| {
+                    if let Some(m) = Mode::from_id(&event_target_value(&ev)) {
+                        ctx.settings.update(|s| s.mode = m);
+                    }
+                }>
+                    <option value=Mode::Watch.id() selected=move || !solving()>"Watch one run"</option>
+                    <option value=Mode::Solve.id() selected=solving>"Solve: sample many, test, choose"</option>
+                </select>
+            </div>
+            <div class="control" class:unused=move || !solving()>
+                <label for="samples">"Samples"</label>
+                <input type="range" id="samples" min=MIN_SAMPLES max=MAX_SAMPLES step="1"
+                    disabled=move || !solving()
+                    prop:value=move || ctx.settings.with(|s| s.samples.to_string())
+                    on:input=move |ev| {
+                        if let Ok(n) = event_target_value(&ev).parse::<u32>() {
+                            ctx.settings.update(|s| s.samples = n.clamp(MIN_SAMPLES, MAX_SAMPLES));
+                        }
+                    }
+                />
+                <output for="samples">{move || ctx.settings.with(|s| s.samples)}</output>
+                <small>{move || if solving() { "decoded together; seeds seed … seed + n − 1" } else { "used in Solve mode" }}</small>
+            </div>
             <div class="control wide">
                 <label for="strategy">"Remasking strategy"</label>
                 <select id="strategy" on:change=move |ev| {
@@ -198,7 +226,7 @@ pub fn Controls() -> impl IntoView {
             </div>
             <button id="reset" on:click=move |_| ctx.settings.update(|s| {
                 let prompt = std::mem::take(&mut s.prompt);
-                *s = Settings { prompt, ..Settings::default() };
+                *s = Settings { prompt, mode: s.mode, ..Settings::default() };
             })>"Reset controls"</button>
         </div>
     }
