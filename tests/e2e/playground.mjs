@@ -1,8 +1,8 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
-// full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, and the
-// Solve mode's sandbox (Pyodide in a worker) judging candidates.
+// full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
+// mode's sandbox (Pyodide in a worker) judging candidates, and a whole Solve run of 8 samples.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -262,6 +262,42 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   const after = await judge("    return n * 2\n", 5000);
   timings.sandbox_restart_ms = Date.now() - started;
   check(after.error === null && after.examples[0].passed, "after the timeout a new worker judges the next candidate");
+  await browser.close();
+}
+
+// 11. Solve mode on the CPU worker: 8 samples of an infilling prompt decode together, each is judged in the
+// sandbox, the survivors are grouped, and the chosen one opens in the main view. Every verdict the page shows
+// is checked against a re-run of the same program through the sandbox hook.
+{
+  const { browser, page } = await open(common);
+  const prompt = 'def add(a, b):\n    """Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    >>> add(-1, 1)\n    0\n    """\n    return a <|mask|> b\n';
+  const started = Date.now();
+  await page.goto(`${base}?mode=solve&samples=8&length=0&steps=1&temperature=1.5&seed=0&prompt=${encodeURIComponent(prompt)}`);
+  await page.waitForSelector('.solve-status[data-state="done"]', { timeout: RUN_TIMEOUT });
+  timings.solve_8_samples_ms = Date.now() - started;
+  await page.screenshot({ path: join(shots, "8-solve.png"), fullPage: true });
+  const report = JSON.parse(await page.evaluate(async () => (await import("./unmask-web.js")).solve_report()));
+  check(report.samples.length === 8 && report.samples.every((s) => s.judged), "8 samples decoded and judged");
+  check(new Set(report.samples.map((s) => s.program)).size > 1, "the samples differ (one seed each)");
+  const cards = await page.$$eval(".sample", (cs) => cs.map((c) => [c.dataset.verdict, c.dataset.group ?? null, c.classList.contains("chosen")]));
+  check(cards.length === 8 && cards.every(([v]) => v === "pass" || v === "fail"), `8 cards, each marked pass or fail (${cards.map((c) => c[0])})`);
+  for (const [i, s] of report.samples.entries()) {
+    const again = await page.evaluate(
+      async ([p]) => JSON.parse(await (await import("./unmask-web.js")).run_in_sandbox(p, "", 5000)),
+      [s.program],
+    );
+    const passed = again.parses && again.error === null && again.examples.every((e) => e.passed);
+    check(again.parses === s.parses && again.error === s.error && passed === (cards[i][0] === "pass"),
+      `sample ${i + 1}: the card's verdict (${cards[i][0]}, ${s.error}) agrees with a re-run (${again.error})`);
+    check((s.cluster === null) === (cards[i][1] === null), `sample ${i + 1}: grouped only if it passed`);
+  }
+  const chosen = cards.findIndex((c) => c[2]);
+  check(chosen === report.chosen[0], `one chosen card, the report's choice (#${chosen + 1})`);
+  if (report.clusters.length > 0) {
+    check(cards[chosen][0] === "pass" && cards[chosen][1] === "0", "the chosen sample is from the largest group");
+  }
+  const filled = report.samples[chosen].program.split("return a")[1].trim();
+  check((await page.textContent(".grid")).includes(filled), `the main view shows the chosen sample (return a ${filled})`);
   await browser.close();
 }
 

@@ -29,6 +29,15 @@ thread_local! {
     /// The page's engines, for [`lose_webgpu_device`].
     static PAGE_ENGINES: std::cell::RefCell<std::rc::Weak<Engines>> =
         const { std::cell::RefCell::new(std::rc::Weak::new()) };
+    /// The page's Solve run, for [`solve_report`].
+    static PAGE_SOLVE: std::cell::Cell<Option<RwSignal<Option<SolveView>>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test hook: the Solve run on screen as the JSON its download button saves (`null` outside Solve mode).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn solve_report() -> String {
+    let report = PAGE_SOLVE.with(|s| s.get()).and_then(|s| s.with_untracked(|s| s.as_ref().map(SolveView::report)));
+    report.unwrap_or_default().to_string()
 }
 
 /// Test hook: destroys the WebGPU device the page's model runs on, as a GPU reset would. The run in flight
@@ -121,6 +130,7 @@ pub fn App() -> impl IntoView {
         change_to_frame_ms: RwSignal::new(None),
     };
     provide_context(ctx);
+    PAGE_SOLVE.with(|s| s.set(Some(ctx.solve)));
     spawn_local(start_up(ctx));
     restart_on_change(ctx);
     follow_newest_step(ctx);

@@ -1,6 +1,7 @@
 //! One component per file; each takes the page's [`Ctx`](crate::app::Ctx) from the context.
 
 pub mod controls;
+pub mod download;
 pub mod editor;
 pub mod inspector;
 pub mod model_panel;

@@ -178,7 +178,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "def count_words(text):\n    \"\"\"Return a dict mapping each word in text to how often it occurs.\"\"\"\n",
     ),
     (
-        "Solve: add two numbers (with examples)",
+        "Solve: fill in the operator (examples)",
+        "def add(a, b):\n    \"\"\"Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    >>> add(-1, 1)\n    0\n    \"\"\"\n    return a <|mask|> b\n",
+    ),
+    (
+        "Solve: add two numbers (examples)",
         "def add(a, b):\n    \"\"\"Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    >>> add(-1, 1)\n    0\n    \"\"\"\n",
     ),
     (
@@ -267,7 +271,7 @@ impl Settings {
                 "samples" => parse_in(value, MIN_SAMPLES, MAX_SAMPLES).map(|v| settings.samples = v),
                 "temperature" => parse_in(value, 0.0, MAX_TEMPERATURE).map(|v| s.temperature = v),
                 "steps" => parse_in(value, 1, MAX_STEPS).map(|v| s.steps = v),
-                "length" => parse_in(value, 1, MAX_LENGTH).map(|v| s.max_new_tokens = v),
+                "length" => parse_in(value, 0, MAX_LENGTH).map(|v| s.max_new_tokens = v),
                 "top_p" => parse_in(value, 0.01, 1.0).map(|v| s.top_p = v),
                 "top_k" => parse_in(value, 0, 100_000).map(|v| s.top_k = v),
                 "alg_temp" => parse_in(value, 0.0, MAX_TEMPERATURE).map(|v| s.alg_temp = v),

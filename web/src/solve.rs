@@ -10,7 +10,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use unmask_sampler::{BatchItem, Decode, SamplerConfig};
 use unmask_solve::job::Outcome;
-use unmask_solve::{Choice, Example, choose, entry_point, examples, function_only, variants};
+use unmask_solve::{Choice, Example, choose, entry_point, examples, program, variants};
 
 use crate::app::Ctx;
 use crate::run::{Model, RunStatus, RunView, now_ms, ready_engine, step};
@@ -49,7 +49,8 @@ pub struct Sample {
     pub seed: u64,
     /// Its decode, as the main view shows a run.
     pub run: RunView,
-    /// The completion as the sandbox runs it (the function's body, without what the model wrote after it).
+    /// What the sandbox runs: the prompt (holes filled) and the function's body, without what the model wrote
+    /// after it.
     pub program: String,
     /// The sandbox's verdict, once judged.
     pub outcome: Option<Outcome>,
@@ -59,6 +60,7 @@ pub struct Sample {
 #[derive(Clone, Debug)]
 pub struct SolveView {
     pub id: u64,
+    pub prompt: String,
     pub phase: SolvePhase,
     pub message: String,
     pub examples: Vec<Example>,
@@ -73,9 +75,10 @@ pub struct SolveView {
 }
 
 impl SolveView {
-    fn new(id: u64, examples: Vec<Example>, probes: usize, samples: Vec<Sample>) -> SolveView {
+    fn new(id: u64, prompt: String, examples: Vec<Example>, probes: usize, samples: Vec<Sample>) -> SolveView {
         SolveView {
             id,
+            prompt,
             phase: SolvePhase::Decoding,
             message: String::new(),
             examples,
@@ -90,7 +93,46 @@ impl SolveView {
 
     /// A Solve run that could not start, saying why.
     fn failed(id: u64, message: String) -> SolveView {
-        SolveView { phase: SolvePhase::Error, message, ..SolveView::new(id, Vec::new(), 0, Vec::new()) }
+        SolveView { phase: SolvePhase::Error, message, ..SolveView::new(id, String::new(), Vec::new(), 0, Vec::new()) }
+    }
+
+    /// The run as JSON, sample by sample with the fields of `unmask solve --json`'s samples (and the program the
+    /// sandbox ran), for the download button and the page's tests.
+    pub fn report(&self) -> serde_json::Value {
+        let choice = self.choice.clone().unwrap_or_default();
+        let samples: Vec<serde_json::Value> = self
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(index, x)| {
+                let o = x.outcome.clone().unwrap_or_default();
+                serde_json::json!({
+                    "index": index,
+                    "seed": x.seed,
+                    "completion": x.run.trace.as_ref().map(|t| t.completion.clone()),
+                    "program": x.program,
+                    "judged": x.outcome.is_some(),
+                    "parses": o.parses,
+                    "examples_passed": o.examples.iter().filter(|e| e.passed).count(),
+                    "examples_total": self.examples.len(),
+                    "error": o.error,
+                    "detail": o.detail,
+                    "cluster": choice.group_of.get(index).copied().flatten(),
+                    "steps": x.run.steps.len(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "prompt": self.prompt,
+            "phase": self.phase.id(),
+            "examples": self.examples.iter().map(|e| serde_json::json!({"call": e.call, "expected": e.expected})).collect::<Vec<_>>(),
+            "probes": self.probes,
+            "samples": samples,
+            "clusters": choice.groups,
+            "chosen": choice.chosen,
+            "decode_ms": self.decode_ms,
+            "judge_ms": self.judge_ms,
+        })
     }
 
     /// Samples that parsed / passed every example, among those judged so far.
@@ -174,7 +216,7 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
             outcome: None,
         })
         .collect();
-    ctx.solve.set(Some(SolveView::new(id, stated.clone(), probes.len(), samples)));
+    ctx.solve.set(Some(SolveView::new(id, settings.prompt.clone(), stated.clone(), probes.len(), samples)));
     ctx.run.set(RunView::starting(id, prompt_ids.len(), decodes[0].canvas().to_vec(), engine));
     if !ready_engine(&model, &live, ctx.run, ctx.notice).await {
         return;
@@ -226,9 +268,13 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
     let decode_ms = now_ms() - decode_started;
     for (i, decode) in decodes.into_iter().enumerate() {
         let decoded = decode.finish();
-        let range = decoded.completion_range(prompt_ids.len(), mask, |t| model.is_end(t));
-        let completion = model.tokenizer.decode(&decoded.tokens[range]).unwrap_or_default();
-        let program = function_only(&completion).to_owned();
+        let n = prompt_ids.len();
+        let range = decoded.completion_range(n, mask, |t| model.is_end(t));
+        let text = |tokens: &[u32]| model.tokenizer.decode(tokens).unwrap_or_default();
+        let completion = text(&decoded.tokens[range.clone()]);
+        // An infilling prompt runs with its holes filled.
+        let filled = if prompt_ids.contains(&mask) { text(&decoded.tokens[..n]) } else { settings.prompt.clone() };
+        let program = program(&filled, &text(&decoded.tokens[n..range.end]));
         let trace = decoded.into_trace(
             model.name.clone(),
             settings.prompt.clone(),
@@ -259,7 +305,7 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
     for i in 0..settings.samples as usize {
         let program =
             ctx.solve.with_untracked(|s| s.as_ref().map(|s| s.samples[i].program.clone())).unwrap_or_default();
-        let outcome = sandbox.run(&format!("{}{program}", settings.prompt), &stated, &probes, SAMPLE_LIMIT).await;
+        let outcome = sandbox.run(&program, &stated, &probes, SAMPLE_LIMIT).await;
         if !live() {
             return;
         }

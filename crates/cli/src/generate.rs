@@ -179,6 +179,19 @@ impl Loaded {
         let range = decoded.completion_range(self.prompt_ids.len(), mask, |t| self.end_tokens.contains(&t));
         Ok(self.model_dir.tokenizer.decode(&decoded.tokens[range])?)
     }
+
+    /// What the model wrote: the prompt as `decoded` left it (`prompt` itself, or with its holes filled when
+    /// it had any), and the answer after it, cut before its first end token.
+    pub(crate) fn prompt_and_answer(&self, prompt: &str, decoded: &Decoded) -> Result<(String, String)> {
+        let mask = self.model_dir.config.mask_token_id;
+        let n = self.prompt_ids.len();
+        let end = decoded.completion_range(n, mask, |t| self.end_tokens.contains(&t)).end;
+        let answer = self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?;
+        if !self.prompt_ids.contains(&mask) {
+            return Ok((prompt.to_owned(), answer));
+        }
+        Ok((self.model_dir.tokenizer.decode(&decoded.tokens[..n])?, answer))
+    }
 }
 
 /// The decoding settings a model directory recommends in `generation_config.json` (fields it leaves out keep

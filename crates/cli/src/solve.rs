@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use unmask_sampler::{BatchObserver, MAX_BATCH, SamplerConfig, generate_batch};
-use unmask_solve::{choose, entry_point, examples, function_only, variants};
+use unmask_solve::{choose, entry_point, examples, function_only, program, variants};
 
 use crate::backend::Backend;
 use crate::generate::{Loaded, SamplerArgs, recommended_decoding};
@@ -55,8 +55,11 @@ struct Sample {
     index: usize,
     seed: u64,
     completion: String,
-    /// The completion as run: cut before its first line at column 0 (code after the function).
+    /// The answer after the prompt as run: cut before its first line at column 0 (code after the function).
     ran: String,
+    /// For a prompt with holes: the prompt with this sample's tokens in them (run and printed before `ran`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filled_prompt: Option<String>,
     parses: bool,
     examples_passed: usize,
     examples_total: usize,
@@ -116,8 +119,10 @@ pub fn run(args: Args) -> Result<()> {
         for (decoded, seed) in decoded.iter().zip(group) {
             let index = samples.len();
             let completion = loaded.completion(decoded)?;
-            let ran = function_only(&completion).to_owned();
-            let outcome = sandbox.run(&format!("{prompt}{ran}"), &stated, &probes)?;
+            let (filled, answer) = loaded.prompt_and_answer(&prompt, decoded)?;
+            let ran = function_only(&answer).to_owned();
+            let outcome = sandbox.run(&program(&filled, &answer), &stated, &probes)?;
+            let filled_prompt = (filled != prompt).then_some(filled);
             let examples_passed = outcome.examples.iter().filter(|e| e.passed).count();
             eprintln!(
                 "[{}/{}] seed {seed}: {}",
@@ -133,6 +138,7 @@ pub fn run(args: Args) -> Result<()> {
                 seed: *seed,
                 completion,
                 ran,
+                filled_prompt,
                 parses: outcome.parses,
                 examples_passed,
                 examples_total: stated.len(),
@@ -178,8 +184,9 @@ pub fn run(args: Args) -> Result<()> {
         if n > 0 {
             println!("# ---- choice {} (sample {index})", n + 1);
         }
-        print!("{}", samples[index].ran);
-        if !samples[index].ran.ends_with('\n') {
+        let answer = format!("{}{}", samples[index].filled_prompt.as_deref().unwrap_or_default(), samples[index].ran);
+        print!("{answer}");
+        if !answer.ends_with('\n') {
             println!();
         }
     }

@@ -239,6 +239,48 @@ fn solve_samples_runs_the_examples_and_reports_every_sample() {
     );
 }
 
+/// An infilling prompt: the sandbox runs each sample's prompt with its holes filled, and the answer printed is
+/// that whole program.
+#[test]
+fn solve_fills_the_holes_of_an_infilling_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompt = dir.path().join("prompt.py");
+    let text = "def double(n):\n    \"\"\"Twice n.\n\n    >>> double(2)\n    4\n    \"\"\"\n    return n <|mask|> 2\n";
+    std::fs::write(&prompt, text).unwrap();
+    let json = dir.path().join("solve.json");
+    let model = fixture();
+    let output = unmask(&[
+        "solve",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt-file",
+        prompt.to_str().unwrap(),
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "0",
+        "--temperature",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let samples = report["samples"].as_array().unwrap();
+    for s in samples {
+        let filled = s["filled_prompt"].as_str().expect("a filled prompt for a prompt with holes");
+        assert!(filled.starts_with("def double(n):\n") && filled.contains("\n    return n "), "{filled:?}");
+        assert!(!filled.contains("<|mask|>"), "{filled:?}");
+        assert_eq!(s["ran"], "", "nothing after the prompt was asked for");
+        // The sandbox read the filled program: a syntax error is reported on the hole's line (7), if any.
+        if s["error"] == "syntax" {
+            assert!(s["detail"].as_str().unwrap().starts_with("line 7:"), "{}", s["detail"]);
+        }
+    }
+    let chosen = report["chosen"][0].as_u64().unwrap() as usize;
+    assert_eq!(String::from_utf8_lossy(&output.stdout), samples[chosen]["filled_prompt"].as_str().unwrap());
+}
+
 #[test]
 fn inspect_describes_the_model() {
     let output = unmask(&["inspect", fixture().to_str().unwrap()]);

@@ -57,6 +57,12 @@ pub fn closest(outcomes: &[Outcome]) -> Option<usize> {
         .or((!outcomes.is_empty()).then_some(0))
 }
 
+/// The program the sandbox runs for one sample: the prompt as the sample left it (its holes filled, for an
+/// infilling prompt) followed by the completion's function body ([`function_only`]).
+pub fn program(filled_prompt: &str, completion: &str) -> String {
+    format!("{filled_prompt}{}", function_only(completion))
+}
+
 /// The completion up to its first non-blank line that starts at column 0 (not a comment): the function body,
 /// without code the model wrote after it. This is what the sandbox runs.
 pub fn function_only(completion: &str) -> &str {
@@ -119,5 +125,6 @@ mod tests {
         assert_eq!(function_only("    return x\n\nprint(f(1))\n"), "    return x\n\n");
         assert_eq!(function_only("    return x\n# done\n    \n"), "    return x\n# done\n    \n");
         assert_eq!(function_only("x = 1\n"), "x = 1\n");
+        assert_eq!(program("def f(x):\n    return x + 1\n", "\nf(2)\n"), "def f(x):\n    return x + 1\n\n");
     }
 }

@@ -97,7 +97,7 @@ def main():
                 result.update(error="exception", detail=f"{example['call']} {got}"[:300])
         result["examples"].append({"passed": passed, "got": got[:300]})
         if not passed and result["error"] is None:
-            result.update(error="wrong_answer", detail=f"{example['call']} gave {got}, expected {example['expected']}"[:300])
+            result.update(error="wrong_answer", detail=f"{example['call']} gave {got or 'nothing'}, expected {example['expected']}"[:300])
     for call in job["probes"]:
         try:
             value, printed = run(call, dict(scope))

@@ -11,7 +11,7 @@ pub mod examples;
 pub mod job;
 pub mod variants;
 
-pub use choose::{Choice, choose, function_only};
+pub use choose::{Choice, choose, function_only, program};
 pub use cluster::{Cluster, clusters};
 pub use examples::{Example, Form, entry_point, examples};
 pub use variants::variants;

@@ -159,7 +159,7 @@ pub fn Controls() -> impl IntoView {
                     }
                 }>
                     <option value=Mode::Watch.id() selected=move || !solving()>"Watch one run"</option>
-                    <option value=Mode::Solve.id() selected=solving>"Solve: sample many, test, choose"</option>
+                    <option value=Mode::Solve.id() selected=solving>"Solve (sample, test, choose)"</option>
                 </select>
             </div>
             <div class="control" class:unused=move || !solving()>
@@ -174,7 +174,7 @@ pub fn Controls() -> impl IntoView {
                     }
                 />
                 <output for="samples">{move || ctx.settings.with(|s| s.samples)}</output>
-                <small>{move || if solving() { "decoded together; seeds seed … seed + n − 1" } else { "used in Solve mode" }}</small>
+                <small>{move || if solving() { "decoded together, seeds from Seed up; a higher temperature varies them more" } else { "used in Solve mode" }}</small>
             </div>
             <div class="control wide">
                 <label for="strategy">"Remasking strategy"</label>

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use unmask_solve::job::{ErrorKind, Outcome};
 
 use crate::app::Ctx;
+use crate::components::download::save_json;
 use crate::components::palette;
 use crate::solve::{Sample, SolvePhase, SolveView, open_sample};
 
@@ -23,6 +24,15 @@ pub fn SolvePanel() -> impl IntoView {
                     {move || ctx.solve.with(|s| s.as_ref().map(status))}
                 </div>
                 <p class="solve-examples">{move || ctx.solve.with(|s| s.as_ref().map(examples_line))}</p>
+                <button
+                    id="download-solve"
+                    disabled=move || ctx.solve.with(|s| s.as_ref().is_none_or(|s| s.phase != SolvePhase::Done))
+                    on:click=move |_| {
+                        if let Some(report) = ctx.solve.with_untracked(|s| s.as_ref().map(SolveView::report)) {
+                            save_json("unmask-solve.json", serde_json::to_string_pretty(&report).unwrap_or_default());
+                        }
+                    }
+                >"Download samples (JSON)"</button>
                 <div class="samples">{(0..n).map(|i| view! { <Card index=i/> }).collect_view()}</div>
             </section>
         })
@@ -52,7 +62,12 @@ fn status(s: &SolveView) -> String {
         SolvePhase::Done => {
             let Some(choice) = &s.choice else { return String::new() };
             let groups = match choice.groups.first() {
-                Some(largest) => format!(", {} behaviour groups (largest {})", choice.groups.len(), largest.len()),
+                Some(largest) => format!(
+                    ", {} behaviour group{} (largest {})",
+                    choice.groups.len(),
+                    if choice.groups.len() == 1 { "" } else { "s" },
+                    largest.len()
+                ),
                 None => String::new(),
             };
             let chosen = match choice.chosen.first() {

@@ -1,9 +1,9 @@
 //! The scrubber over the run's steps, play/pause and replay speed, and the trace download.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::app::Ctx;
+use crate::components::download::save_json;
 use crate::run::RunStatus;
 
 #[component]
@@ -79,23 +79,10 @@ pub fn Timeline() -> impl IntoView {
 
 /// Saves the finished run's trace, in the format `unmask generate --trace` writes.
 fn download_trace(ctx: Ctx) {
-    let Some(json) = ctx.run.with_untracked(|r| r.trace.as_ref().and_then(|t| serde_json::to_string_pretty(t).ok()))
-    else {
-        return;
-    };
-    let parts = js_sys::Array::of1(&json.into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    let document = web_sys::window().and_then(|w| w.document());
-    if let Some(a) = document.and_then(|d| d.create_element("a").ok()) {
-        let a: web_sys::HtmlAnchorElement = a.unchecked_into();
-        a.set_href(&url);
-        a.set_download("unmask-trace.json");
-        a.click();
+    if let Some(json) = ctx.run.with_untracked(|r| r.trace.as_ref().and_then(|t| serde_json::to_string_pretty(t).ok()))
+    {
+        save_json("unmask-trace.json", json);
     }
-    let _ = web_sys::Url::revoke_object_url(&url);
 }
 
 fn copy_link() {
