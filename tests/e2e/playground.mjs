@@ -279,7 +279,7 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   const report = JSON.parse(await page.evaluate(async () => (await import("./unmask-web.js")).solve_report()));
   check(report.samples.length === 8 && report.samples.every((s) => s.judged), "8 samples decoded and judged");
   check(new Set(report.samples.map((s) => s.program)).size > 1, "the samples differ (one seed each)");
-  const cards = await page.$$eval(".sample", (cs) => cs.map((c) => [c.dataset.verdict, c.dataset.group ?? null, c.classList.contains("chosen")]));
+  const cards = await page.$$eval(".samples .candidate", (cs) => cs.map((c) => [c.dataset.verdict, c.dataset.group ?? null, c.classList.contains("chosen")]));
   check(cards.length === 8 && cards.every(([v]) => v === "pass" || v === "fail"), `8 cards, each marked pass or fail (${cards.map((c) => c[0])})`);
   for (const [i, s] of report.samples.entries()) {
     const again = await page.evaluate(

@@ -122,7 +122,7 @@ fn Card(index: usize) -> impl IntoView {
     let opened = move || ctx.solve.with(|s| s.as_ref().is_some_and(|s| s.opened == index));
     view! {
         <button
-            class="sample"
+            class="candidate"
             class:chosen=chosen
             class:opened=opened
             data-verdict=verdict
@@ -130,7 +130,7 @@ fn Card(index: usize) -> impl IntoView {
             title="Open this sample in the main view"
             on:click=move |_| open_sample(ctx, index)
         >
-            <div class="sample-head">
+            <div class="candidate-head">
                 <span>{move || sample(&|x, _| format!("#{} · seed {}", index + 1, x.seed))}</span>
                 <span class="mark">{move || {
                     let mut mark = sample(&|x, s| mark(x.outcome.as_ref(), s));
