@@ -1,8 +1,10 @@
 // Grouped-query attention with an online softmax (flash-style): the seq × seq score matrix never exists in
-// memory. Query head h reads key/value head h / (heads / kv_heads). The mask is `block`: 0 lets every query
-// see every key (bidirectional), b > 0 lets query i see keys 0 .. (i / b + 1) · b (causal when b = 1,
-// block-causal otherwise); a workgroup reads keys only up to the last one its queries see. Only query rows
-// `first ..` are computed (the engine keeps earlier rows of causal models from the previous pass).
+// memory. Query head h reads key/value head h / (heads / kv_heads). The rows may hold several canvases stacked
+// one after another (a batch); a query sees keys of its own canvas only (`rows`), and within it the mask is
+// `block`: 0 lets every query see every key (bidirectional), b > 0 lets the query at position i see positions
+// 0 .. (i / b + 1) · b (causal when b = 1, block-causal otherwise). A workgroup reads keys only from the first
+// one its first query sees to the last one its last query sees. Only query rows `first ..` are computed (the
+// engine keeps earlier rows of causal models from the previous pass).
 //
 // q, k and v are read from one fused projection buffer `qkv` whose rows are [q heads | k heads | v heads]
 // (after RoPE). Two entry points:
@@ -32,7 +34,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// Per row: (position in its canvas, its canvas's first row, that canvas's length, 0).
+@group(0) @binding(2) var<storage, read> rows: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 // Queries per workgroup.
 override QUERIES: u32 = 64u;
@@ -47,12 +51,18 @@ const MAX_KEY_TILE: u32 = 64u;
 var<workgroup> k_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 var<workgroup> v_tile: array<vec4<f32>, KEY_TILE * HEAD_DIM / 4u>;
 
-// One past the last key query `query` sees.
+// The first key row `query` sees: its canvas's first row.
+fn key_start(query: u32) -> u32 {
+    return rows[query].y;
+}
+
+// One past the last key row `query` sees.
 fn key_end(query: u32) -> u32 {
+    let row = rows[query];
     if (p.block == 0u) {
-        return p.seq;
+        return row.y + row.z;
     }
-    return min((query / p.block + 1u) * p.block, p.seq);
+    return row.y + min((row.x / p.block + 1u) * p.block, row.z);
 }
 
 // Four consecutive floats of `qkv` from `at`.
@@ -65,10 +75,13 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     let quads = HEAD_DIM / 4u;
     let head = group.y;
     let kv_head = head / (p.heads / p.kv_heads);
-    let query = p.first + group.x * QUERIES + local.x;
+    let first_query = p.first + group.x * QUERIES;
+    let query = first_query + local.x;
     let in_range = query < p.seq;
-    let visible = key_end(query);
-    let key_stop = key_end(min(p.first + group.x * QUERIES + QUERIES - 1u, p.seq - 1u));
+    let visible_start = key_start(min(query, p.seq - 1u));
+    let visible = key_end(min(query, p.seq - 1u));
+    let key_begin = key_start(first_query);
+    let key_stop = key_end(min(first_query + QUERIES - 1u, p.seq - 1u));
     let k_column = (p.heads + kv_head) * HEAD_DIM;
     let v_column = (p.heads + p.kv_heads + kv_head) * HEAD_DIM;
 
@@ -85,7 +98,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     var running_sum = 0.0;
     var scores: array<f32, MAX_KEY_TILE>;
 
-    for (var k0 = 0u; k0 < key_stop; k0 += KEY_TILE) {
+    for (var k0 = key_begin; k0 < key_stop; k0 += KEY_TILE) {
         let keys = min(KEY_TILE, key_stop - k0);
         for (var i = local.x; i < KEY_TILE * quads; i += QUERIES) {
             let key = i / quads;
@@ -106,7 +119,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
                 for (var d = 0u; d < quads; d++) {
                     s += q[d] * k_tile[j * quads + d];
                 }
-                scores[j] = select(s.x + s.y + s.z + s.w, -3.0e38, k0 + j >= visible);
+                scores[j] = select(s.x + s.y + s.z + s.w, -3.0e38, k0 + j < visible_start || k0 + j >= visible);
                 tile_max = max(tile_max, scores[j]);
             }
             // Rescale what was accumulated under the old maximum once per tile, not once per key.
@@ -116,7 +129,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
                 acc[d] *= correction;
             }
             for (var j = 0u; j < keys; j++) {
-                let weight = select(exp(scores[j] - tile_max), 0.0, k0 + j >= visible);
+                let weight = select(exp(scores[j] - tile_max), 0.0, k0 + j < visible_start || k0 + j >= visible);
                 running_sum += weight;
                 for (var d = 0u; d < quads; d++) {
                     acc[d] += weight * v_tile[j * quads + d];
@@ -161,8 +174,10 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
     let quad = thread / 4u;
     let q0 = first_query + query_group * 4u;
     let last = p.seq - 1u;
+    let key_begin = key_start(min(first_query, last));
     let key_stop = key_end(min(first_query + QUERY_BLOCK - 1u, last));
     // The keys row `thread` sees (for the first QUERY_BLOCK invocations, which own one row each).
+    let visible_start = key_start(min(first_query + thread, last));
     let visible = key_end(min(first_query + thread, last));
     let q_at = vec4<u32>(min(q0, last), min(q0 + 1u, last), min(q0 + 2u, last), min(q0 + 3u, last)) * p.qkv_stride
         + head * HEAD_DIM;
@@ -174,7 +189,7 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
     var out2 = vec4<f32>(0.0);
     var out3 = vec4<f32>(0.0);
 
-    for (var k0 = 0u; k0 < key_stop; k0 += HEAD_DIM) {
+    for (var k0 = key_begin; k0 < key_stop; k0 += HEAD_DIM) {
         let keys = min(HEAD_DIM, key_stop - k0);
         // Scores of queries q0 .. q0 + 4 against keys k0 + 4·quad .. + 4.
         let key = k0 + quad * 4u;
@@ -217,12 +232,14 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
             let row = thread * HEAD_DIM;
             var tile_max = running_max;
             for (var j = 0u; j < keys; j++) {
-                tile_max = max(tile_max, select(block_scores[row + j], -3.0e38, k0 + j >= visible));
+                let hidden = k0 + j < visible_start || k0 + j >= visible;
+                tile_max = max(tile_max, select(block_scores[row + j], -3.0e38, hidden));
             }
             let factor = exp(running_max - tile_max);
             var sum = running_sum * factor;
             for (var j = 0u; j < keys; j++) {
-                let weight = select(exp(block_scores[row + j] - tile_max), 0.0, k0 + j >= visible);
+                let hidden = k0 + j < visible_start || k0 + j >= visible;
+                let weight = select(exp(block_scores[row + j] - tile_max), 0.0, hidden);
                 block_scores[row + j] = weight;
                 sum += weight;
             }

@@ -12,7 +12,7 @@
 struct Params {
     vocab: u32,
     rows: u32,
-    // Index of this dispatch's first row in `positions` and `out` (the host chunks rows).
+    // Index of this dispatch's first row in `row_keys` and `out` (the host chunks rows).
     first_row: u32,
     // 0: Dream's sampling (temperature, top-p, top-k); 1: LLaDA's Gumbel-max.
     draw: u32,
@@ -22,6 +22,12 @@ struct Params {
     // 0: probability of the token; 1: top-1 − top-2 margin; 2: Σ p ln(p + 1e-10); 3: uniform random.
     score: u32,
     mask_token: u32,
+}
+
+// What keys a row's randomness: its canvas position and its canvas's seed and step (the canvases of a batch
+// each have their own).
+struct RowKey {
+    position: u32,
     seed_lo: u32,
     seed_hi: u32,
     step: u32,
@@ -30,8 +36,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 // [rows, vocab], the rows of this dispatch only.
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
-// Canvas position of every row (keys the randomness).
-@group(0) @binding(2) var<storage, read> positions: array<u32>;
+@group(0) @binding(2) var<storage, read> row_keys: array<RowKey>;
 // Per row: token, score bits, then five (id, probability bits) pairs; id 0xffffffff when fewer than five
 // tokens have mass.
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
@@ -51,7 +56,7 @@ var<workgroup> ids: array<u32, WORKGROUP>;
 var<workgroup> found: atomic<u32>;
 
 var<private> row_base: u32;
-var<private> position: u32;
+var<private> row_key: RowKey;
 var<private> thread: u32;
 
 // ---- counter-based randomness (SAMPLING.md §2) ----
@@ -67,10 +72,10 @@ fn mix(value: u32) -> u32 {
 }
 
 fn random_bits(purpose: u32, lane: u32) -> u32 {
-    var h = mix(p.seed_lo ^ 0x9e3779b9u);
-    h = mix(h ^ p.seed_hi);
-    h = mix(h ^ p.step);
-    h = mix(h ^ position);
+    var h = mix(row_key.seed_lo ^ 0x9e3779b9u);
+    h = mix(h ^ row_key.seed_hi);
+    h = mix(h ^ row_key.step);
+    h = mix(h ^ row_key.position);
     h = mix(h ^ purpose);
     return mix(h ^ lane);
 }
@@ -344,7 +349,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     let row = group.x;
     thread = local.x;
     row_base = row * p.vocab;
-    position = positions[p.first_row + row];
+    row_key = row_keys[p.first_row + row];
     nucleus_key = 0u;
     nucleus_last_tie = NONE;
     top_k_key = 0u;

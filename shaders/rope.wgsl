@@ -1,6 +1,7 @@
 // Rotary position embedding, in place, Qwen2's "rotate half" layout: in each head, dimension i < d/2 pairs
 // with i + d/2 and rotates by position · theta^(−2i/d). Applied to the first `heads` heads of every row of
-// the fused qkv buffer (the q heads and then the k heads). The angles' cosines and sines come from a table
+// the fused qkv buffer (the q heads and then the k heads). A row's position is its place in its own canvas
+// (`rows`), so a batch of canvases stacked one after another rotates as each canvas alone. The angles' cosines and sines come from a table
 // the host computes once in f64, so the GPU and the CPU reference rotate by the same numbers.
 
 struct Params {
@@ -15,7 +16,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 // [position][i] as (cos, sin), i < head_dim / 2.
 @group(0) @binding(1) var<storage, read> table: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read_write> qkv: array<f32>;
+// Per row of the stacked canvases: (position in its canvas, its canvas's first row, that canvas's length, 0).
+@group(0) @binding(2) var<storage, read> rows: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
 
 override WORKGROUP: u32 = 64u;
 
@@ -28,9 +31,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     }
     let i = index % half;
     let head = (index / half) % p.heads;
-    let position = p.first + index / (half * p.heads);
-    let angle = table[position * half + i];
-    let at = position * p.row_stride + head * p.head_dim + i;
+    let row = p.first + index / (half * p.heads);
+    let angle = table[rows[row].x * half + i];
+    let at = row * p.row_stride + head * p.head_dim + i;
     let a = qkv[at];
     let b = qkv[at + half];
     qkv[at] = a * angle.x - b * angle.y;

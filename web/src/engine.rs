@@ -204,8 +204,8 @@ impl Engines {
         Ok(self.propose_batch(&[item]).await?.pop().expect("one canvas in, one out"))
     }
 
-    /// One step of several canvases, one list of proposals per item in item order; the CPU worker runs them
-    /// as one forward pass.
+    /// One step of several canvases, one list of proposals per item in item order; either engine runs them
+    /// as one forward pass over all their rows.
     pub async fn propose_batch(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, StepError> {
         let _counted = InFlight::new(&self.in_flight);
         match self.active.get() {
@@ -218,15 +218,7 @@ impl Engines {
                     device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
                     message: e.to_string(),
                 };
-                let mut answers = Vec::with_capacity(items.len());
-                for item in items {
-                    let proposals = gpu
-                        .model
-                        .propose_with_candidates(item.canvas, item.positions, &item.rule, item.key)
-                        .await
-                        .map_err(gpu_error)?;
-                    answers.push(proposals);
-                }
+                let answers = gpu.model.propose_batch_with_candidates(items).await.map_err(gpu_error)?;
                 Ok(answers)
             }
             EngineKind::Cpu => {

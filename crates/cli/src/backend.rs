@@ -19,14 +19,16 @@ pub enum Backend {
     Gpu,
 }
 
-/// The model loaded on `backend`. `quant` quantizes float weights while loading (fast and GPU engines; the
-/// reference runs a quantized file dequantized).
+/// The model loaded on `backend` for canvases of up to `max_len` tokens, decoded `batch` at a time. `quant`
+/// quantizes float weights while loading (fast and GPU engines; the reference runs a quantized file
+/// dequantized).
 pub fn load(
     backend: Backend,
     config: &ModelConfig,
     weights: &Weights,
     quant: Option<QuantScheme>,
     max_len: usize,
+    batch: usize,
 ) -> Result<Box<dyn Denoiser>> {
     Ok(match backend {
         Backend::Cpu => Box::new(CpuModel::load(config, weights)?),
@@ -36,7 +38,8 @@ pub fn load(
         }
         Backend::Gpu => {
             let gpu = Arc::new(pollster::block_on(Gpu::new())?);
-            let options = GpuOptions { quant, max_len, ..GpuOptions::default() };
+            // One pass holds the whole batch.
+            let options = GpuOptions { quant, max_len, batch_rows: Some(max_len * batch), ..GpuOptions::default() };
             let summary = gpu.summary();
             let model = pollster::block_on(GpuModel::load(gpu, config, weights, options))
                 .with_context(|| format!("loading the model on {}", summary.name))?;

@@ -165,7 +165,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut profile: Option<String> = None;
     let load_gpu = |engine: Engine, kv_cache: bool| -> Result<Option<GpuModel>> {
         let Some(gpu) = &gpu else { return Ok(None) };
-        let options = GpuOptions { quant: engine.quant(), max_len: longest, kv_cache, ..GpuOptions::default() };
+        // Rows for the batch table's largest batch in one pass.
+        let batch_rows = args.batch.iter().max().map(|b| b * args.seq.iter().min().expect("checked non-empty"));
+        let options =
+            GpuOptions { quant: engine.quant(), max_len: longest, kv_cache, batch_rows, ..GpuOptions::default() };
         Ok(Some(pollster::block_on(GpuModel::load(gpu.clone(), &config, &weights, options))?))
     };
     // Full passes: the same canvas again would be served from the cache of a causal model.

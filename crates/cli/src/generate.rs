@@ -119,7 +119,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires one of --prompt and --prompt-file"),
     };
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens)?;
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens, 1)?;
     let (tokenizer, mask) = (&loaded.model_dir.tokenizer, loaded.model_dir.config.mask_token_id);
     let prompt_len = loaded.prompt_ids.len();
     let mut view = StepView::new(tokenizer, mask, &loaded.end_tokens, prompt_len, args.show_steps, !args.quiet);
@@ -164,11 +164,18 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    pub(crate) fn open(model: &Path, backend: Backend, prompt: &str, max_new_tokens: u32) -> Result<Self> {
+    /// The model at `model` on `backend`, for `prompt` and `max_new_tokens` more, decoded `batch` at a time.
+    pub(crate) fn open(
+        model: &Path,
+        backend: Backend,
+        prompt: &str,
+        max_new_tokens: u32,
+        batch: usize,
+    ) -> Result<Self> {
         let model_dir = ModelDir::open(model)?;
         let prompt_ids = model_dir.tokenizer.encode(prompt)?;
         let canvas_len = prompt_ids.len() + max_new_tokens as usize;
-        let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, canvas_len)?;
+        let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, canvas_len, batch)?;
         let end_tokens = model_dir.config.end_token_ids();
         Ok(Loaded { model_dir, prompt_ids, engine, end_tokens })
     }

@@ -106,7 +106,8 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("{} examples from the docstring, {} derived inputs", stated.len(), probes.len());
     }
 
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens)?;
+    let batch = args.batch.min(args.samples as usize);
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens, batch)?;
     let first_seed = config.seed;
 
     let mut samples = Vec::new();

@@ -1,16 +1,18 @@
 //! The model on the device: weights uploaded once, activations allocated once for the longest canvas, and
 //! a fixed plan of dispatches per forward pass whose bind groups are built at load time. A denoising step
 //! writes the canvas and a few hundred bytes of parameters, records one command encoder, and reads back
-//! twelve words per masked position.
+//! twelve words per masked position. A batch of canvases runs as one pass over their rows stacked one after
+//! another (as many as fit the allocated rows): RoPE and attention read where each row sits in its own canvas,
+//! and every other kernel is row by row already.
 
 use std::sync::Arc;
 
 use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
-use unmask_sampler::{Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
+use unmask_sampler::{BatchItem, Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
-use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams, PARAM_BYTES, RuleParams};
+use crate::params::{ACCUMULATE, ADD_BIAS, CanvasRow, MatmulParams, PARAM_BYTES, RowKey, RuleParams};
 use crate::weights::{DecoderBuffers, Matrix};
 use crate::{Buffer, Gpu, GpuError};
 
@@ -22,6 +24,9 @@ pub struct GpuOptions {
     pub group_size: usize,
     /// The longest canvas the engine allocates for (capped by the model's context).
     pub max_len: usize,
+    /// Rows one forward pass holds, for batches: the canvases of a batch stack up to this many rows per pass
+    /// (more take several passes). `None`: `max_len`, one canvas of the longest length.
+    pub batch_rows: Option<usize>,
     /// Kernel variants; `None` picks what suits the adapter ([`KernelSet::for_adapter`]).
     pub kernels: Option<KernelSet>,
     /// Causal and block-causal models: keep every layer's q|k|v rows and the residual rows between steps and
@@ -36,6 +41,7 @@ impl Default for GpuOptions {
             quant: None,
             group_size: unmask_model::quant::DEFAULT_GROUP_SIZE,
             max_len: 1024,
+            batch_rows: None,
             kernels: None,
             kv_cache: true,
         }
@@ -54,7 +60,7 @@ struct Shape {
     first: u32,
     /// Rows whose logits are computed (the masked positions' logit rows).
     rows: u32,
-    /// The proposal kernel's rule and step key.
+    /// The proposal kernel's rule (the step keys are per row, in a buffer).
     rule: RuleParams,
 }
 
@@ -119,8 +125,12 @@ fn part(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_
 
 struct Activations {
     tokens: Buffer,
+    /// Per canvas row: where it sits in its own canvas ([`CanvasRow`]).
+    canvas_rows: Buffer,
+    /// The canvas rows whose logits are computed.
     rows: Buffer,
-    positions: Buffer,
+    /// Per logit row: what keys its randomness ([`RowKey`]).
+    row_keys: Buffer,
     out: Buffer,
     staging: Buffer,
     logits: Buffer,
@@ -139,6 +149,8 @@ pub struct GpuModel {
     gpu: Arc<Gpu>,
     config: ModelConfig,
     max_len: usize,
+    /// Rows one forward pass holds (at least `max_len`): the activations are allocated for this many.
+    rows: usize,
     /// Logit rows per head dispatch (the logits buffer holds this many rows).
     rows_per_chunk: usize,
     params: Buffer,
@@ -172,6 +184,7 @@ impl GpuModel {
             )));
         }
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
+        let rows = options.batch_rows.unwrap_or(max_len).max(max_len);
         let cached = options.kv_cache && c.attention.is_prefix_stable();
         let gpu_ref: &Gpu = &gpu;
         let set = options.kernels.unwrap_or_else(|| KernelSet::for_adapter(gpu_ref));
@@ -205,16 +218,16 @@ impl GpuModel {
                     "a vocabulary of {v} does not fit 64 logit rows in one binding"
                 )));
             }
-            fit.min(max_len.div_ceil(64) * 64)
+            fit.min(rows.div_ceil(64) * 64)
         };
-        let row_chunks = max_len.div_ceil(rows_per_chunk);
-        let s = max_len as u64;
+        let row_chunks = rows.div_ceil(rows_per_chunk);
+        let s = rows as u64;
         for (what, bytes) in
             [("the MLP activations", s * 2 * i as u64 * 4), ("the q/k/v activations", s * qkv_width as u64 * 4)]
         {
             if bytes > binding_limit {
                 return Err(GpuError::Unsupported(format!(
-                    "{what} of a {max_len}-token canvas ({bytes} bytes) exceed this device's largest binding ({binding_limit} bytes); use a shorter maximum length"
+                    "{what} of {rows} rows ({bytes} bytes) exceed this device's largest binding ({binding_limit} bytes); use a shorter maximum length or a smaller batch"
                 )));
             }
         }
@@ -232,8 +245,9 @@ impl GpuModel {
                 let rw = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
                 let activations = Activations {
                     tokens: buffer("tokens", s * 4, rw),
+                    canvas_rows: buffer("canvas rows", s * size_of::<CanvasRow>() as u64, rw),
                     rows: buffer("logit rows", s * 4, rw),
-                    positions: buffer("positions", s * 4, rw),
+                    row_keys: buffer("row keys", s * size_of::<RowKey>() as u64, rw),
                     out: buffer("proposals", s * OUT_WORDS as u64 * 4, rw),
                     staging: buffer(
                         "proposals readback",
@@ -401,7 +415,7 @@ impl GpuModel {
             body.push(planner.op(
                 "rope",
                 &k.rope,
-                &[whole(rope), whole(qkv)],
+                &[whole(rope), whole(&a.canvas_rows), whole(qkv)],
                 Box::new(move |shape| {
                     (shape.seq > shape.first)
                         .then(|| tiles.rope(shape.seq, shape.first, heads + kv_heads, head_dim, qkv32))
@@ -410,7 +424,7 @@ impl GpuModel {
             body.push(planner.op(
                 "attention",
                 &k.attention,
-                &[whole(qkv), whole(attended)],
+                &[whole(qkv), whole(&a.canvas_rows), whole(attended)],
                 Box::new(move |shape| {
                     (shape.seq > shape.first).then(|| {
                         tiles.attention(AttentionDispatch {
@@ -499,7 +513,7 @@ impl GpuModel {
             propose.push(planner.op(
                 "propose",
                 &k.propose,
-                &[whole(&a.logits), whole(&a.positions), whole(&a.out)],
+                &[whole(&a.logits), whole(&a.row_keys), whole(&a.out)],
                 Box::new(move |shape| {
                     let count = rows.count(shape);
                     (count > 0).then(|| tiles.propose(vocab, count, first, shape.rule))
@@ -512,6 +526,7 @@ impl GpuModel {
             gpu,
             config: c.clone(),
             max_len,
+            rows,
             rows_per_chunk,
             params,
             slot_bytes,
@@ -548,25 +563,6 @@ impl GpuModel {
         Ok(unmask_model::check_canvas(canvas, self.config.vocab_size, self.max_len)?)
     }
 
-    /// Checks a step's request, writes its inputs and parameters, and returns its shape.
-    fn prepare_step(
-        &self,
-        canvas: &[u32],
-        positions: &[u32],
-        rule: &ProposalRule,
-        key: StepKey,
-    ) -> Result<Shape, GpuError> {
-        self.gpu.check()?;
-        self.check_canvas(canvas)?;
-        unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
-        let logit_rows: Vec<u32> = positions.iter().map(|&q| self.config.logits_row(q as usize) as u32).collect();
-        let first = self.take_cache(canvas) as u32;
-        let shape =
-            Shape { seq: canvas.len() as u32, first, rows: positions.len() as u32, rule: rule_params(rule, key) };
-        self.prepare(canvas, &logit_rows, positions, &shape);
-        Ok(shape)
-    }
-
     /// The first row this step must compute: 0, or with the cache the first of the block where `canvas`
     /// departs from the canvas the buffers hold. Empties the cache until [`keep_cache`](Self::keep_cache) says
     /// the step completed, so a failed step never leaves rows that look reusable.
@@ -585,12 +581,13 @@ impl GpuModel {
     }
 
     /// Writes the inputs and every active op's parameters.
-    fn prepare(&self, canvas: &[u32], logit_rows: &[u32], positions: &[u32], shape: &Shape) {
+    fn prepare(&self, stack: &Stack, shape: &Shape) {
         let queue = &self.gpu.queue;
-        queue.write_buffer(&self.buffers.tokens, 0, bytemuck::cast_slice(canvas));
-        if !logit_rows.is_empty() {
-            queue.write_buffer(&self.buffers.rows, 0, bytemuck::cast_slice(logit_rows));
-            queue.write_buffer(&self.buffers.positions, 0, bytemuck::cast_slice(positions));
+        queue.write_buffer(&self.buffers.tokens, 0, bytemuck::cast_slice(&stack.tokens));
+        queue.write_buffer(&self.buffers.canvas_rows, 0, bytemuck::cast_slice(&stack.canvas_rows));
+        if !stack.logit_rows.is_empty() {
+            queue.write_buffer(&self.buffers.rows, 0, bytemuck::cast_slice(&stack.logit_rows));
+            queue.write_buffer(&self.buffers.row_keys, 0, bytemuck::cast_slice(&stack.row_keys));
         }
         let mut bytes = vec![0u8; self.slots * self.slot_bytes as usize];
         let all = self.body.iter().chain(self.head.iter().flatten()).chain(&self.propose);
@@ -622,11 +619,63 @@ impl GpuModel {
         rule: &ProposalRule,
         key: StepKey,
     ) -> Result<Vec<Scored>, GpuError> {
-        let canvas = &canvas[..self.config.rows_needed(positions, canvas.len())];
-        let shape = self.prepare_step(canvas, positions, rule, key)?;
-        if positions.is_empty() {
-            return Ok(Vec::new());
+        let item = BatchItem { canvas, positions, rule: *rule, key };
+        Ok(self.propose_batch_with_candidates(&[item]).await?.pop().expect("one canvas in, one out"))
+    }
+
+    /// [`propose_with_candidates`](Self::propose_with_candidates) for several canvases, one list per item in
+    /// item order. Consecutive items that share a rule and fit the allocated rows together run as one forward
+    /// pass; each item's answer is what it gets alone.
+    pub async fn propose_batch_with_candidates(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, GpuError> {
+        unmask_sampler::check_batch(items.len()).map_err(|e| GpuError::Model(e.to_string()))?;
+        self.gpu.check()?;
+        let mut canvases = Vec::with_capacity(items.len());
+        for item in items {
+            self.check_canvas(item.canvas)?;
+            unmask_model::check_positions(item.positions.iter().map(|&q| q as usize), item.canvas.len())?;
+            canvases.push(&item.canvas[..self.config.rows_needed(item.positions, item.canvas.len())]);
         }
+        let mut answers = Vec::with_capacity(items.len());
+        let mut start = 0;
+        while start < items.len() {
+            let mut end = start + 1;
+            let mut rows = canvases[start].len();
+            while end < items.len() && items[end].rule == items[start].rule && rows + canvases[end].len() <= self.rows {
+                rows += canvases[end].len();
+                end += 1;
+            }
+            answers.extend(self.pass(&items[start..end], &canvases[start..end]).await?);
+            start = end;
+        }
+        Ok(answers)
+    }
+
+    /// One forward pass over `canvases` (checked, together within the allocated rows, one rule) and the
+    /// proposals of each item's positions.
+    async fn pass(&self, items: &[BatchItem<'_>], canvases: &[&[u32]]) -> Result<Vec<Vec<Scored>>, GpuError> {
+        // The cache holds one canvas's rows: a canvas alone may reuse them, a batch computes every row.
+        let alone = canvases.len() == 1;
+        let first = if alone { self.take_cache(canvases[0]) } else { self.take_cache(&[]) } as u32;
+        let mut stack = Stack::default();
+        for (item, canvas) in items.iter().zip(canvases) {
+            let start = stack.tokens.len();
+            stack.tokens.extend_from_slice(canvas);
+            for &q in item.positions {
+                stack.logit_rows.push((start + self.config.logits_row(q as usize)) as u32);
+                stack.row_keys.push(row_key(q, item.key));
+            }
+        }
+        stack.canvas_rows = CanvasRow::stacked(canvases.iter().map(|c| c.len()));
+        let shape = Shape {
+            seq: stack.tokens.len() as u32,
+            first,
+            rows: stack.logit_rows.len() as u32,
+            rule: rule_params(&items[0].rule),
+        };
+        if stack.logit_rows.is_empty() {
+            return Ok(vec![Vec::new(); items.len()]);
+        }
+        self.prepare(&stack, &shape);
         let mut encoder =
             self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
         {
@@ -637,12 +686,22 @@ impl GpuModel {
                 Self::record(&mut pass, head.iter().chain(std::iter::once(propose)), &shape);
             }
         }
-        let bytes = (positions.len() * OUT_WORDS * 4) as u64;
+        let bytes = (stack.logit_rows.len() * OUT_WORDS * 4) as u64;
         encoder.copy_buffer_to_buffer(&self.buffers.out, 0, &self.buffers.staging, 0, bytes);
         self.gpu.queue.submit([encoder.finish()]);
         let raw = self.gpu.read(&self.buffers.staging, bytes).await?;
-        self.keep_cache(canvas);
-        Ok(decode_proposals(positions, bytemuck::cast_slice(&raw)))
+        if alone {
+            self.keep_cache(canvases[0]);
+        }
+        let mut words: &[u32] = bytemuck::cast_slice(&raw);
+        Ok(items
+            .iter()
+            .map(|item| {
+                let (mine, rest) = words.split_at(item.positions.len() * OUT_WORDS);
+                words = rest;
+                decode_proposals(item.positions, mine)
+            })
+            .collect())
     }
 
     /// Milliseconds per op label for one step, each dispatch submitted and waited for on its own, timed by
@@ -656,7 +715,13 @@ impl GpuModel {
         key: StepKey,
         now_ms: impl Fn() -> f64,
     ) -> Result<Vec<(&'static str, f64)>, GpuError> {
-        let shape = self.prepare_step(canvas, positions, rule, key)?;
+        self.gpu.check()?;
+        self.check_canvas(canvas)?;
+        unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
+        self.take_cache(&[]);
+        let stack = Stack::one(canvas, &self.config, positions, key);
+        let shape = Shape { seq: canvas.len() as u32, first: 0, rows: positions.len() as u32, rule: rule_params(rule) };
+        self.prepare(&stack, &shape);
         self.gpu.idle().await?;
         let mut totals: Vec<(&'static str, f64)> = Vec::new();
         let ops = self.body.iter().chain(self.head.iter().zip(&self.propose).flat_map(|(h, p)| h.iter().chain([p])));
@@ -689,7 +754,13 @@ impl GpuModel {
         self.take_cache(&[]);
         let shape =
             Shape { seq: tokens.len() as u32, first: 0, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
-        self.prepare(tokens, &rows, &rows, &shape);
+        let stack = Stack {
+            tokens: tokens.to_vec(),
+            canvas_rows: CanvasRow::stacked([tokens.len()]),
+            logit_rows: rows,
+            row_keys: vec![bytemuck::Zeroable::zeroed(); tokens.len()],
+        };
+        self.prepare(&stack, &shape);
         let total = (tokens.len() * v * 4) as u64;
         let readback = self.gpu.buffer(&wgpu::BufferDescriptor {
             label: Some("logits readback"),
@@ -745,8 +816,35 @@ pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<Scored> 
         .collect()
 }
 
-/// The proposal kernel's view of a rule and step key.
-pub(crate) fn rule_params(rule: &ProposalRule, key: StepKey) -> RuleParams {
+/// One forward pass's inputs: the canvases' tokens stacked one after another, where each row sits in its
+/// canvas, the rows whose logits are computed and what keys each one's randomness.
+#[derive(Default)]
+struct Stack {
+    tokens: Vec<u32>,
+    canvas_rows: Vec<CanvasRow>,
+    logit_rows: Vec<u32>,
+    row_keys: Vec<RowKey>,
+}
+
+impl Stack {
+    /// One canvas's step.
+    fn one(canvas: &[u32], config: &ModelConfig, positions: &[u32], key: StepKey) -> Stack {
+        Stack {
+            tokens: canvas.to_vec(),
+            canvas_rows: CanvasRow::stacked([canvas.len()]),
+            logit_rows: positions.iter().map(|&q| config.logits_row(q as usize) as u32).collect(),
+            row_keys: positions.iter().map(|&q| row_key(q, key)).collect(),
+        }
+    }
+}
+
+/// What keys the randomness of the proposal at canvas position `position` under step key `key`.
+pub(crate) fn row_key(position: u32, key: StepKey) -> RowKey {
+    RowKey { position, seed_lo: key.seed as u32, seed_hi: (key.seed >> 32) as u32, step: key.step }
+}
+
+/// The proposal kernel's view of a rule.
+pub(crate) fn rule_params(rule: &ProposalRule) -> RuleParams {
     let (draw, temperature, top_p, top_k) = match rule.draw {
         TokenDraw::Sample { temperature, top_p, top_k } => (0, temperature, top_p, top_k),
         TokenDraw::Gumbel { temperature } => (1, temperature, 1.0, 0),
@@ -757,15 +855,5 @@ pub(crate) fn rule_params(rule: &ProposalRule, key: StepKey) -> RuleParams {
         ScoreKind::NegEntropy => 2,
         ScoreKind::Random => 3,
     };
-    RuleParams {
-        draw,
-        temperature,
-        top_p,
-        top_k,
-        score,
-        mask_token: rule.mask_token,
-        seed_lo: key.seed as u32,
-        seed_hi: (key.seed >> 32) as u32,
-        step: key.step,
-    }
+    RuleParams { draw, temperature, top_p, top_k, score, mask_token: rule.mask_token }
 }

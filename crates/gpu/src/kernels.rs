@@ -214,12 +214,12 @@ impl Kernels {
                 &[Uniform, Read, Read, Read, Write],
                 &rows,
             ),
-            rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Write], &rows),
+            rope: Kernel::new(gpu, shaders::ROPE, &[Uniform, Read, Read, Write], &rows),
             attention: Kernel::with_entry(
                 gpu,
                 shaders::ATTENTION,
                 if tiles.attention_blocked { "main_blocked" } else { "main" },
-                &[Uniform, Read, Write],
+                &[Uniform, Read, Read, Write],
                 &[
                     ("QUERIES", tiles.attention_queries as f64),
                     ("KEY_TILE", tiles.attention_keys as f64),

@@ -72,6 +72,14 @@ impl unmask_sampler::Denoiser for GpuModel {
         Ok(proposals.into_iter().map(|p| p.proposal).collect())
     }
 
+    fn propose_batch(
+        &mut self,
+        items: &[unmask_sampler::BatchItem<'_>],
+    ) -> Result<Vec<Vec<unmask_sampler::Proposal>>, unmask_sampler::DenoiserError> {
+        let answers = pollster::block_on(self.propose_batch_with_candidates(items))?;
+        Ok(answers.into_iter().map(|one| one.into_iter().map(|p| p.proposal).collect()).collect())
+    }
+
     fn mask_token_id(&self) -> u32 {
         self.config().mask_token_id
     }

@@ -112,7 +112,7 @@ pub struct ProposeParams {
     pub rule: RuleParams,
 }
 
-/// propose.wgsl's rule and step key, from `draw` to `step`.
+/// propose.wgsl's rule, from `draw` to `mask_token` (the same for every row of a dispatch).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct RuleParams {
@@ -124,9 +124,40 @@ pub struct RuleParams {
     /// 0: probability; 1: top-1 − top-2 margin; 2: Σ p ln p; 3: uniform random.
     pub score: u32,
     pub mask_token: u32,
+}
+
+/// propose.wgsl's `RowKey`: what keys one row's randomness (its canvas position and its canvas's step key).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct RowKey {
+    pub position: u32,
     pub seed_lo: u32,
     pub seed_hi: u32,
     pub step: u32,
+}
+
+/// rope.wgsl's and attention.wgsl's `rows`: where one row of the stacked canvases sits in its own canvas.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct CanvasRow {
+    /// Its position in its canvas.
+    pub position: u32,
+    /// The row its canvas starts at, and that canvas's length.
+    pub start: u32,
+    pub len: u32,
+    pub unused: u32,
+}
+
+impl CanvasRow {
+    /// The rows of canvases of `lens` rows stacked one after another.
+    pub fn stacked(lens: impl IntoIterator<Item = usize>) -> Vec<CanvasRow> {
+        let mut rows = Vec::new();
+        for len in lens {
+            let start = rows.len() as u32;
+            rows.extend((0..len as u32).map(|position| CanvasRow { position, start, len: len as u32, unused: 0 }));
+        }
+        rows
+    }
 }
 
 #[cfg(test)]
@@ -138,8 +169,15 @@ mod tests {
         let words = slot(RmsNormParams { rows: 3, width: 64, eps: 1e-6, gather: 1, first: 2 });
         assert_eq!(words[..5], [3, 64, 1e-6f32.to_bits(), 1, 2]);
         assert!(words[5..].iter().all(|&w| w == 0));
-        let words =
-            slot(ProposeParams { vocab: 9, rows: 2, first_row: 1, rule: RuleParams { step: 7, ..Zeroable::zeroed() } });
-        assert_eq!((words[0], words[1], words[2], words[11]), (9, 2, 1, 7));
+        let rule = RuleParams { mask_token: 7, ..Zeroable::zeroed() };
+        let words = slot(ProposeParams { vocab: 9, rows: 2, first_row: 1, rule });
+        assert_eq!((words[0], words[1], words[2], words[8]), (9, 2, 1, 7));
+    }
+
+    #[test]
+    fn stacked_canvases_number_their_rows_from_their_own_start() {
+        let rows = CanvasRow::stacked([2, 3]);
+        let row = |position, start, len| CanvasRow { position, start, len, unused: 0 };
+        assert_eq!(rows, [row(0, 0, 2), row(1, 0, 2), row(0, 2, 3), row(1, 2, 3), row(2, 2, 3)]);
     }
 }

@@ -8,9 +8,9 @@ use unmask_model::quant::QuantTensor;
 use unmask_model::{AttentionKind, Stored};
 use unmask_sampler::{ProposalRule, Scored, StepKey};
 
-use crate::engine::{OUT_WORDS, decode_proposals, rule_params};
+use crate::engine::{OUT_WORDS, decode_proposals, row_key, rule_params};
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, Tiles, rope_table};
-use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams};
+use crate::params::{ACCUMULATE, ADD_BIAS, CanvasRow, MatmulParams, RowKey};
 use crate::weights::Matrix;
 use crate::{Buffer, Gpu, GpuError};
 
@@ -182,7 +182,8 @@ impl OpRunner {
         let table = rope_table(seq, head_dim, theta);
         let d = self.tiles().rope(seq as u32, 0, heads as u32, head_dim as u32, row_stride as u32);
         let table = self.buffer(bytemuck::cast_slice(&table));
-        self.run_f32(&self.kernels.rope, d, &[&table], x).await
+        let rows = self.buffer(bytemuck::cast_slice(&CanvasRow::stacked([seq])));
+        self.run_f32(&self.kernels.rope, d, &[&table, &rows], x).await
     }
 
     /// Attention under `kind`'s mask over a fused `[seq, (heads + 2 kv_heads) · head_dim]` buffer, for query
@@ -190,12 +191,27 @@ impl OpRunner {
     pub async fn attention(
         &self,
         qkv: &[f32],
-        (heads, kv_heads, head_dim): (usize, usize, usize),
+        dims: (usize, usize, usize),
         kind: AttentionKind,
         first: usize,
     ) -> Result<Vec<f32>, GpuError> {
+        let stride = (dims.0 + 2 * dims.1) * dims.2;
+        self.attention_stacked(qkv, dims, kind, first, &[qkv.len() / stride]).await
+    }
+
+    /// [`attention`](Self::attention) over canvases of `lens` rows stacked one after another in `qkv`: each
+    /// row attends within its own canvas.
+    pub async fn attention_stacked(
+        &self,
+        qkv: &[f32],
+        (heads, kv_heads, head_dim): (usize, usize, usize),
+        kind: AttentionKind,
+        first: usize,
+        lens: &[usize],
+    ) -> Result<Vec<f32>, GpuError> {
         let stride = (heads + 2 * kv_heads) * head_dim;
         let seq = qkv.len() / stride;
+        assert_eq!(lens.iter().sum::<usize>(), seq, "the canvases' lengths add up to the rows of qkv");
         let d = self.tiles().attention(AttentionDispatch {
             seq: seq as u32,
             first: first as u32,
@@ -207,7 +223,8 @@ impl OpRunner {
             out_stride: (heads * head_dim) as u32,
         });
         let qkv = self.buffer(bytemuck::cast_slice(qkv));
-        self.run_f32(&self.kernels.attention, d, &[&qkv], &vec![0.0; seq * heads * head_dim]).await
+        let rows = self.buffer(bytemuck::cast_slice(&CanvasRow::stacked(lens.iter().copied())));
+        self.run_f32(&self.kernels.attention, d, &[&qkv, &rows], &vec![0.0; seq * heads * head_dim]).await
     }
 
     /// SwiGLU of `[rows, 2 · width]` rows laid out `[gate | up]`.
@@ -227,10 +244,11 @@ impl OpRunner {
         key: StepKey,
     ) -> Result<Vec<Scored>, GpuError> {
         let vocab = (logits.len() / positions.len()) as u32;
-        let d = self.tiles().propose(vocab, positions.len() as u32, 0, rule_params(rule, key));
-        let (logits, rows) = (self.buffer(bytemuck::cast_slice(logits)), self.buffer(bytemuck::cast_slice(positions)));
+        let d = self.tiles().propose(vocab, positions.len() as u32, 0, rule_params(rule));
+        let keys: Vec<RowKey> = positions.iter().map(|&q| row_key(q, key)).collect();
+        let (logits, keys) = (self.buffer(bytemuck::cast_slice(logits)), self.buffer(bytemuck::cast_slice(&keys)));
         let out =
-            self.run(&self.kernels.propose, d, &[&logits, &rows], &vec![0u8; positions.len() * OUT_WORDS * 4]).await?;
+            self.run(&self.kernels.propose, d, &[&logits, &keys], &vec![0u8; positions.len() * OUT_WORDS * 4]).await?;
         Ok(decode_proposals(positions, bytemuck::cast_slice(&out)))
     }
 }

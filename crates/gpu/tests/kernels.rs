@@ -179,6 +179,34 @@ both! {
 }
 
 both! {
+    /// A batch: canvases of different lengths stacked in one buffer, each row attending within its own canvas
+    /// exactly as that canvas alone (lengths that end inside and across the kernels' query blocks).
+    async fn stacked_canvases_attend_within_themselves() {
+        let mut rng = Rng(11);
+        let (heads, kv_heads, head_dim) = (4, 2, 16);
+        let width = (heads + 2 * kv_heads) * head_dim;
+        let q_w = heads * head_dim;
+        let lens = [5, 1, 70, 16, 33];
+        let kinds = [AttentionKind::Bidirectional, AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 8 }];
+        let qkv = rng.uniform(lens.iter().sum::<usize>() * width, 2.0);
+        for kind in kinds {
+            for ops_gpu in runners(head_dim).await.iter() {
+                let stacked =
+                    ops_gpu.attention_stacked(&qkv, (heads, kv_heads, head_dim), kind, 0, &lens).await.unwrap();
+                let mut start = 0;
+                for (b, &len) in lens.iter().enumerate() {
+                    let own = &qkv[start * width..(start + len) * width];
+                    let alone = ops_gpu.attention(own, (heads, kv_heads, head_dim), kind, 0).await.unwrap();
+                    let got = &stacked[start * q_w..(start + len) * q_w];
+                    assert_close(got, &alone, 1e-6, 1e-6, &format!("attention {kind:?}, canvas {b} of {lens:?}"));
+                    start += len;
+                }
+            }
+        }
+    }
+}
+
+both! {
     async fn swiglu_matches() {
         for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(7);

@@ -8,6 +8,7 @@ use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions, KernelSet};
 use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::{Architecture, AttentionKind, ModelConfig, QuantScheme, Weights};
+use unmask_sampler::{BatchItem, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
 const KINDS: [AttentionKind; 3] =
     [AttentionKind::Bidirectional, AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }];
@@ -141,12 +142,69 @@ both! {
     }
 }
 
+both! {
+    /// One batched step over canvases of different lengths, positions, seeds and steps answers each canvas as
+    /// it is answered alone: on one pass, and when the canvases fill the engine's rows and split into passes.
+    async fn a_batched_step_answers_each_canvas_as_alone() {
+        for kind in [AttentionKind::Bidirectional, AttentionKind::BlockCausal { block_size: 4 }] {
+            let c = llama(kind);
+            let weights = Weights::random(&c, 21);
+            let mask = 255;
+            let rule = |temperature| ProposalRule {
+                draw: TokenDraw::Sample { temperature, top_p: 0.9, top_k: 0 },
+                score: ScoreKind::NegEntropy,
+                mask_token: mask,
+            };
+            let mut canvases: Vec<Vec<u32>> = [9, 23, 1, 40, 17].iter().map(|&n| tokens(n, 200)).collect();
+            for canvas in &mut canvases {
+                let n = canvas.len();
+                canvas[n / 2..].iter_mut().step_by(2).for_each(|t| *t = mask);
+            }
+            let positions: Vec<Vec<u32>> = canvases
+                .iter()
+                .map(|canvas| (0..canvas.len() as u32).filter(|&q| canvas[q as usize] == mask).collect())
+                .collect();
+            let items: Vec<BatchItem> = canvases
+                .iter()
+                .zip(&positions)
+                .enumerate()
+                .map(|(i, (canvas, positions))| BatchItem {
+                    canvas,
+                    positions,
+                    // The fourth canvas has a rule of its own: it cannot share the others' pass.
+                    rule: rule(if i == 3 { 0.0 } else { 0.8 }),
+                    key: StepKey { seed: 100 + i as u64, step: i as u32 },
+                })
+                .collect();
+            // 256 rows hold every canvas in one pass; 48 rows (the longest canvas) force several passes.
+            for batch_rows in [Some(256), None] {
+                let options = GpuOptions { max_len: 48, batch_rows, ..GpuOptions::default() };
+                let model = GpuModel::load(gpu().await, &c, &weights, options).await.unwrap();
+                let batched = model.propose_batch_with_candidates(&items).await.unwrap();
+                assert_eq!(batched.len(), items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let alone =
+                        model.propose_with_candidates(item.canvas, item.positions, &item.rule, item.key).await.unwrap();
+                    let what = format!("{kind:?}, {batch_rows:?} rows, canvas {i}");
+                    let picks = |s: &[Scored]| s.iter().map(|s| (s.proposal.position, s.proposal.token)).collect::<Vec<_>>();
+                    assert_eq!(picks(&batched[i]), picks(&alone), "{what}");
+                    for (b, a) in batched[i].iter().zip(&alone) {
+                        assert!((b.proposal.score - a.proposal.score).abs() < 1e-4, "{what}: {b:?} vs {a:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Whole decodes run the synchronous sampler, which blocks on each step: native only (the page drives the
 /// engine step by step instead).
 #[cfg(not(target_arch = "wasm32"))]
 mod decodes {
     use super::*;
-    use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
+    use unmask_sampler::{
+        Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate, generate_batch,
+    };
 
     fn decoding_configs() -> Vec<SamplerConfig> {
         let base = SamplerConfig { steps: 8, max_new_tokens: 16, block_length: 8, seed: 5, ..SamplerConfig::DEFAULT };
@@ -210,6 +268,40 @@ mod decodes {
         for kind in [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }] {
             let c = llama(kind);
             check_decodes(&c, &Weights::random(&c, 13), &tokens(7, c.vocab_size), &format!("llama {kind:?}"));
+        }
+    }
+
+    /// Sample *i* of a batched decode on the GPU is the decode of the same prompt and seed run alone, with
+    /// prompts and lengths that differ inside the batch.
+    #[test]
+    fn batched_decodes_equal_solo_decodes() {
+        for kind in KINDS {
+            let c = llama(kind);
+            let weights = Weights::random(&c, 17);
+            let mut gpu_model =
+                pollster::block_on(load_gpu(&c, &weights, None, KernelSet::for_adapter(&pollster::block_on(gpu()))));
+            let prompts: Vec<Vec<u32>> = [5, 11, 2].iter().map(|&n| tokens(n, c.vocab_size)).collect();
+            for algorithm in [Algorithm::Dream, Algorithm::Llada, Algorithm::Threshold] {
+                let configs: Vec<SamplerConfig> = (0..5)
+                    .map(|i| SamplerConfig {
+                        algorithm,
+                        max_new_tokens: 8 + 4 * i,
+                        steps: 8,
+                        block_length: 4,
+                        align_blocks: i % 2 == 0,
+                        temperature: 0.8,
+                        seed: i as u64,
+                        ..SamplerConfig::DEFAULT
+                    })
+                    .collect();
+                let samples: Vec<(&[u32], &SamplerConfig)> =
+                    configs.iter().enumerate().map(|(i, config)| (&prompts[i % prompts.len()][..], config)).collect();
+                let batched = generate_batch(&mut gpu_model, &samples, &mut Unobserved).unwrap();
+                for (i, (prompt, config)) in samples.iter().enumerate() {
+                    let alone = generate(&mut gpu_model, prompt, config, &mut Unobserved).unwrap();
+                    assert_same_decode(&batched[i], &alone, &format!("{kind:?} {algorithm:?}, sample {i}"));
+                }
+            }
         }
     }
 
