@@ -1,5 +1,5 @@
 """Re-runs the samples of an `unmask solve --json` report independently of the CLI's sandbox: `ast` decides
-whether prompt + completion parses and Python's own `doctest` runs the docstring's examples; every sample's
+whether the prompt (holes filled) + completion parses and Python's own `doctest` runs the docstring's examples; every sample's
 `parses` and `examples_passed` must agree.
 
     python3 tools/reference/solve_rerun.py solve.json
@@ -10,7 +10,8 @@ import ast, doctest, json, sys
 d = json.load(open(sys.argv[1]))
 agree = 0
 for s in d["samples"]:
-    src = d["prompt"] + s["ran"]
+    # An infilling prompt ran with its holes filled.
+    src = s.get("filled_prompt", d["prompt"]) + s["ran"]
     try:
         ast.parse(src); parses = True
     except SyntaxError:
@@ -21,7 +22,7 @@ for s in d["samples"]:
         try:
             exec(src, g)
             name = [n for n in g if not n.startswith("__")][-1]
-            t = doctest.DocTestFinder().find(g[name])[0]
+            t = doctest.DocTestFinder().find(g[name], globs=g)[0]
             r = doctest.DocTestRunner(verbose=False).run(t, out=lambda *_: None)
             passed = r.attempted - r.failed
         except Exception:
