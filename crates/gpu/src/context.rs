@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::GpuError;
+use crate::kernels::{KernelSet, Kernels};
 
 /// A wgpu device and queue with what the engine needs to know about them.
 pub struct Gpu {
@@ -12,6 +13,8 @@ pub struct Gpu {
     pub(crate) limits: wgpu::Limits,
     /// Set when the device is lost or reports an error nobody caught; every later call fails with it.
     failure: Arc<Mutex<Option<GpuError>>>,
+    /// Pipelines made on this device, by head size and kernel set (`Kernels::new`).
+    pub(crate) kernels: Mutex<Vec<(usize, KernelSet, Kernels)>>,
 }
 
 /// What the page's badge and `unmask bench` show about the device.
@@ -66,7 +69,7 @@ impl Gpu {
             };
             uncaught.lock().expect("failure slot").get_or_insert(error);
         }));
-        Ok(Self { device, queue, info, limits, failure })
+        Ok(Self { device, queue, info, limits, failure, kernels: Mutex::default() })
     }
 
     pub fn summary(&self) -> AdapterSummary {

@@ -19,6 +19,7 @@ pub(crate) enum Access {
 }
 
 /// One pipeline and the layout its bind groups follow.
+#[derive(Clone)]
 pub(crate) struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
@@ -162,6 +163,7 @@ impl Tiles {
 }
 
 /// Every pipeline the engine dispatches.
+#[derive(Clone)]
 pub(crate) struct Kernels {
     pub tiles: Tiles,
     /// Indexed by [`Scheme`].
@@ -175,7 +177,20 @@ pub(crate) struct Kernels {
 }
 
 impl Kernels {
+    /// The pipelines for `head_dim` and `set` on `gpu`, made the first time they are asked for and kept by
+    /// the device: every model loaded there shares them (making a pipeline is most of a load's time on a
+    /// software adapter).
     pub fn new(gpu: &Gpu, head_dim: usize, set: KernelSet) -> Self {
+        let mut made = gpu.kernels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, kernels)) = made.iter().find(|(d, s, _)| (*d, *s) == (head_dim, set)) {
+            return kernels.clone();
+        }
+        let kernels = Self::make(gpu, head_dim, set);
+        made.push((head_dim, set, kernels.clone()));
+        kernels
+    }
+
+    fn make(gpu: &Gpu, head_dim: usize, set: KernelSet) -> Self {
         use Access::{Read, Uniform, Write};
         let tiles = Tiles::for_limits(&gpu.limits, head_dim, set);
         let side = tiles.matmul_side as f64;
