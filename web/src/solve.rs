@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use unmask_sampler::{BatchItem, Decode, SamplerConfig};
+use unmask_model::TraceStep;
+use unmask_sampler::{BatchDecode, BatchItem, SamplerConfig, Scored};
 use unmask_solve::job::Outcome;
 use unmask_solve::{Choice, Example, choose, entry_point, examples, program, variants};
 
@@ -200,13 +201,14 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
         .map(|i| SamplerConfig { seed: base.seed.wrapping_add(i), ..base.clone() })
         .collect();
     let (mask, context) = (model.config.mask_token_id, model.config.max_position_embeddings);
-    let mut decodes =
-        match configs.iter().map(|c| Decode::new(&prompt_ids, c, mask, context)).collect::<Result<Vec<_>, _>>() {
-            Ok(decodes) => decodes,
-            Err(e) => return start_failed(e.to_string()),
-        };
+    let prompts: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&prompt_ids[..], c)).collect();
+    let mut batch = match BatchDecode::new(&prompts, mask, context) {
+        Ok(batch) => batch,
+        Err(e) => return start_failed(e.to_string()),
+    };
     let engine = model.engines.active();
-    let samples = decodes
+    let samples = batch
+        .decodes()
         .iter()
         .zip(&configs)
         .map(|(d, c)| Sample {
@@ -217,29 +219,17 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
         })
         .collect();
     ctx.solve.set(Some(SolveView::new(id, settings.prompt.clone(), stated.clone(), probes.len(), samples)));
-    ctx.run.set(RunView::starting(id, prompt_ids.len(), decodes[0].canvas().to_vec(), engine));
+    ctx.run.set(RunView::starting(id, prompt_ids.len(), batch.decodes()[0].canvas().to_vec(), engine));
     if !ready_engine(&model, &live, ctx.run, ctx.notice).await {
         return;
     }
 
     // Decode: each step, one forward pass over every sample still running.
     let decode_started = now_ms();
-    loop {
-        let requests: Vec<_> = decodes.iter().map(Decode::request).collect();
-        if requests.iter().all(Option::is_none) {
-            break;
-        }
+    while let Some(asking) = batch.request() {
         let started = now_ms();
-        let asking: Vec<usize> =
-            (0..decodes.len()).filter(|&i| requests[i].as_ref().is_some_and(|r| !r.positions.is_empty())).collect();
-        let items: Vec<BatchItem> = asking
-            .iter()
-            .map(|&i| {
-                let r = requests[i].as_ref().expect("asking");
-                BatchItem { canvas: decodes[i].canvas(), positions: &r.positions, rule: r.rule, key: r.key }
-            })
-            .collect();
-        let mut answers = if items.is_empty() {
+        let (who, items): (Vec<usize>, Vec<BatchItem>) = asking.into_iter().unzip();
+        let answers = if items.is_empty() {
             Vec::new()
         } else {
             match step(&model.engines, &items, &live, ctx.run, ctx.notice).await {
@@ -247,27 +237,29 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
                 Ok(None) => return,
                 Err(message) => return fail(message),
             }
+        };
+        let proposals = answers.iter().map(|one| one.iter().map(|s| s.proposal).collect()).collect();
+        let stepped = match batch.advance(proposals, now_ms() - started) {
+            Ok(stepped) => stepped,
+            Err(e) => return fail(e.to_string()),
+        };
+        // Each sample's proposals (none for one that asked for none), for its cells' candidates.
+        let mut scored: Vec<Vec<Scored>> = vec![Vec::new(); batch.decodes().len()];
+        for (i, one) in who.into_iter().zip(answers) {
+            scored[i] = one;
         }
-        .into_iter();
-        let millis = now_ms() - started;
-        let mut stepped = Vec::new();
-        for (i, request) in requests.iter().enumerate() {
-            let Some(request) = request else { continue };
-            let scored = if request.positions.is_empty() { Vec::new() } else { answers.next().expect("one per item") };
-            if let Err(e) = decodes[i].advance(scored.iter().map(|s| s.proposal).collect(), millis) {
-                return fail(format!("sample {}: {e}", i + 1));
-            }
-            stepped.push((i, decodes[i].steps().last().expect("a step was just recorded").clone(), scored));
-        }
-        publish_steps(ctx, stepped);
+        let steps = stepped.into_iter().map(|i| {
+            let step = batch.decodes()[i].steps().last().expect("a step was just recorded").clone();
+            (i, step, std::mem::take(&mut scored[i]))
+        });
+        publish_steps(ctx, steps.collect());
         gloo_timers::future::TimeoutFuture::new(0).await;
         if !live() {
             return;
         }
     }
     let decode_ms = now_ms() - decode_started;
-    for (i, decode) in decodes.into_iter().enumerate() {
-        let decoded = decode.finish();
+    for (i, decoded) in batch.finish().into_iter().enumerate() {
         let n = prompt_ids.len();
         let range = decoded.completion_range(n, mask, |t| model.is_end(t));
         let text = |tokens: &[u32]| model.tokenizer.decode(tokens).unwrap_or_default();
@@ -333,7 +325,7 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
 }
 
 /// Records one step of each sample that took it, and shows the opened sample's in the main view.
-fn publish_steps(ctx: Ctx, stepped: Vec<(usize, unmask_model::TraceStep, Vec<unmask_sampler::Scored>)>) {
+fn publish_steps(ctx: Ctx, stepped: Vec<(usize, TraceStep, Vec<Scored>)>) {
     let mut opened_run = None;
     ctx.solve.update(|s| {
         let Some(s) = s else { return };

@@ -2,6 +2,7 @@
 //! which positions the next step needs proposals for ([`Decode::request`]) and, given them, commits the step
 //! ([`Decode::advance`]). A blocking backend drives it through [`generate`]; the browser drives the same machine
 //! from an async loop, one awaited forward pass per step, so the algorithms exist once for every backend.
+//! [`BatchDecode`] steps several decodes together the same way ([`generate_batch`] and the page's Solve mode).
 
 use std::ops::{ControlFlow, Range};
 
@@ -135,42 +136,85 @@ pub fn generate_batch<D: Denoiser + ?Sized>(
     samples: &[(&[u32], &SamplerConfig)],
     observer: &mut dyn BatchObserver,
 ) -> Result<Vec<Decoded>, SamplerError> {
-    if samples.is_empty() || samples.len() > MAX_BATCH {
-        return Err(SamplerError::invalid("batch", samples.len(), format!("1 to {MAX_BATCH} samples")));
-    }
-    let (mask, context) = (backend.mask_token_id(), backend.max_len());
-    let mut decodes = samples
-        .iter()
-        .map(|(prompt, config)| Decode::new(prompt, config, mask, context))
-        .collect::<Result<Vec<_>, _>>()?;
-    loop {
-        let running: Vec<(usize, Request)> =
-            decodes.iter().enumerate().filter_map(|(i, d)| d.request().map(|r| (i, r))).collect();
-        if running.is_empty() {
-            break;
-        }
+    let mut batch = BatchDecode::new(samples, backend.mask_token_id(), backend.max_len())?;
+    while let Some(asking) = batch.request() {
         let started = observer.now_millis();
-        let asking: Vec<&(usize, Request)> = running.iter().filter(|(_, r)| !r.positions.is_empty()).collect();
-        let items: Vec<BatchItem> = asking
-            .iter()
-            .map(|(i, r)| BatchItem { canvas: decodes[*i].canvas(), positions: &r.positions, rule: r.rule, key: r.key })
-            .collect();
-        let mut answers = if items.is_empty() { Vec::new() } else { backend.propose_batch(&items)? };
-        if answers.len() != items.len() {
-            return Err(SamplerError::OutOfOrder("the backend answered a different number of canvases"));
-        }
+        let items: Vec<BatchItem> = asking.into_iter().map(|(_, item)| item).collect();
+        let answers = if items.is_empty() { Vec::new() } else { backend.propose_batch(&items)? };
         let millis = observer.now_millis() - started;
-        let mut answers = answers.drain(..);
-        for (i, request) in &running {
-            let proposals = if request.positions.is_empty() { Vec::new() } else { answers.next().expect("counted") };
-            decodes[*i].advance(proposals, millis)?;
-            let step = decodes[*i].steps().last().expect("a step was just recorded");
-            if observer.on_step(*i, decodes[*i].canvas(), step).is_break() {
+        for i in batch.advance(answers, millis)? {
+            let decode = &batch.decodes()[i];
+            if observer.on_step(i, decode.canvas(), decode.steps().last().expect("a step was just recorded")).is_break()
+            {
                 return Err(SamplerError::Cancelled);
             }
         }
     }
-    Ok(decodes.into_iter().map(Decode::finish).collect())
+    Ok(batch.finish())
+}
+
+/// Several [`Decode`]s stepped together, as a state machine like `Decode` itself: [`request`](Self::request)
+/// gives the canvases that need proposals this step (one batched forward pass), [`advance`](Self::advance)
+/// commits every running sample's step. [`generate_batch`] drives it on a blocking backend, the page from an
+/// async loop.
+pub struct BatchDecode {
+    decodes: Vec<Decode>,
+    /// Each sample's request for the step `request` last described (`None`: that sample is done).
+    pending: Vec<Option<Request>>,
+}
+
+impl BatchDecode {
+    /// One decode per entry of `samples` (its prompt and its settings); 1 to [`MAX_BATCH`] samples.
+    pub fn new(samples: &[(&[u32], &SamplerConfig)], mask: u32, context: usize) -> Result<Self, SamplerError> {
+        if samples.is_empty() || samples.len() > MAX_BATCH {
+            return Err(SamplerError::invalid("batch", samples.len(), format!("1 to {MAX_BATCH} samples")));
+        }
+        let decodes = samples
+            .iter()
+            .map(|(prompt, config)| Decode::new(prompt, config, mask, context))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(BatchDecode { decodes, pending: Vec::new() })
+    }
+
+    pub fn decodes(&self) -> &[Decode] {
+        &self.decodes
+    }
+
+    /// The next step: each sample that needs proposals for it, with its canvas, positions, rule and key, in
+    /// sample order (a running sample whose step commits nothing needs none); `None` once every sample is done.
+    pub fn request(&mut self) -> Option<Vec<(usize, BatchItem<'_>)>> {
+        self.pending = self.decodes.iter().map(Decode::request).collect();
+        if self.pending.iter().all(Option::is_none) {
+            return None;
+        }
+        let asking = self.pending.iter().enumerate().filter_map(|(i, request)| {
+            let r = request.as_ref().filter(|r| !r.positions.is_empty())?;
+            Some((i, BatchItem { canvas: self.decodes[i].canvas(), positions: &r.positions, rule: r.rule, key: r.key }))
+        });
+        Some(asking.collect())
+    }
+
+    /// Commits the step [`request`](Self::request) described: `answers` holds one list of proposals per item it
+    /// gave, in its order. Returns the samples that took the step (every one still running), in order.
+    pub fn advance(&mut self, answers: Vec<Vec<Proposal>>, millis: f64) -> Result<Vec<usize>, SamplerError> {
+        let asking = self.pending.iter().flatten().filter(|r| !r.positions.is_empty()).count();
+        if answers.len() != asking {
+            return Err(SamplerError::OutOfOrder("the backend answered a different number of canvases"));
+        }
+        let mut answers = answers.into_iter();
+        let mut stepped = Vec::new();
+        for (i, request) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            let Some(request) = request else { continue };
+            let proposals = if request.positions.is_empty() { Vec::new() } else { answers.next().expect("counted") };
+            self.decodes[i].advance(proposals, millis)?;
+            stepped.push(i);
+        }
+        Ok(stepped)
+    }
+
+    pub fn finish(self) -> Vec<Decoded> {
+        self.decodes.into_iter().map(Decode::finish).collect()
+    }
 }
 
 /// What the next step needs from a backend: proposals for `positions` (masked, increasing) under `rule`,

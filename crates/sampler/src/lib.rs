@@ -12,7 +12,8 @@ pub mod proposal;
 pub mod rng;
 
 pub use decode::{
-    BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch, initial_canvas,
+    BatchDecode, BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch,
+    initial_canvas,
 };
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
