@@ -563,6 +563,12 @@ impl GpuModel {
         Ok(unmask_model::check_canvas(canvas, self.config.vocab_size, self.max_len)?)
     }
 
+    /// Checks one step's request: its canvas, and positions on it.
+    fn check_item(&self, item: &BatchItem<'_>) -> Result<(), GpuError> {
+        self.check_canvas(item.canvas)?;
+        Ok(unmask_model::check_positions(item.positions.iter().map(|&q| q as usize), item.canvas.len())?)
+    }
+
     /// The first row this step must compute: 0, or with the cache the first of the block where `canvas`
     /// departs from the canvas the buffers hold. Empties the cache until [`keep_cache`](Self::keep_cache) says
     /// the step completed, so a failed step never leaves rows that look reusable.
@@ -631,8 +637,7 @@ impl GpuModel {
         self.gpu.check()?;
         let mut canvases = Vec::with_capacity(items.len());
         for item in items {
-            self.check_canvas(item.canvas)?;
-            unmask_model::check_positions(item.positions.iter().map(|&q| q as usize), item.canvas.len())?;
+            self.check_item(item)?;
             canvases.push(&item.canvas[..self.config.rows_needed(item.positions, item.canvas.len())]);
         }
         let mut answers = Vec::with_capacity(items.len());
@@ -656,16 +661,7 @@ impl GpuModel {
         // The cache holds one canvas's rows: a canvas alone may reuse them, a batch computes every row.
         let alone = canvases.len() == 1;
         let first = if alone { self.take_cache(canvases[0]) } else { self.take_cache(&[]) } as u32;
-        let mut stack = Stack::default();
-        for (item, canvas) in items.iter().zip(canvases) {
-            let start = stack.tokens.len();
-            stack.tokens.extend_from_slice(canvas);
-            for &q in item.positions {
-                stack.logit_rows.push((start + self.config.logits_row(q as usize)) as u32);
-                stack.row_keys.push(row_key(q, item.key));
-            }
-        }
-        stack.canvas_rows = CanvasRow::stacked(canvases.iter().map(|c| c.len()));
+        let stack = Stack::of(items, canvases, &self.config);
         let shape = Shape {
             seq: stack.tokens.len() as u32,
             first,
@@ -715,11 +711,11 @@ impl GpuModel {
         key: StepKey,
         now_ms: impl Fn() -> f64,
     ) -> Result<Vec<(&'static str, f64)>, GpuError> {
+        let item = BatchItem { canvas, positions, rule: *rule, key };
         self.gpu.check()?;
-        self.check_canvas(canvas)?;
-        unmask_model::check_positions(positions.iter().map(|&q| q as usize), canvas.len())?;
+        self.check_item(&item)?;
         self.take_cache(&[]);
-        let stack = Stack::one(canvas, &self.config, positions, key);
+        let stack = Stack::of(&[item], &[canvas], &self.config);
         let shape = Shape { seq: canvas.len() as u32, first: 0, rows: positions.len() as u32, rule: rule_params(rule) };
         self.prepare(&stack, &shape);
         self.gpu.idle().await?;
@@ -818,7 +814,6 @@ pub(crate) fn decode_proposals(positions: &[u32], words: &[u32]) -> Vec<Scored> 
 
 /// One forward pass's inputs: the canvases' tokens stacked one after another, where each row sits in its
 /// canvas, the rows whose logits are computed and what keys each one's randomness.
-#[derive(Default)]
 struct Stack {
     tokens: Vec<u32>,
     canvas_rows: Vec<CanvasRow>,
@@ -827,14 +822,23 @@ struct Stack {
 }
 
 impl Stack {
-    /// One canvas's step.
-    fn one(canvas: &[u32], config: &ModelConfig, positions: &[u32], key: StepKey) -> Stack {
-        Stack {
-            tokens: canvas.to_vec(),
-            canvas_rows: CanvasRow::stacked([canvas.len()]),
-            logit_rows: positions.iter().map(|&q| config.logits_row(q as usize) as u32).collect(),
-            row_keys: positions.iter().map(|&q| row_key(q, key)).collect(),
+    /// The steps of `items`, over their canvases as `canvases` cuts them, stacked in item order.
+    fn of(items: &[BatchItem<'_>], canvases: &[&[u32]], config: &ModelConfig) -> Stack {
+        let mut stack = Stack {
+            tokens: Vec::new(),
+            canvas_rows: CanvasRow::stacked(canvases.iter().map(|c| c.len())),
+            logit_rows: Vec::new(),
+            row_keys: Vec::new(),
+        };
+        for (item, canvas) in items.iter().zip(canvases) {
+            let start = stack.tokens.len();
+            stack.tokens.extend_from_slice(canvas);
+            for &q in item.positions {
+                stack.logit_rows.push((start + config.logits_row(q as usize)) as u32);
+                stack.row_keys.push(row_key(q, item.key));
+            }
         }
+        stack
     }
 }
 
