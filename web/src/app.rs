@@ -9,11 +9,12 @@ use leptos::task::spawn_local;
 use unmask_model::ModelDir;
 use unmask_sampler::initial_canvas;
 
+use crate::catalog::{Catalog, MODELS_BASE};
 use crate::components::{
     controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel, order_plot::OrderPlot,
     solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
-use crate::engine::{EngineKind, Engines, GpuProbe, decide};
+use crate::engine::{EngineKind, Engines, GpuProbe, decide, request_gpu};
 use crate::loader::{Progress, load_model};
 use crate::run::{Model, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
@@ -21,8 +22,6 @@ use crate::solve::{SolveView, solve};
 use crate::url;
 use crate::worker::WorkerEngine;
 
-/// Where the site build puts the shipped model, relative to the page.
-pub const MODEL_BASE: &str = "models/unmask-coder/";
 /// The worker's script, written by the site build beside the page.
 pub const WORKER_SCRIPT: &str = "./worker.js";
 thread_local! {
@@ -77,6 +76,10 @@ pub enum LoadStatus {
 #[derive(Clone, Copy)]
 pub struct Ctx {
     pub settings: RwSignal<Settings>,
+    /// What a link leaves out means these: the loaded model's recommended settings.
+    pub defaults: RwSignal<Settings>,
+    /// The models the site ships (once `models/index.json` is read).
+    pub catalog: RwSignal<Option<Catalog>>,
     /// Problems that did not stop the page (bad link values, cache trouble, an engine that failed).
     pub warnings: RwSignal<Vec<String>>,
     pub load: RwSignal<LoadStatus>,
@@ -108,9 +111,16 @@ pub struct Ctx {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (settings, link_warnings) = url::read_settings();
+    let (pairs, unreadable) = match url::read_pairs() {
+        Ok(pairs) => (pairs, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let (settings, mut link_warnings) = url::settings_from(Settings::default(), &pairs);
+    link_warnings.extend(unreadable);
     let ctx = Ctx {
         settings: RwSignal::new(settings),
+        defaults: RwSignal::new(Settings::default()),
+        catalog: RwSignal::new(None),
         warnings: RwSignal::new(link_warnings),
         load: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
         model: RwSignal::new_local(None),
@@ -131,7 +141,7 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ctx);
     PAGE_SOLVE.with(|s| s.set(Some(ctx.solve)));
-    spawn_local(start_up(ctx));
+    spawn_local(start_up(ctx, pairs));
     restart_on_change(ctx);
     follow_newest_step(ctx);
 
@@ -174,14 +184,33 @@ fn Warnings() -> impl IntoView {
     }
 }
 
-/// Downloads the model, starts the engines, measures one step on each and picks the faster.
-async fn start_up(ctx: Ctx) {
+/// Picks the model for the backend (or the link's), downloads it, applies its recommended settings under the
+/// link's, starts the engines, measures one step on each and picks the faster.
+async fn start_up(ctx: Ctx, link: Vec<(String, String)>) {
+    let catalog = match load_catalog().await {
+        Ok(catalog) => catalog,
+        Err(e) => return fail_load(ctx, e),
+    };
+    let choice = ctx.settings.get_untracked().backend;
+    let gpu = if choice == BackendChoice::Cpu {
+        None
+    } else {
+        ctx.load.set(LoadStatus::Starting("asking for a WebGPU adapter".into()));
+        Some(request_gpu().await)
+    };
+    let hardware_gpu = matches!(&gpu, Some(Ok(gpu)) if !gpu.summary().is_software);
+    let requested = ctx.settings.with_untracked(|s| s.model.clone());
+    let (entry, unknown) = catalog.pick(requested.as_deref(), hardware_gpu);
+    let entry = entry.clone();
+    ctx.warnings.update(|w| w.extend(unknown));
+    ctx.catalog.set(Some(catalog));
     let on_progress = move |p: Progress| ctx.load.set(LoadStatus::Downloading(p));
-    let files = match load_model(MODEL_BASE, &on_progress).await {
+    let files = match load_model(&entry.base(), &on_progress).await {
         Ok(files) => files,
         Err(e) => return fail_load(ctx, e),
     };
     ctx.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
+    apply_model_defaults(ctx, &entry.name, files.generation_json.as_deref(), &link);
     ctx.load.set(LoadStatus::Starting("reading the model".into()));
     let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), files.weights.clone())]) {
         Ok(w) => w,
@@ -201,7 +230,7 @@ async fn start_up(ctx: Ctx) {
             None
         }
     };
-    let engines = Engines::new(cpu);
+    let engines = Engines::new(cpu, gpu);
     let cpu_ok = engines.cpu.is_some();
     // The canvas of the run about to start: a step of the length that matters is what gets measured.
     let settings = ctx.settings.get_untracked();
@@ -252,7 +281,6 @@ async fn probe_gpu(
     dir: &ModelDir,
     canvas: &[u32],
 ) -> GpuProbe {
-    ctx.load.set(LoadStatus::Starting("asking for a WebGPU adapter".into()));
     let adapter = match engines.gpu_adapter().await {
         Ok(adapter) => adapter,
         Err(why) => return GpuProbe::Unavailable(why),
@@ -289,6 +317,39 @@ async fn measure_step(engines: &Engines, canvas: &[u32], mask: u32) -> Option<f6
     Some(now_ms() - started)
 }
 
+/// `models/index.json`, the models the site ships.
+async fn load_catalog() -> Result<Catalog, String> {
+    let url = format!("{MODELS_BASE}index.json");
+    let text = crate::loader::fetch_text(&url).await.map_err(|e| format!("cannot load the model list: {e}"))?;
+    Catalog::parse(&text).map_err(|e| format!("{url} is not a usable model list: {e}"))
+}
+
+/// The loaded model's recommended settings (its `generation_config.json`, if it has one) become the defaults,
+/// and the link is read again over them; settings the user changed while the model downloaded are kept.
+fn apply_model_defaults(ctx: Ctx, name: &str, generation_json: Option<&str>, link: &[(String, String)]) {
+    let recommended = generation_json.map(|text| {
+        serde_json::from_str::<unmask_sampler::SamplerConfig>(text)
+            .map_err(|e| e.to_string())
+            .and_then(|config| config.validate().map(|()| config).map_err(|e| e.to_string()))
+    });
+    let defaults = match recommended {
+        None => Settings::default(),
+        Some(Ok(config)) => Settings::recommended(&config),
+        Some(Err(e)) => {
+            ctx.warnings.update(|w| {
+                w.push(format!("{name}'s generation_config.json is not usable ({e}); using the page's defaults"))
+            });
+            Settings::default()
+        }
+    };
+    let untouched = ctx.settings.get_untracked() == url::settings_from(Settings::default(), link).0;
+    let mut settings =
+        if untouched { url::settings_from(defaults.clone(), link).0 } else { ctx.settings.get_untracked() };
+    settings.model = Some(name.to_owned());
+    ctx.defaults.set(defaults);
+    ctx.settings.set(settings);
+}
+
 fn fail_load(ctx: Ctx, message: String) {
     ctx.load.set(LoadStatus::Failed(message.clone()));
     ctx.run.set(RunView::idle(RunStatus::Error, message));
@@ -300,7 +361,7 @@ fn restart_on_change(ctx: Ctx) {
     Effect::new(move |previous: Option<Settings>| {
         let settings = ctx.settings.get();
         let Some(model) = ctx.model.get() else { return settings };
-        url::write_settings(&settings);
+        url::write_settings(&settings, &ctx.defaults.get_untracked());
         let id = ctx.current_run.get_untracked() + 1;
         ctx.current_run.set(id);
         let first = previous.is_none() || ctx.run.with_untracked(|r| r.id == 0);

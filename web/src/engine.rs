@@ -91,10 +91,26 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The browser's WebGPU adapter, or why there is none (in words for the page).
+pub async fn request_gpu() -> Result<Arc<Gpu>, String> {
+    let requested = if has_webgpu() { Gpu::new().await } else { Err(GpuError::NoAdapter(String::new())) };
+    requested.map(Arc::new).map_err(|e| match e {
+        GpuError::NoAdapter(_) => "this browser offers no WebGPU adapter".to_owned(),
+        other => other.to_string(),
+    })
+}
+
 impl Engines {
-    pub fn new(cpu: Option<WorkerEngine>) -> Engines {
+    /// The engines with the CPU worker (if it started) and the WebGPU adapter (if one was already requested:
+    /// `None` asks for it when first needed).
+    pub fn new(cpu: Option<WorkerEngine>, gpu: Option<Result<Arc<Gpu>, String>>) -> Engines {
+        let gpu = match gpu {
+            None => GpuSlot::NotTried,
+            Some(Ok(gpu)) => GpuSlot::Adapter(gpu),
+            Some(Err(why)) => GpuSlot::Unavailable(why),
+        };
         Engines {
-            gpu: RefCell::new(GpuSlot::NotTried),
+            gpu: RefCell::new(gpu),
             cpu,
             active: Cell::new(EngineKind::Cpu),
             reason: RefCell::default(),
@@ -118,18 +134,13 @@ impl Engines {
         if let Some(summary) = known {
             return Ok(summary);
         }
-        let requested = if has_webgpu() { Gpu::new().await } else { Err(GpuError::NoAdapter(String::new())) };
-        match requested {
+        match request_gpu().await {
             Ok(gpu) => {
                 let summary = gpu.summary();
-                *self.gpu.borrow_mut() = GpuSlot::Adapter(Arc::new(gpu));
+                *self.gpu.borrow_mut() = GpuSlot::Adapter(gpu);
                 Ok(summary)
             }
-            Err(e) => {
-                let why = match e {
-                    GpuError::NoAdapter(_) => "this browser offers no WebGPU adapter".to_owned(),
-                    other => other.to_string(),
-                };
+            Err(why) => {
                 *self.gpu.borrow_mut() = GpuSlot::Unavailable(why.clone());
                 Err(why)
             }

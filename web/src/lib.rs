@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod catalog;
 pub mod components;
 pub mod engine;
 pub mod loader;

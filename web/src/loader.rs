@@ -46,6 +46,8 @@ fn human_bytes(bytes: usize) -> String {
 
 /// The files a model needs.
 const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The file with a model's recommended decoding settings, which a model may leave out.
+const GENERATION_CONFIG: &str = "generation_config.json";
 
 impl Manifest {
     /// Parses `manifest.json` and checks what the page will allocate or fetch from it: the three files a model
@@ -98,6 +100,8 @@ pub struct ModelFiles {
     pub config_json: String,
     pub tokenizer_json: Vec<u8>,
     pub weights: Vec<u8>,
+    /// The model's recommended decoding settings, if it ships them.
+    pub generation_json: Option<String>,
     /// True when every file came from the cache.
     pub from_cache: bool,
     /// Things the user should know that did not stop the load (e.g. the cache is full).
@@ -108,10 +112,8 @@ pub struct ModelFiles {
 pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<ModelFiles, String> {
     let window = web_sys::window().ok_or("no window")?;
     let manifest_url = format!("{base}manifest.json");
-    let response = fetch(&manifest_url).await.map_err(|e| format!("cannot load the model: {e}"))?;
-    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
-    let manifest = Manifest::parse(&text.as_string().unwrap_or_default())
-        .map_err(|e| format!("{manifest_url} is not a usable model manifest: {e}"))?;
+    let text = fetch_text(&manifest_url).await.map_err(|e| format!("cannot load the model: {e}"))?;
+    let manifest = Manifest::parse(&text).map_err(|e| format!("{manifest_url} is not a usable model manifest: {e}"))?;
     let mut warnings = Vec::new();
     let mut cache = match open_cache(&window).await {
         Ok(cache) => Some(cache),
@@ -146,7 +148,11 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let config_json = String::from_utf8(take("config.json")?).map_err(|_| "config.json is not UTF-8".to_owned())?;
     let tokenizer_json = take("tokenizer.json")?;
     let weights = take("model.safetensors")?;
-    Ok(ModelFiles { manifest, config_json, tokenizer_json, weights, from_cache, warnings })
+    let generation_json = match take(GENERATION_CONFIG) {
+        Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| format!("{GENERATION_CONFIG} is not UTF-8"))?),
+        Err(_) => None,
+    };
+    Ok(ModelFiles { manifest, config_json, tokenizer_json, weights, generation_json, from_cache, warnings })
 }
 
 /// One file, from the cache when a checked copy is there, otherwise from the network (then cached).
@@ -233,6 +239,13 @@ async fn store(cache: &Cache, url: &str, sha256: &str, bytes: &[u8]) -> Result<(
 
 fn page_href() -> String {
     web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default()
+}
+
+/// The body of a small text file (a manifest, the model list).
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let response = fetch(url).await?;
+    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
+    Ok(text.as_string().unwrap_or_default())
 }
 
 async fn fetch(url: &str) -> Result<Response, String> {

@@ -46,6 +46,16 @@ impl Strategy {
         Strategy::ALL.into_iter().find(|s| s.id() == id)
     }
 
+    /// The strategy a sampler configuration describes (its algorithm and that algorithm's ranking rule).
+    pub fn of(config: &SamplerConfig) -> Strategy {
+        match config.algorithm {
+            Algorithm::Dream => Strategy::Dream(config.alg),
+            Algorithm::Llada => Strategy::Llada(config.remasking),
+            Algorithm::Threshold => Strategy::Threshold,
+            Algorithm::LeftToRight => Strategy::LeftToRight,
+        }
+    }
+
     /// One line for the select box.
     pub fn label(self) -> &'static str {
         match self {
@@ -163,6 +173,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Samples of a Solve run.
     pub samples: u32,
+    /// The model (a name from `models/index.json`); `None` until the page has picked one.
+    pub model: Option<String>,
 }
 
 /// Built-in prompts: Python signatures with docstrings, one with holes to infill.
@@ -200,11 +212,28 @@ impl Default for Settings {
             backend: BackendChoice::Auto,
             mode: Mode::Watch,
             samples: 8,
+            model: None,
         }
     }
 }
 
 impl Settings {
+    /// The page's defaults for a model that recommends `decoding` (its `generation_config.json`): its strategy
+    /// and parameters, with the page's seed. (The algorithm lives in `strategy`; [`Settings::run_config`]
+    /// writes it into the sampler configuration.)
+    pub fn recommended(decoding: &SamplerConfig) -> Settings {
+        let page = Settings::default();
+        let ps = &page.sampler;
+        let sampler = SamplerConfig {
+            algorithm: ps.algorithm,
+            alg: ps.alg,
+            remasking: ps.remasking,
+            seed: ps.seed,
+            ..decoding.clone()
+        };
+        Settings { strategy: Strategy::of(decoding), sampler, ..page }
+    }
+
     /// The sampler configuration a run uses: the strategy applied, and filters the algorithm does not
     /// support switched off (their sliders are disabled, not reset, so switching back restores them).
     pub fn run_config(&self) -> SamplerConfig {
@@ -222,9 +251,10 @@ impl Settings {
         c
     }
 
-    /// The URL query pairs, in a fixed order; values equal to the defaults are left out so links stay short.
-    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
-        let d = Settings::default();
+    /// The URL query pairs, in a fixed order; values equal to `defaults` (the model's, which the model's name
+    /// in the link selects) are left out so links stay short.
+    pub fn to_pairs(&self, defaults: &Settings) -> Vec<(&'static str, String)> {
+        let d = defaults;
         let (s, ds) = (&self.sampler, &d.sampler);
         let mut pairs = vec![("prompt", self.prompt.clone()), ("strategy", self.strategy.id().to_owned())];
         let mut put = |name: &'static str, value: String, default: String| {
@@ -240,17 +270,25 @@ impl Settings {
         put("alg_temp", s.alg_temp.to_string(), ds.alg_temp.to_string());
         put("block_length", s.block_length.to_string(), ds.block_length.to_string());
         put("threshold", s.threshold.to_string(), ds.threshold.to_string());
+        put("align_blocks", s.align_blocks.to_string(), ds.align_blocks.to_string());
         put("backend", self.backend.id().to_owned(), d.backend.id().to_owned());
         put("mode", self.mode.id().to_owned(), d.mode.id().to_owned());
         put("samples", self.samples.to_string(), d.samples.to_string());
         pairs.push(("seed", s.seed.to_string()));
+        if let Some(model) = &self.model {
+            pairs.push(("model", model.clone()));
+        }
         pairs
     }
 
-    /// Settings from URL query pairs: unknown names are ignored, missing ones take the defaults, and every
-    /// value that does not parse or is out of range keeps the default, with a warning for the page to show.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Settings, Vec<String>) {
-        let mut settings = Settings::default();
+    /// Settings from URL query pairs over `defaults`: unknown names are ignored, missing ones take the
+    /// defaults, and every value that does not parse or is out of range keeps the default, with a warning for
+    /// the page to show.
+    pub fn from_pairs<'a>(
+        defaults: Settings,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (Settings, Vec<String>) {
+        let mut settings = defaults;
         let mut warnings = Vec::new();
         for (name, value) in pairs {
             let s = &mut settings.sampler;
@@ -278,6 +316,17 @@ impl Settings {
                 "block_length" => parse_in(value, 1, MAX_STEPS).map(|v| s.block_length = v),
                 "threshold" => parse_in(value, 0.01, 1.0).map(|v| s.threshold = v),
                 "seed" => parse_in(value, 0, MAX_SEED).map(|v| s.seed = v),
+                "align_blocks" => match value {
+                    "true" | "false" => {
+                        s.align_blocks = value == "true";
+                        Ok(())
+                    }
+                    _ => Err(format!("{value:?} is not true or false; using the default")),
+                },
+                "model" => {
+                    settings.model = Some(value.to_owned());
+                    Ok(())
+                }
                 _ => Ok(()),
             };
             if let Err(message) = result {
@@ -306,9 +355,9 @@ where
 mod tests {
     use super::*;
 
-    fn round_trip(settings: &Settings) -> (Settings, Vec<String>) {
-        let pairs = settings.to_pairs();
-        Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+    fn round_trip(settings: &Settings, defaults: &Settings) -> (Settings, Vec<String>) {
+        let pairs = settings.to_pairs(defaults);
+        Settings::from_pairs(defaults.clone(), pairs.iter().map(|(k, v)| (*k, v.as_str())))
     }
 
     #[test]
@@ -325,31 +374,56 @@ mod tests {
                 alg_temp: 0.3,
                 block_length: 8,
                 threshold: 0.6,
+                align_blocks: true,
                 seed: MAX_SEED,
                 ..SamplerConfig::DEFAULT
             },
             backend: BackendChoice::Cpu,
             mode: Mode::Solve,
             samples: 32,
+            model: Some("unmask-coder".into()),
         };
-        assert_eq!(round_trip(&settings), (settings, vec![]));
-        assert_eq!(round_trip(&Settings::default()), (Settings::default(), vec![]));
+        let page = Settings::default();
+        assert_eq!(round_trip(&settings, &page), (settings.clone(), vec![]));
+        assert_eq!(round_trip(&page, &page), (page.clone(), vec![]));
+        // Against a model's own defaults: what equals them is left out, and read back from them.
+        let recommended = SamplerConfig {
+            algorithm: Algorithm::Llada,
+            remasking: Remasking::LowConfidence,
+            steps: 128,
+            max_new_tokens: 128,
+            block_length: 16,
+            align_blocks: true,
+            temperature: 0.0,
+            ..SamplerConfig::DEFAULT
+        };
+        let model = Settings::recommended(&recommended);
+        assert_eq!(model.strategy, Strategy::Llada(Remasking::LowConfidence));
+        assert_eq!(model.run_config().steps, 128);
+        assert!(model.to_pairs(&model).iter().all(|(name, _)| ["prompt", "strategy", "seed"].contains(name)));
+        assert_eq!(round_trip(&model, &model), (model.clone(), vec![]));
+        assert_eq!(round_trip(&page, &model), (page.clone(), vec![]));
+        assert_eq!(round_trip(&settings, &model), (settings, vec![]));
     }
 
     #[test]
     fn bad_link_values_fall_back_with_a_warning() {
-        let (settings, warnings) = Settings::from_pairs([
-            ("steps", "100000"),
-            ("temperature", "NaN"),
-            ("top_p", "abc"),
-            ("strategy", "magic"),
-            ("seed", "-1"),
-            ("unknown", "ignored"),
-            ("mode", "race"),
-            ("samples", "1000"),
-        ]);
+        let (settings, warnings) = Settings::from_pairs(
+            Settings::default(),
+            [
+                ("steps", "100000"),
+                ("temperature", "NaN"),
+                ("top_p", "abc"),
+                ("strategy", "magic"),
+                ("seed", "-1"),
+                ("unknown", "ignored"),
+                ("mode", "race"),
+                ("samples", "1000"),
+                ("align_blocks", "yes"),
+            ],
+        );
         assert_eq!(settings, Settings::default());
-        assert_eq!(warnings.len(), 7, "{warnings:?}");
+        assert_eq!(warnings.len(), 8, "{warnings:?}");
         assert!(warnings[0].contains("steps") && warnings[0].contains("outside 1–4096"), "{warnings:?}");
     }
 

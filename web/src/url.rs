@@ -2,13 +2,13 @@
 
 use crate::settings::Settings;
 
-/// The settings in the page's URL, and warnings about values that could not be used.
-pub fn read_settings() -> (Settings, Vec<String>) {
+/// The page URL's query as (name, value) pairs, for [`Settings::from_pairs`] (read again over the model's
+/// defaults once the model is known).
+pub fn read_pairs() -> Result<Vec<(String, String)>, String> {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-        return (Settings::default(), vec!["the link's parameters could not be read".into()]);
-    };
-    let pairs: Vec<(String, String)> = js_sys::try_iter(&params)
+    let params = web_sys::UrlSearchParams::new_with_str(&search)
+        .map_err(|_| "the link's parameters could not be read".to_owned())?;
+    let pairs = js_sys::try_iter(&params)
         .ok()
         .flatten()
         .into_iter()
@@ -18,27 +18,32 @@ pub fn read_settings() -> (Settings, Vec<String>) {
             Some((entry.get(0).as_string()?, entry.get(1).as_string()?))
         })
         .collect();
-    Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    Ok(pairs)
 }
 
-/// The query string for `settings` (with the leading `?`).
-pub fn query(settings: &Settings) -> String {
+/// `settings` read from `pairs` over `defaults`.
+pub fn settings_from(defaults: Settings, pairs: &[(String, String)]) -> (Settings, Vec<String>) {
+    Settings::from_pairs(defaults, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// The query string for `settings` (with the leading `?`), leaving out what equals `defaults`.
+pub fn query(settings: &Settings, defaults: &Settings) -> String {
     let params = web_sys::UrlSearchParams::new().expect("URLSearchParams exists");
-    for (name, value) in settings.to_pairs() {
+    for (name, value) in settings.to_pairs(defaults) {
         params.append(name, &value);
     }
     format!("?{}", String::from(params.to_string()))
 }
 
 /// Puts `settings` in the address bar, replacing the current history entry.
-pub fn write_settings(settings: &Settings) {
+pub fn write_settings(settings: &Settings, defaults: &Settings) {
     let Some(window) = web_sys::window() else { return };
     let path = window.location().pathname().unwrap_or_default();
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(
             &wasm_bindgen::JsValue::NULL,
             "",
-            Some(&format!("{path}{}", query(settings))),
+            Some(&format!("{path}{}", query(settings, defaults))),
         );
     }
 }

@@ -37,15 +37,17 @@ fn settings_survive_the_browsers_url_encoding() {
         backend: BackendChoice::Gpu,
         mode: Mode::Solve,
         samples: 12,
+        model: Some("unmask-coder".into()),
     };
-    let query = unmask_web::url::query(&settings);
+    let defaults = Settings::default();
+    let query = unmask_web::url::query(&settings, &defaults);
     let params = web_sys::UrlSearchParams::new_with_str(&query).unwrap();
     let pairs: Vec<(String, String)> = settings
-        .to_pairs()
+        .to_pairs(&defaults)
         .iter()
         .map(|(name, _)| (name.to_string(), params.get(name).expect("every pair is in the query")))
         .collect();
-    let (back, warnings) = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (back, warnings) = unmask_web::url::settings_from(defaults, &pairs);
     assert_eq!(warnings, Vec::<String>::new());
     assert_eq!(back, settings);
 }
@@ -120,7 +122,7 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
 #[wasm_bindgen_test]
 async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
     let dir = fixture();
-    let engines = Engines::new(None);
+    let engines = Engines::new(None, None);
     engines.load_gpu(&dir.config, &dir.weights).await.expect("WebGPU (--enable-unsafe-webgpu)");
     engines.set_active(EngineKind::Gpu, String::new());
     let prompt = dir.tokenizer.encode("def add(a, b):").unwrap();

@@ -56,7 +56,7 @@ fn url_settings() {
     let accepted = fuzz("url", &seeds, iterations(SHORT), |bytes| {
         let text = String::from_utf8_lossy(bytes);
         let pairs = text.split('&').map(|pair| pair.split_once('=').unwrap_or((pair, "")));
-        let (settings, _warnings) = Settings::from_pairs(pairs);
+        let (settings, _warnings) = Settings::from_pairs(Settings::default(), pairs);
         // Whatever the link says, the run it starts has valid settings.
         assert!(settings.run_config().validate().is_ok(), "{text}: invalid settings accepted");
         true

@@ -62,7 +62,8 @@ const BROWSER_TESTS: &[(&str, &str)] = &[
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRAIN_REQUIREMENTS: &str = "tools/train/requirements.txt";
 const BENCH_REQUIREMENTS: &str = "tools/bench/requirements.txt";
-const SHIPPED_MODEL: &str = "models/unmask-coder";
+/// The shipped models: each directory under it with a `config.json`.
+const MODELS_DIR: &str = "models";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -219,9 +220,11 @@ fn ci() -> Result<()> {
     let site = site::build_both()?;
     step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site))?;
     step("training pipeline smoke test", || run_training_script(&["tools/train/smoke_test.py"]))?;
-    step("shipped model reproduces its recorded evaluation subset", || {
-        run_training_script(&["tools/train/ship_check.py", "--model", SHIPPED_MODEL])
-    })?;
+    for model in site::shipped_models()? {
+        step(&format!("{} reproduces its recorded evaluation subset", model.display()), || {
+            run_training_script(&["tools/train/ship_check.py", "--model", path_str(&model)?])
+        })?;
+    }
     step("SmolLM2-135M (GGUF from PyPI) on every engine against the NumPy reference", smollm2::run_tests)?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

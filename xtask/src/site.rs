@@ -1,4 +1,4 @@
-//! The playground's site: the q8 copy of the shipped model with its manifest, the wasm module bound for the
+//! The playground's site: the shipped models as the page downloads them, with their manifests and index, the wasm module bound for the
 //! web, the page shell, and a small static file server for it.
 //!
 //! `index.html` carries Trunk's `data-trunk` directives; this build reads the same four (`rust`, `css`,
@@ -14,7 +14,7 @@ use unmask_model::ModelDir;
 use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
-use crate::{SHIPPED_MODEL, WASM_TARGET, path_str, run, step, target_dir};
+use crate::{MODELS_DIR, WASM_TARGET, path_str, run, step, target_dir};
 
 /// Where what the page downloads besides its code is written (index.html copies `models/` and `pyodide/` from
 /// here).
@@ -30,7 +30,7 @@ pub fn site_dir() -> PathBuf {
 /// What the page downloads besides its code: the model and the Pyodide runtime (`site-assets`, Trunk's
 /// pre-build hook).
 pub fn build_assets() -> Result<()> {
-    build_model()?;
+    build_models()?;
     copy_pyodide()
 }
 
@@ -55,60 +55,89 @@ fn copy_pyodide() -> Result<()> {
     Ok(())
 }
 
-/// The shipped model as the page downloads it: q8 weights (a quarter of the f32 size), config, tokenizer,
-/// and `manifest.json` with every file's size and SHA-256 (the page checks both before using a file).
-fn build_model() -> Result<()> {
-    let name = Path::new(SHIPPED_MODEL).file_name().and_then(|n| n.to_str()).context("model name")?;
-    let out = assets_root().join("models").join(name);
-    convert_to_q8(Path::new(SHIPPED_MODEL), &out)?;
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("config.json")).context("the converted config.json")?)?;
-    let mut files = Vec::new();
-    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-        let bytes = std::fs::read(out.join(file)).with_context(|| format!("reading the converted {file}"))?;
-        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        files.push(serde_json::json!({ "name": file, "bytes": bytes.len(), "sha256": sha256 }));
+/// Every shipped model as the page downloads it (`models/NAME/`), and `models/index.json` listing them for the
+/// page's picker. Each directory holds the weights (f32 models as q8, a quarter of the size; models shipped
+/// quantized as they are), config, tokenizer, recommended decoding, and `manifest.json` with every file's size
+/// and SHA-256 (the page checks both before using a file).
+fn build_models() -> Result<()> {
+    let root = assets_root().join("models");
+    if root.exists() {
+        // A model removed from `models/` must not linger on the page.
+        std::fs::remove_dir_all(&root).with_context(|| format!("clearing {}", root.display()))?;
     }
-    let manifest = serde_json::json!({
-        "name": name,
-        "quant": "q8",
-        "parameters": parameter_count(&config),
-        "files": files,
-    });
-    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
-    println!("  model for the page: {}", out.display());
-    Ok(())
+    let mut index = Vec::new();
+    for source in shipped_models()? {
+        let name = source.file_name().and_then(|n| n.to_str()).context("model name")?.to_owned();
+        let out = root.join(&name);
+        let (quant, parameters) = copy_for_page(&source, &out)?;
+        let mut files = Vec::new();
+        let mut bytes_total = 0;
+        for file in PAGE_FILES {
+            let Ok(bytes) = std::fs::read(out.join(file)) else { continue };
+            let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            bytes_total += bytes.len();
+            files.push(serde_json::json!({ "name": file, "bytes": bytes.len(), "sha256": sha256 }));
+        }
+        let manifest = serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "files": files });
+        std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+        println!("  model for the page: {} ({quant}, {:.1} MiB)", out.display(), bytes_total as f64 / (1 << 20) as f64);
+        index.push(serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "bytes": bytes_total }));
+    }
+    let index = serde_json::json!({ "models": index });
+    std::fs::write(root.join("index.json"), serde_json::to_string_pretty(&index)?).context("writing index.json")
 }
 
-/// Writes the q8 copy of the model in `source` (weights, config, tokenizer) into `out`. The library does the
-/// conversion, so building the page needs no CLI build (`unmask convert` is the same call plus a logit check).
-fn convert_to_q8(source: &Path, out: &Path) -> Result<()> {
+/// The files of a model the page downloads; `generation_config.json` is optional.
+const PAGE_FILES: [&str; 4] = ["config.json", "tokenizer.json", "model.safetensors", "generation_config.json"];
+
+/// The model directories under `models/` (those with a `config.json`), sorted by name.
+pub fn shipped_models() -> Result<Vec<PathBuf>> {
+    let mut models = Vec::new();
+    for entry in std::fs::read_dir(MODELS_DIR).with_context(|| format!("reading {MODELS_DIR}"))? {
+        let path = entry?.path();
+        if path.join("config.json").is_file() {
+            models.push(path);
+        }
+    }
+    models.sort();
+    if models.is_empty() {
+        bail!("no model under {MODELS_DIR} (a directory with a config.json)");
+    }
+    Ok(models)
+}
+
+/// Writes the page's copy of the model in `source` into `out` and returns how its weights are stored and its
+/// parameter count: f32 weights become q8 (the library converts, so building the page needs no CLI build),
+/// quantized ones are copied.
+fn copy_for_page(source: &Path, out: &Path) -> Result<(String, usize)> {
     let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
-    let format = WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: DEFAULT_GROUP_SIZE };
-    let bytes = convert_weights(&model.config, &model.weights, format)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(out.join("model.safetensors"), bytes).context("writing model.safetensors")?;
-    for file in ["config.json", "tokenizer.json"] {
-        std::fs::copy(source.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
+    let infos: Vec<_> = model.weights.names().into_iter().filter_map(|name| model.weights.info(name)).collect();
+    let parameters = infos.iter().map(|info| info.elements()).sum();
+    let quant = match infos.iter().find_map(|info| info.quantized) {
+        Some(scheme) => {
+            std::fs::copy(source.join("model.safetensors"), out.join("model.safetensors"))
+                .context("copying model.safetensors")?;
+            scheme.name().to_owned()
+        }
+        None => {
+            let format = WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: DEFAULT_GROUP_SIZE };
+            let bytes = convert_weights(&model.config, &model.weights, format)?;
+            std::fs::write(out.join("model.safetensors"), bytes).context("writing model.safetensors")?;
+            QuantScheme::Q8.name().to_owned()
+        }
+    };
+    for file in ["config.json", "tokenizer.json", "generation_config.json"] {
+        if source.join(file).exists() {
+            std::fs::copy(source.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
+        }
     }
-    Ok(())
-}
-
-/// Parameters of a Qwen2 config with tied embeddings (for the page's badge).
-fn parameter_count(config: &serde_json::Value) -> u64 {
-    let get = |key: &str| config[key].as_u64().unwrap_or(0);
-    let (hidden, layers, inter, vocab) =
-        (get("hidden_size"), get("num_hidden_layers"), get("intermediate_size"), get("vocab_size"));
-    let head_dim = get("head_dim").max(1);
-    let kv = get("num_key_value_heads") * head_dim;
-    let attention = hidden * hidden * 2 + hidden * kv * 2 + hidden + 2 * kv;
-    let mlp = 3 * hidden * inter;
-    vocab * hidden + layers * (attention + mlp + 2 * hidden) + hidden
+    Ok((quant, parameters))
 }
 
 /// Builds the whole site into `target/site`.
 pub fn build() -> Result<PathBuf> {
-    step("model files (q8 + manifest) and Pyodide for the page", build_assets)?;
+    step("model files (weights, manifests, index) and Pyodide for the page", build_assets)?;
     let site = site_dir();
     step("playground wasm (release)", || {
         run("cargo", &["build", "--locked", "--release", "--target", WASM_TARGET, "-p", "unmask-web"])?;

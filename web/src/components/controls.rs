@@ -147,6 +147,7 @@ pub fn Controls() -> impl IntoView {
             }
         })
         .collect_view();
+    let blocks_used = move || strategy().uses(Control::BlockLength);
     let seed_error = RwSignal::new(None::<String>);
     let solving = move || ctx.settings.with(|s| s.mode == Mode::Solve);
     view! {
@@ -189,6 +190,18 @@ pub fn Controls() -> impl IntoView {
                 </select>
             </div>
             {sliders}
+            <div class="control" class:unused=move || !blocks_used()>
+                <label for="align_blocks">"Align blocks"</label>
+                <input type="checkbox" id="align_blocks"
+                    disabled=move || !blocks_used()
+                    prop:checked=move || ctx.settings.with(|s| s.sampler.align_blocks)
+                    on:change=move |ev| {
+                        let checked = event_target_checked(&ev);
+                        ctx.settings.update(|s| s.sampler.align_blocks = checked);
+                    }
+                />
+                <small>{move || if blocks_used() { "blocks start at multiples of the block length from the canvas start, as a block-causal model was trained" } else { "used by the block strategies" }}</small>
+            </div>
             <div class="control">
                 <label for="seed">"Seed"</label>
                 <input type="number" id="seed" min="0" max=MAX_SEED.to_string() step="1"
@@ -226,7 +239,7 @@ pub fn Controls() -> impl IntoView {
             </div>
             <button id="reset" on:click=move |_| ctx.settings.update(|s| {
                 let prompt = std::mem::take(&mut s.prompt);
-                *s = Settings { prompt, mode: s.mode, ..Settings::default() };
+                *s = Settings { prompt, mode: s.mode, model: s.model.take(), ..ctx.defaults.get_untracked() };
             })>"Reset controls"</button>
         </div>
     }

@@ -1,8 +1,10 @@
-//! The model's name, size and download progress, and the badge saying which engine runs and why.
+//! The model's name, size and download progress, the picker among the shipped models, and the badge saying
+//! which engine runs and why.
 
 use leptos::prelude::*;
 
 use crate::app::{Ctx, LoadStatus};
+use crate::url;
 
 #[component]
 pub fn ModelPanel() -> impl IntoView {
@@ -39,7 +41,36 @@ pub fn ModelPanel() -> impl IntoView {
             }
         })
     };
-    view! { <section class="model-panel">{progress}{badge}</section> }
+    // Another model means other weights and other engines: the page loads again with the settings kept
+    // (those still at the old model's defaults take the new model's).
+    let switch_to = move |name: String| {
+        let mut settings = ctx.settings.get_untracked();
+        settings.model = Some(name);
+        let search = url::query(&settings, &ctx.defaults.get_untracked());
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().set_search(&search);
+        }
+    };
+    let picker = move || {
+        let catalog = ctx.catalog.get()?;
+        let current = ctx.settings.with(|s| s.model.clone());
+        let options = catalog
+            .models
+            .into_iter()
+            .map(|m| {
+                let label = format!("{} · {:.1} M parameters · {}", m.name, m.parameters as f64 / 1e6, mib(m.bytes));
+                let selected = current.as_deref() == Some(m.name.as_str());
+                view! { <option value=m.name selected=selected>{label}</option> }
+            })
+            .collect_view();
+        Some(view! {
+            <div class="control model-picker">
+                <label for="model">"Model"</label>
+                <select id="model" on:change=move |ev| switch_to(event_target_value(&ev))>{options}</select>
+            </div>
+        })
+    };
+    view! { <section class="model-panel">{progress}{picker}{badge}</section> }
 }
 
 fn mib(bytes: u64) -> String {

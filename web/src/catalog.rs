@@ -1,0 +1,122 @@
+//! `models/index.json`: the models the site ships, and which one the page loads.
+//!
+//! Each model suits one kind of backend: a large one is only usable where a hardware WebGPU adapter runs it,
+//! while the CPU worker (and a software adapter) needs the smallest. So with no model named in the link the
+//! page loads the largest model on hardware WebGPU and the smallest otherwise.
+
+use serde::Deserialize;
+
+/// Where the site build writes the models, relative to the page.
+pub const MODELS_BASE: &str = "models/";
+
+/// One shipped model, as the index lists it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct CatalogEntry {
+    pub name: String,
+    /// The weight format, e.g. "q8".
+    pub quant: String,
+    pub parameters: u64,
+    /// What the page downloads for it.
+    pub bytes: u64,
+}
+
+impl CatalogEntry {
+    /// The model's directory URL, ending in `/`.
+    pub fn base(&self) -> String {
+        format!("{MODELS_BASE}{}/", self.name)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Catalog {
+    pub models: Vec<CatalogEntry>,
+}
+
+impl Catalog {
+    /// Parses the index: at least one model, each named once by a plain directory name.
+    pub fn parse(text: &str) -> Result<Catalog, String> {
+        let catalog: Catalog = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if catalog.models.is_empty() {
+            return Err("it lists no model".into());
+        }
+        for (i, model) in catalog.models.iter().enumerate() {
+            let name = &model.name;
+            if name.is_empty()
+                || name.starts_with('.')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(format!("model name {name:?} is not a plain directory name"));
+            }
+            if catalog.models[..i].iter().any(|m| &m.name == name) {
+                return Err(format!("{name} is listed twice"));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// The model to load: the one the link names if the index has it (else a warning), otherwise the largest
+    /// where a hardware WebGPU adapter will run it and the smallest elsewhere.
+    pub fn pick(&self, requested: Option<&str>, hardware_gpu: bool) -> (&CatalogEntry, Option<String>) {
+        let by_size = |m: &&CatalogEntry| m.parameters;
+        let default =
+            if hardware_gpu { self.models.iter().max_by_key(by_size) } else { self.models.iter().min_by_key(by_size) };
+        let default = default.expect("parse checked that the index lists a model");
+        match requested {
+            None => (default, None),
+            Some(name) => match self.models.iter().find(|m| m.name == name) {
+                Some(model) => (model, None),
+                None => {
+                    let known = self.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ");
+                    (
+                        default,
+                        Some(format!("link parameter model: no model {name:?} here ({known}); using {}", default.name)),
+                    )
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::parse(
+            r#"{"models": [
+                {"name": "big", "quant": "q4", "parameters": 134000000, "bytes": 76000000},
+                {"name": "small", "quant": "q8", "parameters": 4000000, "bytes": 5000000}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_backend_picks_the_model_unless_the_link_names_one() {
+        let c = catalog();
+        assert_eq!(c.pick(None, true).0.name, "big");
+        assert_eq!(c.pick(None, false).0.name, "small");
+        assert_eq!(c.pick(Some("big"), false), (&c.models[0], None));
+        let (model, warning) = c.pick(Some("huge"), false);
+        assert_eq!(model.name, "small");
+        assert!(warning.unwrap().contains("no model \"huge\" here (big, small)"));
+        assert_eq!(c.models[1].base(), "models/small/");
+    }
+
+    #[test]
+    fn a_bad_index_is_an_error() {
+        for (text, why) in [
+            (r#"{"models": []}"#, "lists no model"),
+            (r#"{"models": [{"name": "../x", "quant": "q8", "parameters": 1, "bytes": 1}]}"#, "plain directory"),
+            (
+                r#"{"models": [{"name": "a", "quant": "q8", "parameters": 1, "bytes": 1},
+                               {"name": "a", "quant": "q8", "parameters": 1, "bytes": 1}]}"#,
+                "listed twice",
+            ),
+            ("<html>", "expected value"),
+        ] {
+            let error = Catalog::parse(text).unwrap_err();
+            assert!(error.contains(why), "{text}: {error}");
+        }
+    }
+}
