@@ -1,6 +1,6 @@
 // End-to-end test of the playground in Debian's Chromium: open the page, watch a run finish, check the
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
-// dragged slider), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
+// dragged slider, the model menu), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
 // full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
 // mode's sandbox (Pyodide in a worker) judging candidates, and a whole Solve run of 8 samples.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
@@ -111,6 +111,13 @@ const run = "?strategy=entropy&length=32&steps=16&seed=1";
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "without WebGPU the CPU worker runs");
   check((await decodedCells(page)).length === 32, "the CPU worker decoded all 32 cells");
+  // The Model menu lists what the site ships; the CPU worker got the smallest, and the link now names it.
+  const index = await (await page.request.get(new URL("models/index.json", base).href)).json();
+  const smallest = index.models.reduce((a, b) => (b.parameters < a.parameters ? b : a));
+  const offered = await page.$$eval("#model option", (options) => options.map((o) => o.value));
+  check(JSON.stringify(offered) === JSON.stringify(index.models.map((m) => m.name)), `the Model menu offers ${offered}`);
+  check((await page.inputValue("#model")) === smallest.name, `the CPU worker runs the smallest model (${smallest.name})`);
+  check(new URL(page.url()).searchParams.get("model") === smallest.name, "the link names the model");
   timings.cpu_worker_ms_per_step = await msPerStep(page);
   await page.screenshot({ path: join(shots, "4-cpu-worker.png"), fullPage: true });
   // A slider change, then a drag (ten values in a row): the run of the last value finishes, and the time

@@ -54,8 +54,11 @@ pub async fn bench_forward(
         "webgpu" => {
             let gpu = Gpu::new().await.map_err(|e| error(&e))?;
             let options = GpuOptions { quant, max_len: seq, kv_cache: false, ..GpuOptions::default() };
-            let model =
-                GpuModel::load(std::sync::Arc::new(gpu), &config, &weights, options).await.map_err(|e| error(&e))?;
+            // `GpuModel` shares its device through an `Arc` because native callers share it across threads; the
+            // browser has one thread, where the `Arc` is only a counted handle.
+            #[allow(clippy::arc_with_non_send_sync)]
+            let gpu = std::sync::Arc::new(gpu);
+            let model = GpuModel::load(gpu, &config, &weights, options).await.map_err(|e| error(&e))?;
             for run in 0..=iters {
                 let started = now();
                 model.propose_with_candidates(&canvas, &row, &rule, key).await.map_err(|e| error(&e))?;
