@@ -64,7 +64,7 @@ pub fn ModelPanel() -> impl IntoView {
             })
             .collect_view();
         Some(view! {
-            <div class="control model-picker">
+            <div class="model-picker">
                 <label for="model">"Model"</label>
                 <select id="model" on:change=move |ev| switch_to(event_target_value(&ev))>{options}</select>
             </div>
