@@ -73,7 +73,10 @@ fn build_models() -> Result<()> {
         let mut files = Vec::new();
         let mut bytes_total = 0;
         for file in PAGE_FILES {
-            let Ok(bytes) = std::fs::read(out.join(file)) else { continue };
+            if !out.join(file).exists() {
+                continue; // generation_config.json is optional; copy_for_page wrote the others
+            }
+            let bytes = std::fs::read(out.join(file)).with_context(|| format!("reading the page's {file}"))?;
             let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
             bytes_total += bytes.len();
             files.push(serde_json::json!({ "name": file, "bytes": bytes.len(), "sha256": sha256 }));
