@@ -18,7 +18,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 
-// As in matmul.wgsl: 0 f32, 1 q8, 2 q4.
+// As in matmul.wgsl: 0 f32, 1 q8, 2 q4, 3 q4a (one word per group: scale low, minimum high).
 override SCHEME: u32 = 0u;
 override WORKGROUP: u32 = 64u;
 
@@ -26,6 +26,10 @@ fn scale_of(row: u32, col: u32) -> f32 {
     let index = row * (p.width / p.group_size) + col / p.group_size;
     let pair = unpack2x16float(scales[index / 2u]);
     return select(pair.x, pair.y, (index & 1u) == 1u);
+}
+
+fn scale_and_min_of(row: u32, col: u32) -> vec2<f32> {
+    return unpack2x16float(scales[row * (p.width / p.group_size) + col / p.group_size]);
 }
 
 fn weight(row: u32, col: u32) -> f32 {
@@ -36,6 +40,11 @@ fn weight(row: u32, col: u32) -> f32 {
     if (SCHEME == 2u) {
         let word = w[(row * p.width + col) / 8u];
         return f32(i32(extractBits(word, (col % 8u) * 4u, 4u)) - 8) * scale_of(row, col);
+    }
+    if (SCHEME == 3u) {
+        let word = w[(row * p.width + col) / 8u];
+        let group = scale_and_min_of(row, col);
+        return f32(extractBits(word, (col % 8u) * 4u, 4u)) * group.x + group.y;
     }
     return bitcast<f32>(w[row * p.width + col]);
 }

@@ -1,10 +1,11 @@
 // y[m, y_offset + n] (+)= x[m, :] · w[n, :] (+ bias[y_offset + n])
 //
 // The linear layer of every projection and of the head. `w` is `[n, k]` (PyTorch's Linear layout) in one of
-// three formats chosen by the SCHEME override: f32 bit patterns, or 8-/4-bit symmetric group quantization
+// four formats chosen by the SCHEME override: f32 bit patterns, or 8-/4-bit group quantization
 // (`crates/model/src/quant.rs` is the normative definition): levels packed into u32 words, one f16 scale
-// per group of `group_size` columns, two scales per u32 word. Weights are dequantized in registers while a
-// tile is staged in workgroup memory; no f16 arithmetic is needed (`unpack2x16float` only).
+// per group of `group_size` columns, two scales per u32 word; for q4a one word per group holds the scale (low
+// half) and the minimum (high half). Weights are dequantized in registers while a tile is staged in workgroup
+// memory; no f16 arithmetic is needed (`unpack2x16float` only).
 //
 // Two entry points. `main` (GPUs): a workgroup computes a (4·WG_M) × (4·WG_N) block of y, each invocation a
 // 4 × 4 sub-block, staging tiles of x and w in workgroup memory. `main_direct` (software adapters: SwiftShader,
@@ -34,7 +35,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-// 0: f32, 1: q8, 2: q4.
+// 0: f32, 1: q8, 2: q4, 3: q4a.
 override SCHEME: u32 = 0u;
 // Invocations along n and m; each computes 4 × 4 outputs, so a tile is (4·WG_N) × (4·WG_M).
 override WG_N: u32 = 16u;
@@ -49,10 +50,14 @@ const FLAG_ACCUMULATE: u32 = 2u;
 var<workgroup> x_tile: array<vec4<f32>, WG_M * TILE_K>;
 var<workgroup> w_tile: array<vec4<f32>, WG_N * TILE_K>;
 
-fn scale_of(row: u32, col: u32) -> f32 {
+// The (scale, minimum) of the group holding w[row, col]; the minimum is 0 but for q4a.
+fn group_of(row: u32, col: u32) -> vec2<f32> {
     let index = row * (p.k / p.group_size) + col / p.group_size;
+    if (SCHEME == 3u) {
+        return unpack2x16float(scales[index]);
+    }
     let pair = unpack2x16float(scales[index / 2u]);
-    return select(pair.x, pair.y, (index & 1u) == 1u);
+    return vec2<f32>(select(pair.x, pair.y, (index & 1u) == 1u), 0.0);
 }
 
 // Four consecutive weights w[row, col .. col + 4], zero outside w; `col` is a multiple of 4.
@@ -60,27 +65,31 @@ fn weight_quad(row: u32, col: u32) -> vec4<f32> {
     if (row >= p.n || col >= p.k) {
         return vec4<f32>(0.0);
     }
-    var scale = 1.0;
+    var group = vec2<f32>(1.0, 0.0);
     if (SCHEME != 0u) {
-        scale = scale_of(row, col);
+        group = group_of(row, col);
     }
-    return dequantize_quad(row, col, scale);
+    return dequantize_quad(row, col, group);
 }
 
-// w[row, col .. col + 4] with the group's `scale` given (ignored for f32), no bounds test.
-fn dequantize_quad(row: u32, col: u32, scale: f32) -> vec4<f32> {
+// w[row, col .. col + 4] with the group's (scale, minimum) given (ignored for f32), no bounds test.
+fn dequantize_quad(row: u32, col: u32, group: vec2<f32>) -> vec4<f32> {
     if (SCHEME == 1u) {
         // Each byte shifted to the top, then arithmetic-shifted down: sign-extended with constant shifts,
         // which an emulator does in two vector instructions (a general extractBits costs more).
         let word = i32(w[(row * p.k + col) / 4u]);
         let levels = vec4<i32>(word << 24u, word << 16u, word << 8u, word) >> vec4<u32>(24u);
-        return vec4<f32>(levels) * scale;
+        return vec4<f32>(levels) * group.x;
     }
-    if (SCHEME == 2u) {
+    if (SCHEME >= 2u) {
         let word = w[(row * p.k + col) / 8u] >> ((col & 4u) * 4u);
         let nibbles = (vec4<u32>(word) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+        if (SCHEME == 3u) {
+            // The product is exact, so a fused multiply-add rounds the same as the CPU's product then sum.
+            return vec4<f32>(nibbles) * group.x + group.y;
+        }
         let levels = vec4<i32>(nibbles) - vec4<i32>(8);
-        return vec4<f32>(levels) * scale;
+        return vec4<f32>(levels) * group.x;
     }
     let at = row * p.k + col;
     return bitcast<vec4<f32>>(vec4<u32>(w[at], w[at + 1u], w[at + 2u], w[at + 3u]));
@@ -188,17 +197,18 @@ fn main_direct(@builtin(global_invocation_id) id: vec3<u32>) {
     // f32 weights have no groups: one span of all of k.
     let span = select(p.k, p.group_size, SCHEME != 0u);
     for (var g0 = 0u; g0 < p.k; g0 += span) {
-        var s = Scales(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0);
+        let one = vec2<f32>(1.0, 0.0);
+        var s = Groups(one, one, one, one, one, one, one, one);
         if (SCHEME != 0u) {
-            s = Scales(
-                scale_of(rows.r0, g0),
-                scale_of(rows.r1, g0),
-                scale_of(rows.r2, g0),
-                scale_of(rows.r3, g0),
-                scale_of(rows.r4, g0),
-                scale_of(rows.r5, g0),
-                scale_of(rows.r6, g0),
-                scale_of(rows.r7, g0),
+            s = Groups(
+                group_of(rows.r0, g0),
+                group_of(rows.r1, g0),
+                group_of(rows.r2, g0),
+                group_of(rows.r3, g0),
+                group_of(rows.r4, g0),
+                group_of(rows.r5, g0),
+                group_of(rows.r6, g0),
+                group_of(rows.r7, g0),
             );
         }
         for (var k0 = g0; k0 < g0 + span; k0 += 4u) {
@@ -257,16 +267,16 @@ struct Rows {
     r7: u32,
 }
 
-// The group scales of eight weight rows.
-struct Scales {
-    s0: f32,
-    s1: f32,
-    s2: f32,
-    s3: f32,
-    s4: f32,
-    s5: f32,
-    s6: f32,
-    s7: f32,
+// The group (scale, minimum) of eight weight rows.
+struct Groups {
+    s0: vec2<f32>,
+    s1: vec2<f32>,
+    s2: vec2<f32>,
+    s3: vec2<f32>,
+    s4: vec2<f32>,
+    s5: vec2<f32>,
+    s6: vec2<f32>,
+    s7: vec2<f32>,
 }
 
 // One quad of k of eight weight rows.

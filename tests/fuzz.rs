@@ -50,7 +50,7 @@ fn safetensors_files() {
     let weights = Weights::from_bytes(vec![("model.safetensors".into(), f32_file.clone())]).unwrap();
     let mut seeds = vec![f32_file, read("tests/fixtures/tiny-qwen2-f16/model.safetensors")];
     // The quantized formats carry their own metadata (`unmask.quant`, group size) and scale tensors.
-    for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+    for scheme in QuantScheme::ALL {
         seeds.push(convert_weights(&parsed, &weights, WeightFormat::Quant { scheme, group_size: 16 }).unwrap());
     }
     let accepted = fuzz("safetensors", &seeds, iterations(SHORT), |bytes| {

@@ -1,7 +1,8 @@
 //! The GGUF reader and dequantization against the `gguf` Python package, on a file it wrote holding one tensor
 //! of every supported type (`tools/reference/make_tiny_llama.py`), as version 3 and patched to version 2.
 
-use unmask_model::gguf::{GgufFile, dequantize};
+use unmask_model::gguf::{GgufFile, dequantize, to_tensor_data};
+use unmask_model::{QuantScheme, TensorData};
 use unmask_tests::{f32_vec, read_json, repo_path};
 
 fn check(bytes: &[u8], version: u32) -> usize {
@@ -10,6 +11,7 @@ fn check(bytes: &[u8], version: u32) -> usize {
     assert_eq!(file.version, version);
     let expected = fixture["tensors"].as_array().unwrap();
     assert_eq!(file.tensors.len(), expected.len());
+    let mut quantized = 0;
     for (info, want) in file.tensors.iter().zip(expected) {
         let what = format!("v{version} {}", info.name);
         assert_eq!(info.name, want["name"].as_str().unwrap(), "{what}");
@@ -21,7 +23,21 @@ fn check(bytes: &[u8], version: u32) -> usize {
         let values = dequantize(info.kind, file.data(info));
         // Both sides do exact arithmetic on the same bytes (f16 scale × small integer, plus the minimum).
         assert_eq!(values, f32_vec(&want["values"]), "{what}: values");
+        // Matrices of the quantized types the engines run as stored: our q8/q4/q4a give the same values.
+        let stored = to_tensor_data(info.kind, file.data(info), info.shape(), &info.name);
+        if let (2, Ok(TensorData::Quant(q))) = (info.shape().len(), stored) {
+            let scheme = match format!("{:?}", info.kind).as_str() {
+                "Q8_0" => QuantScheme::Q8,
+                "Q4_0" => QuantScheme::Q4,
+                "Q4_1" => QuantScheme::Q4A,
+                other => panic!("{what}: {other} should not stay quantized"),
+            };
+            assert_eq!(q.scheme, scheme, "{what}");
+            assert_eq!(q.dequantize(), values, "{what}: as stored");
+            quantized += 1;
+        }
     }
+    assert_eq!(quantized, 3, "v{version}: Q8_0, Q4_0 and Q4_1 each stay quantized");
     expected.len()
 }
 

@@ -43,7 +43,7 @@ fn llama_logits_match_transformers_for_every_attention_kind() {
     assert_eq!(kinds_seen.len(), 3, "{kinds_seen:?}");
 }
 
-/// The GGUF twin runs as stored (Q8_0/Q4_0 as our q8/q4, Q4_1/BF16 widened, F16 as f16) and gives what
+/// The GGUF twin runs as stored (Q8_0/Q4_0/Q4_1 as our q8/q4/q4a, BF16 widened, F16 as f16) and gives what
 /// transformers gives on the `gguf` package's dequantization of the same bytes.
 #[test]
 fn gguf_twin_logits_match_transformers_on_the_gguf_package_dequantization() {

@@ -15,6 +15,8 @@ use crate::inspect::{human_bytes, human_count};
 enum Target {
     Q8,
     Q4,
+    #[value(name = "q4a")]
+    Q4A,
     F16,
     F32,
 }
@@ -23,10 +25,11 @@ enum Target {
 pub struct Args {
     /// The model to convert: a model directory or a GGUF file.
     model_dir: PathBuf,
-    /// Weight format of the copy: q8 / q4 (symmetric group quantization) or plain f16 / f32.
+    /// Weight format of the copy: q8 / q4 (symmetric group quantization), q4a (4-bit with a per-group minimum:
+    /// keeps a model fine-tuned from Q4_1 GGUF weights close to them) or plain f16 / f32.
     #[arg(long, value_enum)]
     quant: Target,
-    /// Columns per quantization group, one f16 scale each (q8, q4) [default: 32].
+    /// Columns per quantization group, one f16 scale each (and a minimum for q4a) [default: 32].
     #[arg(long)]
     group_size: Option<usize>,
     /// Directory to write (created if needed).
@@ -111,11 +114,14 @@ def load_settings(path):
 
 pub fn run(args: Args) -> Result<()> {
     let format = match (args.quant, args.group_size) {
-        (Target::F16 | Target::F32, Some(_)) => bail!("--group-size applies to q8 and q4 only"),
+        (Target::F16 | Target::F32, Some(_)) => bail!("--group-size applies to q8, q4 and q4a only"),
         (Target::F16, None) => WeightFormat::F16,
         (Target::F32, None) => WeightFormat::F32,
         (Target::Q8, g) => WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: g.unwrap_or(DEFAULT_GROUP_SIZE) },
         (Target::Q4, g) => WeightFormat::Quant { scheme: QuantScheme::Q4, group_size: g.unwrap_or(DEFAULT_GROUP_SIZE) },
+        (Target::Q4A, g) => {
+            WeightFormat::Quant { scheme: QuantScheme::Q4A, group_size: g.unwrap_or(DEFAULT_GROUP_SIZE) }
+        }
     };
     let source = ModelDir::open(&args.model_dir)?;
     check_out_dir(&args.model_dir, &args.out, args.force)?;

@@ -632,7 +632,14 @@ mod tests {
         let silu = |g: f64| g / (1.0 + (-g).exp());
         for (n, inter, k) in [(1, NR, 8), (13, 3 * NR, 40), (27, 5 * NR, 296)] {
             let x = values(n * k, 5);
-            for (scheme, threads) in [(None, 1), (None, 3), (Some(QuantScheme::Q8), 2), (Some(QuantScheme::Q4), 1)] {
+            let schemes = [
+                (None, 1),
+                (None, 3),
+                (Some(QuantScheme::Q8), 2),
+                (Some(QuantScheme::Q4), 1),
+                (Some(QuantScheme::Q4A), 2),
+            ];
+            for (scheme, threads) in schemes {
                 let matrix = |seed| {
                     let w = values(inter * k, seed);
                     match scheme {
@@ -660,7 +667,7 @@ mod tests {
     fn quantized_weights_match_their_dequantized_product() {
         let (n, m, k) = (7, 10, 320);
         let (x, w) = (values(n * k, 3), values(m * k, 4));
-        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+        for scheme in QuantScheme::ALL {
             let q = QuantTensor::quantize(&w, m, k, scheme, 32).unwrap();
             let expected = naive(&x, &q.dequantize(), n, m, k);
             let mut y = vec![0.0; n * m];

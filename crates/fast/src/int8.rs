@@ -56,6 +56,7 @@ impl Int8Matrix {
         let offset = match q.scheme {
             QuantScheme::Q8 => 128,
             QuantScheme::Q4 => 8,
+            QuantScheme::Q4A => unreachable!("q4a matrices stay on the f32 path (Matrix::for_this_cpu)"),
         };
         for r in 0..rows {
             let (p, j) = (r / NR, r % NR);

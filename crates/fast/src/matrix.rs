@@ -58,19 +58,9 @@ impl Matrix {
         if let Some(qs) =
             quantized.filter(|qs| qs.iter().all(|q| (q.scheme, q.group_size) == (qs[0].scheme, qs[0].group_size)))
         {
-            let (scheme, group_size) = (qs[0].scheme, qs[0].group_size);
-            let (words, scales) = (cols / scheme.values_per_word(), cols / group_size);
-            let mut stacked = QuantTensor {
-                scheme,
-                group_size,
-                rows,
-                cols,
-                words: Vec::with_capacity(rows * words),
-                scales: Vec::with_capacity(rows * scales),
-            };
+            let mut stacked = QuantTensor::empty(qs[0].scheme, qs[0].group_size, rows, cols);
             for (i, row) in (0..rows).map(|r| locate(source(r))) {
-                stacked.words.extend_from_slice(&qs[i].words[row * words..][..words]);
-                stacked.scales.extend_from_slice(&qs[i].scales[row * scales..][..scales]);
+                stacked.push_row(qs[i], row);
             }
             return Matrix::Quant(stacked);
         }
@@ -94,11 +84,12 @@ impl Matrix {
     }
 
     /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
-    /// has them, otherwise as stored. f32 matrices are returned as they are.
+    /// has them, otherwise as stored. f32 matrices are returned as they are, and so are q4a ones: their
+    /// per-group minimums would add a term per weight row and group that the int8 kernel does not compute.
     pub fn for_this_cpu(self) -> Matrix {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Matrix::Quant(q) if crate::int8::available() => Matrix::Int8(Int8Matrix::new(&q)),
+            Matrix::Quant(q) if crate::int8::available() && !q.scheme.has_mins() => Matrix::Int8(Int8Matrix::new(&q)),
             other => other,
         }
     }
@@ -125,7 +116,7 @@ impl Matrix {
     pub fn bytes(&self) -> usize {
         match self {
             Matrix::F32 { panels, .. } => panels.len() * 4,
-            Matrix::Quant(q) => q.words.len() * 4 + q.scales.len() * 2,
+            Matrix::Quant(q) => q.words.len() * 4 + (q.scales.len() + q.mins.len()) * 2,
             #[cfg(target_arch = "x86_64")]
             Matrix::Int8(q) => q.bytes(),
         }
@@ -155,26 +146,24 @@ impl Matrix {
 
 /// Row `row` of a quantized tensor as f32, value `c` written to `out[c · stride + offset]` — exactly as
 /// `QuantTensor::dequantize_row` defines the values (quant.rs): q8 bytes are two's complement, q4 nibbles are
-/// offset by 8; one f16 scale per group along a row.
+/// offset by 8, q4a nibbles are levels above the group's minimum; one f16 scale (and minimum) per group.
 fn dequantize_row(q: &QuantTensor, row: usize, out: &mut [f32], stride: usize, offset: usize) {
     let per_word = q.scheme.values_per_word();
-    let cols = q.cols;
+    let (cols, groups) = (q.cols, q.cols / q.group_size);
     let words = &q.words[row * cols / per_word..][..cols / per_word];
-    let scales = &q.scales[row * cols / q.group_size..][..cols / q.group_size];
+    let scales = &q.scales[row * groups..][..groups];
     let words_per_group = q.group_size / per_word;
     for (w, &word) in words.iter().enumerate() {
-        let scale = f16::from_bits(scales[w / words_per_group]).to_f32();
+        let group = w / words_per_group;
+        let scale = f16::from_bits(scales[group]).to_f32();
         let column = w * per_word;
+        let mut put = |i: usize, value: f32| out[(column + i) * stride + offset] = value;
         match q.scheme {
-            QuantScheme::Q8 => {
-                for b in 0..4 {
-                    out[(column + b) * stride + offset] = f32::from((word >> (8 * b)) as u8 as i8) * scale;
-                }
-            }
-            QuantScheme::Q4 => {
-                for n in 0..8 {
-                    out[(column + n) * stride + offset] = (((word >> (4 * n)) & 0xf) as i32 - 8) as f32 * scale;
-                }
+            QuantScheme::Q8 => (0..4).for_each(|b| put(b, f32::from((word >> (8 * b)) as u8 as i8) * scale)),
+            QuantScheme::Q4 => (0..8).for_each(|n| put(n, (((word >> (4 * n)) & 0xf) as i32 - 8) as f32 * scale)),
+            QuantScheme::Q4A => {
+                let min = f16::from_bits(q.mins[row * groups + group]).to_f32();
+                (0..8).for_each(|n| put(n, ((word >> (4 * n)) & 0xf) as f32 * scale + min));
             }
         }
     }

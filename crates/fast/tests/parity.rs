@@ -143,7 +143,7 @@ fn cached_passes_match_a_full_pass_of_the_reference() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn quantized_files_match_the_reference_on_the_same_file() {
     let (config, weights) = odd();
-    for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+    for scheme in QuantScheme::ALL {
         let bytes = convert_weights(&config, &weights, WeightFormat::Quant { scheme, group_size: 16 }).unwrap();
         let quantized = Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).unwrap();
         let exact = FastOptions { threads: 2, int8_dot: false, ..FastOptions::default() };
@@ -160,7 +160,7 @@ fn quantized_files_match_the_reference_on_the_same_file() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn quantizing_while_loading_stays_close_to_f32() {
     let (config, weights) = odd();
-    for (scheme, bound) in [(QuantScheme::Q8, 0.02), (QuantScheme::Q4, 0.3)] {
+    for (scheme, bound) in [(QuantScheme::Q8, 0.02), (QuantScheme::Q4, 0.3), (QuantScheme::Q4A, 0.3)] {
         let options = FastOptions { quant: Some(scheme), group_size: 16, ..FastOptions::default() };
         let error = relative_error(&config, &weights, options, 19);
         assert!(error < bound, "{scheme:?}: relative error {error} (bound {bound})");

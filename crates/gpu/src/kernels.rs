@@ -99,6 +99,7 @@ pub enum Scheme {
     F32 = 0,
     Q8 = 1,
     Q4 = 2,
+    Q4A = 3,
 }
 
 /// Which variants of the kernels run.
@@ -167,8 +168,8 @@ impl Tiles {
 pub(crate) struct Kernels {
     pub tiles: Tiles,
     /// Indexed by [`Scheme`].
-    pub matmul: [Kernel; 3],
-    pub embed: [Kernel; 3],
+    pub matmul: [Kernel; 4],
+    pub embed: [Kernel; 4],
     pub rms_norm: Kernel,
     pub rope: Kernel,
     pub attention: Kernel,
@@ -217,8 +218,8 @@ impl Kernels {
             )
         };
         Self {
-            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4)],
-            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4)],
+            matmul: [matmul(Scheme::F32), matmul(Scheme::Q8), matmul(Scheme::Q4), matmul(Scheme::Q4A)],
+            embed: [embed(Scheme::F32), embed(Scheme::Q8), embed(Scheme::Q4), embed(Scheme::Q4A)],
             rms_norm: Kernel::with_entry(
                 gpu,
                 shaders::RMS_NORM,

@@ -1,4 +1,4 @@
-//! Weights on the device: a decoder's tensors uploaded by name ([`DecoderBuffers`]), matrices in f32, q8 or q4,
+//! Weights on the device: a decoder's tensors uploaded by name ([`DecoderBuffers`]), matrices in f32, q8, q4 or q4a,
 //! split by rows into several buffers when one would exceed the device's largest storage binding.
 
 use unmask_model::quant::{QuantScheme, QuantTensor};
@@ -22,6 +22,7 @@ pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
             stacked.rows += q.rows;
             stacked.words.extend(q.words);
             stacked.scales.extend(q.scales);
+            stacked.mins.extend(q.mins);
         }
         return Ok(Stored::Quant(stacked));
     }
@@ -91,7 +92,8 @@ pub(crate) struct Chunk {
     pub first_row: u32,
     pub rows: u32,
     pub words: Buffer,
-    /// f16 scales, two per word (a 4-byte placeholder for f32 matrices).
+    /// f16 scales, two per word, or for q4a a (scale, minimum) pair per word (a 4-byte placeholder for f32
+    /// matrices).
     pub scales: Buffer,
 }
 
@@ -111,6 +113,7 @@ impl Matrix {
                 match q.scheme {
                     QuantScheme::Q8 => Scheme::Q8,
                     QuantScheme::Q4 => Scheme::Q4,
+                    QuantScheme::Q4A => Scheme::Q4A,
                 },
                 q.group_size,
                 cols / q.scheme.values_per_word(),
@@ -130,7 +133,14 @@ impl Matrix {
                 }
                 Stored::Quant(q) => {
                     let groups = cols / q.group_size;
-                    let mut scales: Vec<u16> = q.scales[first * groups..(first + n) * groups].to_vec();
+                    let range = first * groups..(first + n) * groups;
+                    let mut scales: Vec<u16> = match q.scheme.has_mins() {
+                        // One word per group: the scale in the low half, the minimum in the high half.
+                        true => {
+                            q.scales[range.clone()].iter().zip(&q.mins[range]).flat_map(|(&s, &m)| [s, m]).collect()
+                        }
+                        false => q.scales[range].to_vec(),
+                    };
                     if !scales.len().is_multiple_of(2) {
                         scales.push(0);
                     }

@@ -67,7 +67,7 @@ both! {
     async fn quantized_matmul_matches_linear_on_dequantized_weights() {
         for ops_gpu in runners(16).await.iter() {
             let mut rng = Rng(2);
-            for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+            for scheme in QuantScheme::ALL {
                 for (m, n, k, group) in [(37, 53, 64, 32), (5, 130, 96, 32), (70, 66, 128, 64), (1, 3, 8, 8)] {
                     let x = rng.uniform(m * k, 1.0);
                     let w = rng.uniform(n * k, 1.0);
@@ -95,7 +95,7 @@ both! {
                 ops_gpu.embed(&tokens, WeightInput::F32 { rows: vocab, cols: width, data: &table }).await
                     .unwrap();
             assert_eq!(f32_rows, rows(&table), "f32 rows are copied exactly");
-            for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+            for scheme in QuantScheme::ALL {
                 let q = QuantTensor::quantize(&table, vocab, width, scheme, 32).unwrap();
                 let actual = ops_gpu.embed(&tokens, WeightInput::Quant(&q)).await.unwrap();
                 // Dequantization is one f32 product on both sides: exact.

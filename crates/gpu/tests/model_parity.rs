@@ -46,7 +46,7 @@ async fn check_logits(config: &ModelConfig, weights: &Weights, seq: u32, what: &
         assert_close(&f32_gpu, &f32_cpu, 1e-3, 1e-3, &format!("{what} {set:?} f32"));
         log(&format!("{what} {set:?}: f32 max |Δlogit| {:.2e}", max_abs_diff(&f32_gpu, &f32_cpu)));
     }
-    for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+    for scheme in QuantScheme::ALL {
         let format = WeightFormat::Quant { scheme, group_size: 32 };
         let file = convert_weights(config, weights, format).unwrap();
         let quantized = Weights::from_bytes(vec![("q.safetensors".into(), file)]).unwrap();

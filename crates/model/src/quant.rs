@@ -1,6 +1,6 @@
-//! 8-bit and 4-bit symmetric group quantization of weight matrices: the one definition of the format. The
-//! converter writes it, `Weights` reads it, the CPU engine dequantizes it and the GPU kernels unpack it; all of
-//! them follow this page.
+//! 8-bit and 4-bit group quantization of weight matrices: the one definition of the format. The converter writes
+//! it, `Weights` reads it, the CPU engines dequantize it and the GPU kernels unpack it; all of them follow this
+//! page.
 //!
 //! # Format
 //!
@@ -9,8 +9,8 @@
 //! `group_size > 0`, `group_size % values_per_word == 0` and `cols % group_size == 0`, so a group never
 //! straddles a row or a 32-bit word.
 //!
-//! Each group has one scale and each weight one integer level `q`, with `L` = [`QuantScheme::max_level`]
-//! (127 for q8, 7 for q4):
+//! **Symmetric (q8, q4).** Each group has one scale and each weight one integer level `q`, with
+//! `L` = [`QuantScheme::max_level`] (127 for q8, 7 for q4):
 //!
 //! - `scale = max|w| / L`, computed in f32 and rounded to f16 (round to nearest, ties to even; subnormals kept;
 //!   a scale that overflows f16 is an error). The f16 bits are stored; `s` is that f16 converted back to f32.
@@ -26,17 +26,31 @@
 //!   `8b..8b+7` as a two's-complement byte (little-endian byte order).
 //! - **q4**: 8 values per `u32`; word `j` holds columns `8j..8j+7`, column `8j+n` in bits `4n..4n+3` as the
 //!   nibble `q + 8` (1..=15).
+//! - **q4a**: as q4, the nibble being `q` itself (0..=15).
 //!
 //! Reading is total: the codes the quantizer never writes (byte −128, nibble 0) decode to −128 and −8.
 //!
 //! Error bound: with a normal f16 scale, `|w − q·s| ≤ s/2` for every weight (the f16 rounding of the scale
 //! moves `max|w| / s` by at most `L·2⁻¹¹ < 1/2`, so no level is clamped by more than rounding would).
 //!
+//! **Asymmetric (q4a).** Each group has a scale and a minimum, each weight a level `q` in `0..=15` (the values
+//! llama.cpp's Q4_1 blocks hold, so such a GGUF tensor is imported exactly as stored). Weights fine-tuned from a
+//! Q4_1 model lie close to that grid, where symmetric q4 would move them by up to half a (larger) step.
+//!
+//! - `m` = the group's smallest weight rounded to f16 (as above); `scale = (max w − m) / 15`, computed in f32
+//!   and rounded to f16. Both f16 bit patterns are stored; `m` and `s` are them as f32.
+//! - `q = clamp(round((w − m) / s), 0, 15)`; every `q` is 0 if `s` is 0.
+//! - The dequantized weight is `q as f32 * s + m`: the product is exact, so there is one rounding (the sum), and
+//!   a fused multiply-add gives the same f32.
+//!
+//! Error bound: `|w − (q·s + m)| ≤ s/2 + |min w − m|` plus the sum's rounding.
+//!
 //! # Storage in safetensors
 //!
 //! A quantized tensor `<name>` is stored as dtype U32 with shape `[rows, cols / values_per_word]`, next to
-//! `<name>.scales`, dtype F16, shape `[rows, cols / group_size]`. The file's `__metadata__` carries
-//! `"unmask.quant": "q8" | "q4"` and `"unmask.group_size": "<n>"`; every U32 tensor of such a file is quantized.
+//! `<name>.scales`, dtype F16, shape `[rows, cols / group_size]`, and for q4a `<name>.mins` of the same dtype and
+//! shape. The file's `__metadata__` carries `"unmask.quant": "q8" | "q4" | "q4a"` and
+//! `"unmask.group_size": "<n>"`; every U32 tensor of such a file is quantized.
 //! Norm weights and biases stay f32.
 
 use half::f16;
@@ -49,6 +63,8 @@ pub const QUANT_KEY: &str = "unmask.quant";
 pub const GROUP_SIZE_KEY: &str = "unmask.group_size";
 /// Suffix of the tensor that holds a quantized tensor's scales.
 pub const SCALES_SUFFIX: &str = ".scales";
+/// Suffix of the tensor that holds a q4a tensor's group minimums.
+pub const MINS_SUFFIX: &str = ".mins";
 
 /// The group size the converter uses unless told otherwise.
 pub const DEFAULT_GROUP_SIZE: usize = 32;
@@ -59,6 +75,8 @@ pub enum QuantScheme {
     Q8,
     /// 4-bit levels −7..=7, 8 per word.
     Q4,
+    /// 4-bit levels 0..=15 above a per-group minimum, 8 per word.
+    Q4A,
 }
 
 impl QuantScheme {
@@ -67,30 +85,36 @@ impl QuantScheme {
         match self {
             QuantScheme::Q8 => "q8",
             QuantScheme::Q4 => "q4",
+            QuantScheme::Q4A => "q4a",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "q8" => Some(QuantScheme::Q8),
-            "q4" => Some(QuantScheme::Q4),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|scheme| scheme.name() == s)
     }
+
+    /// Every scheme, in the order of their numbers in the shaders (`SCHEME` 1, 2, 3; 0 is f32).
+    pub const ALL: [QuantScheme; 3] = [QuantScheme::Q8, QuantScheme::Q4, QuantScheme::Q4A];
 
     pub fn values_per_word(self) -> usize {
         match self {
             QuantScheme::Q8 => 4,
-            QuantScheme::Q4 => 8,
+            QuantScheme::Q4 | QuantScheme::Q4A => 8,
         }
     }
 
-    /// The largest level `L`; levels run from −L to L.
+    /// The largest level `L`; levels run from −L to L (from 0 to L for q4a).
     pub fn max_level(self) -> i32 {
         match self {
             QuantScheme::Q8 => 127,
             QuantScheme::Q4 => 7,
+            QuantScheme::Q4A => 15,
         }
+    }
+
+    /// Whether each group also has a minimum (`<name>.mins`).
+    pub fn has_mins(self) -> bool {
+        self == QuantScheme::Q4A
     }
 
     fn bits(self) -> usize {
@@ -116,7 +140,7 @@ pub(crate) fn check_layout(scheme: QuantScheme, group_size: usize, cols: usize) 
     Ok(())
 }
 
-/// A quantized `[rows, cols]` matrix: packed levels and one f16 scale per group.
+/// A quantized `[rows, cols]` matrix: packed levels, one f16 scale per group and, for q4a, one f16 minimum.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantTensor {
     pub scheme: QuantScheme,
@@ -127,6 +151,8 @@ pub struct QuantTensor {
     pub words: Vec<u32>,
     /// f16 bit patterns, rows × cols/group_size, row-major.
     pub scales: Vec<u16>,
+    /// f16 bit patterns like `scales` for q4a; empty for the symmetric schemes.
+    pub mins: Vec<u16>,
 }
 
 impl QuantTensor {
@@ -140,6 +166,26 @@ impl QuantTensor {
             cols,
             words: Vec::with_capacity(words),
             scales: Vec::with_capacity(scales),
+            mins: Vec::with_capacity(if scheme.has_mins() { scales } else { 0 }),
+        }
+    }
+
+    /// Whether the scales and minimums match the shape (a reader checks this before slicing).
+    pub fn is_complete(&self) -> bool {
+        let groups = self.rows * self.cols / self.group_size;
+        self.words.len() == self.rows * self.cols / self.scheme.values_per_word()
+            && self.scales.len() == groups
+            && self.mins.len() == if self.scheme.has_mins() { groups } else { 0 }
+    }
+
+    /// Appends row `row` of `from` (same scheme, group size and columns) as stored: its words, scales and
+    /// minimums. How stacking and reordering move rows into a tensor made by [`QuantTensor::empty`].
+    pub fn push_row(&mut self, from: &QuantTensor, row: usize) {
+        let (words, groups) = (self.cols / self.scheme.values_per_word(), self.cols / self.group_size);
+        self.words.extend_from_slice(&from.words[row * words..][..words]);
+        self.scales.extend_from_slice(&from.scales[row * groups..][..groups]);
+        if self.scheme.has_mins() {
+            self.mins.extend_from_slice(&from.mins[row * groups..][..groups]);
         }
     }
 
@@ -151,37 +197,55 @@ impl QuantTensor {
             return Err(fail(format!("{} values for a {rows} × {cols} matrix", w.len())));
         }
         let (per_word, bits, level) = (scheme.values_per_word(), scheme.bits(), scheme.max_level());
-        let mut words = vec![0u32; rows * cols / per_word];
-        let mut scales = Vec::with_capacity(rows * cols / group_size);
+        let mut q = QuantTensor::empty(scheme, group_size, rows, cols);
+        q.words = vec![0u32; rows * cols / per_word];
         for (g, group) in w.chunks_exact(group_size).enumerate() {
             let first = g * group_size;
-            let mut max = 0.0f32;
-            for (i, &x) in group.iter().enumerate() {
-                if !x.is_finite() {
-                    let (row, col) = ((first + i) / cols, (first + i) % cols);
-                    return Err(fail(format!("weight [{row}, {col}] is {x}")));
+            if let Some(i) = group.iter().position(|x| !x.is_finite()) {
+                let (row, col) = ((first + i) / cols, (first + i) % cols);
+                return Err(fail(format!("weight [{row}, {col}] is {}", group[i])));
+            }
+            let to_f16 = |value: f32, what: &str| {
+                let bits = f16::from_f32(value).to_bits();
+                let back = f16::from_bits(bits).to_f32();
+                if back.is_infinite() {
+                    let row = first / cols;
+                    return Err(fail(format!("row {row}: {what} beyond the f16 range")));
                 }
-                max = max.max(x.abs());
-            }
-            let scale_bits = f16::from_f32(max / level as f32).to_bits();
-            let scale = f16::from_bits(scale_bits).to_f32();
-            if scale.is_infinite() {
-                let row = first / cols;
-                return Err(fail(format!("row {row}: max |w| = {max} needs a scale beyond the f16 range")));
-            }
-            scales.push(scale_bits);
+                Ok((bits, back))
+            };
+            let (scale, min) = if scheme.has_mins() {
+                let lo = group.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = group.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let (min_bits, min) = to_f16(lo, &format!("min w = {lo} is a minimum"))?;
+                let spread = format!("max w − min w = {} needs a scale", hi - lo);
+                let (scale_bits, scale) = to_f16((hi - min) / level as f32, &spread)?;
+                q.mins.push(min_bits);
+                q.scales.push(scale_bits);
+                (scale, min)
+            } else {
+                let max = group.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let (scale_bits, scale) = to_f16(max / level as f32, &format!("max |w| = {max} needs a scale"))?;
+                q.scales.push(scale_bits);
+                (scale, 0.0)
+            };
             for (i, &x) in group.iter().enumerate() {
-                let q = if scale == 0.0 { 0 } else { ((x / scale).round() as i32).clamp(-level, level) };
+                let level = match scheme {
+                    _ if scale == 0.0 => 0,
+                    QuantScheme::Q4A => ((x - min) / scale).round().clamp(0.0, level as f32) as i32,
+                    QuantScheme::Q8 | QuantScheme::Q4 => ((x / scale).round() as i32).clamp(-level, level),
+                };
                 let code = match scheme {
-                    QuantScheme::Q8 => u32::from(q as u8),
-                    QuantScheme::Q4 => (q + 8) as u32,
+                    QuantScheme::Q8 => u32::from(level as u8),
+                    QuantScheme::Q4 => (level + 8) as u32,
+                    QuantScheme::Q4A => level as u32,
                 };
                 // Rows are whole words (cols is a multiple of the group size, hence of per_word).
                 let flat = first + i;
-                words[flat / per_word] |= code << (bits * (flat % per_word));
+                q.words[flat / per_word] |= code << (bits * (flat % per_word));
             }
         }
-        Ok(Self { scheme, group_size, rows, cols, words, scales })
+        Ok(q)
     }
 
     /// The whole matrix, row-major.
@@ -193,13 +257,21 @@ impl QuantTensor {
     pub fn dequantize_row(&self, row: usize) -> Vec<f32> {
         let groups = self.cols / self.group_size;
         let scales = &self.scales[row * groups..][..groups];
+        let min = |group: usize| match self.scheme.has_mins() {
+            true => f16::from_bits(self.mins[row * groups + group]).to_f32(),
+            false => 0.0,
+        };
         self.levels(row)
             .enumerate()
-            .map(|(col, q)| q as f32 * f16::from_bits(scales[col / self.group_size]).to_f32())
+            .map(|(col, q)| {
+                let group = col / self.group_size;
+                q as f32 * f16::from_bits(scales[group]).to_f32() + min(group)
+            })
             .collect()
     }
 
-    /// The integer levels of one row, column by column (a value is its level times its group's scale).
+    /// The integer levels of one row, column by column (a value is its level times its group's scale, plus its
+    /// group's minimum for q4a).
     /// Panics if `row >= rows`.
     pub fn levels(&self, row: usize) -> impl Iterator<Item = i32> + '_ {
         let (per_word, bits) = (self.scheme.values_per_word(), self.scheme.bits());
@@ -209,6 +281,7 @@ impl QuantTensor {
             match self.scheme {
                 QuantScheme::Q8 => i32::from(code as u8 as i8),
                 QuantScheme::Q4 => code as i32 - 8,
+                QuantScheme::Q4A => code as i32,
             }
         })
     }
@@ -229,7 +302,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+        for scheme in QuantScheme::ALL {
             assert_eq!(QuantScheme::parse(scheme.name()), Some(scheme));
         }
         assert_eq!(QuantScheme::parse("Q8"), None);
@@ -277,6 +350,35 @@ mod tests {
     }
 
     #[test]
+    fn q4a_packs_as_worked_by_hand() {
+        // Group 0: min −1 (f16 0xBC00), max 14 → scale (14 + 1) / 15 = 1 (0x3C00); (w + 1) / 1 = 0, 15, 3.5,
+        //   1.49, 0.5, 7, 4.7, 1 → levels 0, 15, 4 (half away from zero), 1, 1, 7, 5, 1 → nibbles as they are,
+        //   column n in bits 4n.. → word 0x157114F0; dequantized q · 1 − 1.
+        // Group 1: every weight 2 → minimum 2 (0x4000), scale 0, levels 0: the constant survives exactly.
+        let mut w = vec![-1.0, 14.0, 2.5, 0.49, -0.5, 6.0, 3.7, 0.0];
+        w.extend([2.0; 8]);
+        let q = QuantTensor::quantize(&w, 1, 16, QuantScheme::Q4A, 8).unwrap();
+        assert_eq!(q.words, vec![0x1571_14F0, 0x0000_0000]);
+        assert_eq!(q.scales, vec![ONE, 0x0000]);
+        assert_eq!(q.mins, vec![0xBC00, 0x4000]);
+        let mut expected = vec![-1.0, 14.0, 3.0, 0.0, 0.0, 6.0, 4.0, 0.0];
+        expected.extend([2.0; 8]);
+        assert_eq!(q.dequantize(), expected);
+        assert!(q.is_complete());
+    }
+
+    #[test]
+    fn q4a_rounds_the_minimum_first() {
+        // min w = 0.1 rounds to the f16 1638 / 2¹⁴ = 0.0999755859375 (0x2E66); max 1.6: (1.6 − m) / 15 =
+        // 0.10000163… → f16 0x2E66 as well (the next f16 up is 0.10003662…). Level of 0.1: (0.1 − m) / s ≈ 0.0002
+        // → 0; of 1.6: 15.0 → 15, dequantized 15 · s + m = 16 · 1638 / 2¹⁴ = 1.599609375.
+        let q = QuantTensor::quantize(&[0.1, 1.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], 1, 8, QuantScheme::Q4A, 8).unwrap();
+        assert_eq!((q.mins.clone(), q.scales.clone()), (vec![0x2E66], vec![0x2E66]));
+        assert_eq!(q.words, vec![0x0000_00F0]);
+        assert_eq!(q.dequantize()[..2], [1638.0 / 16384.0, 16.0 * 1638.0 / 16384.0]);
+    }
+
+    #[test]
     fn subnormal_scales_round_and_clamp() {
         // 9.8 · 2⁻²⁴ / 7 = 1.4 · 2⁻²⁴ rounds to the smallest f16 subnormal 2⁻²⁴ (bits 0x0001); then w / s = 9.8
         // rounds to 10, clamped to 7 (nibble 15).
@@ -316,7 +418,14 @@ mod tests {
         let mut w = vec![0.0; 8];
         w[5] = 127.0 * 65520.0;
         let err = QuantTensor::quantize(&w, 1, 8, QuantScheme::Q8, 8).unwrap_err().to_string();
-        assert!(err.contains("beyond the f16 range"), "{err}");
+        assert!(err.contains("max |w| = 8321040 needs a scale beyond the f16 range"), "{err}");
+        // q4a: a minimum that f16 cannot hold, and a spread whose scale it cannot.
+        w[5] = -70000.0;
+        let err = QuantTensor::quantize(&w, 1, 8, QuantScheme::Q4A, 8).unwrap_err().to_string();
+        assert!(err.contains("row 0: min w = -70000 is a minimum beyond the f16 range"), "{err}");
+        let w = [-60000.0, 60000.0 * 17.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let err = QuantTensor::quantize(&w, 1, 8, QuantScheme::Q4A, 8).unwrap_err().to_string();
+        assert!(err.contains("needs a scale beyond the f16 range"), "{err}");
     }
 
     #[test]
@@ -387,9 +496,35 @@ mod tests {
     }
 
     #[test]
+    fn q4a_round_trip_error_is_at_most_half_a_scale_past_the_minimum() {
+        let (rows, cols) = (12, 128);
+        let w = random_matrix(rows * cols, 5);
+        for group_size in [8, 32, 128] {
+            let q = QuantTensor::quantize(&w, rows, cols, QuantScheme::Q4A, group_size).unwrap();
+            assert!(q.is_complete());
+            let deq = q.dequantize();
+            for (g, (group, out)) in w.chunks_exact(group_size).zip(deq.chunks_exact(group_size)).enumerate() {
+                let (s, m) = (f16::from_bits(q.scales[g]).to_f32(), f16::from_bits(q.mins[g]).to_f32());
+                let lo = group.iter().copied().fold(f32::INFINITY, f32::min);
+                // The sum q·s + m rounds once: allow a few f32 ulps of the largest value.
+                let slack = (m - lo).abs() + 4.0 * f32::EPSILON * (m.abs() + 15.0 * s);
+                for (&x, &y) in group.iter().zip(out) {
+                    assert!((x - y).abs() <= s * 0.5 + slack, "{group_size} group {g}: {x} → {y}, s {s}, m {m}");
+                }
+                // The smallest weight lands on level 0 (the minimum itself), the largest on level 15.
+                assert_eq!(out.iter().copied().fold(f32::INFINITY, f32::min), m);
+                assert_eq!(out.iter().copied().fold(f32::NEG_INFINITY, f32::max), 15.0 * s + m);
+            }
+            for row in [0, 5, rows - 1] {
+                assert_eq!(q.dequantize_row(row), deq[row * cols..][..cols]);
+            }
+        }
+    }
+
+    #[test]
     fn quantizing_the_dequantized_matrix_is_a_fixed_point() {
         let w = random_matrix(4 * 64, 11);
-        for scheme in [QuantScheme::Q8, QuantScheme::Q4] {
+        for scheme in QuantScheme::ALL {
             let q = QuantTensor::quantize(&w, 4, 64, scheme, 32).unwrap();
             let again = QuantTensor::quantize(&q.dequantize(), 4, 64, scheme, 32).unwrap();
             assert_eq!(again, q);

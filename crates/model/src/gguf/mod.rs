@@ -2,7 +2,7 @@
 //! tokenizer), so `--model file.gguf` works wherever a model directory does.
 //!
 //! - `reader.rs`: the container (v2/v3), every size checked before it is used.
-//! - `tensor.rs`: GGML types → ours (Q8_0/Q4_0 as our q8/q4 as stored, Q4_1 and BF16 widened to f32).
+//! - `tensor.rs`: GGML types → ours (Q8_0/Q4_0/Q4_1 matrices as our q8/q4/q4a as stored, BF16 widened to f32).
 //! - `names.rs`: llama.cpp tensor names → Hugging Face names; Llama's Q/K rows back to rotate-half order.
 //! - `tokenizer.rs`: `tokenizer.ggml.*` → a `tokenizer.json`.
 //!
@@ -21,7 +21,7 @@ mod tokenizer;
 use std::collections::BTreeMap;
 
 pub use reader::{GgufFile, TensorInfo, Value};
-pub use tensor::{GgmlType, dequantize};
+pub use tensor::{GgmlType, dequantize, to_tensor_data};
 
 use crate::arch::Architecture;
 use crate::weights::TensorData;
@@ -163,7 +163,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
     if let Some(example) = widened.first() {
         let count = file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).count();
         notes.push(format!(
-            "{count} tensors (such as `{example}`) are Q4_1 or BF16, which run as f32 here (dequantized exactly)"
+            "{count} tensors (such as `{example}`) are BF16, which run as f32 here (dequantized exactly)"
         ));
     }
     Ok(Imported { config_json: config.to_string(), tensors, tokenizer_json: tokenizer::tokenizer_json(meta)?, notes })

@@ -52,7 +52,7 @@ pub fn permuted_heads(arch: Architecture, gguf: &str, heads: usize, kv_heads: us
 
 /// Undoes llama.cpp's row order for interleaved RoPE. Within each head of `2·half` rows, llama.cpp stores
 /// Hugging Face row `t·half + i` (t ∈ {0, 1}: first or second half) at row `2i + t`; rows move whole, so a
-/// quantized tensor's words and scales move with them. A bias is a column of rows and moves the same way.
+/// quantized tensor's words, scales and minimums move with them. A bias is a column of rows and moves the same way.
 pub fn unpermute_rows(data: TensorData, heads: usize) -> TensorData {
     let rows = match &data {
         TensorData::F32 { shape, .. } | TensorData::F16 { shape, .. } => shape[0],
@@ -75,6 +75,9 @@ pub fn unpermute_rows(data: TensorData, heads: usize) -> TensorData {
         TensorData::Quant(mut q) => {
             q.words = reorder(&q.words, rows, source);
             q.scales = reorder(&q.scales, rows, source);
+            if q.scheme.has_mins() {
+                q.mins = reorder(&q.mins, rows, source);
+            }
             TensorData::Quant(q)
         }
     }

@@ -59,7 +59,7 @@ impl GgmlType {
 
     /// Whether our engines run this type as stored (rather than widened to f32).
     pub fn runs_as_stored(self) -> bool {
-        !matches!(self, GgmlType::Q4_1 | GgmlType::BF16)
+        self != GgmlType::BF16
     }
 }
 
@@ -105,7 +105,7 @@ fn q4_levels(qs: &[u8]) -> impl Iterator<Item = u8> + '_ {
 }
 
 /// A tensor of `shape` (row-major) in the form our weights hold it: as stored where our format is GGML's
-/// (Q8_0, Q4_0 as q8, q4; F16; F32), widened to f32 otherwise.
+/// (Q8_0, Q4_0, Q4_1 as q8, q4, q4a; F16; F32), widened to f32 otherwise.
 pub fn to_tensor_data(kind: GgmlType, bytes: &[u8], shape: Vec<usize>, name: &str) -> Result<TensorData, GgufError> {
     let matrix = match shape.as_slice() {
         &[rows, cols] => Some((rows, cols)),
@@ -123,11 +123,16 @@ pub fn to_tensor_data(kind: GgmlType, bytes: &[u8], shape: Vec<usize>, name: &st
             }
             TensorData::Quant(q)
         }
-        (GgmlType::Q4_0, Some((rows, cols))) => {
-            let mut q = QuantTensor::empty(QuantScheme::Q4, BLOCK, rows, cols);
-            for block in bytes.chunks_exact(18) {
+        (GgmlType::Q4_0 | GgmlType::Q4_1, Some((rows, cols))) => {
+            // Q4_0 blocks: scale, 16 bytes of nibbles; Q4_1 blocks: scale, minimum, 16 bytes.
+            let (scheme, header) = if kind == GgmlType::Q4_0 { (QuantScheme::Q4, 2) } else { (QuantScheme::Q4A, 4) };
+            let mut q = QuantTensor::empty(scheme, BLOCK, rows, cols);
+            for block in bytes.chunks_exact(header + 16) {
                 q.scales.push(u16::from_le_bytes([block[0], block[1]]));
-                let levels: Vec<u8> = q4_levels(&block[2..]).collect();
+                if scheme.has_mins() {
+                    q.mins.push(u16::from_le_bytes([block[2], block[3]]));
+                }
+                let levels: Vec<u8> = q4_levels(&block[header..]).collect();
                 q.words.extend(levels.chunks_exact(8).map(|eight| {
                     eight.iter().enumerate().fold(0u32, |word, (n, &level)| word | u32::from(level) << (4 * n))
                 }));
@@ -177,5 +182,10 @@ mod tests {
         let values = dequantize(GgmlType::Q4_1, &q41);
         assert_eq!(&values[..16], &[-1.0; 16]);
         assert_eq!(&values[16..], &[1.0; 16]);
+        let TensorData::Quant(q) = to_tensor_data(GgmlType::Q4_1, &q41, vec![1, 32], "t").unwrap() else {
+            panic!("Q4_1 stays quantized")
+        };
+        assert_eq!((q.scheme, q.mins.as_slice()), (QuantScheme::Q4A, &[f16::from_f32(-1.0).to_bits()][..]));
+        assert_eq!(q.dequantize(), values);
     }
 }

@@ -5,7 +5,7 @@
 //! tensor is a slice of the file, converted to f32 only when an engine asks for it.
 //!
 //! A file may hold quantized tensors (see [`crate::quant`] for the format): each is listed under its own name
-//! with its logical `[rows, cols]` shape, its `.scales` companion is hidden, and [`Weights::f32`] dequantizes it.
+//! with its logical `[rows, cols]` shape, its `.scales` (and `.mins`) companions are hidden, and [`Weights::f32`] dequantizes it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,7 +18,7 @@ pub use write::{TensorData, write_safetensors};
 
 use crate::arch::Stored;
 use crate::error::{ModelError, Result};
-use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
+use crate::quant::{self, GROUP_SIZE_KEY, MINS_SUFFIX, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
 
 /// The bytes of one safetensors file.
 enum Bytes {
@@ -103,7 +103,7 @@ pub struct Weights {
     index: HashMap<String, usize>,
     /// Quantized tensors by name.
     quantized: HashMap<String, QuantEntry>,
-    /// The `.scales` companions of quantized tensors: stored, but not model tensors.
+    /// The `.scales` and `.mins` companions of quantized tensors: stored, but not model tensors.
     companions: HashSet<String>,
 }
 
@@ -225,21 +225,26 @@ impl Weights {
                 };
                 let cols = words_per_row * scheme.values_per_word();
                 quant::check_layout(scheme, group_size, cols).map_err(|m| bad(format!("{m} ({shape:?} words)")))?;
-                let scales_name = format!("{name}{SCALES_SUFFIX}");
-                let scales = self
-                    .index
-                    .get(&scales_name)
-                    .and_then(|&i| self.files[i].metadata.info(&scales_name))
-                    .ok_or_else(|| bad(format!("its scales `{scales_name}` are missing")))?;
                 let expected = [rows, cols / group_size];
-                if scales.dtype != Dtype::F16 || scales.shape != expected {
-                    return Err(bad(format!(
-                        "scales `{scales_name}` are {:?} {:?}, expected F16 {expected:?} ({cols} columns in groups of \
-                         {group_size})",
-                        scales.dtype, scales.shape
-                    )));
+                let suffixes: &[&str] =
+                    if scheme.has_mins() { &[SCALES_SUFFIX, MINS_SUFFIX] } else { &[SCALES_SUFFIX] };
+                for suffix in suffixes {
+                    let companion = format!("{name}{suffix}");
+                    let what = &suffix[1..];
+                    let info = self
+                        .index
+                        .get(&companion)
+                        .and_then(|&i| self.files[i].metadata.info(&companion))
+                        .ok_or_else(|| bad(format!("its {what} `{companion}` are missing")))?;
+                    if info.dtype != Dtype::F16 || info.shape != expected {
+                        return Err(bad(format!(
+                            "{what} `{companion}` are {:?} {:?}, expected F16 {expected:?} ({cols} columns in groups \
+                             of {group_size})",
+                            info.dtype, info.shape
+                        )));
+                    }
+                    self.companions.insert(companion);
                 }
-                self.companions.insert(scales_name);
                 self.quantized.insert(name, QuantEntry { scheme, group_size, rows, cols });
             }
         }
@@ -384,23 +389,30 @@ impl Weights {
             return Ok(None);
         };
         let (_, words) = self.raw(name)?;
-        let (_, scales) = self.raw(&format!("{name}{SCALES_SUFFIX}"))?;
+        let halves = |suffix: &str| -> Result<Vec<u16>> {
+            let (_, bytes) = self.raw(&format!("{name}{suffix}"))?;
+            Ok(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect())
+        };
         let words: Vec<u32> = words.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let scales: Vec<u16> = scales.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+        let scales = halves(SCALES_SUFFIX)?;
+        let mins = if scheme.has_mins() { halves(MINS_SUFFIX)? } else { Vec::new() };
+        let q = QuantTensor { scheme, group_size, rows, cols, words, scales, mins };
         // Opening checked the shapes and safetensors the byte counts; this guards the slicing in dequantize.
-        if words.len() != rows * cols / scheme.values_per_word() || scales.len() != rows * cols / group_size {
+        if !q.is_complete() {
             return Err(ModelError::Tensor {
                 file: self.files[self.index[name]].name.clone(),
                 name: name.to_owned(),
-                message: format!("{} words and {} scales for {rows} × {cols}", words.len(), scales.len()),
+                message: format!("{} words and {} scales for {rows} × {cols}", q.words.len(), q.scales.len()),
             });
         }
-        // The packed integers are finite by construction; an f16 scale with all exponent bits set is ±∞ or NaN.
-        if let Some(at) = scales.iter().position(|&s| s & 0x7c00 == 0x7c00) {
-            let value = half::f16::from_bits(scales[at]).to_f32();
-            return Err(self.not_finite(&format!("{name}{SCALES_SUFFIX}"), at, value));
+        // The packed integers are finite by construction; an f16 with all exponent bits set is ±∞ or NaN.
+        for (suffix, halves) in [(SCALES_SUFFIX, &q.scales), (MINS_SUFFIX, &q.mins)] {
+            if let Some(at) = halves.iter().position(|&s| s & 0x7c00 == 0x7c00) {
+                let value = half::f16::from_bits(halves[at]).to_f32();
+                return Err(self.not_finite(&format!("{name}{suffix}"), at, value));
+            }
         }
-        Ok(Some(QuantTensor { scheme, group_size, rows, cols, words, scales }))
+        Ok(Some(q))
     }
 }
 
@@ -561,6 +573,21 @@ mod quantized_tests {
     }
 
     #[test]
+    fn q4a_file_reads_back_with_its_minimums() {
+        let w: Vec<f32> = (0..4 * 32).map(|i| ((i * 37 % 101) as f32 - 20.0) / 25.0).collect();
+        let q = QuantTensor::quantize(&w, 4, 32, QuantScheme::Q4A, 32).unwrap();
+        let weights =
+            open(write_safetensors(&[("w".to_owned(), TensorData::Quant(q.clone()))], &BTreeMap::new()).unwrap())
+                .unwrap();
+        assert_eq!(weights.names(), vec!["w"]);
+        assert_eq!(weights.file_metadata()["unmask.quant"], "q4a");
+        assert_eq!(weights.quant("w").unwrap(), Some(q.clone()));
+        assert_eq!(weights.f32("w", &[4, 32]).unwrap(), q.dequantize());
+        let (mins, bytes) = weights.raw("w.mins").unwrap();
+        assert_eq!((mins.dtype, mins.shape, bytes.len()), (Dtype::F16, vec![4, 1], 8));
+    }
+
+    #[test]
     fn the_same_tensors_always_make_the_same_file() {
         let q = QuantTensor::quantize(&[0.5; 64], 2, 32, QuantScheme::Q8, 32).unwrap();
         let tensors = vec![
@@ -613,7 +640,7 @@ mod quantized_tests {
         let mut short = q8.clone();
         short.words.pop();
         let err = write_safetensors(&[("a".to_owned(), TensorData::Quant(short))], &BTreeMap::new()).unwrap_err();
-        assert!(err.to_string().contains("1 words and 2 scales for 1 × 8"), "{err}");
+        assert!(err.to_string().contains("1 words, 2 scales and 0 minimums for 1 × 8"), "{err}");
         let clash = [
             ("a".to_owned(), TensorData::Quant(q8)),
             ("a.scales".to_owned(), TensorData::F32 { shape: vec![1], values: vec![0.0] }),
@@ -653,6 +680,12 @@ mod quantized_tests {
         assert!(e.contains("are F32 [2, 1], expected F16 [2, 1]"), "{e}");
         let e = error_of(&[("w", U32, vec![16]), ("w.scales", F16, vec![2, 1])], &q8);
         assert!(e.contains("packed words of shape [16], expected [rows, words]"), "{e}");
+        // q4a needs its minimums too, shaped like the scales.
+        let q4a = [("unmask.quant", "q4a"), ("unmask.group_size", "32")];
+        let e = error_of(&[("w", U32, vec![2, 4]), ("w.scales", F16, vec![2, 1])], &q4a);
+        assert!(e.contains("tensor `w`: q4a tensor: its mins `w.mins` are missing"), "{e}");
+        let e = error_of(&[("w", U32, vec![2, 4]), ("w.scales", F16, vec![2, 1]), ("w.mins", F16, vec![1, 2])], &q4a);
+        assert!(e.contains("mins `w.mins` are F16 [1, 2], expected F16 [2, 1]"), "{e}");
 
         // Without the metadata a U32 tensor is just not a float tensor.
         let weights = open(raw_file(&good, &[])).unwrap();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use safetensors::tensor::Dtype;
 
 use crate::error::{ModelError, Result};
-use crate::quant::{self, GROUP_SIZE_KEY, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
+use crate::quant::{self, GROUP_SIZE_KEY, MINS_SUFFIX, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
 
 /// A tensor to write with [`write_safetensors`].
 #[derive(Clone, Debug, PartialEq)]
@@ -70,20 +70,24 @@ pub fn write_safetensors(tensors: &[(String, TensorData)], metadata: &BTreeMap<S
                 format = Some(this);
                 let per_word = q.scheme.values_per_word();
                 quant::check_layout(q.scheme, q.group_size, q.cols).map_err(tensor_error)?;
-                if q.words.len() != q.rows * q.cols / per_word || q.scales.len() != q.rows * q.cols / q.group_size {
+                if !q.is_complete() {
                     return Err(tensor_error(format!(
-                        "{} words and {} scales for {} × {}",
+                        "{} words, {} scales and {} minimums for {} × {}",
                         q.words.len(),
                         q.scales.len(),
+                        q.mins.len(),
                         q.rows,
                         q.cols
                     )));
                 }
+                let halves = |values: &[u16]| values.iter().flat_map(|x| x.to_le_bytes()).collect();
                 let words = q.words.iter().flat_map(|x| x.to_le_bytes()).collect();
-                let scales = q.scales.iter().flat_map(|x| x.to_le_bytes()).collect();
                 stored.push((name.clone(), Dtype::U32, vec![q.rows, q.cols / per_word], words));
-                let scales_shape = vec![q.rows, q.cols / q.group_size];
-                stored.push((format!("{name}{SCALES_SUFFIX}"), Dtype::F16, scales_shape, scales));
+                let groups_shape = vec![q.rows, q.cols / q.group_size];
+                stored.push((format!("{name}{SCALES_SUFFIX}"), Dtype::F16, groups_shape.clone(), halves(&q.scales)));
+                if q.scheme.has_mins() {
+                    stored.push((format!("{name}{MINS_SUFFIX}"), Dtype::F16, groups_shape, halves(&q.mins)));
+                }
             }
         }
     }
