@@ -1,5 +1,5 @@
 //! The Rust tokenizer gives the ids Python `tokenizers` gives: on the tiny fixture's tokenizer
-//! (tools/reference/make_tiny_model.py) and on the shipped model's tokenizer over held-out test-split files
+//! (tools/reference/make_tiny_model.py) and on each shipped model's tokenizer over held-out test-split files
 //! (tools/train/ship_check.py --write).
 
 use unmask_model::Tokenizer;
@@ -35,4 +35,17 @@ fn shipped_tokenizer_matches_python_on_held_out_files() {
         Tokenizer::from_bytes(&std::fs::read(repo_path(fixture["tokenizer"].as_str().unwrap())).unwrap()).unwrap();
     assert_eq!(tokenizer.token_to_id("<|mask|>"), Some(1));
     assert_eq!(tokenizer.token_to_id("<|endoftext|>"), Some(0));
+}
+
+#[test]
+fn adapted_model_tokenizer_matches_python_on_held_out_files() {
+    // The pruned SmolLM2 vocabulary (tools/train/adapt/prune_vocab.py) keeps the special ids 0..16.
+    let path = "tests/fixtures/unmask_coder_135m_tokenizer_cases.json";
+    assert!(check_fixture(path) >= 16);
+    let fixture = read_json(path);
+    let tokenizer =
+        Tokenizer::from_bytes(&std::fs::read(repo_path(fixture["tokenizer"].as_str().unwrap())).unwrap()).unwrap();
+    assert_eq!(tokenizer.token_to_id("<|endoftext|>"), Some(0));
+    assert_eq!(tokenizer.token_to_id("<|im_end|>"), Some(2));
+    assert_eq!(tokenizer.token_to_id("<empty_output>"), Some(16));
 }
