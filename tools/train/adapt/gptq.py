@@ -174,7 +174,7 @@ def main():
     ap.add_argument("--model", required=True, help="an f32 model directory (export.py, then prune_vocab.py)")
     ap.add_argument("--examples", required=True, help="data_pipeline's examples/ directory")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--rows", type=int, default=64, help="calibration rows from the training split")
+    ap.add_argument("--rows", type=int, default=128, help="calibration rows from the training split")
     ap.add_argument("--threads", type=int, default=max(1, os.cpu_count() or 1))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
