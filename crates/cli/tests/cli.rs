@@ -577,7 +577,7 @@ fn convert_protects_directories_and_rejects_bad_formats() {
     assert_fails(
         &["convert", model, "--quant", "f16", "--group-size", "32", "--out", fresh],
         1,
-        "--group-size applies to q8 and q4 only",
+        "--group-size applies to q8, q4 and q4a only",
     );
     assert_fails(&["convert", model, "--quant", "q3", "--out", fresh], 2, "invalid value 'q3' for '--quant <QUANT>'");
 }
