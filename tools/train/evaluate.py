@@ -95,10 +95,14 @@ def generation_metrics(unmask, model_dir, prompts, flags, max_new_tokens, steps)
     parsed = clean = nonempty = parsed_nonempty = 0
     local, global_ = [], []
     started = time.time()
+    # An answer ends cleanly with the model's own end token (SmolLM2's is 2), or with id 0 as ours do.
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+        ends = json.load(fh).get("eos_token_id", EOS)
+    ends = {EOS, *(ends if isinstance(ends, list) else [ends])}
     for n, example in enumerate(prompts):
         trace = run_cli(unmask, model_dir, example["prompt"], flags, max_new_tokens, steps, seed=n)
         answer = trace["tokens"][trace["prompt_len"]:]
-        clean += EOS in answer
+        clean += any(t in ends for t in answer)
         ok = parses(example["prompt"] + trace["completion"])
         # A body-less function after its docstring still parses: count completions that wrote something too.
         wrote = bool(trace["completion"].strip())
