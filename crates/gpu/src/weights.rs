@@ -16,13 +16,12 @@ pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
     }
     let scheme = |p: &Stored| if let Stored::Quant(q) = p { Some((q.scheme, q.group_size)) } else { None };
     if scheme(&parts[0]).is_some() && parts.iter().all(|p| scheme(p) == scheme(&parts[0])) {
-        let mut quantized = parts.into_iter().filter_map(|p| if let Stored::Quant(q) = p { Some(q) } else { None });
-        let mut stacked: QuantTensor = quantized.next().expect("checked: at least one part");
-        for q in quantized {
-            stacked.rows += q.rows;
-            stacked.words.extend(q.words);
-            stacked.scales.extend(q.scales);
-            stacked.mins.extend(q.mins);
+        let quantized: Vec<QuantTensor> =
+            parts.into_iter().filter_map(|p| if let Stored::Quant(q) = p { Some(q) } else { None }).collect();
+        let rows = quantized.iter().map(|q| q.rows).sum();
+        let mut stacked = QuantTensor::empty(quantized[0].scheme, quantized[0].group_size, rows, cols);
+        for q in &quantized {
+            (0..q.rows).for_each(|r| stacked.push_row(q, r));
         }
         return Ok(Stored::Quant(stacked));
     }

@@ -207,27 +207,28 @@ impl QuantTensor {
                 let (row, col) = ((first + i) / cols, (first + i) % cols);
                 return Err(fail(format!("weight [{row}, {col}] is {}", group[i])));
             }
-            let to_f16 = |value: f32, what: &str| {
+            // The message is only formatted for the group that fails (this runs once per group).
+            let to_f16 = |value: f32, what: &dyn Fn() -> String| {
                 let bits = f16::from_f32(value).to_bits();
                 let back = f16::from_bits(bits).to_f32();
                 if back.is_infinite() {
                     let row = first / cols;
-                    return Err(fail(format!("row {row}: {what} beyond the f16 range")));
+                    return Err(fail(format!("row {row}: {} beyond the f16 range", what())));
                 }
                 Ok((bits, back))
             };
             let (scale, min) = if scheme.has_mins() {
                 let lo = group.iter().copied().fold(f32::INFINITY, f32::min);
                 let hi = group.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let (min_bits, min) = to_f16(lo, &format!("min w = {lo} is a minimum"))?;
-                let spread = format!("max w − min w = {} needs a scale", hi - lo);
+                let (min_bits, min) = to_f16(lo, &|| format!("min w = {lo} is a minimum"))?;
+                let spread = || format!("max w − min w = {} needs a scale", hi - lo);
                 let (scale_bits, scale) = to_f16((hi - min) / level as f32, &spread)?;
                 q.mins.push(min_bits);
                 q.scales.push(scale_bits);
                 (scale, min)
             } else {
                 let max = group.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-                let (scale_bits, scale) = to_f16(max / level as f32, &format!("max |w| = {max} needs a scale"))?;
+                let (scale_bits, scale) = to_f16(max / level as f32, &|| format!("max |w| = {max} needs a scale"))?;
                 q.scales.push(scale_bits);
                 (scale, 0.0)
             };

@@ -2,6 +2,7 @@
 //! interleaved RoPE, undone.
 
 use crate::arch::Architecture;
+use crate::quant::QuantTensor;
 use crate::weights::TensorData;
 
 /// The Hugging Face name of a llama.cpp tensor, or `None` for a tensor the decoder does not read (such as
@@ -72,13 +73,10 @@ pub fn unpermute_rows(data: TensorData, heads: usize) -> TensorData {
     match data {
         TensorData::F32 { shape, values } => TensorData::F32 { values: reorder(&values, rows, source), shape },
         TensorData::F16 { shape, bits } => TensorData::F16 { bits: reorder(&bits, rows, source), shape },
-        TensorData::Quant(mut q) => {
-            q.words = reorder(&q.words, rows, source);
-            q.scales = reorder(&q.scales, rows, source);
-            if q.scheme.has_mins() {
-                q.mins = reorder(&q.mins, rows, source);
-            }
-            TensorData::Quant(q)
+        TensorData::Quant(q) => {
+            let mut reordered = QuantTensor::empty(q.scheme, q.group_size, q.rows, q.cols);
+            (0..rows).for_each(|r| reordered.push_row(&q, source(r)));
+            TensorData::Quant(reordered)
         }
     }
 }

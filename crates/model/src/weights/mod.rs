@@ -402,7 +402,12 @@ impl Weights {
             return Err(ModelError::Tensor {
                 file: self.files[self.index[name]].name.clone(),
                 name: name.to_owned(),
-                message: format!("{} words and {} scales for {rows} × {cols}", q.words.len(), q.scales.len()),
+                message: format!(
+                    "{} words, {} scales and {} minimums for {rows} × {cols}",
+                    q.words.len(),
+                    q.scales.len(),
+                    q.mins.len()
+                ),
             });
         }
         // The packed integers are finite by construction; an f16 with all exponent bits set is ±∞ or NaN.
