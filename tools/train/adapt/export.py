@@ -39,7 +39,11 @@ def main():
     ck = torch.load(os.path.join(args.run, "checkpoint.pt"), weights_only=False)
     block = ck["args"]["block"]
     model = M.load(args.teacher)
-    model.load_state_dict(ck["model"], strict=False)
+    if ck["args"].get("layers"):
+        M.keep_layers(model, M.evenly_spaced_layers(model.c.num_hidden_layers, ck["args"]["layers"]))
+    missing = model.load_state_dict(ck["model"], strict=False).missing_keys
+    if any(not k.startswith("embed_tokens") for k in missing):
+        raise SystemExit(f"the checkpoint lacks {missing[0]}: is --teacher the model the run started from?")
     tensors = {name: t.detach().float().contiguous() for name, t in model.hf_state().items()}
 
     os.makedirs(args.out, exist_ok=True)
@@ -49,14 +53,17 @@ def main():
     os.replace(tmp, os.path.join(args.out, "model.safetensors"))
     with open(os.path.join(args.teacher, "config.json"), encoding="utf-8") as fh:
         config = json.load(fh)
-    config.update({"attention": "block_causal", "block_size": block, "shift_logits": True})
+    config.update({"attention": "block_causal", "block_size": block, "shift_logits": True,
+                   "num_hidden_layers": model.c.num_hidden_layers})
     with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2)
         fh.write("\n")
     with open(os.path.join(args.out, "generation_config.json"), "w", encoding="utf-8") as fh:
         json.dump(recommended_decoding(block), fh, indent=2)
         fh.write("\n")
-    shutil.copy(os.path.join(args.teacher, "tokenizer.json"), os.path.join(args.out, "tokenizer.json"))
+    for name in ("tokenizer.json", "vocab_map.json"):  # vocab_map.json: when the teacher's vocabulary was pruned
+        if os.path.exists(os.path.join(args.teacher, name)):
+            shutil.copy(os.path.join(args.teacher, name), os.path.join(args.out, name))
     print(f"wrote {args.out}: step {ck['step']}, {ck['tokens']:,} tokens, block {block}")
 
 

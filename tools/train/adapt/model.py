@@ -157,6 +157,22 @@ def attention_mask(kind, block_size, seq):
     raise ValueError(f"unknown attention kind {kind}")
 
 
+def evenly_spaced_layers(total, keep):
+    """`keep` of `total` layer indices, evenly spread, the first and the last among them."""
+    if not 1 <= keep <= total:
+        raise ValueError(f"cannot keep {keep} of {total} layers")
+    if keep == 1:
+        return [0]
+    return [round(i * (total - 1) / (keep - 1)) for i in range(keep)]
+
+
+def keep_layers(model, indices):
+    """Cuts `model` to the given layers, in order: a student initialised from its teacher's weights."""
+    model.layers = torch.nn.ModuleList(model.layers[i] for i in indices)
+    model.c = dataclasses.replace(model.c, num_hidden_layers=len(indices))
+    return model
+
+
 def load(model_dir, dtype=torch.float32):
     from safetensors.torch import load_file
 

@@ -12,10 +12,13 @@ makes, with no gradient here; it is scored, not trained. Every other masked toke
 stream and trained with cross-entropy (unweighted by 1/t: lower variance for fine-tuning; the ELBO is reported
 separately by evaluate.py).
 
-With a frozen teacher (`distil` > 0) each trained token's target is also the teacher's own next-token
-distribution given the clean causal prefix: cross-entropy against those soft targets, weighted `distil`, with the
-hard token weighted 1 − `distil`. The soft targets carry more than the one observed token (lower-variance
-gradients) and pull the student toward what the pretrained model already knows instead of away from it.
+With a frozen teacher (`distil` > 0) each trained token's target is also a distribution from the teacher:
+cross-entropy against those soft targets, weighted `distil`, with the hard token weighted 1 − `distil`. The soft
+targets carry more than the one observed token (lower-variance gradients). Two teachers fit this pass:
+- `causal`: the pretrained autoregressive model's next-token distribution given the clean causal prefix (pulls
+  the adaptation toward what the pretrained model already knows);
+- `same_state`: an adapted diffusion model run on the very same state (clean earlier blocks, the same masks),
+  so a smaller student learns the distribution its teacher would decode from.
 """
 
 import torch
@@ -46,16 +49,35 @@ def corrupt(ids, starts, block, mask_id, generator, t_min=0.05, ratio=None):
     return torch.where(masked, torch.full_like(ids, mask_id), ids), masked
 
 
-def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=None, train=True, teacher=None,
-                         distil=0.0):
-    """Returns (loss over trained tokens, stats): loss is None when the batch masked nothing trainable."""
-    b, s = ids.shape
-    clean_mask, noisy_mask = noisy_masks(s, block)
+def two_streams(model, ids, noisy, block, train):
+    """Hidden states of the clean row (block-causal, no gradient) and of the noisy row attending to its own block
+    and to the clean stream's keys and values of the earlier blocks."""
+    clean_mask, noisy_mask = noisy_masks(ids.shape[1], block)
     with torch.no_grad():
         clean_hidden, clean_kv = model.hidden(ids, clean_mask, keep_kv=True)
-    noisy, masked = corrupt(ids, starts, block, mask_id, generator, ratio=ratio)
     with torch.set_grad_enabled(train):
         noisy_hidden = model.hidden(noisy, noisy_mask, past=clean_kv)
+    return clean_hidden, noisy_hidden
+
+
+def soft_targets(teacher, kind, ids, noisy, block, rows, cols):
+    """The teacher's distribution for the tokens at (rows, cols), each predicted from the hidden state before."""
+    with torch.no_grad():
+        if kind == "causal":
+            hidden = teacher.hidden(ids, attention_mask("causal", block, ids.shape[1]))
+        elif kind == "same_state":
+            hidden = two_streams(teacher, ids, noisy, block, train=False)[1]
+        else:
+            raise ValueError(f"unknown teacher kind {kind}")
+        return F.softmax(teacher.logits(hidden[rows, cols - 1]).float(), dim=-1)
+
+
+def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=None, train=True, teacher=None,
+                         distil=0.0, teacher_kind="causal"):
+    """Returns (loss over trained tokens, stats): loss is None when the batch masked nothing trainable."""
+    b, s = ids.shape
+    noisy, masked = corrupt(ids, starts, block, mask_id, generator, ratio=ratio)
+    clean_hidden, noisy_hidden = two_streams(model, ids, noisy, block, train)
     pos = torch.arange(s)
     first_in_block = (pos % block == 0)[None, :].expand(b, s)
     rows, cols = torch.nonzero(masked & ~first_in_block, as_tuple=True)
@@ -66,9 +88,7 @@ def block_diffusion_loss(model, ids, starts, block, mask_id, generator, ratio=No
         target = ids[rows, cols]
         loss = F.cross_entropy(logits, target)
         if teacher is not None and distil > 0:
-            with torch.no_grad():
-                prefix = teacher.hidden(ids, attention_mask("causal", block, s))
-                soft = F.softmax(teacher.logits(prefix[rows, cols - 1]).float(), dim=-1)
+            soft = soft_targets(teacher, teacher_kind, ids, noisy, block, rows, cols)
             soft_ce = -(soft * F.log_softmax(logits, dim=-1)).sum(-1).mean()
             stats["hard_loss"] = loss.item()
             loss = (1 - distil) * loss + distil * soft_ce

@@ -9,6 +9,7 @@ are left out: under block-causal attention the answer cannot see a suffix that c
 Rows are cut to at most `max_len` tokens, their length a multiple of `block`, and cached as .npz per split.
 """
 
+import hashlib
 import json
 import os
 import random
@@ -46,8 +47,11 @@ def encode_split(examples_path, tokenizer_path, eos, block, max_len, seed, limit
 
 
 def load(cache_dir, split, examples_dir, tokenizer_path, eos, block, max_len, seed=0, limit=None):
-    """The rows of `split` (cached): a list of int32 arrays, the answer start of each and its kind."""
-    path = os.path.join(cache_dir, f"rows-{split}-b{block}-l{max_len}.npz")
+    """The rows of `split` (cached): a list of int32 arrays, the answer start of each and its kind. The cache is
+    keyed by the tokenizer's bytes, so a model with a pruned vocabulary never reads another model's ids."""
+    with open(tokenizer_path, "rb") as fh:
+        tok = hashlib.sha256(fh.read()).hexdigest()[:12]
+    path = os.path.join(cache_dir, f"rows-{split}-b{block}-l{max_len}-{tok}.npz")
     if not os.path.exists(path):
         ids, starts, kinds = encode_split(os.path.join(examples_dir, f"{split}.jsonl"), tokenizer_path, eos,
                                           block, max_len, seed, limit)

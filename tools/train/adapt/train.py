@@ -94,6 +94,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--steps", type=int, default=100000)
     ap.add_argument("--hours", type=float, default=1e9, help="stop after this much training time (this run)")
+    ap.add_argument("--decay-minutes", type=float, default=0.0,
+                    help="over the last this many minutes of --hours, the learning rate falls linearly to a tenth")
     ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--dtype", choices=["auto", "bf16", "f32"], default="auto")
     ap.add_argument("--eval-every", type=int, default=50)
@@ -102,6 +104,12 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--distil", type=float, default=0.0,
                     help="weight of the frozen teacher's soft targets against the observed tokens (objective.py)")
+    ap.add_argument("--teacher-kind", choices=["causal", "same_state"], default="causal",
+                    help="what the frozen --teacher is: the autoregressive model (soft targets from the clean causal "
+                         "prefix) or an adapted diffusion model (soft targets from the same noisy state)")
+    ap.add_argument("--layers", type=int, default=0,
+                    help="train a student: this many of the teacher's layers, evenly spaced, first and last kept "
+                         "(0: all layers, the adaptation itself)")
     ap.add_argument("--function-weight", type=int, default=2,
                     help="how many times a function row counts against a file chunk (the product writes functions)")
     args = ap.parse_args()
@@ -126,8 +134,13 @@ def main():
     val_rows, val_starts, _ = R.load(cache, "val", args.examples, tokenizer, eos, args.block, args.max_len)
     print(f"{len(train_rows)} training rows ({sum(len(r) for r in train_rows):,} tokens), "
           f"{len(val_rows)} validation rows; block {args.block}; {dtype}; {args.threads} threads", flush=True)
+    if args.layers:
+        print(f"student: layers {M.evenly_spaced_layers(cfg.num_hidden_layers, args.layers)} of the teacher's "
+              f"{cfg.num_hidden_layers}", flush=True)
 
     model = M.load(args.teacher)
+    if args.layers:
+        M.keep_layers(model, M.evenly_spaced_layers(model.c.num_hidden_layers, args.layers))
     model.embed_tokens.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -178,11 +191,15 @@ def main():
         ids, starts = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(starts.astype(np.int64))
         t0 = time.time()
         lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        if args.decay_minutes > 0:
+            left = args.hours * 3600 - (time.time() - run_start)
+            lr *= 0.1 + 0.9 * min(1.0, max(0.0, left / (args.decay_minutes * 60)))
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
             loss, st = objective.block_diffusion_loss(model, ids, starts, args.block, mask_id, gen,
-                                                      teacher=teacher, distil=args.distil)
+                                                      teacher=teacher, distil=args.distil,
+                                                      teacher_kind=args.teacher_kind)
         if loss is None:
             continue
         opt.zero_grad(set_to_none=True)
