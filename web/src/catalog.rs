@@ -1,13 +1,18 @@
 //! `models/index.json`: the models the site ships, and which one the page loads.
 //!
 //! Each model suits one kind of backend: a large one is only usable where a hardware WebGPU adapter runs it,
-//! while the CPU worker (and a software adapter) needs the smallest. So with no model named in the link the
-//! page loads the largest model on hardware WebGPU and the smallest otherwise.
+//! while the CPU worker (and a software adapter) needs a small one. So with no model named in the link the
+//! page loads the largest model on hardware WebGPU and, elsewhere, the largest the CPU worker runs at an
+//! interactive pace (at most `CPU_WORKER_MAX_PARAMETERS`; the smallest if none is that small).
 
 use serde::Deserialize;
 
 /// Where the site build writes the models, relative to the page.
 pub const MODELS_BASE: &str = "models/";
+
+/// The largest model the CPU worker (one wasm thread) gets by default: a denoising step stays near 100 ms up to
+/// about this size, where the 135 M model takes about 300 ms (docs/performance.md).
+pub const CPU_WORKER_MAX_PARAMETERS: u64 = 60_000_000;
 
 /// One shipped model, as the index lists it.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -55,11 +60,16 @@ impl Catalog {
     }
 
     /// The model to load: the one the link names if the index has it (else a warning), otherwise the largest
-    /// where a hardware WebGPU adapter will run it and the smallest elsewhere.
+    /// where a hardware WebGPU adapter will run it, and elsewhere the largest the CPU worker runs at an
+    /// interactive pace (the smallest if none is small enough).
     pub fn pick(&self, requested: Option<&str>, hardware_gpu: bool) -> (&CatalogEntry, Option<String>) {
         let by_size = |m: &&CatalogEntry| m.parameters;
-        let default =
-            if hardware_gpu { self.models.iter().max_by_key(by_size) } else { self.models.iter().min_by_key(by_size) };
+        let default = if hardware_gpu {
+            self.models.iter().max_by_key(by_size)
+        } else {
+            let fits = self.models.iter().filter(|m| m.parameters <= CPU_WORKER_MAX_PARAMETERS).max_by_key(by_size);
+            fits.or_else(|| self.models.iter().min_by_key(by_size))
+        };
         let default = default.expect("parse checked that the index lists a model");
         match requested {
             None => (default, None),
@@ -101,6 +111,18 @@ mod tests {
         assert_eq!(model.name, "small");
         assert!(warning.unwrap().contains("no model \"huge\" here (big, small)"));
         assert_eq!(c.models[1].base(), "models/small/");
+    }
+
+    #[test]
+    fn the_cpu_worker_gets_the_largest_model_within_its_budget() {
+        let mut c = catalog();
+        c.models.push(CatalogEntry { name: "student".into(), quant: "q8".into(), parameters: 36_000_000, bytes: 1 });
+        assert_eq!(c.pick(None, false).0.name, "student");
+        assert_eq!(c.pick(None, true).0.name, "big");
+        // Nothing small enough: the smallest there is.
+        c.models.retain(|m| m.name == "big");
+        c.models.push(CatalogEntry { name: "medium".into(), quant: "q8".into(), parameters: 90_000_000, bytes: 1 });
+        assert_eq!(c.pick(None, false).0.name, "medium");
     }
 
     #[test]
