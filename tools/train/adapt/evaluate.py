@@ -103,7 +103,7 @@ def main():
     sandbox = S.Sandbox()
     scored = S.score_items(by_id, [{"id": r["id"], "completion": r["completion"]} for r in rows], sandbox)
     for r, s in zip(rows, scored):
-        r.update({k: s[k] for k in ("parses", "passed", "tests_passed", "tests_total", "error")})
+        r.update({k: s[k] for k in ("parses", "passed", "tests_passed", "tests_total", "error", "truncated")})
     greedy = [r for r in rows if r["run"] == "greedy"]
     summary = {
         "model": args.model, "style": args.style, "tasks": len(tasks), "flags": args.flags,
