@@ -230,7 +230,7 @@ await soak("cpu", common, run);
 await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webgpu`);
 
 // 9. The WebGPU device is lost in the middle of a run (the page's test hook destroys it): the page says so,
-// and the same run finishes on the CPU worker.
+// the same run finishes on the CPU worker, and the Engine menu stops offering WebGPU.
 {
   const { browser, page } = await open([...common, "--enable-unsafe-webgpu"]);
   await page.goto(`${base}?strategy=entropy&length=32&steps=32&seed=1&backend=webgpu&model=unmask-coder`);
@@ -242,6 +242,7 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "after the device loss the CPU worker runs");
   check((await page.textContent(".notice")).includes("switched to the CPU worker"), "the page says why");
   check((await decodedCells(page)).length === 32, "the run finished: all 32 cells decoded");
+  check(await page.$eval('#backend option[value="webgpu"]', (o) => o.disabled), "the Engine menu no longer offers WebGPU");
   await page.screenshot({ path: join(shots, "7-device-lost.png"), fullPage: true });
   await browser.close();
 }

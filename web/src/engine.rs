@@ -181,6 +181,12 @@ impl Engines {
         self.gpu_engine().map(|engine| engine.model.gpu().destroy()).is_some()
     }
 
+    /// After a lost device (or one out of memory): WebGPU is no longer offered (the Engine menu disables it), and a later run asked of
+    /// it runs on the CPU worker instead of failing again on the dead device.
+    pub fn mark_gpu_lost(&self, why: &str) {
+        *self.gpu.borrow_mut() = GpuSlot::Unavailable(format!("WebGPU failed during a run ({why})"));
+    }
+
     /// Whether WebGPU may still run the model (loaded, an adapter to load it on, or not asked yet).
     pub fn gpu_possible(&self) -> bool {
         !matches!(&*self.gpu.borrow(), GpuSlot::Unavailable(_))

@@ -277,6 +277,7 @@ pub async fn step(
             Ok(answers) => return Ok(Some(answers)),
             Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
                 let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
+                engines.mark_gpu_lost(&e.message);
                 engines.set_active(EngineKind::Cpu, reason.clone());
                 notice.set(Some(reason));
                 view.update(|v| v.engine = Some(EngineKind::Cpu));

@@ -118,6 +118,11 @@ const SLIDERS: &[SliderSpec] = &[
 pub fn Controls() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let strategy = move || ctx.settings.with(|s| s.strategy);
+    // Read the run too: a device lost during a run changes what the Engine menu offers.
+    let gpu_possible = move || {
+        let _ = ctx.run.with(|r| r.engine);
+        ctx.model.with(|m| m.as_ref().is_none_or(|m| m.engines.gpu_possible()))
+    };
     let sliders = SLIDERS
         .iter()
         .map(|spec| {
@@ -226,7 +231,14 @@ pub fn Controls() -> impl IntoView {
                 }>
                     {[(BackendChoice::Auto, "Auto (the faster here)"), (BackendChoice::Gpu, "WebGPU"), (BackendChoice::Cpu, "CPU worker")]
                         .into_iter()
-                        .map(|(b, label)| view! { <option value=b.id() selected=move || ctx.settings.with(|s| s.backend) == b>{label}</option> })
+                        .map(|(b, label)| {
+                            let unavailable = move || b == BackendChoice::Gpu && !gpu_possible();
+                            view! {
+                                <option value=b.id() selected=move || ctx.settings.with(|s| s.backend) == b disabled=unavailable>
+                                    {move || if unavailable() { format!("{label} (not available here)") } else { label.to_owned() }}
+                                </option>
+                            }
+                        })
                         .collect_view()}
                 </select>
             </div>
