@@ -235,7 +235,7 @@ pub fn Controls() -> impl IntoView {
                             let unavailable = move || b == BackendChoice::Gpu && !gpu_possible();
                             view! {
                                 <option value=b.id() selected=move || ctx.settings.with(|s| s.backend) == b disabled=unavailable>
-                                    {move || if unavailable() { format!("{label} (not available here)") } else { label.to_owned() }}
+                                    {move || if unavailable() { format!("{label} (unavailable)") } else { label.to_owned() }}
                                 </option>
                             }
                         })
