@@ -1,7 +1,7 @@
 //! Properties every decode must have, for any parameters and prompt (proptest over a tiny random model):
 //! each step commits exactly the scheduled number of positions, nothing is committed twice or remasked,
 //! no mask is left, prompt tokens never change, the same seed gives the same trace, and threshold decoding
-//! commits at least one position per step.
+//! commits at least one position per step; stopping at the answer's end changes nothing but the step count.
 
 use proptest::prelude::*;
 use unmask_cpu::CpuModel;
@@ -55,6 +55,7 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
                     align_blocks,
                     threshold,
                     seed,
+                    stop_at_end: false,
                 }
             },
         )
@@ -179,4 +180,58 @@ proptest! {
         let again = generate(&mut model, &prompt, &config, &mut Unobserved).unwrap();
         prop_assert_eq!(&again, &decoded);
     }
+}
+
+/// The tiny model with an eighth of its vocabulary counted as end tokens, so answers often end early.
+fn tiny_model_with_many_ends() -> CpuModel {
+    let shape = ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64);
+    let config = ModelConfig { mask_token_id: MASK, dtype: None, eos_token_ids: (2..10).collect(), ..shape };
+    config.validate("test").unwrap();
+    CpuModel::load(&config, &unmask_model::Weights::random(&config, 7)).expect("random weights match their config")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// `stop_at_end` only leaves out steps that could not change the answer: its steps are the full decode's
+    /// first steps and the completion reads the same.
+    #[test]
+    fn stopping_at_the_end_keeps_the_answer(config in config_strategy(), prompt in prompt_strategy()) {
+        let mut model = tiny_model_with_many_ends();
+        let ends = unmask_sampler::Denoiser::end_token_ids(&model);
+        let is_end = |t: u32| ends.contains(&t);
+        let Ok(full) = generate(&mut model, &prompt, &config, &mut Unobserved) else { return Ok(()) };
+        let stopping = SamplerConfig { stop_at_end: true, ..config };
+        let stopped = generate(&mut model, &prompt, &stopping, &mut Unobserved).unwrap();
+        prop_assert_eq!(&stopped.steps[..], &full.steps[..stopped.steps.len()]);
+        let range = full.completion_range(prompt.len(), MASK, is_end);
+        prop_assert_eq!(stopped.completion_range(prompt.len(), MASK, is_end), range.clone());
+        prop_assert_eq!(&stopped.tokens[range.clone()], &full.tokens[range.clone()]);
+        prop_assert!(!stopped.tokens[..range.end].contains(&MASK));
+        if stopped.steps.len() < full.steps.len() {
+            prop_assert!(stopped.tokens.get(range.end).is_some_and(|&t| is_end(t)), "stopped before the end");
+        }
+    }
+}
+
+/// The property above holds trivially if nothing ever stops: on the same model (whose random weights mostly
+/// echo the last prompt token, here the end token 5) LLaDA decodes of 24 tokens do stop early.
+#[test]
+fn answers_that_end_early_skip_their_remaining_steps() {
+    let mut model = tiny_model_with_many_ends();
+    let config = SamplerConfig {
+        algorithm: Algorithm::Llada,
+        steps: 24,
+        max_new_tokens: 24,
+        block_length: 4,
+        top_p: 1.0,
+        temperature: 1.0,
+        stop_at_end: true,
+        ..SamplerConfig::DEFAULT
+    };
+    let steps: Vec<usize> = (0..8)
+        .map(|seed| generate(&mut model, &[20, 21, 5], &SamplerConfig { seed, ..config.clone() }, &mut Unobserved))
+        .map(|decoded| decoded.unwrap().steps.len())
+        .collect();
+    assert!(steps.iter().any(|&n| n < 24), "no decode stopped early: {steps:?}");
 }

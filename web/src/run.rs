@@ -183,7 +183,8 @@ pub async fn run(
     };
     let mask = model.config.mask_token_id;
     let context = model.config.max_position_embeddings;
-    let mut decode = match Decode::new(&prompt_ids, &config, mask, context) {
+    let ends = model.config.end_token_ids();
+    let mut decode = match Decode::new(&prompt_ids, &config, mask, &ends, context) {
         Ok(decode) => decode,
         Err(e) => {
             view.set(RunView { id, ..RunView::idle(RunStatus::Error, e.to_string()) });

@@ -202,7 +202,7 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, ctx: Ctx) {
         .collect();
     let (mask, context) = (model.config.mask_token_id, model.config.max_position_embeddings);
     let prompts: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&prompt_ids[..], c)).collect();
-    let mut batch = match BatchDecode::new(&prompts, mask, context) {
+    let mut batch = match BatchDecode::new(&prompts, mask, &model.config.end_token_ids(), context) {
         Ok(batch) => batch,
         Err(e) => return start_failed(e.to_string()),
     };

@@ -133,8 +133,9 @@ async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
             ..Settings::default()
         };
         let config = settings.run_config();
-        let mut decode =
-            Decode::new(&prompt, &config, dir.config.mask_token_id, dir.config.max_position_embeddings).unwrap();
+        let (mask, ends, context) =
+            (dir.config.mask_token_id, dir.config.end_token_ids(), dir.config.max_position_embeddings);
+        let mut decode = Decode::new(&prompt, &config, mask, &ends, context).unwrap();
         while let Some(request) = decode.request() {
             let scored = if request.positions.is_empty() {
                 Vec::new()

@@ -83,6 +83,10 @@ pub(crate) struct SamplerArgs {
     /// [default: 0]
     #[arg(long)]
     seed: Option<u64>,
+    /// Stop once an end of text is committed with nothing masked before it: the same answer in fewer steps
+    /// [default: false].
+    #[arg(long)]
+    stop_at_end: Option<bool>,
 }
 
 impl SamplerArgs {
@@ -104,6 +108,7 @@ impl SamplerArgs {
             align_blocks: a.align_blocks.unwrap_or(base.align_blocks),
             threshold: a.threshold.unwrap_or(base.threshold),
             seed: a.seed.unwrap_or(base.seed),
+            stop_at_end: a.stop_at_end.unwrap_or(base.stop_at_end),
         }
     }
 }
@@ -131,6 +136,7 @@ pub fn run(args: Args) -> Result<()> {
     let completion = loaded.completion(&decoded)?;
     let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
     let steps = decoded.steps.len();
+    let skipped = decoded.tokens.iter().filter(|&&t| t == mask).count();
     let trace = decoded.into_trace(loaded.model_dir.name.clone(), prompt, &config, mask, prompt_len, completion);
 
     if let Some(path) = &args.trace {
@@ -141,8 +147,13 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet {
         let seconds = elapsed.as_secs_f64();
         let ar = trace.ar_ness;
+        let stopped = if skipped > 0 {
+            format!(" (stopped at the answer's end; the {skipped} cells after it stay masked)")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{committed} tokens in {steps} steps, {:.0} ms ({:.1} tokens/s) · AR-ness local@1 {:.2} local@2 {:.2} global@1 {:.2} global@2 {:.2}",
+            "{committed} tokens in {steps} steps{stopped}, {:.0} ms ({:.1} tokens/s) · AR-ness local@1 {:.2} local@2 {:.2} global@1 {:.2} global@2 {:.2}",
             seconds * 1e3,
             committed as f64 / seconds,
             ar.local_1,

@@ -53,6 +53,10 @@ impl Denoiser for CpuModel {
         self.config().mask_token_id
     }
 
+    fn end_token_ids(&self) -> Vec<u32> {
+        self.config().end_token_ids()
+    }
+
     fn max_len(&self) -> usize {
         self.config().max_position_embeddings
     }

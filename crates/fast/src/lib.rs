@@ -137,6 +137,10 @@ impl Denoiser for FastModel {
         self.config().mask_token_id
     }
 
+    fn end_token_ids(&self) -> Vec<u32> {
+        self.config().end_token_ids()
+    }
+
     fn max_len(&self) -> usize {
         self.options().max_len
     }

@@ -84,6 +84,10 @@ impl unmask_sampler::Denoiser for GpuModel {
         self.config().mask_token_id
     }
 
+    fn end_token_ids(&self) -> Vec<u32> {
+        self.config().end_token_ids()
+    }
+
     fn max_len(&self) -> usize {
         GpuModel::max_len(self)
     }

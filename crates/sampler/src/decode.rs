@@ -36,7 +36,7 @@ impl Observer for Unobserved {}
 pub struct Decoded {
     /// The canvas before the first step.
     pub initial: Vec<u32>,
-    /// The canvas at the end: no mask left.
+    /// The canvas at the end: no mask left, except after the answer's end where `stop_at_end` stopped early.
     pub tokens: Vec<u32>,
     pub steps: Vec<TraceStep>,
 }
@@ -93,7 +93,7 @@ pub fn generate<D: Denoiser + ?Sized>(
     config: &SamplerConfig,
     observer: &mut dyn Observer,
 ) -> Result<Decoded, SamplerError> {
-    let mut decode = Decode::new(prompt, config, backend.mask_token_id(), backend.max_len())?;
+    let mut decode = Decode::new(prompt, config, backend.mask_token_id(), &backend.end_token_ids(), backend.max_len())?;
     while let Some(request) = decode.request() {
         let started = observer.now_millis();
         let proposals = if request.positions.is_empty() {
@@ -136,7 +136,7 @@ pub fn generate_batch<D: Denoiser + ?Sized>(
     samples: &[(&[u32], &SamplerConfig)],
     observer: &mut dyn BatchObserver,
 ) -> Result<Vec<Decoded>, SamplerError> {
-    let mut batch = BatchDecode::new(samples, backend.mask_token_id(), backend.max_len())?;
+    let mut batch = BatchDecode::new(samples, backend.mask_token_id(), &backend.end_token_ids(), backend.max_len())?;
     while let Some(asking) = batch.request() {
         let started = observer.now_millis();
         let items: Vec<BatchItem> = asking.into_iter().map(|(_, item)| item).collect();
@@ -165,13 +165,18 @@ pub struct BatchDecode {
 
 impl BatchDecode {
     /// One decode per entry of `samples` (its prompt and its settings); 1 to [`MAX_BATCH`] samples.
-    pub fn new(samples: &[(&[u32], &SamplerConfig)], mask: u32, context: usize) -> Result<Self, SamplerError> {
+    pub fn new(
+        samples: &[(&[u32], &SamplerConfig)],
+        mask: u32,
+        end_tokens: &[u32],
+        context: usize,
+    ) -> Result<Self, SamplerError> {
         if samples.is_empty() || samples.len() > MAX_BATCH {
             return Err(SamplerError::invalid("batch", samples.len(), format!("1 to {MAX_BATCH} samples")));
         }
         let decodes = samples
             .iter()
-            .map(|(prompt, config)| Decode::new(prompt, config, mask, context))
+            .map(|(prompt, config)| Decode::new(prompt, config, mask, end_tokens, context))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(BatchDecode { decodes, pending: Vec::new() })
     }
@@ -250,6 +255,10 @@ enum Plan {
 pub struct Decode {
     config: SamplerConfig,
     mask: u32,
+    /// The tokens that end the answer when `stop_at_end` is set; empty otherwise.
+    stop_tokens: Vec<u32>,
+    /// Where the answer starts: the canvas length before the appended masks.
+    answer_start: usize,
     initial: Vec<u32>,
     canvas: Vec<u32>,
     steps: Vec<TraceStep>,
@@ -259,7 +268,14 @@ pub struct Decode {
 
 impl Decode {
     /// Checks the parameters and the length against the model's context, and lays out the canvas.
-    pub fn new(prompt: &[u32], config: &SamplerConfig, mask: u32, context: usize) -> Result<Self, SamplerError> {
+    /// `end_tokens` are the model's (end of text, padding), used only with `stop_at_end`.
+    pub fn new(
+        prompt: &[u32],
+        config: &SamplerConfig,
+        mask: u32,
+        end_tokens: &[u32],
+        context: usize,
+    ) -> Result<Self, SamplerError> {
         config.validate()?;
         let canvas = initial_canvas(prompt, config.max_new_tokens, mask);
         if canvas.len() > context {
@@ -303,7 +319,18 @@ impl Decode {
             }
             Algorithm::LeftToRight => (sample(ScoreKind::Probability), Plan::LeftToRight),
         };
-        Ok(Decode { config: config.clone(), mask, initial: canvas.clone(), canvas, steps: Vec::new(), rule, plan })
+        let stop_tokens = if config.stop_at_end { end_tokens.to_vec() } else { Vec::new() };
+        Ok(Decode {
+            config: config.clone(),
+            mask,
+            stop_tokens,
+            answer_start: prompt.len(),
+            initial: canvas.clone(),
+            canvas,
+            steps: Vec::new(),
+            rule,
+            plan,
+        })
     }
 
     /// The canvas as it is now.
@@ -318,6 +345,9 @@ impl Decode {
 
     /// What the next step needs, or `None` when the decode is finished.
     pub fn request(&self) -> Option<Request> {
+        if self.answer_ended() {
+            return None;
+        }
         let step = self.steps.len() as u32;
         let positions = match &self.plan {
             Plan::Dream => (step < self.config.steps).then(|| self.masked_in(0..self.canvas.len()))?,
@@ -394,9 +424,18 @@ impl Decode {
         Ok(())
     }
 
+    /// Whether `stop_at_end` has stopped this decode: the answer's first end token is committed and no mask is
+    /// left before it. Commits are final and the answer is read up to its first end token, so no later step
+    /// could change the text (SAMPLING.md §10).
+    pub fn answer_ended(&self) -> bool {
+        let answer = &self.canvas[self.answer_start..];
+        let Some(end) = answer.iter().position(|t| self.stop_tokens.contains(t)) else { return false };
+        !self.canvas[..self.answer_start + end].contains(&self.mask)
+    }
+
     /// The finished decode. Call once [`request`](Decode::request) says `None`.
     pub fn finish(self) -> Decoded {
-        debug_assert!(!self.canvas.contains(&self.mask), "finished with masks left");
+        debug_assert!(!self.canvas.contains(&self.mask) || self.answer_ended(), "finished with masks left");
         Decoded { initial: self.initial, tokens: self.canvas, steps: self.steps }
     }
 
@@ -500,11 +539,65 @@ mod tests {
     #[test]
     fn a_nan_proposal_stops_the_decode_naming_step_and_position() {
         let config = SamplerConfig { max_new_tokens: 2, steps: 2, ..SamplerConfig::DEFAULT };
-        let mut decode = Decode::new(&[5], &config, 1, 16).unwrap();
+        let mut decode = Decode::new(&[5], &config, 1, &[], 16).unwrap();
         let request = decode.request().unwrap();
         let proposals = request.positions.iter().map(|&q| p(q, if q == 2 { f32::NAN } else { 0.5 })).collect();
         assert_eq!(decode.advance(proposals, 0.0), Err(SamplerError::NonFinite { step: 0, position: 2 }));
         assert_eq!(decode.steps().len(), 0, "nothing was committed");
+    }
+
+    /// Drives a decode to its end with a scripted model: token `token(q)` at position `q`, score `score(q)`.
+    fn run_scripted(decode: &mut Decode, token: impl Fn(u32) -> u32, score: impl Fn(u32) -> f32) {
+        while let Some(request) = decode.request() {
+            let proposals =
+                request.positions.iter().map(|&q| Proposal { position: q, token: token(q), score: score(q) }).collect();
+            decode.advance(proposals, 0.0).unwrap();
+        }
+    }
+
+    #[test]
+    fn stop_at_end_stops_once_nothing_before_the_first_end_is_masked() {
+        // Prompt [5, 6], 8 answer cells, LLaDA over two blocks of 4 with 4 steps each (one commit per step); the model writes 7 at
+        // positions 2–3 and the end token 0 from position 4 on.
+        let config = SamplerConfig {
+            algorithm: Algorithm::Llada,
+            steps: 8,
+            max_new_tokens: 8,
+            block_length: 4,
+            top_p: 1.0,
+            ..SamplerConfig::DEFAULT
+        };
+        let token = |q: u32| if q >= 4 { 0 } else { 7 };
+        let stopping = SamplerConfig { stop_at_end: true, ..config.clone() };
+        let full = |order: fn(u32) -> f32| {
+            let mut d = Decode::new(&[5, 6], &config, 1, &[0], 16).unwrap();
+            run_scripted(&mut d, token, order);
+            d
+        };
+        let stopped = |order: fn(u32) -> f32| {
+            let mut d = Decode::new(&[5, 6], &stopping, 1, &[0], 16).unwrap();
+            run_scripted(&mut d, token, order);
+            d
+        };
+        // Left to right: the end lands at position 4 on step 2 with nothing masked before it.
+        let left_first: fn(u32) -> f32 = |q| 1.0 - q as f32 / 100.0;
+        let (f, s) = (full(left_first), stopped(left_first));
+        assert_eq!((f.steps().len(), s.steps().len()), (8, 3));
+        assert_eq!(s.canvas(), &[5, 6, 7, 7, 0, 1, 1, 1, 1, 1]);
+        // Right to left inside each block: the end at 5 comes first but 2–4 are still masked, so the decode
+        // goes on to the end of the first block.
+        let right_first: fn(u32) -> f32 = |q| q as f32 / 100.0;
+        let (f, s) = (full(right_first), stopped(right_first));
+        assert_eq!(s.steps().len(), 4);
+        assert_eq!(s.canvas(), &[5, 6, 7, 7, 0, 0, 1, 1, 1, 1]);
+        // Either way the answer reads the same as the full decode's, and the steps taken are the same steps.
+        let range = |d: Decode| d.finish().completion_range(2, 1, |t| t == 0);
+        assert_eq!(range(s.clone()), range(f.clone()));
+        assert_eq!(s.steps(), &f.steps()[..4]);
+        // Without end tokens (a model that has none) nothing stops early.
+        let mut no_ends = Decode::new(&[5, 6], &stopping, 1, &[], 16).unwrap();
+        run_scripted(&mut no_ends, token, left_first);
+        assert_eq!(no_ends.steps().len(), 8);
     }
 
     #[test]

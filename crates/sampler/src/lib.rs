@@ -44,6 +44,9 @@ pub trait Denoiser {
 
     fn mask_token_id(&self) -> u32;
 
+    /// The tokens that end an answer (end of text, padding): where `stop_at_end` may stop a decode.
+    fn end_token_ids(&self) -> Vec<u32>;
+
     /// The longest canvas the model accepts.
     fn max_len(&self) -> usize;
 }

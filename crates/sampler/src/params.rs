@@ -76,6 +76,9 @@ pub struct SamplerConfig {
     /// Confidence above which threshold decoding commits a position.
     pub threshold: f32,
     pub seed: u64,
+    /// Stop once the answer can no longer change: an end token committed after the prompt with no mask before
+    /// it (SAMPLING.md §10). The text is the one every step would give; the cells after the end stay masked.
+    pub stop_at_end: bool,
 }
 
 impl Default for SamplerConfig {
@@ -101,6 +104,7 @@ impl SamplerConfig {
         align_blocks: false,
         threshold: 0.9,
         seed: 0,
+        stop_at_end: false,
     };
 }
 

@@ -25,6 +25,11 @@ pub fn TokenGrid() -> impl IntoView {
                 RunStatus::Loading => "loading the model…".to_owned(),
                 RunStatus::Running if r.steps.is_empty() => r.message.clone(),
                 RunStatus::Running => format!("step {} · {} masked", r.steps.len(), r.masked_left()),
+                RunStatus::Done if r.masked_left() > 0 => format!(
+                    "done: {} steps, stopped at the answer's end ({} cells after it left masked)",
+                    r.steps.len(),
+                    r.masked_left()
+                ),
                 RunStatus::Done => format!("done: {} steps", r.steps.len()),
                 RunStatus::Error => r.message.clone(),
             })}
