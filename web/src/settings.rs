@@ -271,6 +271,7 @@ impl Settings {
         put("block_length", s.block_length.to_string(), ds.block_length.to_string());
         put("threshold", s.threshold.to_string(), ds.threshold.to_string());
         put("align_blocks", s.align_blocks.to_string(), ds.align_blocks.to_string());
+        put("stop_at_end", s.stop_at_end.to_string(), ds.stop_at_end.to_string());
         put("backend", self.backend.id().to_owned(), d.backend.id().to_owned());
         put("mode", self.mode.id().to_owned(), d.mode.id().to_owned());
         put("samples", self.samples.to_string(), d.samples.to_string());
@@ -316,13 +317,8 @@ impl Settings {
                 "block_length" => parse_in(value, 1, MAX_STEPS).map(|v| s.block_length = v),
                 "threshold" => parse_in(value, 0.01, 1.0).map(|v| s.threshold = v),
                 "seed" => parse_in(value, 0, MAX_SEED).map(|v| s.seed = v),
-                "align_blocks" => match value {
-                    "true" | "false" => {
-                        s.align_blocks = value == "true";
-                        Ok(())
-                    }
-                    _ => Err(format!("{value:?} is not true or false; using the default")),
-                },
+                "align_blocks" => parse_bool(value).map(|v| s.align_blocks = v),
+                "stop_at_end" => parse_bool(value).map(|v| s.stop_at_end = v),
                 "model" => {
                     settings.model = Some(value.to_owned());
                     Ok(())
@@ -334,6 +330,15 @@ impl Settings {
             }
         }
         (settings, warnings)
+    }
+}
+
+/// `value` as a boolean: `true` or `false`, nothing else.
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{value:?} is not true or false; using the default")),
     }
 }
 
@@ -375,6 +380,7 @@ mod tests {
                 block_length: 8,
                 threshold: 0.6,
                 align_blocks: true,
+                stop_at_end: true,
                 seed: MAX_SEED,
                 ..SamplerConfig::DEFAULT
             },
@@ -395,6 +401,7 @@ mod tests {
             block_length: 16,
             align_blocks: true,
             temperature: 0.0,
+            stop_at_end: true,
             ..SamplerConfig::DEFAULT
         };
         let model = Settings::recommended(&recommended);
@@ -420,10 +427,11 @@ mod tests {
                 ("mode", "race"),
                 ("samples", "1000"),
                 ("align_blocks", "yes"),
+                ("stop_at_end", "1"),
             ],
         );
         assert_eq!(settings, Settings::default());
-        assert_eq!(warnings.len(), 8, "{warnings:?}");
+        assert_eq!(warnings.len(), 9, "{warnings:?}");
         assert!(warnings[0].contains("steps") && warnings[0].contains("outside 1–4096"), "{warnings:?}");
     }
 

@@ -24,7 +24,10 @@ const page = await browser.newPage();
 page.on("pageerror", (e) => console.error(`page exception: ${e}`));
 const times = [];
 for (let seed = 1; seed <= runs; seed++) {
-  const query = new URLSearchParams({ model, backend: "cpu", length: "64", steps: "64", seed: String(seed), prompt });
+  // Every step runs (no stop at the answer's end), so each run decodes all 64 tokens.
+  const query = new URLSearchParams({
+    model, backend: "cpu", length: "64", steps: "64", stop_at_end: "false", seed: String(seed), prompt,
+  });
   await page.goto(`${base}?${query}`);
   await page.waitForSelector('.status[data-state="done"]', { timeout: 600_000 });
   const engine = await page.getAttribute(".badge", "data-engine");

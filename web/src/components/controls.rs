@@ -208,6 +208,17 @@ pub fn Controls() -> impl IntoView {
                 <small>{move || if blocks_used() { "blocks start at multiples of the block length from the canvas start, as a block-causal model was trained" } else { "used by the block strategies" }}</small>
             </div>
             <div class="control">
+                <label for="stop_at_end">"Stop at the end"</label>
+                <input type="checkbox" id="stop_at_end"
+                    prop:checked=move || ctx.settings.with(|s| s.sampler.stop_at_end)
+                    on:change=move |ev| {
+                        let checked = event_target_checked(&ev);
+                        ctx.settings.update(|s| s.sampler.stop_at_end = checked);
+                    }
+                />
+                <small>"stop once the answer has ended and nothing before its end is masked: the same answer in fewer steps"</small>
+            </div>
+            <div class="control">
                 <label for="seed">"Seed"</label>
                 <input type="number" id="seed" min="0" max=MAX_SEED.to_string() step="1"
                     prop:value=move || ctx.settings.with(|s| s.sampler.seed.to_string())
