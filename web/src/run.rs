@@ -121,12 +121,13 @@ impl RunView {
         self.steps.push(step);
     }
 
-    /// The token at `position` as it stood after `shown` steps (None: still masked).
-    pub fn token_at(&self, position: usize, shown: usize) -> Option<u32> {
+    /// The token at `position` as it stood after `shown` steps (None: still masked, which a cell never decoded
+    /// stays: not yet, or never when the decode stopped at the answer's end).
+    pub fn token_at(&self, position: usize, shown: usize, mask: u32) -> Option<u32> {
         match self.decoded_at.get(position)? {
             Some(step) if (*step as usize) < shown => Some(self.tokens[position]),
             Some(_) => None,
-            None => Some(self.initial[position]),
+            None => Some(self.initial[position]).filter(|&t| t != mask),
         }
     }
 
@@ -285,5 +286,23 @@ pub async fn step(
             }
             Err(e) => return Err(format!("the model failed: {}", e.message)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unmask_model::trace::Proposal;
+
+    #[test]
+    fn cells_never_decoded_read_as_masked() {
+        // Prompt [5], answer cells 1 and 2 (mask 9); only cell 1 is decoded, at step 0.
+        let mut view = RunView::starting(1, 1, vec![5, 9, 9], EngineKind::Cpu);
+        assert_eq!([0, 1, 2].map(|q| view.token_at(q, 0, 9)), [Some(5), None, None]);
+        let commit = Proposal { position: 1, token: 7, score: 0.9 };
+        view.record(TraceStep { step: 0, masked_before: 2, commits: vec![commit], millis: 1.0 }, &[]);
+        assert_eq!([0, 1, 2].map(|q| view.token_at(q, 1, 9)), [Some(5), Some(7), None]);
+        assert_eq!(view.token_at(1, 0, 9), None, "before its step the cell was masked");
+        assert_eq!(view.masked_left(), 1);
     }
 }

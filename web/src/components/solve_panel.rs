@@ -188,7 +188,7 @@ fn MiniCanvas(index: usize) -> impl IntoView {
             let steps = run.steps.len();
             let cells = (0..run.initial.len())
                 .filter(|&q| run.was_masked(q, mask))
-                .map(|q| match run.token_at(q, steps) {
+                .map(|q| match run.token_at(q, steps, mask) {
                     None => view! { <span class="tok masked">"░"</span> }.into_any(),
                     Some(t) if model.is_end(t) => view! { <span class="tok end">"·"</span> }.into_any(),
                     Some(t) => {

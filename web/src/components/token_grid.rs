@@ -53,7 +53,7 @@ fn Cell(position: usize) -> impl IntoView {
         let model = ctx.model.get()?;
         let mask = model.config.mask_token_id;
         ctx.run.with(|r| {
-            let token = r.token_at(position, shown);
+            let token = r.token_at(position, shown, mask);
             let answer = r.was_masked(position, mask);
             let step = r.decoded_at.get(position).copied().flatten().filter(|&s| (s as usize) < shown);
             let text = match token {
