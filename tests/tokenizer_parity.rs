@@ -49,3 +49,11 @@ fn adapted_model_tokenizer_matches_python_on_held_out_files() {
     assert_eq!(tokenizer.token_to_id("<|im_end|>"), Some(2));
     assert_eq!(tokenizer.token_to_id("<empty_output>"), Some(16));
 }
+
+#[test]
+fn student_tokenizer_matches_python_on_held_out_files() {
+    // The student (`models/unmask-coder-36m`) keeps its teacher's pruned vocabulary.
+    assert!(check_fixture("tests/fixtures/unmask_coder_36m_tokenizer_cases.json") >= 16);
+    let read = |model: &str| std::fs::read(repo_path(&format!("models/{model}/tokenizer.json"))).unwrap();
+    assert!(read("unmask-coder-36m") == read("unmask-coder-135m"), "the student's tokenizer is its teacher's");
+}
