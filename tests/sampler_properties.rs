@@ -11,7 +11,13 @@ use unmask_sampler::{Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Uno
 const MASK: u32 = 1;
 
 fn tiny_model() -> CpuModel {
-    let config = ModelConfig { mask_token_id: MASK, dtype: None, ..ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64) };
+    tiny_model_ending_with(vec![0])
+}
+
+/// The tiny model, with `eos_token_ids` as its end tokens.
+fn tiny_model_ending_with(eos_token_ids: Vec<u32>) -> CpuModel {
+    let shape = ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64);
+    let config = ModelConfig { mask_token_id: MASK, dtype: None, eos_token_ids, ..shape };
     config.validate("test").unwrap();
     CpuModel::load(&config, &unmask_model::Weights::random(&config, 7)).expect("random weights match their config")
 }
@@ -184,10 +190,7 @@ proptest! {
 
 /// The tiny model with an eighth of its vocabulary counted as end tokens, so answers often end early.
 fn tiny_model_with_many_ends() -> CpuModel {
-    let shape = ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64);
-    let config = ModelConfig { mask_token_id: MASK, dtype: None, eos_token_ids: (2..10).collect(), ..shape };
-    config.validate("test").unwrap();
-    CpuModel::load(&config, &unmask_model::Weights::random(&config, 7)).expect("random weights match their config")
+    tiny_model_ending_with((2..10).collect())
 }
 
 proptest! {

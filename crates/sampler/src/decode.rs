@@ -557,8 +557,8 @@ mod tests {
 
     #[test]
     fn stop_at_end_stops_once_nothing_before_the_first_end_is_masked() {
-        // Prompt [5, 6], 8 answer cells, LLaDA over two blocks of 4 with 4 steps each (one commit per step); the model writes 7 at
-        // positions 2–3 and the end token 0 from position 4 on.
+        // Prompt [5, 6], 8 answer cells, LLaDA over two blocks of 4 with 4 steps each (one commit per step); the
+        // model writes 7 at positions 2–3 and the end token 0 from position 4 on.
         let config = SamplerConfig {
             algorithm: Algorithm::Llada,
             steps: 8,
@@ -569,16 +569,13 @@ mod tests {
         };
         let token = |q: u32| if q >= 4 { 0 } else { 7 };
         let stopping = SamplerConfig { stop_at_end: true, ..config.clone() };
-        let full = |order: fn(u32) -> f32| {
-            let mut d = Decode::new(&[5, 6], &config, 1, &[0], 16).unwrap();
+        let decode = |config: &SamplerConfig, order: fn(u32) -> f32| {
+            let mut d = Decode::new(&[5, 6], config, 1, &[0], 16).unwrap();
             run_scripted(&mut d, token, order);
             d
         };
-        let stopped = |order: fn(u32) -> f32| {
-            let mut d = Decode::new(&[5, 6], &stopping, 1, &[0], 16).unwrap();
-            run_scripted(&mut d, token, order);
-            d
-        };
+        let full = |order| decode(&config, order);
+        let stopped = |order| decode(&stopping, order);
         // Left to right: the end lands at position 4 on step 2 with nothing masked before it.
         let left_first: fn(u32) -> f32 = |q| 1.0 - q as f32 / 100.0;
         let (f, s) = (full(left_first), stopped(left_first));

@@ -26,7 +26,7 @@ pub fn TokenGrid() -> impl IntoView {
                 RunStatus::Running if r.steps.is_empty() => r.message.clone(),
                 RunStatus::Running => format!("step {} · {} masked", r.steps.len(), r.masked_left()),
                 RunStatus::Done if r.masked_left() > 0 => format!(
-                    "done: {} steps, stopped at the answer's end ({} cells after it left masked)",
+                    "done: {} steps, stopped at the answer's end (the {} cells after it stay masked)",
                     r.steps.len(),
                     r.masked_left()
                 ),
