@@ -51,3 +51,47 @@ fn every_tensor_type_dequantizes_as_the_gguf_package_does() {
     v2[4..8].copy_from_slice(&2u32.to_le_bytes());
     assert_eq!(check(&v2, 2), 6);
 }
+
+/// The 5-bit and K types (`tools/reference/make_gguf_kquants.py`): decoded bit for bit as the package does, and
+/// held in our forms as `GgmlType::stored_as` says: Q5_0 exactly, Q6_K and Q4_K within the f16 rounding of
+/// their sub-block scales and minimums, Q5_1 and Q5_K widened to f32.
+#[test]
+fn five_bit_and_k_types_dequantize_as_the_gguf_package_does() {
+    let fixture = read_json("tests/fixtures/gguf-kquants.json");
+    let bytes = std::fs::read(repo_path("tests/fixtures/gguf-kquants.gguf")).unwrap();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let expected = fixture["tensors"].as_array().unwrap();
+    assert_eq!(file.tensors.len(), expected.len());
+    let mut kinds = Vec::new();
+    for (info, want) in file.tensors.iter().zip(expected) {
+        let kind = format!("{:?}", info.kind).to_uppercase();
+        assert_eq!(
+            (info.name.as_str(), kind.as_str()),
+            (want["name"].as_str().unwrap(), want["type"].as_str().unwrap())
+        );
+        let values = dequantize(info.kind, file.data(info));
+        assert_eq!(values, f32_vec(&want["values"]), "{}: values", info.name);
+        let stored = to_tensor_data(info.kind, file.data(info), info.shape(), &info.name).unwrap();
+        match (kind.as_str(), stored) {
+            ("Q5_0", TensorData::Quant(q)) => {
+                assert_eq!((q.scheme, q.group_size), (QuantScheme::Q8, 32));
+                assert_eq!(q.dequantize(), values, "Q5_0 is exact as q8");
+            }
+            ("Q6_K" | "Q4_K", TensorData::Quant(q)) => {
+                let scheme = if kind == "Q6_K" { (QuantScheme::Q8, 16) } else { (QuantScheme::Q4A, 32) };
+                assert_eq!((q.scheme, q.group_size), scheme);
+                // Each value is level · scale (− min): the f16 roundings move it by at most 2⁻¹¹ of each term,
+                // and both terms are at most the group's largest magnitude plus its minimum.
+                let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (i, (got, want)) in q.dequantize().iter().zip(&values).enumerate() {
+                    assert!((got - want).abs() <= 2.0 * max * 2f32.powi(-11), "{kind} value {i}: {got} vs {want}");
+                }
+                assert_ne!(q.dequantize(), vec![0.0; values.len()]);
+            }
+            ("Q5_1" | "Q5_K", TensorData::F32 { values: widened, .. }) => assert_eq!(widened, values),
+            (other, _) => panic!("{other} is not held in the form stored_as names"),
+        }
+        kinds.push(kind);
+    }
+    assert_eq!(kinds, ["Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"]);
+}

@@ -2,7 +2,8 @@
 //! tokenizer), so `--model file.gguf` works wherever a model directory does.
 //!
 //! - `reader.rs`: the container (v2/v3), every size checked before it is used.
-//! - `tensor.rs`: GGML types → ours (Q8_0/Q4_0/Q4_1 matrices as our q8/q4/q4a as stored, BF16 widened to f32).
+//! - `tensor.rs`: GGML types → ours (Q8_0/Q4_0/Q4_1/Q5_0/Q4_K/Q6_K matrices as our q8/q4/q4a, the rest widened
+//!   to f32); `kquant.rs` decodes the 5-bit and K types' blocks.
 //! - `names.rs`: llama.cpp tensor names → Hugging Face names; Llama's Q/K rows back to rotate-half order.
 //! - `tokenizer.rs`: `tokenizer.ggml.*` → a `tokenizer.json`.
 //!
@@ -13,6 +14,7 @@
 //! `unmask.mask_token_id`, `unmask.attention`, `unmask.block_size` and `unmask.shift_logits` override all this
 //! (for GGUF files of diffusion models).
 
+mod kquant;
 mod names;
 mod reader;
 mod tensor;
@@ -158,12 +160,16 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
         }
         tensors.push((name, data));
     }
-    let widened: Vec<&str> =
-        file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).map(|t| t.name.as_str()).take(1).collect();
+    let widened: Vec<&TensorInfo> = file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).collect();
     if let Some(example) = widened.first() {
-        let count = file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).count();
+        let mut kinds: Vec<String> = widened.iter().map(|t| format!("{:?}", t.kind)).collect();
+        kinds.sort();
+        kinds.dedup();
         notes.push(format!(
-            "{count} tensors (such as `{example}`) are BF16, which run as f32 here (dequantized exactly)"
+            "{} tensors (such as `{}`) are {}, which run as f32 here (dequantized exactly)",
+            widened.len(),
+            example.name,
+            kinds.join(", ")
         ));
     }
     Ok(Imported { config_json: config.to_string(), tensors, tokenizer_json: tokenizer::tokenizer_json(meta)?, notes })

@@ -153,7 +153,8 @@ impl<'a> GgufFile<'a> {
             let dims = (0..n_dims).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
             let kind = GgmlType::from_id(r.u32()?).map_err(|id| {
                 GgufError::Unsupported(format!(
-                    "tensor `{name}` has GGML type {id} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)"
+                    "tensor `{name}` has GGML type {id} (supported: {})",
+                    GgmlType::SUPPORTED
                 ))
             })?;
             let offset = r.u64()?;
@@ -353,6 +354,7 @@ mod tests {
         // Q8_0 rows must be whole blocks of 32.
         assert!(error(&tensor(&[16, 1], 8, 0)).contains("whole number of Q8_0 blocks"));
         assert!(error(&tensor(&[1, 1, 1, 1, 1], 0, 0)).contains("5 dimensions"));
-        assert!(error(&tensor(&[4], 12, 0)).contains("GGML type 12"));
+        assert!(error(&tensor(&[4], 16, 0)).contains("GGML type 16"));
+        assert!(error(&tensor(&[128], 12, 0)).contains("whole number of Q4_K blocks"));
     }
 }
