@@ -25,6 +25,9 @@ struct Params {
     flags: u32,
     // Floats before x's first row (a multiple of 4): where a cached step's rows start.
     x_offset: u32,
+    // The bias of output column `col` is bias[bias_offset + col]: the chunk's first row of w (y_offset also
+    // moves down to a cached step's first row).
+    bias_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -314,7 +317,7 @@ fn store_one(row: u32, col: u32, sum: f32) {
     if (row < p.m && col < p.n) {
         var value = sum;
         if ((p.flags & FLAG_BIAS) != 0u) {
-            value += bias[p.y_offset + col];
+            value += bias[p.bias_offset + col];
         }
         let at = row * p.y_stride + p.y_offset + col;
         if ((p.flags & FLAG_ACCUMULATE) != 0u) {

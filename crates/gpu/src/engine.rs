@@ -362,6 +362,7 @@ impl GpuModel {
                                     y_offset: offset + first * y_stride,
                                     flags,
                                     x_offset: first * x_stride,
+                                    bias_offset: offset,
                                 })
                             })
                         }),

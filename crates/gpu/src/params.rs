@@ -30,6 +30,9 @@ pub struct MatmulParams {
     pub flags: u32,
     /// Floats before x's first row: where a cached step's rows start (a multiple of 4).
     pub x_offset: u32,
+    /// Where the bias of output column 0 is: the chunk's first weight row (`y_offset` also holds the step's
+    /// first row, which the bias must not follow).
+    pub bias_offset: u32,
 }
 
 /// Matmul flags: add the bias row; accumulate into y (the residual connection).

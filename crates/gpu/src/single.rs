@@ -132,6 +132,7 @@ impl OpRunner {
             x_stride: k,
             y_stride: n,
             y_offset: 0,
+            bias_offset: 0,
             flags,
             x_offset: 0,
         });

