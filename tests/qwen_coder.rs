@@ -17,6 +17,7 @@ use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_gpu::{Gpu, GpuModel, GpuOptions};
 use unmask_model::gguf::GgufFile;
+use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_model::{Architecture, AttentionKind, ModelDir};
 use unmask_sampler::{Algorithm, Denoiser, SamplerConfig, Unobserved, generate};
 use unmask_tests::{f32_vec, read_json, u32_vec};
@@ -65,7 +66,16 @@ fn qwen_coder_imports_with_the_published_shape_and_transformers_token_ids() {
     assert_eq!(parameters as u64, fixture["parameters"].as_u64().unwrap());
     assert_eq!(parameters, 630_167_424);
 
-    for case in fixture["prompts"].as_array().unwrap().iter().chain(fixture["tokenizations"].as_array().unwrap()) {
+    // The chat template, rendered as transformers' `apply_chat_template` renders it.
+    let template = model.chat_template.as_ref().expect("a ChatML template");
+    let prompts = fixture["prompts"].as_array().unwrap();
+    let text_of = |format: &str| prompts.iter().find(|p| p["format"] == format).unwrap()["prompt"].as_str().unwrap();
+    let request = "Write a Python function that returns the n-th Fibonacci number.";
+    assert_eq!(template.user_turn(request), text_of("chat"));
+    let opened = Prompt::new(PromptFormat::ChatOpened, Some(template), text_of("bare")).unwrap();
+    assert_eq!(opened.text, text_of("opened_answer"));
+
+    for case in prompts.iter().chain(fixture["tokenizations"].as_array().unwrap()) {
         let text = case["prompt"].as_str().or(case["text"].as_str()).unwrap();
         let ids = model.tokenizer.encode(text).unwrap();
         let want = case.get("prompt_ids").unwrap_or(&case["ids"]);
@@ -150,7 +160,7 @@ fn qwen_coder_reference_logits_and_greedy_tokens_match_transformers() {
     );
     // The reference recomputes the whole canvas every step (it is the oracle, not fast): a few tokens.
     let mut engine = engine;
-    check_greedy("reference", &mut engine, 4);
+    check_greedy("reference", &mut engine, 2);
 }
 
 #[test]

@@ -3,7 +3,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use unmask_model::ModelDir;
-use unmask_sampler::{Algorithm, Decoded, Denoiser, DreamAlg, Remasking, SamplerConfig, generate};
+use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
+use unmask_sampler::{Algorithm, Decoded, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, generate};
 
 use crate::backend::{self, Backend};
 use crate::view::StepView;
@@ -21,6 +22,8 @@ pub struct Args {
     #[arg(long)]
     prompt_file: Option<PathBuf>,
     #[command(flatten)]
+    format: FormatArg,
+    #[command(flatten)]
     sampler: SamplerArgs,
     /// Write the whole decode (every step's commits, scores and timings) as JSON.
     #[arg(long, value_name = "PATH")]
@@ -34,6 +37,24 @@ pub struct Args {
     /// Print nothing but the completion (no progress, no summary).
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// How the prompt reaches the model.
+#[derive(clap::Args)]
+pub(crate) struct FormatArg {
+    /// bare (the prompt as it is), chat (the model's chat template, the code read from the answer's fence) or
+    /// chat_opened (the chat template with the answer opened by a fence and the prompt's code: the model writes
+    /// the rest) [default: the model's recommendation (generation_config.json), else chat_opened for a model
+    /// with a chat template, else bare; a prompt already in chat markup is always used as it is].
+    #[arg(long, value_parser = parse_format)]
+    pub prompt_format: Option<PromptFormat>,
+}
+
+fn parse_format(name: &str) -> Result<PromptFormat, String> {
+    PromptFormat::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = PromptFormat::ALL.iter().map(|f| f.name()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 /// Every decoding parameter (SamplerConfig), as flags. A flag left out takes the model's recommended value
@@ -114,7 +135,8 @@ impl SamplerArgs {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let config = args.sampler.over(recommended_decoding(&args.model)?);
+    let recommended = Recommended::of(&args.model)?;
+    let config = args.sampler.over(recommended.decoding);
     // Check the parameters before spending time on the model.
     config.validate()?;
     let prompt = match (&args.prompt, &args.prompt_file) {
@@ -124,20 +146,32 @@ pub fn run(args: Args) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires one of --prompt and --prompt-file"),
     };
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens, 1)?;
+    let format = args.format.prompt_format.or(recommended.prompt_format);
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, format, config.max_new_tokens, 1)?;
+    if !args.quiet && loaded.prompt.format != PromptFormat::Bare {
+        eprintln!("prompt format {}: the model reads {} tokens", loaded.prompt.format.name(), loaded.prompt_ids.len());
+    }
     let (tokenizer, mask) = (&loaded.model_dir.tokenizer, loaded.model_dir.config.mask_token_id);
     let prompt_len = loaded.prompt_ids.len();
     let mut view = StepView::new(tokenizer, mask, &loaded.end_tokens, prompt_len, args.show_steps, !args.quiet);
     let started = Instant::now();
-    let decoded = generate(loaded.engine.as_mut(), &loaded.prompt_ids, &config, &mut view)?;
+    let mut engine = EndsAlso { model: loaded.engine.as_mut(), extra: &loaded.end_tokens };
+    let decoded = generate(&mut engine, &loaded.prompt_ids, &config, &mut view)?;
     let elapsed = started.elapsed();
     view.finish();
 
-    let completion = loaded.completion(&decoded)?;
+    let completion = loaded.prompt.code_of(&loaded.completion(&decoded)?);
     let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
     let steps = decoded.steps.len();
     let skipped = decoded.tokens.iter().filter(|&&t| t == mask).count();
-    let trace = decoded.into_trace(loaded.model_dir.name.clone(), prompt, &config, mask, prompt_len, completion);
+    let trace = decoded.into_trace(
+        loaded.model_dir.name.clone(),
+        loaded.prompt.text.clone(),
+        &config,
+        mask,
+        prompt_len,
+        completion,
+    );
 
     if let Some(path) = &args.trace {
         let json = serde_json::to_string(&trace)?;
@@ -165,30 +199,57 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// A model ready to decode one prompt: its files, the prompt's ids, an engine sized for the canvas and the
-/// tokens that end an answer (shared by `generate` and `solve`).
+/// A model ready to decode one prompt: its files, the prompt in its format and its ids, an engine sized for
+/// the canvas and the tokens that end an answer (the model's, and the format's own; shared by `generate` and
+/// `solve`).
 pub(crate) struct Loaded {
     pub model_dir: ModelDir,
+    pub prompt: Prompt,
     pub prompt_ids: Vec<u32>,
     pub engine: Box<dyn Denoiser>,
     pub end_tokens: Vec<u32>,
 }
 
 impl Loaded {
-    /// The model at `model` on `backend`, for `prompt` and `max_new_tokens` more, decoded `batch` at a time.
+    /// The model at `model` on `backend`, for the user's `text` in `format` (`None`: see [`FormatArg`]) and
+    /// `max_new_tokens` more, decoded `batch` at a time.
     pub(crate) fn open(
         model: &Path,
         backend: Backend,
-        prompt: &str,
+        text: &str,
+        format: Option<PromptFormat>,
         max_new_tokens: u32,
         batch: usize,
     ) -> Result<Self> {
         let model_dir = ModelDir::open(model)?;
-        let prompt_ids = model_dir.tokenizer.encode(prompt)?;
+        let template = model_dir.chat_template.as_ref();
+        let format = match format {
+            _ if ChatTemplate::is_marked_up(text) => PromptFormat::Bare,
+            Some(format) => format,
+            None if template.is_some() => PromptFormat::ChatOpened,
+            None => PromptFormat::Bare,
+        };
+        let prompt = Prompt::new(format, template, text)?;
+        let prompt_ids = model_dir.tokenizer.encode(&prompt.text)?;
+        let context = model_dir.config.max_position_embeddings;
         let canvas_len = prompt_ids.len() + max_new_tokens as usize;
+        if canvas_len > context {
+            anyhow::bail!(unmask_sampler::SamplerError::ContextOverflow {
+                prompt: prompt_ids.len(),
+                new_tokens: max_new_tokens as usize,
+                context,
+            });
+        }
         let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, canvas_len, batch)?;
-        let end_tokens = model_dir.config.end_token_ids();
-        Ok(Loaded { model_dir, prompt_ids, engine, end_tokens })
+        let mut end_tokens = model_dir.config.end_token_ids();
+        if format == PromptFormat::ChatOpened {
+            let tokenizer = &model_dir.tokenizer;
+            let vocab = tokenizer.vocab_size() as u32;
+            end_tokens.extend(
+                (0..vocab).filter(|&id| tokenizer.id_to_token(id).is_some_and(|t| prompt.token_ends_answer(&t))),
+            );
+        }
+        Ok(Loaded { model_dir, prompt, prompt_ids, engine, end_tokens })
     }
 
     /// The answer's text in a finished decode: up to its end token.
@@ -198,27 +259,46 @@ impl Loaded {
         Ok(self.model_dir.tokenizer.decode(&decoded.tokens[range])?)
     }
 
-    /// What the model wrote: the prompt as `decoded` left it (`prompt` itself, or with its holes filled when
-    /// it had any), and the answer after it, cut before its first end token.
-    pub(crate) fn prompt_and_answer(&self, prompt: &str, decoded: &Decoded) -> Result<(String, String)> {
+    /// The program the model wrote, in two parts: the code before the answer (the user's, with its holes
+    /// filled when a bare prompt had any; nothing in the chat format, whose answer repeats the function) and
+    /// the answer's code.
+    pub(crate) fn prompt_and_answer(&self, decoded: &Decoded) -> Result<(String, String)> {
         let mask = self.model_dir.config.mask_token_id;
         let n = self.prompt_ids.len();
         let end = decoded.completion_range(n, mask, |t| self.end_tokens.contains(&t)).end;
-        let answer = self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?;
-        if !self.prompt_ids.contains(&mask) {
-            return Ok((prompt.to_owned(), answer));
-        }
-        Ok((self.model_dir.tokenizer.decode(&decoded.tokens[..n])?, answer))
+        let answer = self.prompt.code_of(&self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?);
+        let before = match self.prompt.format {
+            PromptFormat::Chat => String::new(),
+            PromptFormat::Bare if self.prompt_ids.contains(&mask) => {
+                self.model_dir.tokenizer.decode(&decoded.tokens[..n])?
+            }
+            PromptFormat::Bare | PromptFormat::ChatOpened => self.prompt.code.clone(),
+        };
+        Ok((before, answer))
     }
 }
 
-/// The decoding settings a model directory recommends in `generation_config.json` (fields it leaves out keep
-/// the defaults); the defaults for a model without one (or a GGUF file).
-pub fn recommended_decoding(model: &Path) -> Result<SamplerConfig> {
-    let path = model.join("generation_config.json");
-    if !model.is_dir() || !path.exists() {
-        return Ok(SamplerConfig::DEFAULT);
+/// What a model directory recommends in `generation_config.json`: decoding settings (fields it leaves out keep
+/// the defaults) and a prompt format; the defaults for a model without one (or a GGUF file).
+pub(crate) struct Recommended {
+    pub decoding: SamplerConfig,
+    pub prompt_format: Option<PromptFormat>,
+}
+
+impl Recommended {
+    pub(crate) fn of(model: &Path) -> Result<Self> {
+        let path = model.join("generation_config.json");
+        if !model.is_dir() || !path.exists() {
+            return Ok(Recommended { decoding: SamplerConfig::DEFAULT, prompt_format: None });
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let not_settings = || format!("{}: not a set of decoding settings", path.display());
+        #[derive(serde::Deserialize)]
+        struct Format {
+            prompt_format: Option<PromptFormat>,
+        }
+        let format: Format = serde_json::from_str(&text).with_context(not_settings)?;
+        let decoding = serde_json::from_str(&text).with_context(not_settings)?;
+        Ok(Recommended { decoding, prompt_format: format.prompt_format })
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a set of decoding settings", path.display()))
 }

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use unmask_sampler::{BatchObserver, MAX_BATCH, SamplerConfig, generate_batch};
+use unmask_sampler::{BatchObserver, EndsAlso, MAX_BATCH, SamplerConfig, generate_batch};
 use unmask_solve::{choose, entry_point, examples, function_only, program, variants};
 
 use crate::backend::Backend;
-use crate::generate::{Loaded, SamplerArgs, recommended_decoding};
+use crate::generate::{FormatArg, Loaded, Recommended, SamplerArgs};
 use crate::sandbox::{ErrorKind, Limits, Sandbox};
 
 /// Most samples one run takes (each is a whole decode).
@@ -46,6 +46,8 @@ pub struct Args {
     /// The engine that runs the model.
     #[arg(long, value_enum, default_value_t = Backend::Fast)]
     backend: Backend,
+    #[command(flatten)]
+    format: FormatArg,
     #[command(flatten)]
     sampler: SamplerArgs,
 }
@@ -91,7 +93,8 @@ pub fn run(args: Args) -> Result<()> {
     if !(1..=MAX_BATCH).contains(&args.batch) {
         bail!("--batch is {}: expected 1 to {MAX_BATCH}", args.batch);
     }
-    let config = args.sampler.over(recommended_decoding(&args.model)?);
+    let recommended = Recommended::of(&args.model)?;
+    let config = args.sampler.over(recommended.decoding);
     config.validate()?;
     let prompt = std::fs::read_to_string(&args.prompt_file)
         .with_context(|| format!("reading prompt file {}", args.prompt_file.display()))?;
@@ -107,7 +110,8 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let batch = args.batch.min(args.samples as usize);
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, config.max_new_tokens, batch)?;
+    let format = args.format.prompt_format.or(recommended.prompt_format);
+    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, format, config.max_new_tokens, batch)?;
     let first_seed = config.seed;
 
     let mut samples = Vec::new();
@@ -116,14 +120,15 @@ pub fn run(args: Args) -> Result<()> {
     for group in seeds.chunks(args.batch) {
         let configs: Vec<SamplerConfig> = group.iter().map(|&seed| SamplerConfig { seed, ..config.clone() }).collect();
         let batch: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&loaded.prompt_ids[..], c)).collect();
-        let decoded = generate_batch(loaded.engine.as_mut(), &batch, &mut Clock(Instant::now()))?;
+        let mut engine = EndsAlso { model: loaded.engine.as_mut(), extra: &loaded.end_tokens };
+        let decoded = generate_batch(&mut engine, &batch, &mut Clock(Instant::now()))?;
         for (decoded, seed) in decoded.iter().zip(group) {
             let index = samples.len();
             let completion = loaded.completion(decoded)?;
-            let (filled, answer) = loaded.prompt_and_answer(&prompt, decoded)?;
+            let (filled, answer) = loaded.prompt_and_answer(decoded)?;
             let ran = function_only(&answer).to_owned();
             let outcome = sandbox.run(&program(&filled, &answer), &stated, &probes)?;
-            let filled_prompt = (filled != prompt).then_some(filled);
+            let filled_prompt = (filled != prompt && !filled.is_empty()).then_some(filled);
             let examples_passed = outcome.examples.iter().filter(|e| e.passed).count();
             eprintln!(
                 "[{}/{}] seed {seed}: {}",

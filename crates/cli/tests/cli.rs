@@ -437,6 +437,21 @@ fn bad_input_gets_one_clear_line() {
         1,
         "longer than the model's context of 128",
     );
+    // A huge answer is refused before anything is allocated for it (on every algorithm).
+    for steps in [&[][..], &["--steps", "8"]] {
+        let args = [&["generate", "--model", model, "--prompt", "x", "--max-new-tokens", "4000000000"][..], steps];
+        assert_fails(&args.concat(), 1, "4000000000 new tokens = 4000000001 tokens, longer than the model's context");
+    }
+    assert_fails(
+        &["generate", "--model", model, "--prompt", "x", "--prompt-format", "chat"],
+        1,
+        "prompt format chat: the model has no chat template it can render (only ChatML); use bare",
+    );
+    assert_fails(
+        &["generate", "--model", model, "--prompt", "x", "--prompt-format", "fancy"],
+        2,
+        "invalid value 'fancy' for '--prompt-format <PROMPT_FORMAT>': expected one of bare, chat, chat_opened",
+    );
 
     assert_fails(
         &["generate", "--model", model, "--prompt", "x", "--alg", "fancy"],

@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod gguf;
+pub mod prompt;
 pub mod quant;
 pub mod tokenizer;
 pub mod trace;
@@ -33,6 +34,9 @@ pub struct ModelDir {
     pub tokenizer: Tokenizer,
     /// What loading decided that the files did not say (a GGUF import's mask placeholder, for one).
     pub notes: Vec<String>,
+    /// The chat template, when the model has one the product can render (a GGUF file's
+    /// `tokenizer.chat_template`, a directory's `chat_template.jinja`).
+    pub chat_template: Option<prompt::ChatTemplate>,
 }
 
 impl ModelDir {
@@ -50,7 +54,7 @@ impl ModelDir {
                 ),
             });
         }
-        Ok(Self { name, config, weights, tokenizer, notes: Vec::new() })
+        Ok(Self { name, config, weights, tokenizer, notes: Vec::new(), chat_template: None })
     }
 
     /// A model from the bytes of a GGUF file (see [`gguf`]).
@@ -60,6 +64,7 @@ impl ModelDir {
         let weights = Weights::from_tensors(&name, imported.tensors)?;
         let mut model = Self::from_parts(name, &imported.config_json, weights, imported.tokenizer_json.as_bytes())?;
         model.notes = imported.notes;
+        model.chat_template = imported.chat_template.as_deref().and_then(prompt::ChatTemplate::from_jinja);
         Ok(model)
     }
 
@@ -89,6 +94,12 @@ impl ModelDir {
         ModelConfig::from_json(&config_json, &dir.join("config.json").display().to_string())?;
         let tokenizer_json = read("tokenizer.json")?;
         let weights = Weights::open(dir)?;
-        Self::from_parts(dir.display().to_string(), &config_json, weights, &tokenizer_json)
+        let mut model = Self::from_parts(dir.display().to_string(), &config_json, weights, &tokenizer_json)?;
+        let template = dir.join("chat_template.jinja");
+        if template.exists() {
+            let text = std::fs::read_to_string(&template).map_err(|e| ModelError::io(&template, e))?;
+            model.chat_template = prompt::ChatTemplate::from_jinja(&text);
+        }
+        Ok(model)
     }
 }

@@ -63,6 +63,43 @@ pub fn check_batch(len: usize) -> Result<(), DenoiserError> {
     Ok(())
 }
 
+/// A model whose answers also end at `extra` tokens (where `stop_at_end` may stop a decode): a prompt format's
+/// own end, such as the fence that closes a chat answer's code. Everything else is the model's.
+pub struct EndsAlso<'a, D: Denoiser + ?Sized> {
+    pub model: &'a mut D,
+    pub extra: &'a [u32],
+}
+
+impl<D: Denoiser + ?Sized> Denoiser for EndsAlso<'_, D> {
+    fn propose(
+        &mut self,
+        canvas: &[u32],
+        positions: &[u32],
+        rule: &ProposalRule,
+        key: StepKey,
+    ) -> Result<Vec<Proposal>, DenoiserError> {
+        self.model.propose(canvas, positions, rule, key)
+    }
+
+    fn propose_batch(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Proposal>>, DenoiserError> {
+        self.model.propose_batch(items)
+    }
+
+    fn mask_token_id(&self) -> u32 {
+        self.model.mask_token_id()
+    }
+
+    fn end_token_ids(&self) -> Vec<u32> {
+        let mut ends = self.model.end_token_ids();
+        ends.extend(self.extra.iter().filter(|id| !ends.contains(id)).collect::<Vec<_>>());
+        ends
+    }
+
+    fn max_len(&self) -> usize {
+        self.model.max_len()
+    }
+}
+
 /// One canvas of a batched step: what [`Denoiser::propose`] takes, for one sample.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchItem<'a> {

@@ -7,9 +7,10 @@ child process (eval_tasks/score.py).
         [--limit 40] [-- extra unmask generate flags]
 
 Greedy (one completion per task, at the model's recommended settings with temperature 0) gives pass@1, parse and
-clean-end rates; --samples K adds K sampled completions per task (seeds 1..K) for pass@k. `--style chat` wraps
-the prompt in SmolLM2's chat template and takes the code from the answer's fenced block (the Instruct teacher's
-own format); `--style bare` (default) continues the prompt as code, as the page does.
+clean-end rates; --samples K adds K sampled completions per task (seeds 1..K) for pass@k. `--prompt-format`
+(bare, chat, chat_opened) is handed to the CLI, which renders the model's chat template and reads the code out of
+the answer (crates/model/src/prompt.rs); without it the model's own default applies. A chat answer repeats the
+function, so its header and docstring are cut off before the body is scored.
 """
 
 import argparse
@@ -23,9 +24,6 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "eval_tasks"))
 import score as S  # noqa: E402
-
-CHAT = "<|im_start|>user\nComplete this Python function.\n```python\n{prompt}```<|im_end|>\n<|im_start|>assistant\n"
-
 
 def body_from_chat(prompt, answer):
     """The function body from a chat answer: the fenced code, with the header the model repeated removed."""
@@ -61,8 +59,11 @@ def generate(unmask, model, prompt, flags, trace_path):
 
 
 def clean_end(trace, end_ids):
-    """Whether the answer stopped on its own: an end-of-text token somewhere after the prompt."""
-    return any(t in end_ids for t in trace["tokens"][trace["prompt_len"]:])
+    """Whether the answer stopped on its own: an end-of-text token somewhere after the prompt, or, with
+    stop_at_end, masked cells left after it (the decode stopped at an end: the model's, or the closing fence of a
+    chat_opened answer)."""
+    answer = trace["tokens"][trace["prompt_len"]:]
+    return any(t in end_ids for t in answer) or trace["mask_token_id"] in answer
 
 
 def main():
@@ -74,7 +75,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--samples", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=0.8)
-    ap.add_argument("--style", choices=["bare", "chat"], default="bare")
+    ap.add_argument("--prompt-format", choices=["bare", "chat", "chat_opened"])
     ap.add_argument("--end-ids", default="0,2", help="token ids that end an answer (SmolLM2: 0 and 2)")
     ap.add_argument("flags", nargs="*", help="extra `unmask generate` flags (after --)")
     args = ap.parse_args()
@@ -90,13 +91,15 @@ def main():
     runs = [("greedy", ["--temperature", "0"])]
     runs += [(f"sample{seed}", ["--temperature", str(args.temperature), "--seed", str(seed)])
              for seed in range(1, args.samples + 1)]
+    fmt = ["--prompt-format", args.prompt_format] if args.prompt_format else []
     for i, task in enumerate(tasks):
-        prompt = CHAT.format(prompt=task["prompt"]) if args.style == "chat" else task["prompt"]
+        prompt = task["prompt"]
         for name, flags in runs:
-            text, trace, seconds = generate(args.unmask, args.model, prompt, flags + args.flags, trace_path)
-            completion = body_from_chat(task["prompt"], text) if args.style == "chat" else text
+            text, trace, seconds = generate(args.unmask, args.model, prompt, flags + fmt + args.flags, trace_path)
+            completion = body_from_chat(task["prompt"], text) if args.prompt_format == "chat" else text
             rows.append({"id": task["id"], "run": name, "completion": completion,
                          "clean_end": clean_end(trace, end_ids), "steps": len(trace["steps"]),
+                         "answer_tokens": sum(len(s["commits"]) for s in trace["steps"]),
                          "seconds": round(seconds, 2)})
         print(f"[{i + 1}/{len(tasks)}] {task['id']}", file=sys.stderr, flush=True)
 
@@ -106,13 +109,14 @@ def main():
         r.update({k: s[k] for k in ("parses", "passed", "tests_passed", "tests_total", "error", "truncated")})
     greedy = [r for r in rows if r["run"] == "greedy"]
     summary = {
-        "model": args.model, "style": args.style, "tasks": len(tasks), "flags": args.flags,
+        "model": args.model, "prompt_format": args.prompt_format, "tasks": len(tasks), "flags": args.flags,
         "sandbox": sandbox.describe(),
         "greedy": {
             "pass@1": sum(r["passed"] for r in greedy) / len(greedy),
             "parse": sum(r["parses"] for r in greedy) / len(greedy),
             "clean_end": sum(r["clean_end"] for r in greedy) / len(greedy),
             "seconds_per_task": sum(r["seconds"] for r in greedy) / len(greedy),
+            "answer_tokens_median": sorted(r["answer_tokens"] for r in greedy)[len(greedy) // 2],
         },
     }
     if args.samples:

@@ -50,6 +50,8 @@ pub struct Imported {
     pub tokenizer_json: String,
     /// What the import decided that the file did not say (shown by `unmask inspect`).
     pub notes: Vec<String>,
+    /// `tokenizer.chat_template` (Jinja), when the file has one.
+    pub chat_template: Option<String>,
 }
 
 /// Reads a GGUF model.
@@ -172,7 +174,14 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
             kinds.join(", ")
         ));
     }
-    Ok(Imported { config_json: config.to_string(), tensors, tokenizer_json: tokenizer::tokenizer_json(meta)?, notes })
+    let chat_template = meta.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_owned);
+    Ok(Imported {
+        config_json: config.to_string(),
+        tensors,
+        tokenizer_json: tokenizer::tokenizer_json(meta)?,
+        notes,
+        chat_template,
+    })
 }
 
 /// The id that holds masked positions in a model without a mask token: the last control token that is not
