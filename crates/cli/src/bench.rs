@@ -46,6 +46,11 @@ pub struct Args {
     /// samples decoded one by one, at the shortest --seq: samples/s of each.
     #[arg(long, value_delimiter = ',')]
     batch: Vec<usize>,
+    /// Instead of the engine table: the fast engine on the shapes of a decode after a prompt of this many
+    /// tokens (the prompt pass, 64 tokens generated left to right from the cache, a step over a block of 16 and
+    /// of 32 masked positions after the cached prompt), with the exact and the int8 head.
+    #[arg(long, value_name = "PROMPT_TOKENS")]
+    decoding: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -118,6 +123,10 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--seq {longest} is longer than the model's context of {}", config.max_position_embeddings);
     }
     println!("model   {label} ({} parameters)", crate::inspect::human_count(config.parameter_count()));
+    if let Some(prompt_len) = args.decoding {
+        let threads = args.threads.unwrap_or_else(|| FastOptions::default().threads);
+        return crate::bench_decoding::table(&config, &weights, prompt_len, args.iters, threads);
+    }
     let quantized = if unmask_fast::int8_dot_available() {
         "int8 dot products (AVX-512 VNNI)"
     } else {

@@ -6,6 +6,7 @@
 
 mod backend;
 mod bench;
+mod bench_decoding;
 mod convert;
 mod generate;
 mod inspect;

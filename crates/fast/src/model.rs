@@ -26,6 +26,10 @@ pub struct FastOptions {
     /// largest activation per term. The head is always exact. `false` keeps the exact product with the
     /// dequantized weights everywhere.
     pub int8_dot: bool,
+    /// A quantized head (an untied model's output matrix) multiplied with int8 dot products like the layers,
+    /// instead of dequantized once to f32 panels: a quarter of the bytes read per step, which is most of a
+    /// one-row (left-to-right) step's time, at the cost of flipping near-ties between the best two tokens.
+    pub int8_head: bool,
     /// Causal and block-causal models: keep every layer's keys and values, and the residual stream, of the
     /// rows before the first changed block, and compute only the rows from there on (exact: those rows never
     /// see later ones). Costs one q|k|v buffer per layer instead of one in all.
@@ -40,6 +44,7 @@ impl Default for FastOptions {
             threads: gemm::default_threads(),
             max_len: 1024,
             int8_dot: true,
+            int8_head: false,
             kv_cache: true,
         }
     }
@@ -183,12 +188,13 @@ impl FastModel {
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
-            // The head picks the tokens, so it multiplies exactly: int8 activations there flip near-ties (SmolLM2's
-            // greedy decoding left the reference's at a logit margin of 0.08). A quantized head is dequantized to
-            // f32 panels once, here, rather than decoded on every step (which doubled SmolLM2's step time); a tied
-            // head is the embedding, whose lookups read the same panels.
+            // The head picks the tokens, so by default it multiplies exactly: int8 activations there flip
+            // near-ties (SmolLM2's greedy decoding left the reference's at a logit margin of 0.08). A quantized
+            // head is dequantized to f32 panels once, here, rather than decoded on every step (which doubled
+            // SmolLM2's step time, and made Qwen2.5-Coder's one-row steps 5× slower); a tied head is the
+            // embedding, whose lookups read the same panels. `int8_head` trades the exactness for speed.
             embed: if tensors.head.is_none() { tensors.embed.dequantized() } else { tensors.embed },
-            lm_head: tensors.head.map(Matrix::dequantized),
+            lm_head: tensors.head.map(|m| if options.int8_head { m.for_this_cpu() } else { m.dequantized() }),
             layers,
             final_norm: tensors.final_norm,
             rope,
@@ -234,7 +240,16 @@ impl FastModel {
             unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
             unmask_model::check_positions(rows.iter().copied(), tokens.len())?;
         }
-        let canvases: Vec<&[u32]> = items.iter().map(|(tokens, _)| *tokens).collect();
+        // Rows no asked row can see are not computed: with causal or block-causal attention the pass ends at the
+        // first key the last asked row does not see (a left-to-right step computes one row, not the whole
+        // masked tail); bidirectional rows see the whole canvas.
+        let canvases: Vec<&[u32]> = items
+            .iter()
+            .map(|(tokens, rows)| {
+                let last = rows.iter().max().map_or(0, |&r| c.attention.key_end(r, tokens.len()));
+                &tokens[..last]
+            })
+            .collect();
         self.forward(&canvases)?;
         let (h, vocab) = (c.hidden_size, c.vocab_size);
         // The head only for the rows asked for, of every canvas at once: it is the largest matmul.
