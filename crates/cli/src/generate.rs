@@ -16,11 +16,15 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     /// The prompt; write <|mask|> where a token should be filled in (infilling).
-    #[arg(long, required_unless_present = "prompt_file", conflicts_with = "prompt_file")]
+    #[arg(long, required_unless_present_any = ["prompt_file", "prompts"], conflicts_with_all = ["prompt_file", "prompts"])]
     prompt: Option<String>,
     /// Read the prompt from a file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prompts")]
     prompt_file: Option<PathBuf>,
+    /// Decode every prompt of a JSON-lines file (`{"id": …, "prompt": "…"}` per line) with one loaded model:
+    /// one line per prompt on stdout, `{"id": …, "trace": {…}}` (the trace --trace writes).
+    #[arg(long, value_name = "PATH")]
+    prompts: Option<PathBuf>,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
@@ -139,39 +143,37 @@ pub fn run(args: Args) -> Result<()> {
     let config = args.sampler.over(recommended.decoding);
     // Check the parameters before spending time on the model.
     config.validate()?;
+    let format = args.format.prompt_format.or(recommended.prompt_format);
+    if let Some(path) = &args.prompts {
+        return run_many(&args.model, args.backend, path, format, &config, args.quiet);
+    }
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) => {
             std::fs::read_to_string(path).with_context(|| format!("reading prompt file {}", path.display()))?
         }
-        (None, None) => unreachable!("clap requires one of --prompt and --prompt-file"),
+        (None, None) => unreachable!("clap requires one of --prompt, --prompt-file and --prompts"),
     };
-    let format = args.format.prompt_format.or(recommended.prompt_format);
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, format, config.max_new_tokens, 1)?;
-    if !args.quiet && loaded.prompt.format != PromptFormat::Bare {
-        eprintln!("prompt format {}: the model reads {} tokens", loaded.prompt.format.name(), loaded.prompt_ids.len());
+    let mut loaded = Loaded::open(&args.model, args.backend, &[prompt], format, config.max_new_tokens, 1)?;
+    let prepared = loaded.prompts.pop().expect("one prompt");
+    if !args.quiet && prepared.prompt.format != PromptFormat::Bare {
+        eprintln!("prompt format {}: the model reads {} tokens", prepared.prompt.format.name(), prepared.ids.len());
     }
     let (tokenizer, mask) = (&loaded.model_dir.tokenizer, loaded.model_dir.config.mask_token_id);
-    let prompt_len = loaded.prompt_ids.len();
+    let prompt_len = prepared.ids.len();
     let mut view = StepView::new(tokenizer, mask, &loaded.end_tokens, prompt_len, args.show_steps, !args.quiet);
     let started = Instant::now();
     let mut engine = EndsAlso { model: loaded.engine.as_mut(), extra: &loaded.end_tokens };
-    let decoded = generate(&mut engine, &loaded.prompt_ids, &config, &mut view)?;
+    let decoded = generate(&mut engine, &prepared.ids, &config, &mut view)?;
     let elapsed = started.elapsed();
     view.finish();
 
-    let completion = loaded.prompt.code_of(&loaded.completion(&decoded)?);
+    let completion = prepared.prompt.code_of(&loaded.completion(&prepared, &decoded)?);
     let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
     let steps = decoded.steps.len();
     let skipped = decoded.tokens.iter().filter(|&&t| t == mask).count();
-    let trace = decoded.into_trace(
-        loaded.model_dir.name.clone(),
-        loaded.prompt.text.clone(),
-        &config,
-        mask,
-        prompt_len,
-        completion,
-    );
+    let trace =
+        decoded.into_trace(loaded.model_dir.name.clone(), prepared.prompt.text, &config, mask, prompt_len, completion);
 
     if let Some(path) = &args.trace {
         let json = serde_json::to_string(&trace)?;
@@ -199,80 +201,137 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// A model ready to decode one prompt: its files, the prompt in its format and its ids, an engine sized for
-/// the canvas and the tokens that end an answer (the model's, and the format's own; shared by `generate` and
-/// `solve`).
+/// `--prompts FILE`: every prompt of a JSON-lines file decoded by one loaded model, one trace per line on
+/// stdout (the line's `id` beside it), progress on stderr.
+fn run_many(
+    model: &Path,
+    backend: Backend,
+    path: &Path,
+    format: Option<PromptFormat>,
+    config: &SamplerConfig,
+    quiet: bool,
+) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        id: Option<serde_json::Value>,
+        prompt: String,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let lines: Vec<Line> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!("{} line {}: not a JSON object with a \"prompt\" string", path.display(), n + 1)
+            })
+        })
+        .collect::<Result<_>>()?;
+    let texts: Vec<String> = lines.iter().map(|l| l.prompt.clone()).collect();
+    let mut loaded = Loaded::open(model, backend, &texts, format, config.max_new_tokens, 1)?;
+    let prompts = std::mem::take(&mut loaded.prompts);
+    let mask = loaded.model_dir.config.mask_token_id;
+    for (i, (line, prepared)) in lines.iter().zip(&prompts).enumerate() {
+        let started = Instant::now();
+        let mut engine = EndsAlso { model: loaded.engine.as_mut(), extra: &loaded.end_tokens };
+        let decoded = generate(&mut engine, &prepared.ids, config, &mut unmask_sampler::Unobserved)?;
+        let completion = prepared.prompt.code_of(&loaded.completion(prepared, &decoded)?);
+        let name = loaded.model_dir.name.clone();
+        let trace =
+            decoded.into_trace(name, prepared.prompt.text.clone(), config, mask, prepared.ids.len(), completion);
+        println!("{}", serde_json::json!({"id": line.id, "trace": trace}));
+        if !quiet {
+            eprintln!("[{}/{}] {:.1} s", i + 1, lines.len(), started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}
+
+/// A model ready to decode prompts: its files, an engine sized for the longest canvas, the prompts in their
+/// format with their ids, and the tokens that end an answer (the model's, and the format's own; shared by
+/// `generate` and `solve`).
 pub(crate) struct Loaded {
     pub model_dir: ModelDir,
-    pub prompt: Prompt,
-    pub prompt_ids: Vec<u32>,
     pub engine: Box<dyn Denoiser>,
+    pub prompts: Vec<Prepared>,
     pub end_tokens: Vec<u32>,
 }
 
+/// One prompt in its format, encoded.
+pub(crate) struct Prepared {
+    pub prompt: Prompt,
+    pub ids: Vec<u32>,
+}
+
 impl Loaded {
-    /// The model at `model` on `backend`, for the user's `text` in `format` (`None`: see [`FormatArg`]) and
-    /// `max_new_tokens` more, decoded `batch` at a time.
+    /// The model at `model` on `backend`, for the user's `texts` in `format` (`None`: see [`FormatArg`]) and
+    /// `max_new_tokens` more each, decoded `batch` at a time. Every prompt is checked against the model's
+    /// context before anything is sized from it.
     pub(crate) fn open(
         model: &Path,
         backend: Backend,
-        text: &str,
+        texts: &[String],
         format: Option<PromptFormat>,
         max_new_tokens: u32,
         batch: usize,
     ) -> Result<Self> {
         let model_dir = ModelDir::open(model)?;
         let template = model_dir.chat_template.as_ref();
-        let format = match format {
-            _ if ChatTemplate::is_marked_up(text) => PromptFormat::Bare,
+        let chosen = match format {
             Some(format) => format,
             None if template.is_some() => PromptFormat::ChatOpened,
             None => PromptFormat::Bare,
         };
-        let prompt = Prompt::new(format, template, text)?;
-        let prompt_ids = model_dir.tokenizer.encode(&prompt.text)?;
         let context = model_dir.config.max_position_embeddings;
-        let canvas_len = prompt_ids.len() + max_new_tokens as usize;
-        if canvas_len > context {
-            anyhow::bail!(unmask_sampler::SamplerError::ContextOverflow {
-                prompt: prompt_ids.len(),
-                new_tokens: max_new_tokens as usize,
-                context,
-            });
+        let mut prompts = Vec::with_capacity(texts.len());
+        for text in texts {
+            // A prompt already in chat markup is used as it is.
+            let format = if ChatTemplate::is_marked_up(text) { PromptFormat::Bare } else { chosen };
+            let prompt = Prompt::new(format, template, text)?;
+            let ids = model_dir.tokenizer.encode(&prompt.text)?;
+            if ids.len() + max_new_tokens as usize > context {
+                anyhow::bail!(unmask_sampler::SamplerError::ContextOverflow {
+                    prompt: ids.len(),
+                    new_tokens: max_new_tokens as usize,
+                    context,
+                });
+            }
+            prompts.push(Prepared { prompt, ids });
         }
-        let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, canvas_len, batch)?;
+        let longest = prompts.iter().map(|p| p.ids.len()).max().unwrap_or(0) + max_new_tokens as usize;
+        let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, longest, batch)?;
         let mut end_tokens = model_dir.config.end_token_ids();
-        if format == PromptFormat::ChatOpened {
+        if let Some(opened) = prompts.iter().find(|p| p.prompt.format == PromptFormat::ChatOpened) {
             let tokenizer = &model_dir.tokenizer;
             let vocab = tokenizer.vocab_size() as u32;
             end_tokens.extend(
-                (0..vocab).filter(|&id| tokenizer.id_to_token(id).is_some_and(|t| prompt.token_ends_answer(&t))),
+                (0..vocab).filter(|&id| tokenizer.id_to_token(id).is_some_and(|t| opened.prompt.token_ends_answer(&t))),
             );
         }
-        Ok(Loaded { model_dir, prompt, prompt_ids, engine, end_tokens })
+        Ok(Loaded { model_dir, engine, prompts, end_tokens })
     }
 
-    /// The answer's text in a finished decode: up to its end token.
-    pub(crate) fn completion(&self, decoded: &Decoded) -> Result<String> {
+    /// The answer's text in a finished decode of `prepared`: up to its end token.
+    pub(crate) fn completion(&self, prepared: &Prepared, decoded: &Decoded) -> Result<String> {
         let mask = self.model_dir.config.mask_token_id;
-        let range = decoded.completion_range(self.prompt_ids.len(), mask, |t| self.end_tokens.contains(&t));
+        let range = decoded.completion_range(prepared.ids.len(), mask, |t| self.end_tokens.contains(&t));
         Ok(self.model_dir.tokenizer.decode(&decoded.tokens[range])?)
     }
 
     /// The program the model wrote, in two parts: the code before the answer (the user's, with its holes
     /// filled when a bare prompt had any; nothing in the chat format, whose answer repeats the function) and
     /// the answer's code.
-    pub(crate) fn prompt_and_answer(&self, decoded: &Decoded) -> Result<(String, String)> {
+    pub(crate) fn prompt_and_answer(&self, prepared: &Prepared, decoded: &Decoded) -> Result<(String, String)> {
         let mask = self.model_dir.config.mask_token_id;
-        let n = self.prompt_ids.len();
+        let n = prepared.ids.len();
         let end = decoded.completion_range(n, mask, |t| self.end_tokens.contains(&t)).end;
-        let answer = self.prompt.code_of(&self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?);
-        let before = match self.prompt.format {
+        let answer = prepared.prompt.code_of(&self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?);
+        let before = match prepared.prompt.format {
             PromptFormat::Chat => String::new(),
-            PromptFormat::Bare if self.prompt_ids.contains(&mask) => {
+            PromptFormat::Bare if prepared.ids.contains(&mask) => {
                 self.model_dir.tokenizer.decode(&decoded.tokens[..n])?
             }
-            PromptFormat::Bare | PromptFormat::ChatOpened => self.prompt.code.clone(),
+            PromptFormat::Bare | PromptFormat::ChatOpened => prepared.prompt.code.clone(),
         };
         Ok((before, answer))
     }

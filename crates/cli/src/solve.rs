@@ -111,7 +111,9 @@ pub fn run(args: Args) -> Result<()> {
 
     let batch = args.batch.min(args.samples as usize);
     let format = args.format.prompt_format.or(recommended.prompt_format);
-    let mut loaded = Loaded::open(&args.model, args.backend, &prompt, format, config.max_new_tokens, batch)?;
+    let mut loaded =
+        Loaded::open(&args.model, args.backend, std::slice::from_ref(&prompt), format, config.max_new_tokens, batch)?;
+    let prepared = loaded.prompts.pop().expect("one prompt");
     let first_seed = config.seed;
 
     let mut samples = Vec::new();
@@ -119,13 +121,13 @@ pub fn run(args: Args) -> Result<()> {
     let seeds: Vec<u64> = (0..args.samples as u64).map(|i| first_seed.wrapping_add(i)).collect();
     for group in seeds.chunks(args.batch) {
         let configs: Vec<SamplerConfig> = group.iter().map(|&seed| SamplerConfig { seed, ..config.clone() }).collect();
-        let batch: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&loaded.prompt_ids[..], c)).collect();
+        let batch: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&prepared.ids[..], c)).collect();
         let mut engine = EndsAlso { model: loaded.engine.as_mut(), extra: &loaded.end_tokens };
         let decoded = generate_batch(&mut engine, &batch, &mut Clock(Instant::now()))?;
         for (decoded, seed) in decoded.iter().zip(group) {
             let index = samples.len();
-            let completion = loaded.completion(decoded)?;
-            let (filled, answer) = loaded.prompt_and_answer(decoded)?;
+            let completion = loaded.completion(&prepared, decoded)?;
+            let (filled, answer) = loaded.prompt_and_answer(&prepared, decoded)?;
             let ran = function_only(&answer).to_owned();
             let outcome = sandbox.run(&program(&filled, &answer), &stated, &probes)?;
             let filled_prompt = (filled != prompt && !filled.is_empty()).then_some(filled);

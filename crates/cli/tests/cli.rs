@@ -596,3 +596,31 @@ fn convert_protects_directories_and_rejects_bad_formats() {
     );
     assert_fails(&["convert", model, "--quant", "q3", "--out", fresh], 2, "invalid value 'q3' for '--quant <QUANT>'");
 }
+
+/// `--prompts`: one model load for a file of prompts, one `{"id", "trace"}` line each, the same completion as
+/// `--prompt` gives for each; a line that is not a prompt is a one-line error naming it.
+#[test]
+fn a_file_of_prompts_decodes_each_as_alone() {
+    let model = fixture();
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = ["def add(a, b):\n", "x = 1\n"];
+    let file = dir.path().join("prompts.jsonl");
+    let lines: Vec<String> =
+        prompts.iter().enumerate().map(|(i, p)| serde_json::json!({"id": i, "prompt": p}).to_string()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let flags = ["--max-new-tokens", "6", "--steps", "3", "--temperature", "0.5", "--quiet"];
+    let output = unmask(&[&["generate", "--model", model, "--prompts", file.to_str().unwrap()][..], &flags].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for (i, (line, prompt)) in lines.iter().zip(prompts).enumerate() {
+        assert_eq!(line["id"], i);
+        let trace: Trace = serde_json::from_value(line["trace"].clone()).unwrap();
+        let alone = unmask(&[&["generate", "--model", model, "--prompt", prompt][..], &flags].concat());
+        assert_eq!(format!("{}\n", trace.completion), String::from_utf8(alone.stdout).unwrap(), "prompt {i}");
+    }
+    std::fs::write(&file, "{\"prompt\": \"x\"}\nnot json\n").unwrap();
+    assert_fails(&["generate", "--model", model, "--prompts", file.to_str().unwrap()], 1, "line 2: not a JSON object");
+}

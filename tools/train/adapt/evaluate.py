@@ -41,21 +41,26 @@ def body_from_chat(prompt, answer):
     return code
 
 
-def generate(unmask, model, prompt, flags, trace_path):
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
-        fh.write(prompt)
-        path = fh.name
-    try:
-        started = time.time()
-        out = subprocess.run([unmask, "generate", "--model", model, "--prompt-file", path, "--quiet",
-                              "--trace", trace_path] + flags, capture_output=True, text=True, timeout=900)
-        if out.returncode != 0:
-            raise RuntimeError(f"unmask generate failed: {out.stderr.strip()[-400:]}")
-        with open(trace_path, encoding="utf-8") as fh:
-            trace = json.load(fh)
-        return out.stdout, trace, time.time() - started
-    finally:
-        os.unlink(path)
+def generate(unmask, model, tasks, flags, work):
+    """Every task's prompt through one `unmask generate --prompts` run (one model load): (trace, seconds) per
+    task, in order."""
+    path = os.path.join(work, "prompts.jsonl")
+    with open(path, "w", encoding="utf-8") as fh:
+        for task in tasks:
+            fh.write(json.dumps({"id": task["id"], "prompt": task["prompt"]}) + "\n")
+    started = time.time()
+    proc = subprocess.Popen([unmask, "generate", "--model", model, "--prompts", path] + flags,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    for line in proc.stdout:
+        now = time.time()
+        out.append((json.loads(line)["trace"], now - started))
+        started = now
+        print(f"[{len(out)}/{len(tasks)}] {tasks[len(out) - 1]['id']}", file=sys.stderr, flush=True)
+    err = proc.stderr.read()
+    if proc.wait() != 0 or len(out) != len(tasks):
+        raise RuntimeError(f"unmask generate failed: {err.strip()[-400:]}")
+    return out
 
 
 def clean_end(trace, end_ids):
@@ -87,21 +92,20 @@ def main():
     end_ids = {int(x) for x in args.end_ids.split(",")}
     rows = []
     work = tempfile.mkdtemp(prefix="unmask-eval-")
-    trace_path = os.path.join(work, "trace.json")
     runs = [("greedy", ["--temperature", "0"])]
     runs += [(f"sample{seed}", ["--temperature", str(args.temperature), "--seed", str(seed)])
              for seed in range(1, args.samples + 1)]
     fmt = ["--prompt-format", args.prompt_format] if args.prompt_format else []
-    for i, task in enumerate(tasks):
-        prompt = task["prompt"]
-        for name, flags in runs:
-            text, trace, seconds = generate(args.unmask, args.model, prompt, flags + fmt + args.flags, trace_path)
+    for name, flags in runs:
+        print(f"run {name}", file=sys.stderr, flush=True)
+        for task, (trace, seconds) in zip(tasks, generate(args.unmask, args.model, tasks, flags + fmt + args.flags,
+                                                          work)):
+            text = trace["completion"]
             completion = body_from_chat(task["prompt"], text) if args.prompt_format == "chat" else text
             rows.append({"id": task["id"], "run": name, "completion": completion,
                          "clean_end": clean_end(trace, end_ids), "steps": len(trace["steps"]),
                          "answer_tokens": sum(len(s["commits"]) for s in trace["steps"]),
                          "seconds": round(seconds, 2)})
-        print(f"[{i + 1}/{len(tasks)}] {task['id']}", file=sys.stderr, flush=True)
 
     sandbox = S.Sandbox()
     scored = S.score_items(by_id, [{"id": r["id"], "completion": r["completion"]} for r in rows], sandbox)
