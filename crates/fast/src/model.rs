@@ -240,16 +240,7 @@ impl FastModel {
             unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
             unmask_model::check_positions(rows.iter().copied(), tokens.len())?;
         }
-        // Rows no asked row can see are not computed: with causal or block-causal attention the pass ends at the
-        // first key the last asked row does not see (a left-to-right step computes one row, not the whole
-        // masked tail); bidirectional rows see the whole canvas.
-        let canvases: Vec<&[u32]> = items
-            .iter()
-            .map(|(tokens, rows)| {
-                let last = rows.iter().max().map_or(0, |&r| c.attention.key_end(r, tokens.len()));
-                &tokens[..last]
-            })
-            .collect();
+        let canvases: Vec<&[u32]> = items.iter().map(|(tokens, _)| *tokens).collect();
         self.forward(&canvases)?;
         let (h, vocab) = (c.hidden_size, c.vocab_size);
         // The head only for the rows asked for, of every canvas at once: it is the largest matmul.
