@@ -184,3 +184,32 @@ fn qwen_coder_greedy_tokens_match_transformers_on_the_gpu_engine() {
     let mut engine = pollster::block_on(GpuModel::load(gpu, &model.config, &model.weights, options)).unwrap();
     check_greedy("gpu", &mut engine, 12);
 }
+
+/// The file's own damage gets one-line errors: cut short (a missing or truncated last part), its parts out of
+/// order, a tensor of a type GGML has but this reader does not, a tensor count that lies.
+#[test]
+#[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
+fn qwen_coder_damaged_files_are_one_line_errors() {
+    let bytes = std::fs::read(path()).unwrap();
+    let error = |bytes: &[u8]| {
+        let message = ModelDir::from_gguf("damaged.gguf".into(), bytes).err().expect("an error").to_string();
+        assert_eq!(message.lines().count(), 1, "{message}");
+        message
+    };
+    const PART: usize = 89_128_960;
+    assert!(error(&bytes[..bytes.len() - 1000]).contains("run past the end of the"));
+    assert!(error(&bytes[..5 * PART]).contains("truncated?"));
+    let swapped = [&bytes[PART..2 * PART], &bytes[..PART], &bytes[2 * PART..]].concat();
+    assert!(error(&swapped).contains("not a GGUF file"));
+    // The first tensor's type (after its name, dimension count and dimensions), set to an id GGML gives IQ2_XXS.
+    let file = GgufFile::parse(&bytes).unwrap();
+    let first = &file.tensors[0];
+    let name_at = bytes.windows(first.name.len()).position(|w| w == first.name.as_bytes()).unwrap();
+    let type_at = name_at + first.name.len() + 4 + 8 * first.dims.len();
+    let mut unknown = bytes.clone();
+    unknown[type_at..type_at + 4].copy_from_slice(&16u32.to_le_bytes());
+    assert!(error(&unknown).contains(&format!("tensor `{}` has GGML type 16", first.name)));
+    let mut lying = bytes.clone();
+    lying[8..16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    assert!(error(&lying).contains("tensors"), "{}", error(&lying));
+}
