@@ -167,10 +167,10 @@ fn qwen_coder_reference_logits_and_greedy_tokens_match_transformers() {
 #[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
 fn qwen_coder_greedy_tokens_match_transformers_on_the_fast_engine() {
     let model = model();
-    for (int8_dot, int8_head) in [(false, false), (true, false), (true, true)] {
-        let options = FastOptions { max_len: 256, int8_dot, int8_head, ..FastOptions::default() };
+    for (int8_dot, int8_everywhere) in [(false, false), (true, false), (true, true)] {
+        let options = FastOptions { max_len: 256, int8_dot, int8_everywhere, ..FastOptions::default() };
         let mut engine = FastModel::load(&model.config, &model.weights, options).unwrap();
-        let name = format!("fast (int8 products {int8_dot}, int8 head {int8_head})");
+        let name = format!("fast (int8 products {int8_dot}, everywhere {int8_everywhere})");
         check_greedy(&name, &mut engine, 24);
     }
 }

@@ -102,7 +102,7 @@ def main():
     for threads in [int(t) for t in args.threads.split(",")]:
         ours = unmask(args.unmask, path, threads, args.prompt, args.iters)
         theirs = llama_cpp(path, threads, args.prompt, args.iters)
-        rows = [("llama.cpp", theirs), ("unmask, exact head", ours["exact"]), ("unmask, int8 head", ours["int8"])]
+        rows = [("llama.cpp", theirs), ("unmask", ours["exact"]), ("unmask, int8_everywhere", ours["int8"])]
         for name, r in rows:
             print(f"| {threads} | {name} | {r['pass']:.0f} | {args.prompt / r['pass'] * 1e3:.0f} | "
                   f"{r['generation']:.1f} | {r['blocks'][16]:.1f} | {r['blocks'][32]:.1f} |")

@@ -22,7 +22,10 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
         anyhow::bail!("--decoding {prompt_len}: {longest} tokens exceed the model's context");
     }
     println!("\ndecoding after a {prompt_len}-token prompt, fast cpu on {threads} thread(s), median of {iters}:");
-    println!("{:<22} {:>16} {:>14} {:>14} {:>14}", "head", "prompt pass ms", "prompt tok/s", "gen tok/s", "block ms");
+    println!(
+        "{:<22} {:>16} {:>14} {:>14} {:>14}",
+        "head and q4a", "prompt pass ms", "prompt tok/s", "gen tok/s", "block ms"
+    );
     let rule = ProposalRule {
         draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
         score: ScoreKind::Probability,
@@ -30,8 +33,8 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
     };
     let vocab = config.vocab_size as u32;
     let prompt: Vec<u32> = (0..prompt_len as u32).map(|i| (i * 7919 + 13) % vocab.min(100_000)).collect();
-    for int8_head in [false, true] {
-        let options = FastOptions { max_len: longest, threads, int8_head, ..FastOptions::default() };
+    for int8_everywhere in [false, true] {
+        let options = FastOptions { max_len: longest, threads, int8_everywhere, ..FastOptions::default() };
         let mut model = FastModel::load(config, weights, options)?;
         let mut key = StepKey { seed: 0, step: 0 };
         let mut ask = |model: &mut FastModel, canvas: &[u32], positions: &[u32]| -> Result<u32> {
@@ -72,7 +75,7 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
             blocks.push(format!("{block}: {:.1}", median(&mut times[1..].to_vec())));
         }
         let pass = median(&mut pass[1..].to_vec());
-        let head = if int8_head { "int8 (int8_head)" } else { "exact (f32 panels)" };
+        let head = if int8_everywhere { "int8 (int8_everywhere)" } else { "exact (f32 panels)" };
         println!(
             "{head:<22} {pass:>16.1} {:>14.0} {generation:>14.1} {:>14}",
             prompt_len as f64 / (pass / 1e3),

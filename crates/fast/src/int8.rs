@@ -474,7 +474,8 @@ mod tests {
             let (gate, up) = (quantized(5 << 20), quantized(6 << 20));
             let xq = quantize_rows(&x, k, group);
             let (g, u) = (product(&xq, &gate.dequantize(), n, inter, k), product(&xq, &up.dequantize(), n, inter, k));
-            let w = gemm::Matrix::interleave_panels(gemm::Matrix::Quant(gate), gemm::Matrix::Quant(up)).for_this_cpu();
+            let w =
+                gemm::Matrix::interleave_panels(gemm::Matrix::Quant(gate), gemm::Matrix::Quant(up)).for_this_cpu(false);
             assert!(matches!(w, gemm::Matrix::Int8(_)), "repacked for int8 dot products");
             for threads in [1, 3] {
                 let mut y = vec![f32::NAN; n * inter];
@@ -485,6 +486,26 @@ mod tests {
                     assert!((*a as f64 - b).abs() < 1e-5 * (1.0 + b.abs()), "{what}: {a} vs {b}");
                 }
             }
+        }
+    }
+
+    /// A q4a matrix runs on the f32 path, or requantized to q8 for the int8 kernel when asked: then its rows
+    /// are the q8 quantization of the q4a values (groups alike).
+    #[test]
+    fn q4a_is_requantized_to_q8_only_when_asked() {
+        let (m, k) = (19, 64);
+        let q4a = QuantTensor::quantize(&values(m * k, 9), m, k, QuantScheme::Q4A, 32).unwrap();
+        assert!(matches!(gemm::Matrix::Quant(q4a.clone()).for_this_cpu(false), gemm::Matrix::F32 { .. }));
+        let requantized = gemm::Matrix::Quant(q4a.clone()).for_this_cpu(true);
+        if !available() {
+            return;
+        }
+        let gemm::Matrix::Int8(matrix) = requantized else { panic!("q4a goes to the int8 kernel when asked") };
+        let q8 = QuantTensor::quantize(&q4a.dequantize(), m, k, QuantScheme::Q8, 32).unwrap().dequantize();
+        let mut row = vec![0.0; k];
+        for r in 0..m {
+            matrix.row(r, &mut row);
+            assert_eq!(row, q8[r * k..][..k], "row {r}");
         }
     }
 

@@ -87,11 +87,19 @@ impl Matrix {
     /// has them, otherwise as stored. f32 matrices are returned as they are. q4a has no integer kernel (its
     /// per-group minimums add a term per weight row and group), and decoding its panels in every matmul runs at
     /// a third of the f32 kernel's speed: natively it is widened once to f32 panels (4 bytes a weight instead of
-    /// 5/8); in wasm, where memory is scarcer, it stays packed.
-    pub fn for_this_cpu(self) -> Matrix {
+    /// 5/8), or, with `requantize_q4a`, requantized to q8 (groups alike, a rounding of at most 1/254 of a
+    /// group's largest value) for the int8 kernel (a quarter of the bytes); in wasm, where memory is scarcer, it
+    /// stays packed.
+    pub fn for_this_cpu(self, requantize_q4a: bool) -> Matrix {
         match self {
             #[cfg(target_arch = "x86_64")]
             Matrix::Quant(q) if crate::int8::available() && !q.scheme.has_mins() => Matrix::Int8(Int8Matrix::new(&q)),
+            #[cfg(target_arch = "x86_64")]
+            Matrix::Quant(q) if crate::int8::available() && requantize_q4a => {
+                let q8 = QuantTensor::quantize(&q.dequantize(), q.rows, q.cols, QuantScheme::Q8, q.group_size)
+                    .expect("q4a values are finite and within f16 range");
+                Matrix::Int8(Int8Matrix::new(&q8))
+            }
             #[cfg(not(target_arch = "wasm32"))]
             Matrix::Quant(q) if q.scheme.has_mins() => Matrix::Quant(q).dequantized(),
             other => other,

@@ -26,10 +26,11 @@ pub struct FastOptions {
     /// largest activation per term. The head is always exact. `false` keeps the exact product with the
     /// dequantized weights everywhere.
     pub int8_dot: bool,
-    /// A quantized head (an untied model's output matrix) multiplied with int8 dot products like the layers,
-    /// instead of dequantized once to f32 panels: a quarter of the bytes read per step, which is most of a
-    /// one-row (left-to-right) step's time, at the cost of flipping near-ties between the best two tokens.
-    pub int8_head: bool,
+    /// Beyond `int8_dot`: a quantized head (an untied model's output matrix) and the q4a matrices (which have
+    /// no integer kernel; requantized to q8 at load) also multiply with int8 products instead of f32 panels,
+    /// so a one-row (left-to-right) step, whose time is reading weights, reads about half the bytes
+    /// (Qwen2.5-Coder-0.5B: 1.08 → 0.53 GB), at the cost of flipping near-ties between the best two tokens.
+    pub int8_everywhere: bool,
     /// Causal and block-causal models: keep every layer's keys and values, and the residual stream, of the
     /// rows before the first changed block, and compute only the rows from there on (exact: those rows never
     /// see later ones). Costs one q|k|v buffer per layer instead of one in all.
@@ -44,7 +45,7 @@ impl Default for FastOptions {
             threads: gemm::default_threads(),
             max_len: 1024,
             int8_dot: true,
-            int8_head: false,
+            int8_everywhere: false,
             kv_cache: true,
         }
     }
@@ -147,7 +148,7 @@ impl FastModel {
             })
         };
         let tensors = DecoderTensors::load(c, weights, matrix)?;
-        let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu() } else { m };
+        let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu(options.int8_everywhere) } else { m };
         // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are).
         let fused = inter.is_multiple_of(gemm::NR);
         let layers = tensors
@@ -192,9 +193,11 @@ impl FastModel {
             // near-ties (SmolLM2's greedy decoding left the reference's at a logit margin of 0.08). A quantized
             // head is dequantized to f32 panels once, here, rather than decoded on every step (which doubled
             // SmolLM2's step time, and made Qwen2.5-Coder's one-row steps 5× slower); a tied head is the
-            // embedding, whose lookups read the same panels. `int8_head` trades the exactness for speed.
+            // embedding, whose lookups read the same panels. `int8_everywhere` trades the exactness for speed.
             embed: if tensors.head.is_none() { tensors.embed.dequantized() } else { tensors.embed },
-            lm_head: tensors.head.map(|m| if options.int8_head { m.for_this_cpu() } else { m.dequantized() }),
+            lm_head: tensors
+                .head
+                .map(|m| if options.int8_everywhere { m.for_this_cpu(false) } else { m.dequantized() }),
             layers,
             final_norm: tensors.final_norm,
             rope,
