@@ -53,9 +53,13 @@ pub fn run(args: Args) -> Result<()> {
         "logit shift  {}",
         if c.shift_logits { "yes (position i predicted from i-1, as Dream/DiffuCoder)" } else { "no" }
     );
-    println!("parameters   {} ({} stored)", human_count(c.parameter_count()), human_count(stored));
+    println!("parameters   {} ({} stored)", human_count(c.parameter_count()), with_separators(stored));
     println!("dtype        {}", dtypes.join(", "));
     println!("size         {}", human_bytes(model.weights.total_bytes()));
+    if let Some(template) = &model.chat_template {
+        let system = template.default_system.as_deref().map_or(String::new(), |s| format!(", default system {s:?}"));
+        println!("chat         ChatML template{system} (prompts default to --prompt-format chat_opened)");
+    }
     for note in &model.notes {
         println!("note         {note}");
     }
@@ -88,4 +92,17 @@ pub fn human_bytes(n: usize) -> String {
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
     }
+}
+
+/// 630167424 → "630,167,424".
+fn with_separators(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }

@@ -505,7 +505,7 @@ fn converted_models_inspect_and_generate() {
         let text = String::from_utf8(inspect.stdout).unwrap();
         // 139,840 parameters (counted by tools/reference/make_tiny_model.py): 139,264 in matrices, quantized, and
         // 576 in norms and q/k/v biases, which stay f32.
-        assert!(text.contains("parameters   139.8 K (139.8 K stored)"), "{text}");
+        assert!(text.contains("parameters   139.8 K (139,840 stored)"), "{text}");
         assert!(text.contains(dtype), "{format}: {text}");
         if format != "f16" {
             assert!(text.contains(&format!("unmask.quant = {format}")), "{text}");

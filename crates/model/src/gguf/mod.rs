@@ -162,6 +162,12 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
         }
         tensors.push((name, data));
     }
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &file.tensors {
+        *kinds.entry(format!("{:?}", t.kind)).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.into_iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+    notes.push(format!("tensor types in the file: {}", kinds.join(", ")));
     let widened: Vec<&TensorInfo> = file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).collect();
     if let Some(example) = widened.first() {
         let mut kinds: Vec<String> = widened.iter().map(|t| format!("{:?}", t.kind)).collect();
