@@ -1,7 +1,7 @@
 """Side-by-side timing of unmask's CPU engines and ONNX Runtime on the same model.
 
 Builds a random Qwen2-architecture model (bidirectional attention, q/k/v biases, tied embeddings) of shape A or
-B from ../shared performance notes, writes it twice -- as a Hugging Face model directory that `unmask bench`
+B (docs/performance.md, "Model A and B"), writes it twice -- as a Hugging Face model directory that `unmask bench`
 loads, and as an ONNX graph built node by node with `onnx.helper` (no PyTorch needed) -- checks the ONNX graph
 against a NumPy forward pass written here from the architecture, then times, in one run:
 

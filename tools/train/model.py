@@ -1,7 +1,7 @@
 """The Qwen2-style bidirectional transformer exactly as the Rust engine runs it, in JAX.
 
 Parameters are a flat dict keyed by the Hugging Face tensor names, in PyTorch's [out, in] layout, so export is
-a rename-free dump and the Rust loader (crates/model/src/layout.rs) reads it directly. Embeddings are tied (no
+a rename-free dump and the Rust loader (crates/model/src/arch/tensors.rs) reads it directly. Embeddings are tied (no
 lm_head.weight); q/k/v carry biases; RMSNorm; rotate-half RoPE; grouped-query attention without a causal mask;
 SwiGLU. Logits are shifted by one like Dream/DiffuCoder: position i is predicted from hidden state i - 1.
 """

@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn mix_is_a_bijection_fixing_zero() {
-        // Exact values are checked against the independent reference vectors in tests/sampler_golden.rs.
+        // Exact values are checked against the independent reference vectors in tests/golden_sampler.rs.
         assert_eq!(mix(0), 0);
         // Invertibility implies no collisions on a small range.
         let mut seen: Vec<u32> = (0..4096).map(mix).collect();
