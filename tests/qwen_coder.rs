@@ -19,8 +19,8 @@ use unmask_gpu::{Gpu, GpuModel, GpuOptions};
 use unmask_model::gguf::GgufFile;
 use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_model::{Architecture, AttentionKind, ModelDir};
-use unmask_sampler::{Algorithm, Denoiser, SamplerConfig, Unobserved, generate};
-use unmask_tests::{f32_vec, read_json, u32_vec};
+use unmask_sampler::Denoiser;
+use unmask_tests::{f32_vec, greedy, read_json, u32_vec};
 
 const FIXTURE: &str = "tests/fixtures/qwen_coder_reference.json";
 /// Logit margins below this are near ties (see the module documentation).
@@ -82,18 +82,6 @@ fn qwen_coder_imports_with_the_published_shape_and_transformers_token_ids() {
         assert_eq!(ids, u32_vec(want), "ids of {:?}", &text[..text.len().min(60)]);
         assert_eq!(model.tokenizer.decode(&ids).unwrap(), text, "round trip");
     }
-}
-
-/// Left-to-right decoding at temperature 0 is greedy autoregressive decoding on a causal model.
-fn greedy(engine: &mut dyn Denoiser, prompt: &[u32], new_tokens: usize) -> Vec<u32> {
-    let config = SamplerConfig {
-        algorithm: Algorithm::LeftToRight,
-        temperature: 0.0,
-        max_new_tokens: new_tokens as u32,
-        ..SamplerConfig::default()
-    };
-    let decoded = generate(engine, prompt, &config, &mut Unobserved).unwrap();
-    decoded.tokens[prompt.len()..].to_vec()
 }
 
 /// Compares `tokens` greedy tokens of every prompt with transformers': they must agree up to the first

@@ -11,8 +11,8 @@ use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_gpu::{Gpu, GpuModel, GpuOptions};
 use unmask_model::{Architecture, AttentionKind, ModelDir};
-use unmask_sampler::{Algorithm, Denoiser, SamplerConfig, Unobserved, generate};
-use unmask_tests::{read_json, u32_vec};
+use unmask_sampler::Denoiser;
+use unmask_tests::{greedy, read_json, u32_vec};
 
 const FIXTURE: &str = "tests/fixtures/smollm2_reference.json";
 
@@ -49,18 +49,6 @@ fn smollm2_imports_with_the_published_shape_and_a_tokenizer_that_round_trips() {
         assert_eq!(ids, u32_vec(&cut["ids"]), "{module}: ids as transformers' GGUF tokenizer gives them");
         assert_eq!(model.tokenizer.decode(&ids).unwrap(), text, "{module}: round trip");
     }
-}
-
-/// Left-to-right decoding at temperature 0 is greedy autoregressive decoding on a causal model.
-fn greedy(engine: &mut dyn Denoiser, prompt: &[u32], new_tokens: usize) -> Vec<u32> {
-    let config = SamplerConfig {
-        algorithm: Algorithm::LeftToRight,
-        temperature: 0.0,
-        max_new_tokens: new_tokens as u32,
-        ..SamplerConfig::default()
-    };
-    let decoded = generate(engine, prompt, &config, &mut Unobserved).unwrap();
-    decoded.tokens[prompt.len()..].to_vec()
 }
 
 fn check_engine(name: &str, engine: &mut dyn Denoiser, tokens: usize) {

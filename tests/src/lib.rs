@@ -1,4 +1,5 @@
-//! Helpers shared by the cross-crate tests: fixture paths and float comparison that names the first bad index.
+//! Helpers shared by the cross-crate tests: fixture paths, float comparison that names the first bad index, and
+//! greedy decoding of the pretrained models.
 
 pub mod mutate;
 
@@ -60,4 +61,18 @@ pub fn u32_vec(value: &serde_json::Value) -> Vec<u32> {
 /// Flattens a JSON `[[f32]]` into one vector.
 pub fn f32_matrix(value: &serde_json::Value) -> Vec<f32> {
     value.as_array().expect("rows").iter().flat_map(f32_vec).collect()
+}
+
+/// The first `new_tokens` tokens after `prompt` decoded left to right at temperature 0: on a causal model,
+/// greedy autoregressive decoding (ARCHITECTURE.md, contract 1).
+pub fn greedy(engine: &mut dyn unmask_sampler::Denoiser, prompt: &[u32], new_tokens: usize) -> Vec<u32> {
+    use unmask_sampler::{Algorithm, SamplerConfig, Unobserved, generate};
+    let config = SamplerConfig {
+        algorithm: Algorithm::LeftToRight,
+        temperature: 0.0,
+        max_new_tokens: new_tokens as u32,
+        ..SamplerConfig::default()
+    };
+    let decoded = generate(engine, prompt, &config, &mut Unobserved).unwrap();
+    decoded.tokens[prompt.len()..].to_vec()
 }
