@@ -4,7 +4,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use unmask_model::ModelDir;
 use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
-use unmask_sampler::{Algorithm, Decoded, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, generate};
+use unmask_sampler::{
+    Algorithm, Decoded, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, SamplerError, generate,
+};
 
 use crate::backend::{self, Backend};
 use crate::view::StepView;
@@ -289,13 +291,7 @@ impl Loaded {
             let format = if ChatTemplate::is_marked_up(text) { PromptFormat::Bare } else { chosen };
             let prompt = Prompt::new(format, template, text)?;
             let ids = model_dir.tokenizer.encode(&prompt.text)?;
-            if ids.len() + max_new_tokens as usize > context {
-                anyhow::bail!(unmask_sampler::SamplerError::ContextOverflow {
-                    prompt: ids.len(),
-                    new_tokens: max_new_tokens as usize,
-                    context,
-                });
-            }
+            SamplerError::check_context(ids.len(), max_new_tokens, context)?;
             prompts.push(Prepared { prompt, ids });
         }
         let longest = prompts.iter().map(|p| p.ids.len()).max().unwrap_or(0) + max_new_tokens as usize;

@@ -277,14 +277,7 @@ impl Decode {
         context: usize,
     ) -> Result<Self, SamplerError> {
         config.validate()?;
-        // Checked before the canvas is allocated: a huge max_new_tokens is an error, not an allocation.
-        if prompt.len().saturating_add(config.max_new_tokens as usize) > context {
-            return Err(SamplerError::ContextOverflow {
-                prompt: prompt.len(),
-                new_tokens: config.max_new_tokens as usize,
-                context,
-            });
-        }
+        SamplerError::check_context(prompt.len(), config.max_new_tokens, context)?;
         let canvas = initial_canvas(prompt, config.max_new_tokens, mask);
         if !canvas.contains(&mask) {
             return Err(SamplerError::NothingToDecode);

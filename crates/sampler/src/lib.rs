@@ -150,6 +150,16 @@ pub enum SamplerError {
 }
 
 impl SamplerError {
+    /// A prompt of `prompt` tokens and `new_tokens` more must fit the model's context: checked before anything
+    /// (a canvas, an engine's buffers) is sized from them, so a huge `max_new_tokens` is an error, never an
+    /// allocation.
+    pub fn check_context(prompt: usize, new_tokens: u32, context: usize) -> Result<(), SamplerError> {
+        if prompt.saturating_add(new_tokens as usize) > context {
+            return Err(SamplerError::ContextOverflow { prompt, new_tokens: new_tokens as usize, context });
+        }
+        Ok(())
+    }
+
     pub fn invalid(name: &'static str, value: impl std::fmt::Display, range: impl Into<String>) -> Self {
         SamplerError::InvalidParam { name, value: value.to_string(), range: range.into() }
     }
