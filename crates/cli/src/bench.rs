@@ -381,12 +381,12 @@ fn time_engine(model: &mut dyn Denoiser, c: &ModelConfig, seq: usize, iters: usi
     Ok((forward, step))
 }
 
-struct Timing {
-    median: f64,
+pub(crate) struct Timing {
+    pub median: f64,
 }
 
 /// Runs `f` once to warm up, then `iters` times; milliseconds.
-fn time(iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<Timing> {
+pub(crate) fn time(iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<Timing> {
     f()?;
     let mut samples: Vec<f64> = (0..iters)
         .map(|_| {

@@ -2,11 +2,14 @@
 //! pass, left-to-right generation one token per step from the cache, and a diffusion step over a block of
 //! masked positions after the cached prompt — as `tools/bench/llama_cpp_side_by_side.py` times llama.cpp.
 
-use anyhow::Result;
 use std::time::Instant;
+
+use anyhow::Result;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
+
+use crate::bench::time;
 
 /// Tokens generated one by one after the prompt.
 const GENERATED: usize = 64;
@@ -44,13 +47,11 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
         // The prompt pass: a new first token each time, so nothing comes from the cache.
         let mut canvas = prompt.clone();
         canvas.push(config.mask_token_id);
-        let mut pass = Vec::new();
-        for i in 0..=iters {
-            canvas[0] = i as u32 % 2 + 1;
-            let started = Instant::now();
-            ask(&mut model, &canvas, &[prompt_len as u32])?;
-            pass.push(started.elapsed().as_secs_f64() * 1e3);
-        }
+        let pass = time(iters, || {
+            canvas[0] = canvas[0] % 2 + 1;
+            ask(&mut model, &canvas, &[prompt_len as u32]).map(drop)
+        })?
+        .median;
         // Generation: each step commits the proposed token and asks for the next position.
         canvas.resize(prompt_len + GENERATED + 1, config.mask_token_id);
         let started = Instant::now();
@@ -65,16 +66,12 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
             let mut canvas = prompt.clone();
             canvas.resize(prompt_len + block, config.mask_token_id);
             let masked: Vec<u32> = (prompt_len as u32 + 1..(prompt_len + block) as u32).collect();
-            let mut times = Vec::new();
-            for i in 0..=iters {
-                canvas[prompt_len] = i as u32 % 2 + 1;
-                let started = Instant::now();
-                ask(&mut model, &canvas, &masked)?;
-                times.push(started.elapsed().as_secs_f64() * 1e3);
-            }
-            blocks.push(format!("{block}: {:.1}", median(&mut times[1..].to_vec())));
+            let step = time(iters, || {
+                canvas[prompt_len] = canvas[prompt_len] % 2 + 1;
+                ask(&mut model, &canvas, &masked).map(drop)
+            })?;
+            blocks.push(format!("{block}: {:.1}", step.median));
         }
-        let pass = median(&mut pass[1..].to_vec());
         let head = if int8_everywhere { "int8 (int8_everywhere)" } else { "exact (f32 panels)" };
         println!(
             "{head:<22} {pass:>16.1} {:>14.0} {generation:>14.1} {:>14}",
@@ -83,9 +80,4 @@ pub fn table(config: &ModelConfig, weights: &Weights, prompt_len: usize, iters: 
         );
     }
     Ok(())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

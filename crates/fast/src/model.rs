@@ -23,7 +23,7 @@ pub struct FastOptions {
     pub max_len: usize,
     /// Quantized weights only: where the CPU has int8 dot products (AVX-512 VNNI), multiply the decoder layers'
     /// matrices with activations quantized to int8 per group: faster, with an error of about 1/254 of a group's
-    /// largest activation per term. The head is always exact. `false` keeps the exact product with the
+    /// largest activation per term. The head stays exact unless `int8_everywhere`. `false` keeps the exact product with the
     /// dequantized weights everywhere.
     pub int8_dot: bool,
     /// Beyond `int8_dot`: a quantized head (an untied model's output matrix) and the q4a matrices (which have
