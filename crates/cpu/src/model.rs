@@ -1,6 +1,6 @@
 //! The decoder's forward pass over f32 weights, with the model's attention mask.
 
-use unmask_model::{DecoderTensors, ModelConfig, Weights};
+use unmask_model::{DecoderTensors, LowRank, ModelConfig, Weights};
 
 use crate::CpuError;
 use crate::ops::{self, AttentionShape};
@@ -42,23 +42,38 @@ impl CpuModel {
             AttentionShape { seq, heads: c.num_attention_heads, kv_heads: c.num_key_value_heads, head_dim: c.head_dim };
 
         let t = &self.tensors;
-        let mut x: Vec<f32> = tokens.iter().flat_map(|&id| &t.embed[id as usize * h..][..h]).copied().collect();
+        let is_mask: Vec<bool> = tokens.iter().map(|&id| id == c.mask_token_id).collect();
+        let embedding = |id: u32| match &t.mask_embedding {
+            Some(mask) if id == c.mask_token_id => mask.as_slice(),
+            _ => &t.embed[id as usize * h..][..h],
+        };
+        let mut x: Vec<f32> = tokens.iter().flat_map(|&id| embedding(id)).copied().collect();
         for layer in &t.layers {
+            let adapter = layer.adapter.as_ref();
+            // A projection, plus its low-rank update on mask rows in a mask-gated model.
+            let project = |x: &[f32], w: &[f32], bias: Option<&[f32]>, update: Option<&LowRank>, inner, outer| {
+                let mut y = ops::linear(x, w, bias, inner, outer);
+                if let Some(update) = update {
+                    ops::add_low_rank(&mut y, x, update, &is_mask, inner, outer);
+                }
+                y
+            };
             let normed = ops::rms_norm(&x, &layer.input_norm, c.rms_norm_eps);
             let bias = layer.qkv_bias.as_ref();
-            let mut q = ops::linear(&normed, &layer.q, bias.map(|b| b.q.as_slice()), h, q_width);
-            let mut k = ops::linear(&normed, &layer.k, bias.map(|b| b.k.as_slice()), h, kv_width);
-            let v = ops::linear(&normed, &layer.v, bias.map(|b| b.v.as_slice()), h, kv_width);
+            let mut q = project(&normed, &layer.q, bias.map(|b| b.q.as_slice()), adapter.map(|a| &a.q), h, q_width);
+            let mut k = project(&normed, &layer.k, bias.map(|b| b.k.as_slice()), adapter.map(|a| &a.k), h, kv_width);
+            let v = project(&normed, &layer.v, bias.map(|b| b.v.as_slice()), adapter.map(|a| &a.v), h, kv_width);
             ops::rope(&mut q, c.num_attention_heads, c.head_dim, c.rope_theta);
             ops::rope(&mut k, c.num_key_value_heads, c.head_dim, c.rope_theta);
-            let attended = ops::attention(&q, &k, &v, key_valid, c.attention, shape);
-            let projected = ops::linear(&attended, &layer.o, None, q_width, h);
+            let attended = ops::attention(&q, &k, &v, key_valid, &is_mask, c.attention, shape);
+            let projected = project(&attended, &layer.o, None, adapter.map(|a| &a.o), q_width, h);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
 
             let normed = ops::rms_norm(&x, &layer.post_norm, c.rms_norm_eps);
-            let gate = ops::linear(&normed, &layer.gate, None, h, c.intermediate_size);
-            let up = ops::linear(&normed, &layer.up, None, h, c.intermediate_size);
-            let mlp = ops::linear(&ops::swiglu(&gate, &up), &layer.down, None, c.intermediate_size, h);
+            let i = c.intermediate_size;
+            let gate = project(&normed, &layer.gate, None, adapter.map(|a| &a.gate), h, i);
+            let up = project(&normed, &layer.up, None, adapter.map(|a| &a.up), h, i);
+            let mlp = project(&ops::swiglu(&gate, &up), &layer.down, None, adapter.map(|a| &a.down), i, h);
             x.iter_mut().zip(&mlp).for_each(|(x, m)| *x += m);
         }
         Ok(ops::rms_norm(&x, &t.final_norm, c.rms_norm_eps))

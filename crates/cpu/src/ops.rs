@@ -1,7 +1,7 @@
 //! The operations of the forward pass, in plain f32 loops. Written for clarity: this is the oracle. The only
 //! concession to speed is that the big loops split their output rows across threads.
 
-use unmask_model::AttentionKind;
+use unmask_model::{AttentionKind, LowRank};
 
 /// Runs `work(row_index, row)` for every `row_len`-sized row of `out`, on as many threads as there are cores
 /// (one thread in wasm).
@@ -62,6 +62,19 @@ pub fn linear(x: &[f32], w: &[f32], bias: Option<&[f32]>, inner: usize, outer: u
     y
 }
 
+/// Adds a mask-gated low-rank update to the rows of `y = x · wᵀ` whose `gated` flag is set:
+/// `y_r += B · (A · x_r)`, with `A` `[rank, inner]` and `B` `[outer, rank]`.
+pub fn add_low_rank(y: &mut [f32], x: &[f32], update: &LowRank, gated: &[bool], inner: usize, outer: usize) {
+    let rank = update.rank;
+    for (r, _) in gated.iter().enumerate().filter(|(_, g)| **g) {
+        let x_row = &x[r * inner..][..inner];
+        let low: Vec<f32> = update.a.chunks_exact(inner).map(|a| dot(a, x_row)).collect();
+        for (o, y) in y[r * outer..][..outer].iter_mut().enumerate() {
+            *y += dot(&update.b[o * rank..][..rank], &low);
+        }
+    }
+}
+
 /// RMSNorm of every `weight.len()`-sized row: `x / sqrt(mean(x²) + eps) · weight`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f64) -> Vec<f32> {
     let width = weight.len();
@@ -103,14 +116,15 @@ pub struct AttentionShape {
 }
 
 /// Grouped-query attention: position `i` attends to the positions `j` that `kind` lets it see
-/// (`j < kind.key_end(i, seq)`) and whose `key_valid` is true. `q` is `[seq, heads · d]`, `k` and `v` are
-/// `[seq, kv_heads · d]`; query head `h` reads key/value head `h / (heads / kv_heads)`. Returns
+/// (`j < kind.key_end(i, seq, is_mask[i])`) and whose `key_valid` is true. `q` is `[seq, heads · d]`, `k`
+/// and `v` are `[seq, kv_heads · d]`; query head `h` reads key/value head `h / (heads / kv_heads)`. Returns
 /// `[seq, heads · d]`.
 pub fn attention(
     q: &[f32],
     k: &[f32],
     v: &[f32],
     key_valid: &[bool],
+    is_mask: &[bool],
     kind: AttentionKind,
     shape: AttentionShape,
 ) -> Vec<f32> {
@@ -124,7 +138,7 @@ pub fn attention(
             let kv = h / group;
             let q_vec = &q[i * heads * d + h * d..][..d];
             let mut max = f32::NEG_INFINITY;
-            let visible = kind.key_end(i, seq);
+            let visible = kind.key_end(i, seq, is_mask[i]);
             for j in 0..seq {
                 weights[j] = if key_valid[j] && j < visible {
                     dot(q_vec, &k[j * kv_heads * d + kv * d..][..d]) * scale
@@ -192,7 +206,7 @@ mod tests {
         let q = vec![1.0, 0.0, 0.0, 1.0, 0.5, 0.5, -1.0, 2.0];
         let k = vec![0.3, 0.1, 5.0, 5.0];
         let v = vec![1.0, 2.0, 100.0, 100.0];
-        let out = attention(&q, &k, &v, &[true, false], AttentionKind::Bidirectional, shape);
+        let out = attention(&q, &k, &v, &[true, false], &[false; 2], AttentionKind::Bidirectional, shape);
         assert_eq!(out, vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
     }
 
@@ -201,13 +215,29 @@ mod tests {
         // One head of dimension 1, all scores equal (q = 0): each output is the mean of the values it sees.
         let shape = AttentionShape { seq: 4, heads: 1, kv_heads: 1, head_dim: 1 };
         let (q, k, v) = (vec![0.0; 4], vec![1.0; 4], vec![1.0, 2.0, 3.0, 4.0]);
-        let valid = [true; 4];
-        let causal = attention(&q, &k, &v, &valid, AttentionKind::Causal, shape);
+        let (valid, no_masks) = ([true; 4], [false; 4]);
+        let causal = attention(&q, &k, &v, &valid, &no_masks, AttentionKind::Causal, shape);
         assert_eq!(causal, vec![1.0, 1.5, 2.0, 2.5]);
-        let block = attention(&q, &k, &v, &valid, AttentionKind::BlockCausal { block_size: 2 }, shape);
+        let block = attention(&q, &k, &v, &valid, &no_masks, AttentionKind::BlockCausal { block_size: 2 }, shape);
         assert_eq!(block, vec![1.5, 1.5, 2.5, 2.5]);
-        let all = attention(&q, &k, &v, &valid, AttentionKind::Bidirectional, shape);
+        let all = attention(&q, &k, &v, &valid, &no_masks, AttentionKind::Bidirectional, shape);
         assert_eq!(all, vec![2.5; 4]);
+        // Masks (positions 0 and 2) see their whole block, tokens causally.
+        let gated = AttentionKind::MasksSeeBlock { block_size: 2 };
+        let mixed = attention(&q, &k, &v, &valid, &[true, false, true, false], gated, shape);
+        assert_eq!(mixed, vec![1.5, 1.5, 2.5, 2.5]);
+        let tokens = attention(&q, &k, &v, &valid, &no_masks, gated, shape);
+        assert_eq!(tokens, causal);
+    }
+
+    #[test]
+    fn low_rank_updates_touch_gated_rows_only() {
+        // rank 1: A = [1, 1], B = [[2], [3]]; row 1 gated: y1 += [2, 3] · (x1·[1, 1]) = [2, 3] · 5.
+        let update = LowRank { a: vec![1.0, 1.0], b: vec![2.0, 3.0], rank: 1 };
+        let x = [1.0, 2.0, 2.0, 3.0];
+        let mut y = vec![0.5; 4];
+        add_low_rank(&mut y, &x, &update, &[false, true], 2, 2);
+        assert_eq!(y, vec![0.5, 0.5, 10.5, 15.5]);
     }
 
     #[test]

@@ -47,13 +47,14 @@ impl Shape {
 }
 
 /// `out[(seq − first) × heads·d]` = softmax(q kᵀ / √d) v for every head of query rows `first..seq`, over
-/// the keys `shape.kind` lets each of them see.
+/// the keys `shape.kind` lets each of them see (`is_mask[i]`: whether canvas position `i` is a mask, which
+/// `masks_see_block` asks).
 ///
 /// A task is one kv head over a range of query rows: it packs that head's keys and values itself, into
 /// buffers of its thread, so the packed matrices stay in the cache of the core that reads them and there is
 /// no parallel region for packing (packing a head twice costs about 1 % of a forward pass). The query rows
 /// are split so that there are about two tasks per thread.
-pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
+pub fn attention(qkv: &[f32], shape: Shape, is_mask: &[bool], out: &mut [f32], pool: &Pool) {
     let queries = shape.seq - shape.first;
     if queries == 0 {
         return;
@@ -77,7 +78,8 @@ pub fn attention(qkv: &[f32], shape: Shape, out: &mut [f32], pool: &Pool) {
         let [keys, values] = PACKED_KV.take();
         let matrices = kv_matrices(qkv, shape, kv, keys, values);
         for (b, block) in rows.chunks_mut(QUERY_ROWS).enumerate() {
-            query_block(qkv, shape, &matrices, kv, shape.first + split * rows_per_split + b * QUERY_ROWS, block);
+            let first = shape.first + split * rows_per_split + b * QUERY_ROWS;
+            query_block(qkv, shape, is_mask, &matrices, kv, first, block);
         }
         PACKED_KV.set(matrices.map(|m| match m {
             Matrix::F32 { panels, .. } => panels,
@@ -121,6 +123,7 @@ fn kv_matrices(qkv: &[f32], shape: Shape, kv: usize, mut keys: Vec<f32>, mut val
 fn query_block(
     qkv: &[f32],
     shape: Shape,
+    is_mask: &[bool],
     [keys, values_t]: &[Matrix; 2],
     kv: usize,
     first: usize,
@@ -142,7 +145,8 @@ fn query_block(
     gemm::matmul(&queries, keys, None, &mut scores, &serial);
     if kind != AttentionKind::Bidirectional {
         for (i, row) in scores.chunks_exact_mut(seq).enumerate() {
-            row[kind.key_end(first + i % count, seq)..].fill(f32::NEG_INFINITY);
+            let query = first + i % count;
+            row[kind.key_end(query, seq, is_mask[query])..].fill(f32::NEG_INFINITY);
         }
     }
     // Softmax's normalization waits for P·V: `d` products per row to scale instead of `seq` probabilities.

@@ -1,7 +1,7 @@
 //! The forward pass over the engine's matrices and reused buffers.
 
 use unmask_model::quant::DEFAULT_GROUP_SIZE;
-use unmask_model::{DecoderTensors, ModelConfig, QuantScheme, Stored, Weights};
+use unmask_model::{DecoderTensors, LayerAdapter, LowRank, ModelConfig, QuantScheme, Stored, Weights};
 
 use unmask_model::QuantTensor;
 
@@ -64,6 +64,53 @@ struct Layer {
     gate_up: Matrix,
     fused: bool,
     down: Matrix,
+    /// Mask-gated low-rank updates (q, k, v, o, gate, up, down), in a model that has them.
+    adapter: Option<[Update; 7]>,
+}
+
+/// One projection's low-rank update as two small matrices: `low = x·Aᵀ`, then `delta = low·Bᵀ`.
+struct Update {
+    a: Matrix,
+    b: Matrix,
+}
+
+impl Update {
+    fn new(low_rank: &LowRank) -> Self {
+        let (rank, inner, outer) = (low_rank.rank, low_rank.a.len() / low_rank.rank, low_rank.b.len() / low_rank.rank);
+        Update { a: Matrix::f32(rank, inner, &low_rank.a), b: Matrix::f32(outer, rank, &low_rank.b) }
+    }
+
+    fn all(adapter: &LayerAdapter) -> [Update; 7] {
+        let LayerAdapter { q, k, v, o, gate, up, down } = adapter;
+        [q, k, v, o, gate, up, down].map(Update::new)
+    }
+
+    /// Adds `x_r·Aᵀ·Bᵀ` to columns `column..` of row `r` of `out` (rows of `out_width`) for every row `r` in
+    /// `rows`; `x` has rows of `in_width`. The rows are few (a step's masks), so they are gathered first.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &self,
+        x: &[f32],
+        in_width: usize,
+        rows: &[usize],
+        out: &mut [f32],
+        out_width: usize,
+        column: usize,
+        pool: &Pool,
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let (rank, outer) = (self.a.rows(), self.b.rows());
+        let gathered: Vec<f32> = rows.iter().flat_map(|&r| &x[r * in_width..][..in_width]).copied().collect();
+        let mut low = vec![0.0; rows.len() * rank];
+        gemm::matmul(&gathered, &self.a, None, &mut low, pool);
+        let mut delta = vec![0.0; rows.len() * outer];
+        gemm::matmul(&low, &self.b, None, &mut delta, pool);
+        for (&r, d) in rows.iter().zip(delta.chunks_exact(outer)) {
+            out[r * out_width + column..][..outer].iter_mut().zip(d).for_each(|(o, d)| *o += d);
+        }
+    }
 }
 
 /// Activations of one pass, stacked over the rows it computes (each canvas's new rows, in batch order). Sized
@@ -80,6 +127,8 @@ struct Buffers {
     activated: Vec<f32>,
     /// Each stacked row's position in its canvas.
     positions: Vec<usize>,
+    /// The stacked rows that hold the mask token, in a mask-gated model (their projections get the updates).
+    gated: Vec<usize>,
 }
 
 /// What one canvas of a batch keeps between passes: its residual stream and, with the cache, every layer's
@@ -118,6 +167,8 @@ pub struct FastModel {
     lm_head: Option<Matrix>,
     layers: Vec<Layer>,
     final_norm: Vec<f32>,
+    /// What mask positions read instead of the mask token's embedding row, in a mask-gated model.
+    mask_embedding: Option<Vec<f32>>,
     /// cos and sin of every (position, frequency), computed in f64 as the reference does.
     rope: math::RopeTable,
     buffers: Buffers,
@@ -149,8 +200,9 @@ impl FastModel {
         };
         let tensors = DecoderTensors::load(c, weights, matrix)?;
         let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu(options.int8_everywhere) } else { m };
-        // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are).
-        let fused = inter.is_multiple_of(gemm::NR);
+        // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are);
+        // a mask-gated model updates gate and up before SwiGLU, so it keeps the product whole.
+        let fused = inter.is_multiple_of(gemm::NR) && c.adapter_rank.is_none();
         let layers = tensors
             .layers
             .into_iter()
@@ -167,6 +219,7 @@ impl FastModel {
                 }),
                 fused,
                 down: prepare(l.down),
+                adapter: l.adapter.as_ref().map(Update::all),
             })
             .collect::<Vec<_>>();
         let rope = math::RopeTable::new(max_len, c.head_dim, c.rope_theta);
@@ -183,6 +236,7 @@ impl FastModel {
             gate_up: if fused { Vec::new() } else { vec![0.0; rows * 2 * inter] },
             activated: vec![0.0; rows * inter],
             positions: vec![0; rows],
+            gated: Vec::new(),
         };
         // wasm has no threads to spawn (without atomics): one, whatever was asked.
         let pool = Pool::new(options.threads.max(1));
@@ -200,6 +254,7 @@ impl FastModel {
                 .map(|m| if options.int8_everywhere { m.for_this_cpu(false) } else { m.dequantized() }),
             layers,
             final_norm: tensors.final_norm,
+            mask_embedding: tensors.mask_embedding,
             rope,
             buffers,
             slots: Vec::new(),
@@ -265,7 +320,7 @@ impl FastModel {
     /// rows that an earlier pass computed from the same leading tokens are kept, and only the rest computed.
     fn forward(&mut self, canvases: &[&[u32]]) -> Result<(), FastError> {
         let c = &self.config;
-        let FastModel { slots, buffers: b, layers, pool, rope, embed, cached, .. } = self;
+        let FastModel { slots, buffers: b, layers, pool, rope, embed, cached, mask_embedding, .. } = self;
         let (h, inter) = (c.hidden_size, c.intermediate_size);
         let shape = |seq, first| Shape {
             seq,
@@ -314,13 +369,20 @@ impl FastModel {
             }
             b.positions.clear();
             b.positions.extend(spans.iter().flat_map(|s| s.first..s.seq));
+            let stacked_tokens = spans.iter().zip(canvases).flat_map(|(s, tokens)| &tokens[s.first..s.seq]);
+            b.gated.clear();
+            if mask_embedding.is_some() {
+                b.gated
+                    .extend(stacked_tokens.clone().enumerate().filter(|(_, t)| **t == c.mask_token_id).map(|(r, _)| r));
+            }
             let x = &mut b.x[..total * h];
-            for (span, tokens) in spans.iter().zip(canvases) {
-                let rows = x[span.offset * h..].chunks_exact_mut(h);
-                for (row, &t) in rows.zip(&tokens[span.first..]) {
-                    embed.row(t as usize, row);
+            for (row, &t) in x.chunks_exact_mut(h).zip(stacked_tokens) {
+                match mask_embedding {
+                    Some(mask) if t == c.mask_token_id => row.copy_from_slice(mask),
+                    _ => embed.row(t as usize, row),
                 }
             }
+            let gated = &b.gated;
             let eps = c.rms_norm_eps;
             let per_task = pool.rows_per_task(total);
             let mut pending: Option<&[f32]> = None;
@@ -329,6 +391,12 @@ impl FastModel {
                 add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
                 let qkv = &mut b.qkv[..total * stride];
                 gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
+                if let Some([q, k, v, ..]) = &layer.adapter {
+                    let kv_width = c.num_key_value_heads * c.head_dim;
+                    q.add(normed, h, gated, qkv, stride, 0, pool);
+                    k.add(normed, h, gated, qkv, stride, q_width, pool);
+                    v.add(normed, h, gated, qkv, stride, q_width + kv_width, pool);
+                }
                 let blocks = qkv.chunks_mut(per_task * stride).zip(b.positions.chunks(per_task)).collect();
                 pool.each(blocks, |_, (block, positions): (&mut [f32], &[usize])| {
                     let heads = c.num_attention_heads + c.num_key_value_heads;
@@ -337,20 +405,28 @@ impl FastModel {
                     }
                 });
                 let attended = &mut b.attended[..total * q_width];
-                for (span, slot) in spans.iter().zip(slots.iter_mut()) {
+                for ((span, slot), tokens) in spans.iter().zip(slots.iter_mut()).zip(canvases) {
+                    let is_mask: Vec<bool> = if c.attention.depends_on_masks() {
+                        tokens.iter().map(|&t| t == c.mask_token_id).collect()
+                    } else {
+                        vec![false; tokens.len()]
+                    };
                     let new = span.seq - span.first;
                     let computed = &qkv[span.offset * stride..][..new * stride];
                     let out = &mut attended[span.offset * q_width..][..new * q_width];
                     if *cached {
                         let kept = &mut slot.qkv[l][..span.seq * stride];
                         kept[span.first * stride..].copy_from_slice(computed);
-                        attention::attention(kept, shape(span.seq, span.first), out, pool);
+                        attention::attention(kept, shape(span.seq, span.first), &is_mask, out, pool);
                     } else {
-                        attention::attention(computed, shape(span.seq, 0), out, pool);
+                        attention::attention(computed, shape(span.seq, 0), &is_mask, out, pool);
                     }
                 }
                 let projected = &mut b.projected[..total * h];
                 gemm::matmul(attended, &layer.o, None, projected, pool);
+                if let Some([_, _, _, o, ..]) = &layer.adapter {
+                    o.add(attended, q_width, gated, projected, h, 0, pool);
+                }
 
                 add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
                 let activated = &mut b.activated[..total * inter];
@@ -359,6 +435,10 @@ impl FastModel {
                 } else {
                     let gate_up = &mut b.gate_up[..total * 2 * inter];
                     gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
+                    if let Some([.., gate, up, _]) = &layer.adapter {
+                        gate.add(normed, h, gated, gate_up, 2 * inter, 0, pool);
+                        up.add(normed, h, gated, gate_up, 2 * inter, inter, pool);
+                    }
                     let blocks =
                         gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
                     pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
@@ -366,6 +446,9 @@ impl FastModel {
                     });
                 }
                 gemm::matmul(activated, &layer.down, None, projected, pool);
+                if let Some([.., down]) = &layer.adapter {
+                    down.add(activated, inter, gated, projected, h, 0, pool);
+                }
                 pending = Some(projected);
             }
             if let Some(projected) = pending {

@@ -183,6 +183,12 @@ impl GpuModel {
                 c.head_dim
             )));
         }
+        if c.attention.depends_on_masks() || c.adapter_rank.is_some() {
+            return Err(GpuError::Unsupported(format!(
+                "attention `{}` with mask-gated adapters (the reference and fast engines run it)",
+                c.attention.name()
+            )));
+        }
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let rows = options.batch_rows.unwrap_or(max_len).max(max_len);
         let cached = options.kv_cache && c.attention.is_prefix_stable();

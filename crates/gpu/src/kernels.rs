@@ -311,7 +311,7 @@ impl Tiles {
         let AttentionDispatch { seq, first, kind, heads, kv_heads, head_dim, qkv_stride, out_stride } = shape;
         let scale = 1.0 / (head_dim as f32).sqrt();
         let queries = seq - first.min(seq);
-        let block = kind.kernel_block();
+        let block = kind.kernel_block(false); // masks_see_block is refused at load
         Dispatch {
             params: slot(AttentionParams {
                 seq,

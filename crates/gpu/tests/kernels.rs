@@ -164,7 +164,7 @@ both! {
             let shape = AttentionShape { seq, heads, kv_heads, head_dim };
             let (q, k, v) = (split(0, q_w), split(q_w, kv_w), split(q_w + kv_w, kv_w));
             for kind in kinds {
-                let expected = ops::attention(&q, &k, &v, &vec![true; seq], kind, shape);
+                let expected = ops::attention(&q, &k, &v, &vec![true; seq], &vec![false; seq], kind, shape);
                 // Only the rows from `first` on are computed (the engine keeps the others from an earlier pass).
                 let first = seq / 3;
                 for ops_gpu in runners(head_dim).await.iter() {

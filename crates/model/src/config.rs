@@ -44,6 +44,10 @@ pub struct ModelConfig {
     pub shift_logits: bool,
     /// The dtype the checkpoint declares (informational; the tensors say what they really are).
     pub dtype: Option<String>,
+    /// Mask-gated low-rank adapters of this rank on every projection, with a learned mask embedding
+    /// (`adapter_rank`; see `arch::tensors`): the rows of mask positions get `B·A·x` added.
+    #[serde(default)]
+    pub adapter_rank: Option<usize>,
 }
 
 impl ModelConfig {
@@ -158,6 +162,7 @@ impl ModelConfig {
             // Every supported architecture is adapted from an autoregressive Qwen2, hence shifted by default.
             shift_logits: fields.opt_bool("shift_logits")?.unwrap_or(true),
             dtype,
+            adapter_rank: fields.opt_usize("adapter_rank")?,
             model_type,
             architecture,
             attention,
@@ -178,8 +183,11 @@ impl ModelConfig {
             ("num_key_value_heads", self.num_key_value_heads),
             ("max_position_embeddings", self.max_position_embeddings),
         ];
-        if let AttentionKind::BlockCausal { block_size: 0 } = self.attention {
+        if self.attention.block_size() == Some(0) {
             return Err(config_error(file, "`block_size` must be positive"));
+        }
+        if self.adapter_rank == Some(0) {
+            return Err(config_error(file, "`adapter_rank` must be positive"));
         }
         for (name, value) in positive {
             if value == 0 {
@@ -253,6 +261,7 @@ impl ModelConfig {
             pad_token_id: None,
             shift_logits: true,
             dtype: Some("float32".into()),
+            adapter_rank: None,
         }
     }
 
@@ -283,7 +292,8 @@ impl ModelConfig {
         match positions.last() {
             Some(&last) if self.attention.is_prefix_stable() => {
                 let last = last as usize;
-                self.attention.key_end(self.logits_row(last), canvas_len).max(last + 1).min(canvas_len)
+                // A mask's logits row sees the most (its whole block).
+                self.attention.key_end(self.logits_row(last), canvas_len, true).max(last + 1).min(canvas_len)
             }
             _ => canvas_len,
         }
@@ -318,8 +328,11 @@ impl ModelConfig {
             "torch_dtype": self.dtype,
             "attention": self.attention.name(),
         });
-        if let AttentionKind::BlockCausal { block_size } = self.attention {
+        if let Some(block_size) = self.attention.block_size() {
             json["block_size"] = block_size.into();
+        }
+        if let Some(rank) = self.adapter_rank {
+            json["adapter_rank"] = rank.into();
         }
         if self.architecture == Architecture::Llama {
             json["attention_bias"] = false.into();

@@ -16,7 +16,7 @@ pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 
-pub use arch::{Architecture, AttentionKind, DecoderTensors, LayerTensors, Stored};
+pub use arch::{Architecture, AttentionKind, DecoderTensors, LayerAdapter, LayerTensors, LowRank, Stored};
 pub use canvas::{CanvasError, check_canvas, check_positions};
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};

@@ -22,7 +22,7 @@ pub mod qwen2;
 pub mod tensors;
 
 pub use attention::AttentionKind;
-pub use tensors::{DecoderTensors, LayerTensors, QkvBias, Stored, check, tensor_names};
+pub use tensors::{DecoderTensors, LayerAdapter, LayerTensors, LowRank, QkvBias, Stored, check, tensor_names};
 
 use serde::{Deserialize, Serialize};
 

@@ -9,6 +9,8 @@ use crate::weights::Weights;
 pub const EMBED: &str = "model.embed_tokens.weight";
 pub const FINAL_NORM: &str = "model.norm.weight";
 pub const LM_HEAD: &str = "lm_head.weight";
+/// The input embedding of mask positions in a mask-gated model (`[hidden]`).
+pub const MASK_EMBEDDING: &str = "model.mask_embedding";
 
 /// `model.layers.{layer}.{suffix}`.
 fn layer_tensor(layer: usize, suffix: &str) -> String {
@@ -54,6 +56,27 @@ pub struct QkvBias {
     pub v: Vec<f32>,
 }
 
+/// A mask-gated low-rank update of one projection `y = x·Wᵀ`: mask rows get `x·Aᵀ·Bᵀ` added. `a` is
+/// `[rank, inner]`, `b` is `[outer, rank]` with the adapter's scale folded in; both f32 (they are small).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LowRank {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    pub rank: usize,
+}
+
+/// The low-rank updates of one layer's seven projections (`adapter_rank` in config.json).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerAdapter {
+    pub q: LowRank,
+    pub k: LowRank,
+    pub v: LowRank,
+    pub o: LowRank,
+    pub gate: LowRank,
+    pub up: LowRank,
+    pub down: LowRank,
+}
+
 /// One decoder layer; `M` is how an engine holds a matrix. Norm weights and biases are always f32.
 pub struct LayerTensors<M> {
     pub input_norm: Vec<f32>,
@@ -66,6 +89,7 @@ pub struct LayerTensors<M> {
     pub gate: M,
     pub up: M,
     pub down: M,
+    pub adapter: Option<LayerAdapter>,
 }
 
 /// Every weight of a decoder.
@@ -75,6 +99,8 @@ pub struct DecoderTensors<M> {
     pub final_norm: Vec<f32>,
     /// `None` when the head is tied to the embedding.
     pub head: Option<M>,
+    /// What mask positions read instead of the embedding row of the mask token, in a mask-gated model.
+    pub mask_embedding: Option<Vec<f32>>,
 }
 
 /// The names of one layer's tensors with their shapes, in the order files list them.
@@ -90,6 +116,8 @@ struct LayerNames {
     down: (String, Vec<usize>),
     /// q, k, v biases, when the architecture has them.
     bias: Option<[(String, Vec<usize>); 3]>,
+    /// `lora_a` and `lora_b` of q, k, v, o, gate, up, down, when the model has adapters.
+    adapter: Option<[[(String, Vec<usize>); 2]; 7]>,
 }
 
 impl LayerNames {
@@ -98,6 +126,13 @@ impl LayerNames {
         let q = config.num_attention_heads * config.head_dim;
         let kv = config.num_key_value_heads * config.head_dim;
         let named = |suffix: &str, shape: Vec<usize>| (layer_tensor(layer, suffix), shape);
+        let low_rank = |projection: &str, outer: usize, inner: usize| {
+            let r = config.adapter_rank.unwrap_or(0);
+            [
+                named(&format!("{projection}.lora_a"), vec![r, inner]),
+                named(&format!("{projection}.lora_b"), vec![outer, r]),
+            ]
+        };
         LayerNames {
             input_norm: named("input_layernorm.weight", vec![h]),
             q: named("self_attn.q_proj.weight", vec![q, h]),
@@ -115,6 +150,17 @@ impl LayerNames {
                     named("self_attn.v_proj.bias", vec![kv]),
                 ]
             }),
+            adapter: config.adapter_rank.map(|_| {
+                [
+                    low_rank("self_attn.q_proj", q, h),
+                    low_rank("self_attn.k_proj", kv, h),
+                    low_rank("self_attn.v_proj", kv, h),
+                    low_rank("self_attn.o_proj", h, q),
+                    low_rank("mlp.gate_proj", i, h),
+                    low_rank("mlp.up_proj", i, h),
+                    low_rank("mlp.down_proj", h, i),
+                ]
+            }),
         }
     }
 
@@ -122,6 +168,7 @@ impl LayerNames {
         let mut all =
             vec![self.input_norm, self.q, self.k, self.v, self.o, self.post_norm, self.gate, self.up, self.down];
         all.extend(self.bias.into_iter().flatten());
+        all.extend(self.adapter.into_iter().flatten().flatten());
         all
     }
 }
@@ -136,6 +183,9 @@ pub fn tensor_names(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
     tensors.push((FINAL_NORM.to_owned(), vec![h]));
     if !config.tie_word_embeddings {
         tensors.push((LM_HEAD.to_owned(), vec![v, h]));
+    }
+    if config.adapter_rank.is_some() {
+        tensors.push((MASK_EMBEDDING.to_owned(), vec![h]));
     }
     tensors
 }
@@ -162,6 +212,9 @@ pub fn check(config: &ModelConfig, weights: &Weights) -> Result<()> {
             let hint = match name.as_str() {
                 LM_HEAD => " (or set tie_word_embeddings in config.json)",
                 n if n.ends_with(".bias") => " (a qwen2 model has q/k/v biases; is model_type right?)",
+                n if n.contains("lora_") || n == MASK_EMBEDDING => {
+                    " (config.json's adapter_rank asks for mask-gated adapters)"
+                }
                 _ => "",
             };
             ModelError::MissingTensor { name: format!("{name}{hint}"), files: weights.describe_files() }
@@ -199,6 +252,21 @@ impl<M> DecoderTensors<M> {
                 Some([q, k, v]) => Some(QkvBias { q: vector(q)?, k: vector(k)?, v: vector(v)? }),
                 None => None,
             };
+            let low_rank = |[a, b]: &[(String, Vec<usize>); 2]| -> Result<LowRank, E> {
+                Ok(LowRank { a: vector(a)?, b: vector(b)?, rank: a.1[0] })
+            };
+            let adapter = match &names.adapter {
+                Some([q, k, v, o, gate, up, down]) => Some(LayerAdapter {
+                    q: low_rank(q)?,
+                    k: low_rank(k)?,
+                    v: low_rank(v)?,
+                    o: low_rank(o)?,
+                    gate: low_rank(gate)?,
+                    up: low_rank(up)?,
+                    down: low_rank(down)?,
+                }),
+                None => None,
+            };
             layers.push(LayerTensors {
                 input_norm: vector(&names.input_norm)?,
                 q: read(&names.q)?,
@@ -210,6 +278,7 @@ impl<M> DecoderTensors<M> {
                 gate: read(&names.gate)?,
                 up: read(&names.up)?,
                 down: read(&names.down)?,
+                adapter,
             });
         }
         let final_norm = vector(&(FINAL_NORM.to_owned(), vec![config.hidden_size]))?;
@@ -218,7 +287,11 @@ impl<M> DecoderTensors<M> {
         } else {
             Some(read(&(LM_HEAD.to_owned(), vec![config.vocab_size, config.hidden_size]))?)
         };
-        Ok(DecoderTensors { embed, layers, final_norm, head })
+        let mask_embedding = match config.adapter_rank {
+            Some(_) => Some(vector(&(MASK_EMBEDDING.to_owned(), vec![config.hidden_size]))?),
+            None => None,
+        };
+        Ok(DecoderTensors { embed, layers, final_norm, head, mask_embedding })
     }
 }
 

@@ -1,0 +1,88 @@
+//! Mask-gated models (`attention: masks_see_block` with `adapter_rank`): logits against transformers with the
+//! gating added from outside (fixture: `tools/reference/make_tiny_gated.py`), the fast engine's cached passes
+//! against the reference, and the AR floor: decoding left to right gives the base model's greedy answer.
+
+use unmask_cpu::CpuModel;
+use unmask_fast::{FastModel, FastOptions};
+use unmask_model::{AttentionKind, ModelConfig, ModelDir};
+use unmask_tests::{assert_close, f32_matrix, greedy, max_abs_diff, read_json, repo_path, u32_vec};
+
+/// transformers runs the same f32 math in another order; observed differences are ~1e-6.
+const ATOL: f32 = 1e-4;
+const RTOL: f32 = 1e-4;
+
+fn fixture() -> ModelDir {
+    ModelDir::open(&repo_path("tests/fixtures/tiny-gated")).unwrap()
+}
+
+#[test]
+fn gated_logits_match_transformers_with_hooks() {
+    let dir = fixture();
+    assert_eq!(dir.config.attention, AttentionKind::MasksSeeBlock { block_size: 4 });
+    assert_eq!(dir.config.adapter_rank, Some(3));
+    let reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
+    let mut fast =
+        FastModel::load(&dir.config, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
+    let fixture = read_json("tests/fixtures/tiny-gated/expected_logits.json");
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let ids = u32_vec(&case["input_ids"]);
+        let expected = f32_matrix(&case["logits"]);
+        let name = case["name"].as_str().unwrap();
+        let actual = reference.logits(&ids, None).unwrap();
+        assert_close(&actual, &expected, ATOL, RTOL, &format!("reference, {name}"));
+        let rows: Vec<usize> = (0..ids.len()).collect();
+        let fast_logits = fast.logits_of_rows(&ids, &rows).unwrap();
+        assert_close(&fast_logits, &expected, ATOL, RTOL, &format!("fast, {name}"));
+        eprintln!(
+            "{name}: max |Δlogit| reference {:.1e}, fast {:.1e}",
+            max_abs_diff(&actual, &expected),
+            max_abs_diff(&fast_logits, &expected)
+        );
+    }
+}
+
+/// The fast engine keeps the rows before the first changed block; masks turning into tokens out of order
+/// change which keys the rest of their block sees, so every pass must still equal a full reference pass.
+#[test]
+fn cached_passes_match_full_passes_of_the_reference() {
+    let dir = fixture();
+    let reference = CpuModel::load(&dir.config, &dir.weights).unwrap();
+    let mut fast =
+        FastModel::load(&dir.config, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
+    let mask = dir.config.mask_token_id;
+    let mut canvas = vec![5, 9, 14, 3, 22, 7];
+    canvas.resize(20, mask);
+    let rows: Vec<usize> = (0..canvas.len()).collect();
+    for (position, token) in [(9, 30), (6, 12), (7, 41), (15, 8), (8, 2), (12, 19), (3, 4)] {
+        canvas[position] = token;
+        let expected = reference.logits(&canvas, None).unwrap();
+        let actual = fast.logits_of_rows(&canvas, &rows).unwrap();
+        assert_close(&actual, &expected, 1e-4, 1e-4, &format!("after writing position {position}"));
+    }
+}
+
+/// The AR floor: committing the leftmost mask each step, the gated model writes what its base model (the same
+/// file read as a plain causal model, adapters ignored) writes greedily — token positions are the base
+/// model's, and the leftmost mask is predicted from one of them.
+#[test]
+fn left_to_right_decoding_is_the_base_models_greedy_answer() {
+    let dir = fixture();
+    let base_config = ModelConfig { attention: AttentionKind::Causal, adapter_rank: None, ..dir.config.clone() };
+    let mut gated = CpuModel::load(&dir.config, &dir.weights).unwrap();
+    let mut base = CpuModel::load(&base_config, &dir.weights).unwrap();
+    let prompt = [5, 9, 14, 3, 22, 7];
+    let written = greedy(&mut gated, &prompt, 12);
+    assert_eq!(written, greedy(&mut base, &prompt, 12));
+    // The adapters do change the masks' own predictions: the floor is not a model that ignores them.
+    let canvas = [&prompt[..], &[dir.config.mask_token_id; 6]].concat();
+    let (gated_logits, base_logits) = (gated.logits(&canvas, None).unwrap(), base.logits(&canvas, None).unwrap());
+    let vocab = dir.config.vocab_size;
+    assert!(max_abs_diff(&gated_logits[8 * vocab..], &base_logits[8 * vocab..]) > 0.1);
+    assert_eq!(max_abs_diff(&gated_logits[..6 * vocab], &base_logits[..6 * vocab]), 0.0);
+
+    let mut fast =
+        FastModel::load(&dir.config, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
+    assert_eq!(greedy(&mut fast, &prompt, 12), written);
+}
