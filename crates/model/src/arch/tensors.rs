@@ -103,6 +103,9 @@ pub struct DecoderTensors<M> {
     pub mask_embedding: Option<Vec<f32>>,
 }
 
+/// A tensor's name and shape.
+type Named = (String, Vec<usize>);
+
 /// The names of one layer's tensors with their shapes, in the order files list them.
 struct LayerNames {
     input_norm: (String, Vec<usize>),
@@ -117,7 +120,7 @@ struct LayerNames {
     /// q, k, v biases, when the architecture has them.
     bias: Option<[(String, Vec<usize>); 3]>,
     /// `lora_a` and `lora_b` of q, k, v, o, gate, up, down, when the model has adapters.
-    adapter: Option<[[(String, Vec<usize>); 2]; 7]>,
+    adapter: Option<[[Named; 2]; 7]>,
 }
 
 impl LayerNames {
@@ -252,7 +255,7 @@ impl<M> DecoderTensors<M> {
                 Some([q, k, v]) => Some(QkvBias { q: vector(q)?, k: vector(k)?, v: vector(v)? }),
                 None => None,
             };
-            let low_rank = |[a, b]: &[(String, Vec<usize>); 2]| -> Result<LowRank, E> {
+            let low_rank = |[a, b]: &[Named; 2]| -> Result<LowRank, E> {
                 Ok(LowRank { a: vector(a)?, b: vector(b)?, rank: a.1[0] })
             };
             let adapter = match &names.adapter {
