@@ -38,12 +38,12 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
     let remasking = prop_oneof![Just(Remasking::LowConfidence), Just(Remasking::Random)];
     (
         (algorithm, alg, remasking, 1u32..24, 0u32..24, 0.0f32..1.5, any::<bool>()),
-        (0.05f32..=1.0, 0u32..8, 0.0f32..1.0, 1u32..12, 0.01f32..=1.0, any::<u64>()),
+        (0.05f32..=1.0, 0u32..8, 0.0f32..1.0, 1u32..12, 0.01f32..=1.0, any::<u64>(), any::<bool>()),
     )
         .prop_map(
             |(
                 (algorithm, alg, remasking, steps, max_new_tokens, temperature, align_blocks),
-                (top_p, top_k, alg_temp, block_length, threshold, seed),
+                (top_p, top_k, alg_temp, block_length, threshold, seed, commit_leftmost),
             )| {
                 let llada = algorithm == Algorithm::Llada;
                 SamplerConfig {
@@ -60,6 +60,7 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
                     block_length,
                     align_blocks,
                     threshold,
+                    commit_leftmost,
                     seed,
                     stop_at_end: false,
                 }

@@ -107,6 +107,10 @@ pub(crate) struct SamplerArgs {
     /// Threshold: commit every position more confident than this [default: 0.9].
     #[arg(long)]
     threshold: Option<f32>,
+    /// Threshold: also commit the block's leftmost mask every step (with a mask-gated model, never worse than
+    /// its base model's greedy answer) [default: false].
+    #[arg(long)]
+    commit_leftmost: Option<bool>,
     /// [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -134,6 +138,7 @@ impl SamplerArgs {
             block_length: a.block_length.unwrap_or(base.block_length),
             align_blocks: a.align_blocks.unwrap_or(base.align_blocks),
             threshold: a.threshold.unwrap_or(base.threshold),
+            commit_leftmost: a.commit_leftmost.unwrap_or(base.commit_leftmost),
             seed: a.seed.unwrap_or(base.seed),
             stop_at_end: a.stop_at_end.unwrap_or(base.stop_at_end),
         }

@@ -404,7 +404,14 @@ impl Decode {
             }
             Plan::Threshold(_) => {
                 let threshold = self.config.threshold;
-                let confident: Vec<Proposal> = proposals.iter().copied().filter(|p| p.score > threshold).collect();
+                // Proposals come in position order: the first is the block's leftmost mask.
+                let leftmost = self.config.commit_leftmost;
+                let confident: Vec<Proposal> = proposals
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| p.score > threshold || (leftmost && *i == 0))
+                    .map(|(_, p)| *p)
+                    .collect();
                 if confident.is_empty() { best_k(proposals, 1, |p| p.score as f64) } else { confident }
             }
             Plan::LeftToRight => proposals,
@@ -547,6 +554,33 @@ mod tests {
                 request.positions.iter().map(|&q| Proposal { position: q, token: token(q), score: score(q) }).collect();
             decode.advance(proposals, 0.0).unwrap();
         }
+    }
+
+    #[test]
+    fn commit_leftmost_adds_the_blocks_leftmost_mask_to_the_confident_ones() {
+        // Prompt [5, 6], one block of 6 cells; positions 4 and 6 are sure (0.95), the rest unsure (0.3).
+        let config = SamplerConfig {
+            algorithm: Algorithm::Threshold,
+            max_new_tokens: 6,
+            block_length: 6,
+            threshold: 0.9,
+            ..SamplerConfig::DEFAULT
+        };
+        let score = |q: u32| if q == 4 || q == 6 { 0.95 } else { 0.3 };
+        let first_step = |config: &SamplerConfig| {
+            let mut d = Decode::new(&[5, 6], config, 1, &[0], 16).unwrap();
+            let request = d.request().unwrap();
+            let proposals =
+                request.positions.iter().map(|&q| Proposal { position: q, token: 7, score: score(q) }).collect();
+            d.advance(proposals, 0.0).unwrap();
+            d.steps()[0].commits.iter().map(|c| c.position).collect::<Vec<_>>()
+        };
+        assert_eq!(first_step(&config), vec![4, 6]);
+        assert_eq!(first_step(&SamplerConfig { commit_leftmost: true, ..config.clone() }), vec![2, 4, 6]);
+        // To the end: one step per unsure cell (2, 3, 5, 7), the sure ones ride along with the first.
+        let mut d = Decode::new(&[5, 6], &SamplerConfig { commit_leftmost: true, ..config }, 1, &[0], 16).unwrap();
+        run_scripted(&mut d, |_| 7, score);
+        assert_eq!(d.steps().len(), 4);
     }
 
     #[test]

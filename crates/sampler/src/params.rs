@@ -75,6 +75,10 @@ pub struct SamplerConfig {
     pub align_blocks: bool,
     /// Confidence above which threshold decoding commits a position.
     pub threshold: f32,
+    /// Threshold decoding also commits the leftmost mask of its block every step, however unsure. With a
+    /// mask-gated model that prediction is the base model's own next token, so the answer is never worse than
+    /// the base model's greedy one; every confident commit beyond it is speed.
+    pub commit_leftmost: bool,
     pub seed: u64,
     /// Stop once the answer can no longer change: an end token committed after the prompt with no mask before
     /// it (SAMPLING.md §10). The text is the one every step would give; the cells after the end stay masked.
@@ -103,6 +107,7 @@ impl SamplerConfig {
         block_length: 32,
         align_blocks: false,
         threshold: 0.9,
+        commit_leftmost: false,
         seed: 0,
         stop_at_end: false,
     };
