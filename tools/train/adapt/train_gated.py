@@ -1,14 +1,15 @@
 """Trains mask-gated adapters (gated.py) over the frozen teacher on its own answers (answers.py), resumably.
 
     python tools/train/adapt/train_gated.py --teacher ~/.cache/unmask-train/teacher/qwen-f32 \
-        --answers ~/.cache/unmask-train/answers/train.jsonl --out ~/.cache/unmask-train/gated/b16-r32
+        --answers ~/.cache/unmask-train/answers/train.jsonl --val-answers ~/.cache/unmask-train/answers/val.jsonl \
+        --out ~/.cache/unmask-train/gated/b16-r32
 
 Rerun the same command after an interruption: it continues from OUT/checkpoint.pt (written atomically every
 --checkpoint-minutes and on SIGTERM). OUT/log.csv has a line per step, OUT/eval.csv the validation accuracy of
 masked tokens at ratios 0.25 / 0.5 / 0.9 (earlier blocks clean, as in decoding): all masked tokens, and those
-beyond the AR floor (predicted from a mask, not from the pretrained model's own next-token guess). Answers whose
-example index is a multiple of 50 are the validation rows and are never trained on. The answers file may still
-be growing: each epoch rereads it.
+beyond the AR floor (predicted from a mask, not from the pretrained model's own next-token guess), on the
+teacher's answers to the validation split's prompts (`answers.py --split val`). The training answers file may
+still be growing: each epoch rereads it.
 
 Only the adapters train; the teacher runs in bfloat16 where that is faster (AMX), its weights never change.
 """
@@ -33,16 +34,16 @@ END_OF_TURN, END_OF_TEXT = 151645, 151643
 RATIOS = (0.25, 0.5, 0.9)
 
 
-def read_rows(path, block, max_len, held_out):
+def read_rows(path, block, max_len):
     """(index, ids, answer start) of each finished answer: prompt, answer, end of turn, end-of-text filler to the
-    block's end. `held_out` picks the validation rows (index % 50 == 0) or the training rows."""
+    block's end."""
     rows = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.endswith("\n"):
                 continue  # the writer is mid-line
             a = json.loads(line)
-            if not a["ended"] or (a["index"] % 50 == 0) != held_out:
+            if not a["ended"]:
                 continue
             ids = a["prompt_ids"] + a["answer_ids"] + [END_OF_TURN]
             ids += [END_OF_TEXT] * (-len(ids) % block)
@@ -71,7 +72,8 @@ def evaluate(model, adapters, val, block, mask_id):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, help="the teacher in the Rust layout (unmask convert --quant f32)")
-    ap.add_argument("--answers", required=True, help="answers.py's output")
+    ap.add_argument("--answers", required=True, help="answers.py's output on the training split")
+    ap.add_argument("--val-answers", required=True, help="answers.py's output on the validation split")
     ap.add_argument("--out", required=True)
     ap.add_argument("--block", type=int, default=16)
     ap.add_argument("--rank", type=int, default=32)
@@ -114,7 +116,7 @@ def main():
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.writelines(lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step])
     n_params = sum(p.numel() for p in adapters.parameters())
-    val = read_rows(args.answers, args.block, args.max_len, held_out=True)[:args.eval_rows]
+    val = read_rows(args.val_answers, args.block, args.max_len)[:args.eval_rows]
     print(f"adapters: {n_params:,} weights (rank {args.rank}); block {args.block}; teacher in {dtype}; "
           f"{len(val)} validation rows; {args.threads} threads", flush=True)
 
@@ -145,7 +147,7 @@ def main():
 
     run_start, last_ckpt = time.time(), time.time()
     while time.time() - run_start < args.hours * 3600 and not stop:
-        rows = read_rows(args.answers, args.block, args.max_len, held_out=False)
+        rows = read_rows(args.answers, args.block, args.max_len)
         random.Random(epoch).shuffle(rows)
         # Rows are appended as the answers file grows: an epoch covers what existed when it started; `seen`
         # counts the rows of this epoch already trained (in this shuffled order), so a resume skips them.
