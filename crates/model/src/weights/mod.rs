@@ -170,6 +170,12 @@ impl Weights {
         Self::from_files(files)
     }
 
+    /// These weights and `other`'s together (a delta over its base). A name in both is an error.
+    pub fn join(mut self, other: Weights) -> Result<Self> {
+        self.files.extend(other.files);
+        Self::from_files(self.files)
+    }
+
     fn from_files(files: Vec<SafetensorsFile>) -> Result<Self> {
         let mut index = HashMap::new();
         for (i, file) in files.iter().enumerate() {
