@@ -86,3 +86,64 @@ fn left_to_right_decoding_is_the_base_models_greedy_answer() {
         FastModel::load(&dir.config, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
     assert_eq!(greedy(&mut fast, &prompt, 12), written);
 }
+
+/// A delta directory (config with `base_model`, only the adapter's tensors) opened over its base gives the
+/// same model as the fixture's single directory; a delta repeating a base tensor is refused.
+#[test]
+fn a_delta_over_its_base_is_the_whole_model() {
+    use std::collections::BTreeMap;
+    use unmask_model::weights::{TensorData, write_safetensors};
+
+    let whole = fixture();
+    let root = std::env::temp_dir().join(format!("unmask-delta-{}", std::process::id()));
+    let (base_dir, delta_dir) = (root.join("base"), root.join("delta"));
+    let tensors = |keep: &dyn Fn(&str) -> bool| -> Vec<(String, TensorData)> {
+        let mut names: Vec<&str> = whole.weights.names().into_iter().filter(|n| keep(n)).collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let shape = whole.weights.info(n).unwrap().shape.clone();
+                (n.to_owned(), TensorData::F32 { values: whole.weights.f32(n, &shape).unwrap(), shape })
+            })
+            .collect()
+    };
+    let is_delta = |n: &str| n.contains("lora_") || n == "model.mask_embedding";
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("tests/fixtures/tiny-gated/config.json")).unwrap())
+            .unwrap();
+    let mut base_config = config.clone();
+    for key in ["attention", "block_size", "adapter_rank"] {
+        base_config.as_object_mut().unwrap().remove(key);
+    }
+    let mut delta_config = config;
+    delta_config["base_model"] = serde_json::json!({"name": "tiny", "file": "base", "fetch": "(test)"});
+    for (dir, config, keep) in [
+        (&base_dir, base_config, &(|n: &str| !is_delta(n)) as &dyn Fn(&str) -> bool),
+        (&delta_dir, delta_config, &is_delta),
+    ] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        std::fs::write(dir.join("model.safetensors"), write_safetensors(&tensors(keep), &BTreeMap::new()).unwrap())
+            .unwrap();
+    }
+    std::fs::copy(repo_path("tests/fixtures/tiny-gated/tokenizer.json"), base_dir.join("tokenizer.json")).unwrap();
+
+    let composed = ModelDir::open_delta(&delta_dir, ModelDir::open(&base_dir).unwrap()).unwrap();
+    assert_eq!(composed.config.adapter_rank, Some(3));
+    let canvas = [5, 9, 14, 3, 22, 1, 30, 1, 1, 41];
+    let expected = CpuModel::load(&whole.config, &whole.weights).unwrap().logits(&canvas, None).unwrap();
+    let actual = CpuModel::load(&composed.config, &composed.weights).unwrap().logits(&canvas, None).unwrap();
+    assert_eq!(actual, expected);
+
+    // The delta may not shadow a base tensor.
+    let shadowing = [tensors(&is_delta), tensors(&|n: &str| n == "model.norm.weight")].concat();
+    std::fs::write(delta_dir.join("model.safetensors"), write_safetensors(&shadowing, &BTreeMap::new()).unwrap())
+        .unwrap();
+    let err = ModelDir::open_delta(&delta_dir, ModelDir::open(&base_dir).unwrap()).err().unwrap().to_string();
+    assert!(err.contains("model.norm.weight") && err.contains("also present in"), "{err}");
+    // Opened by path, a delta whose base was never fetched says how to fetch it.
+    let err = ModelDir::open(&delta_dir).err().unwrap().to_string();
+    assert!(err.contains("delta over tiny") && err.contains("(test)"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -96,7 +96,16 @@ impl ModelDir {
         ModelConfig::from_json(&config_json, &config_path)?;
         if let Some(base) = base::BaseModel::of_config(&config_json) {
             let base = base.map_err(|message| ModelError::Config { file: config_path, message })?;
-            return Self::open_delta(dir, &config_json, &base);
+            let missing = |why: &str| {
+                let message =
+                    format!("{why}; this model is a delta over {}: fetch it with `{}`", base.name, base.fetch);
+                ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, message))
+            };
+            let path = base.path().ok_or_else(|| missing("no cache directory (set UNMASK_CACHE or HOME)"))?;
+            if !path.exists() {
+                return Err(missing(&format!("{} is not there", path.display())));
+            }
+            return Self::open_delta(dir, Self::open(&path)?);
         }
         let tokenizer_json = read("tokenizer.json")?;
         let weights = Weights::open(dir)?;
@@ -109,23 +118,16 @@ impl ModelDir {
         Ok(model)
     }
 
-    /// A delta directory over its fetched base (see [`base`]): the base's weights, tokenizer and chat template
-    /// with the directory's config and `model.safetensors`.
-    fn open_delta(dir: &std::path::Path, config_json: &str, base: &base::BaseModel) -> Result<Self> {
-        let missing = |why: &str| {
-            let message = format!("{why}; this model is a delta over {}: fetch it with `{}`", base.name, base.fetch);
-            ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, message))
-        };
-        let path = base.path().ok_or_else(|| missing("no cache directory (set UNMASK_CACHE or HOME)"))?;
-        if !path.is_file() {
-            return Err(missing(&format!("{} is not there", path.display())));
-        }
-        let base_model = Self::open(&path)?;
-        let weights = base_model.weights.join(Weights::open(dir)?)?;
+    /// A delta directory (see [`base`]) over its base, already opened: the base's weights, tokenizer and chat
+    /// template with the directory's config and `model.safetensors`.
+    pub fn open_delta(dir: &std::path::Path, base: ModelDir) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let config_json = std::fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
+        let weights = base.weights.join(Weights::open(dir)?)?;
         let name = dir.display().to_string();
-        let mut model = Self::from_parts(name, config_json, weights, base_model.tokenizer.to_json()?.as_bytes())?;
-        model.chat_template = base_model.chat_template;
-        model.notes = vec![format!("weights: {} and {}", path.display(), dir.join("model.safetensors").display())];
+        let mut model = Self::from_parts(name, &config_json, weights, base.tokenizer.to_json()?.as_bytes())?;
+        model.chat_template = base.chat_template;
+        model.notes = vec![format!("a delta over {}", base.name)];
         Ok(model)
     }
 }
