@@ -71,6 +71,11 @@ def clean_end(trace, end_ids):
     return any(t in end_ids for t in answer) or trace["mask_token_id"] in answer
 
 
+def written_tokens(trace, end_ids):
+    """Tokens committed that are not end-of-text filler: what a step's commits are worth."""
+    return sum(1 for step in trace["steps"] for c in step["commits"] if c["token"] not in end_ids)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
@@ -105,6 +110,8 @@ def main():
             rows.append({"id": task["id"], "run": name, "completion": completion,
                          "clean_end": clean_end(trace, end_ids), "steps": len(trace["steps"]),
                          "answer_tokens": sum(len(s["commits"]) for s in trace["steps"]),
+                         "written_tokens": written_tokens(trace, end_ids),
+                         "ar_local_1": trace["ar_ness"]["local_1"], "ar_global_1": trace["ar_ness"]["global_1"],
                          "seconds": round(seconds, 2)})
 
     sandbox = S.Sandbox()
@@ -121,6 +128,10 @@ def main():
             "clean_end": sum(r["clean_end"] for r in greedy) / len(greedy),
             "seconds_per_task": sum(r["seconds"] for r in greedy) / len(greedy),
             "answer_tokens_median": sorted(r["answer_tokens"] for r in greedy)[len(greedy) // 2],
+            # Forward passes are steps; filler committed after the end does not count as written.
+            "tokens_per_pass": sum(r["written_tokens"] for r in greedy) / max(1, sum(r["steps"] for r in greedy)),
+            "ar_local_1": sum(r["ar_local_1"] for r in greedy) / len(greedy),
+            "ar_global_1": sum(r["ar_global_1"] for r in greedy) / len(greedy),
         },
     }
     if args.samples:

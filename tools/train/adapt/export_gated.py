@@ -1,0 +1,73 @@
+"""Writes a mask-gated training run (train_gated.py) as a delta model directory the Rust engines load over the
+fetched base:
+
+    python tools/train/adapt/export_gated.py --teacher ~/.cache/unmask-train/teacher/qwen-f32 \
+        --run ~/.cache/unmask-train/gated/b16-r32 --out models/unmask-coder-0.5b
+
+The directory holds only what training made: model.safetensors with the adapters (`lora_a`, `lora_b` with the
+scale folded in, `model.mask_embedding`) in float16, and config.json, the teacher's with `attention:
+masks_see_block`, the block size, `adapter_rank`, the mask id, and `base_model` (where `unmask` finds the base:
+crates/model/src/base.rs). generation_config.json holds the recommended decoding: threshold decoding in blocks
+aligned with the attention's, committing the leftmost mask every step (never worse than the base model's greedy
+answer) and every other mask above the threshold.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(__file__))
+import gated  # noqa: E402
+import model as M  # noqa: E402
+
+BASE = {"name": "qwen2.5-coder-0.5b-instruct", "file": "qwen2.5-coder-0.5b-instruct.gguf",
+        "fetch": "cargo xtask qwen-coder --fetch"}
+
+
+def recommended_decoding(block, threshold):
+    return {"algorithm": "threshold", "block_length": block, "align_blocks": True, "threshold": threshold,
+            "commit_leftmost": True, "max_new_tokens": 256, "temperature": 0.0, "stop_at_end": True,
+            "prompt_format": "chat_opened"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", required=True, help="the teacher in the Rust layout (its config.json is the base)")
+    ap.add_argument("--run", required=True, help="the training run directory (holds checkpoint.pt)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threshold", type=float, default=0.9, help="the recommended confidence threshold")
+    args = ap.parse_args()
+
+    ck = torch.load(os.path.join(args.run, "checkpoint.pt"), weights_only=False)
+    run = ck["args"]
+    model = M.load(args.teacher)
+    adapters = gated.GatedAdapters(model, run["rank"])
+    adapters.load_state_dict(ck["adapters"])
+    tensors = {name: t.to(torch.float16).contiguous() for name, t in adapters.tensors().items()}
+
+    os.makedirs(args.out, exist_ok=True)
+    tmp = os.path.join(args.out, "model.safetensors.tmp")
+    save_file(tensors, tmp, metadata={"format": "pt", "trained_steps": str(ck["step"]),
+                                       "trained_tokens": str(ck["tokens"])})
+    os.replace(tmp, os.path.join(args.out, "model.safetensors"))
+    with open(os.path.join(args.teacher, "config.json"), encoding="utf-8") as fh:
+        config = json.load(fh)
+    config.update({"attention": "masks_see_block", "block_size": run["block"], "adapter_rank": run["rank"],
+                   "mask_token_id": run["mask_id"], "shift_logits": True, "base_model": BASE})
+    with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as fh:
+        json.dump(config, fh, indent=2)
+        fh.write("\n")
+    with open(os.path.join(args.out, "generation_config.json"), "w", encoding="utf-8") as fh:
+        json.dump(recommended_decoding(run["block"], args.threshold), fh, indent=2)
+        fh.write("\n")
+    size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
+    print(f"wrote {args.out}: step {ck['step']}, {ck['tokens']:,} tokens, block {run['block']}, rank {run['rank']}, "
+          f"{size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
