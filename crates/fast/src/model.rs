@@ -319,32 +319,48 @@ impl FastModel {
     /// The decoder layers over each canvas, leaving canvas *i*'s residual stream in slot *i*. With the cache,
     /// rows that an earlier pass computed from the same leading tokens are kept, and only the rest computed.
     fn forward(&mut self, canvases: &[&[u32]]) -> Result<(), FastError> {
+        let spans = self.spans(canvases)?;
+        let total = spans.last().map_or(0, |s| s.offset + s.seq - s.first);
+        if total > 0 {
+            self.embed_rows(canvases, &spans, total)?;
+            for l in 0..self.layers.len() {
+                self.layer(l, canvases, &spans, total);
+            }
+            let h = self.config.hidden_size;
+            let b = &mut self.buffers;
+            // The last layer's output is still to be added to the residual stream.
+            b.x[..total * h].iter_mut().zip(&b.projected).for_each(|(x, p)| *x += p);
+            for (span, slot) in spans.iter().zip(self.slots.iter_mut()) {
+                let new = (span.seq - span.first) * h;
+                slot.x[span.first * h..span.seq * h].copy_from_slice(&b.x[span.offset * h..][..new]);
+            }
+        }
+        if self.cached {
+            for (slot, tokens) in self.slots.iter_mut().zip(canvases) {
+                slot.tokens.extend_from_slice(tokens);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where each canvas's rows go in this pass: with the cache, from the first row its slot cannot reuse.
+    /// Grows the slots to the canvases' lengths.
+    fn spans(&mut self, canvases: &[&[u32]]) -> Result<Vec<Span>, FastError> {
         let c = &self.config;
-        let FastModel { slots, buffers: b, layers, pool, rope, embed, cached, mask_embedding, .. } = self;
-        let (h, inter) = (c.hidden_size, c.intermediate_size);
-        let shape = |seq, first| Shape {
-            seq,
-            first,
-            kind: c.attention,
-            heads: c.num_attention_heads,
-            kv_heads: c.num_key_value_heads,
-            head_dim: c.head_dim,
-        };
-        let stride = shape(0, 0).stride();
-        let q_width = c.num_attention_heads * c.head_dim;
-        if slots.len() < canvases.len() {
-            slots.resize_with(canvases.len(), Slot::default);
+        let stride = self.shape(0, 0).stride();
+        if self.slots.len() < canvases.len() {
+            self.slots.resize_with(canvases.len(), Slot::default);
         }
         let mut spans = Vec::with_capacity(canvases.len());
         let mut total = 0;
-        for (slot, tokens) in slots.iter_mut().zip(canvases) {
+        for (slot, tokens) in self.slots.iter_mut().zip(canvases) {
             let seq = tokens.len();
             let unchanged = slot.tokens.iter().zip(*tokens).take_while(|(a, b)| a == b).count();
-            let first = if *cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
+            let first = if self.cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
             // A pass that stops half way must not leave rows that look reusable.
             slot.tokens.clear();
-            grow(&mut slot.x, seq * h)?;
-            if *cached {
+            grow(&mut slot.x, seq * c.hidden_size)?;
+            if self.cached {
                 slot.qkv.resize_with(c.num_hidden_layers, Vec::new);
                 for layer in &mut slot.qkv {
                     grow(layer, seq * stride)?;
@@ -353,118 +369,131 @@ impl FastModel {
             spans.push(Span { first, seq, offset: total });
             total += seq - first;
         }
-        if total > 0 {
-            for (buffer, width) in [
-                (&mut b.x, h),
-                (&mut b.normed, h.max(inter)),
-                (&mut b.qkv, stride),
-                (&mut b.attended, q_width),
-                (&mut b.projected, h),
-                (&mut b.activated, inter),
-            ] {
-                grow(buffer, total * width)?;
-            }
-            if !layers[0].fused {
-                grow(&mut b.gate_up, total * 2 * inter)?;
-            }
-            b.positions.clear();
-            b.positions.extend(spans.iter().flat_map(|s| s.first..s.seq));
-            let stacked_tokens = spans.iter().zip(canvases).flat_map(|(s, tokens)| &tokens[s.first..s.seq]);
-            b.gated.clear();
-            if mask_embedding.is_some() {
-                b.gated
-                    .extend(stacked_tokens.clone().enumerate().filter(|(_, t)| **t == c.mask_token_id).map(|(r, _)| r));
-            }
-            let x = &mut b.x[..total * h];
-            for (row, &t) in x.chunks_exact_mut(h).zip(stacked_tokens) {
-                match mask_embedding {
-                    Some(mask) if t == c.mask_token_id => row.copy_from_slice(mask),
-                    _ => embed.row(t as usize, row),
-                }
-            }
-            let gated = &b.gated;
-            let eps = c.rms_norm_eps;
-            let per_task = pool.rows_per_task(total);
-            let mut pending: Option<&[f32]> = None;
-            for (l, layer) in layers.iter().enumerate() {
-                let normed = &mut b.normed[..total * h];
-                add_and_norm(pool, x, pending, normed, &layer.input_norm, eps);
-                let qkv = &mut b.qkv[..total * stride];
-                gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
-                if let Some([q, k, v, ..]) = &layer.adapter {
-                    let kv_width = c.num_key_value_heads * c.head_dim;
-                    q.add(normed, h, gated, qkv, stride, 0, pool);
-                    k.add(normed, h, gated, qkv, stride, q_width, pool);
-                    v.add(normed, h, gated, qkv, stride, q_width + kv_width, pool);
-                }
-                let blocks = qkv.chunks_mut(per_task * stride).zip(b.positions.chunks(per_task)).collect();
-                pool.each(blocks, |_, (block, positions): (&mut [f32], &[usize])| {
-                    let heads = c.num_attention_heads + c.num_key_value_heads;
-                    for (row, &position) in block.chunks_exact_mut(stride).zip(positions) {
-                        math::rope(&mut row[..heads * c.head_dim], c.head_dim, rope, position);
-                    }
-                });
-                let attended = &mut b.attended[..total * q_width];
-                for ((span, slot), tokens) in spans.iter().zip(slots.iter_mut()).zip(canvases) {
-                    let is_mask: Vec<bool> = if c.attention.depends_on_masks() {
-                        tokens.iter().map(|&t| t == c.mask_token_id).collect()
-                    } else {
-                        vec![false; tokens.len()]
-                    };
-                    let new = span.seq - span.first;
-                    let computed = &qkv[span.offset * stride..][..new * stride];
-                    let out = &mut attended[span.offset * q_width..][..new * q_width];
-                    if *cached {
-                        let kept = &mut slot.qkv[l][..span.seq * stride];
-                        kept[span.first * stride..].copy_from_slice(computed);
-                        attention::attention(kept, shape(span.seq, span.first), &is_mask, out, pool);
-                    } else {
-                        attention::attention(computed, shape(span.seq, 0), &is_mask, out, pool);
-                    }
-                }
-                let projected = &mut b.projected[..total * h];
-                gemm::matmul(attended, &layer.o, None, projected, pool);
-                if let Some([_, _, _, o, ..]) = &layer.adapter {
-                    o.add(attended, q_width, gated, projected, h, 0, pool);
-                }
+        Ok(spans)
+    }
 
-                add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
-                let activated = &mut b.activated[..total * inter];
-                if layer.fused {
-                    gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
-                } else {
-                    let gate_up = &mut b.gate_up[..total * 2 * inter];
-                    gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
-                    if let Some([.., gate, up, _]) = &layer.adapter {
-                        gate.add(normed, h, gated, gate_up, 2 * inter, 0, pool);
-                        up.add(normed, h, gated, gate_up, 2 * inter, inter, pool);
-                    }
-                    let blocks =
-                        gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
-                    pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
-                        math::swiglu_rows(gate_up, activated, inter);
-                    });
-                }
-                gemm::matmul(activated, &layer.down, None, projected, pool);
-                if let Some([.., down]) = &layer.adapter {
-                    down.add(activated, inter, gated, projected, h, 0, pool);
-                }
-                pending = Some(projected);
-            }
-            if let Some(projected) = pending {
-                x.iter_mut().zip(projected).for_each(|(x, p)| *x += p);
-            }
-            for (span, slot) in spans.iter().zip(slots.iter_mut()) {
-                let new = (span.seq - span.first) * h;
-                slot.x[span.first * h..span.seq * h].copy_from_slice(&x[span.offset * h..][..new]);
-            }
+    /// The attention shape of a canvas of `seq` rows computed from row `first`.
+    fn shape(&self, seq: usize, first: usize) -> Shape {
+        let c = &self.config;
+        Shape {
+            seq,
+            first,
+            kind: c.attention,
+            heads: c.num_attention_heads,
+            kv_heads: c.num_key_value_heads,
+            head_dim: c.head_dim,
         }
-        if *cached {
-            for (slot, tokens) in slots.iter_mut().zip(canvases) {
-                slot.tokens.extend_from_slice(tokens);
+    }
+
+    /// Sizes the buffers for `total` stacked rows and fills their residual stream with the embeddings (a mask
+    /// row of a mask-gated model: the mask embedding), noting each row's position and which rows are gated.
+    fn embed_rows(&mut self, canvases: &[&[u32]], spans: &[Span], total: usize) -> Result<(), FastError> {
+        let c = &self.config;
+        let (h, inter) = (c.hidden_size, c.intermediate_size);
+        let (stride, q_width) = (self.shape(0, 0).stride(), c.num_attention_heads * c.head_dim);
+        let b = &mut self.buffers;
+        for (buffer, width) in [
+            (&mut b.x, h),
+            (&mut b.normed, h.max(inter)),
+            (&mut b.qkv, stride),
+            (&mut b.attended, q_width),
+            (&mut b.projected, h),
+            (&mut b.activated, inter),
+        ] {
+            grow(buffer, total * width)?;
+        }
+        if !self.layers[0].fused {
+            grow(&mut b.gate_up, total * 2 * inter)?;
+        }
+        b.positions.clear();
+        b.positions.extend(spans.iter().flat_map(|s| s.first..s.seq));
+        let stacked_tokens = spans.iter().zip(canvases).flat_map(|(s, tokens)| &tokens[s.first..s.seq]);
+        b.gated.clear();
+        if self.mask_embedding.is_some() {
+            b.gated.extend(stacked_tokens.clone().enumerate().filter(|(_, t)| **t == c.mask_token_id).map(|(r, _)| r));
+        }
+        for (row, &t) in b.x[..total * h].chunks_exact_mut(h).zip(stacked_tokens) {
+            match &self.mask_embedding {
+                Some(mask) if t == c.mask_token_id => row.copy_from_slice(mask),
+                _ => self.embed.row(t as usize, row),
             }
         }
         Ok(())
+    }
+
+    /// Layer `l` over the stacked rows: norm (after adding the previous layer's output to the residual
+    /// stream) → q|k|v → RoPE → attention per canvas → o → norm → gate|up → SwiGLU → down, whose output
+    /// stays in `projected` for the next layer (or `forward`) to add.
+    fn layer(&mut self, l: usize, canvases: &[&[u32]], spans: &[Span], total: usize) {
+        let shapes: Vec<Shape> =
+            spans.iter().map(|s| self.shape(s.seq, if self.cached { s.first } else { 0 })).collect();
+        let FastModel { config: c, slots, buffers: b, layers, pool, rope, cached, .. } = self;
+        let layer = &layers[l];
+        let (h, inter, eps) = (c.hidden_size, c.intermediate_size, c.rms_norm_eps);
+        let stride = shapes.first().map_or(0, |s| s.stride());
+        let q_width = c.num_attention_heads * c.head_dim;
+        let (x, normed) = (&mut b.x[..total * h], &mut b.normed[..total * h]);
+        add_and_norm(pool, x, (l > 0).then_some(&b.projected[..total * h]), normed, &layer.input_norm, eps);
+        let gated = &b.gated;
+        let qkv = &mut b.qkv[..total * stride];
+        gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
+        if let Some([q, k, v, ..]) = &layer.adapter {
+            let kv_width = c.num_key_value_heads * c.head_dim;
+            q.add(normed, h, gated, qkv, stride, 0, pool);
+            k.add(normed, h, gated, qkv, stride, q_width, pool);
+            v.add(normed, h, gated, qkv, stride, q_width + kv_width, pool);
+        }
+        let per_task = pool.rows_per_task(total);
+        let blocks = qkv.chunks_mut(per_task * stride).zip(b.positions.chunks(per_task)).collect();
+        pool.each(blocks, |_, (block, positions): (&mut [f32], &[usize])| {
+            let heads = c.num_attention_heads + c.num_key_value_heads;
+            for (row, &position) in block.chunks_exact_mut(stride).zip(positions) {
+                math::rope(&mut row[..heads * c.head_dim], c.head_dim, rope, position);
+            }
+        });
+        let attended = &mut b.attended[..total * q_width];
+        for (((span, slot), tokens), &shape) in spans.iter().zip(slots.iter_mut()).zip(canvases).zip(&shapes) {
+            let is_mask: Vec<bool> = if c.attention.depends_on_masks() {
+                tokens.iter().map(|&t| t == c.mask_token_id).collect()
+            } else {
+                vec![false; tokens.len()]
+            };
+            let new = span.seq - span.first;
+            let computed = &qkv[span.offset * stride..][..new * stride];
+            let out = &mut attended[span.offset * q_width..][..new * q_width];
+            if *cached {
+                let kept = &mut slot.qkv[l][..span.seq * stride];
+                kept[span.first * stride..].copy_from_slice(computed);
+                attention::attention(kept, shape, &is_mask, out, pool);
+            } else {
+                attention::attention(computed, shape, &is_mask, out, pool);
+            }
+        }
+        let projected = &mut b.projected[..total * h];
+        gemm::matmul(attended, &layer.o, None, projected, pool);
+        if let Some([_, _, _, o, ..]) = &layer.adapter {
+            o.add(attended, q_width, gated, projected, h, 0, pool);
+        }
+        add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
+        let activated = &mut b.activated[..total * inter];
+        if layer.fused {
+            gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
+        } else {
+            let gate_up = &mut b.gate_up[..total * 2 * inter];
+            gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
+            if let Some([.., gate, up, _]) = &layer.adapter {
+                gate.add(normed, h, gated, gate_up, 2 * inter, 0, pool);
+                up.add(normed, h, gated, gate_up, 2 * inter, inter, pool);
+            }
+            let blocks = gate_up.chunks(per_task * 2 * inter).zip(activated.chunks_mut(per_task * inter)).collect();
+            pool.each(blocks, |_, (gate_up, activated): (&[f32], &mut [f32])| {
+                math::swiglu_rows(gate_up, activated, inter);
+            });
+        }
+        gemm::matmul(activated, &layer.down, None, projected, pool);
+        if let Some([.., down]) = &layer.adapter {
+            down.add(activated, inter, gated, projected, h, 0, pool);
+        }
     }
 }
 

@@ -11,8 +11,9 @@ use unmask_model::quant::{QuantScheme, QuantTensor};
 use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
 use unmask_sampler::{BatchItem, Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
-use crate::kernels::{AttentionDispatch, Dispatch, Kernel, KernelSet, Kernels, rope_table};
-use crate::params::{ACCUMULATE, ADD_BIAS, CanvasRow, MatmulParams, PARAM_BYTES, RowKey, RuleParams};
+use crate::kernels::{KernelSet, Kernels, rope_table};
+use crate::params::{CanvasRow, PARAM_BYTES, RowKey, RuleParams};
+use crate::plan::{Activations, Op, OpBuilder, Scratch, Shape};
 use crate::weights::{DecoderBuffers, Matrix};
 use crate::{Buffer, Gpu, GpuError};
 
@@ -52,96 +53,11 @@ impl Default for GpuOptions {
 /// pair per candidate; the kernel keeps the sampler's `CANDIDATES` (five).
 pub(crate) const OUT_WORDS: usize = 2 + 2 * unmask_sampler::CANDIDATES;
 
-/// What changes between forward passes; every dispatch's parameters are a function of it.
-#[derive(Clone, Copy)]
-struct Shape {
-    seq: u32,
-    /// The first canvas row computed; the rows before it are the cache's.
-    first: u32,
-    /// Rows whose logits are computed (the masked positions' logit rows).
-    rows: u32,
-    /// The proposal kernel's rule (the step keys are per row, in a buffer).
-    rule: RuleParams,
-}
-
-type PlanFn = Box<dyn Fn(&Shape) -> Option<Dispatch>>;
-
-/// Which rows of its input a matmul runs over in a given forward pass.
-#[derive(Clone, Copy)]
-enum Rows {
-    /// Every canvas position.
-    Canvas,
-    /// Up to `len` of the gathered logit rows, from `first` on (one chunk of the head).
-    Chunk { first: u32, len: u32 },
-}
-
-impl Rows {
-    fn count(self, shape: &Shape) -> u32 {
-        match self {
-            Rows::Canvas => shape.seq - shape.first,
-            Rows::Chunk { first, len } => shape.rows.saturating_sub(first).min(len),
-        }
-    }
-}
-
-struct Op {
-    /// What the op computes, for profiles.
-    label: &'static str,
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    slot: usize,
-    plan: PlanFn,
-}
-
-/// Builds ops, giving each its own slot of the parameter buffer.
-struct Planner<'a> {
-    gpu: &'a Gpu,
-    params: &'a wgpu::Buffer,
-    slot_bytes: u64,
-    slots: usize,
-}
-
-impl Planner<'_> {
-    fn op(&mut self, label: &'static str, kernel: &Kernel, buffers: &[wgpu::BufferBinding<'_>], plan: PlanFn) -> Op {
-        let slot = self.slots;
-        self.slots += 1;
-        let mut all = vec![wgpu::BufferBinding {
-            buffer: self.params,
-            offset: slot as u64 * self.slot_bytes,
-            size: std::num::NonZeroU64::new(PARAM_BYTES as u64),
-        }];
-        all.extend_from_slice(buffers);
-        Op { label, pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
-    }
-}
-
-fn whole(buffer: &wgpu::Buffer) -> wgpu::BufferBinding<'_> {
-    wgpu::BufferBinding { buffer, offset: 0, size: None }
-}
-
-fn part(buffer: &wgpu::Buffer, offset: u64, size: u64) -> wgpu::BufferBinding<'_> {
-    wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size) }
-}
-
-struct Activations {
-    tokens: Buffer,
-    /// Per canvas row: where it sits in its own canvas ([`CanvasRow`]).
-    canvas_rows: Buffer,
-    /// The canvas rows whose logits are computed.
-    rows: Buffer,
-    /// Per logit row: what keys its randomness ([`RowKey`]).
-    row_keys: Buffer,
-    out: Buffer,
-    staging: Buffer,
-    logits: Buffer,
-}
-
 /// The buffers only the prebuilt bind groups use. The model holds them, so that it owns every buffer it
 /// allocated (and [`crate::live_buffers`] counts them) until it is dropped.
 struct Bound {
     _weights: DecoderBuffers,
-    _scratch: [Buffer; 9],
-    _layer_qkv: Vec<Buffer>,
+    _scratch: Scratch,
 }
 
 /// A model loaded on a device, ready to run denoising steps.
@@ -169,382 +85,43 @@ pub struct GpuModel {
 }
 
 impl GpuModel {
-    /// Uploads the weights and builds every pipeline and bind group.
+    /// Uploads the weights and builds every pipeline and bind group: the limits checked, the weights
+    /// uploaded, the buffers allocated, then the body's ops planned and the head's.
     pub async fn load(
         gpu: Arc<Gpu>,
         config: &ModelConfig,
         weights: &Weights,
         options: GpuOptions,
     ) -> Result<Self, GpuError> {
-        let c = config;
-        if !c.head_dim.is_multiple_of(4) || c.head_dim > 128 {
-            return Err(GpuError::Unsupported(format!(
-                "head_dim {} (the kernels need a multiple of 4, at most 128)",
-                c.head_dim
-            )));
-        }
-        if c.attention.depends_on_masks() || c.adapter_rank.is_some() {
-            return Err(GpuError::Unsupported(format!(
-                "attention `{}` with mask-gated adapters (the reference and fast engines run it)",
-                c.attention.name()
-            )));
-        }
-        let max_len = options.max_len.min(c.max_position_embeddings).max(1);
-        let rows = options.batch_rows.unwrap_or(max_len).max(max_len);
-        let cached = options.kv_cache && c.attention.is_prefix_stable();
-        let gpu_ref: &Gpu = &gpu;
-        let set = options.kernels.unwrap_or_else(|| KernelSet::for_adapter(gpu_ref));
-        // Quantized files load as stored; float weights are quantized when asked, or the load says why not.
-        let matrix = |name: &str, stored: Stored| -> Result<Stored, GpuError> {
-            Ok(match (stored, options.quant) {
-                (Stored::F32 { rows, cols, values }, Some(scheme)) => Stored::Quant(
-                    QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
-                        .map_err(|e| GpuError::Model(format!("cannot quantize `{name}`: {e}")))?,
-                ),
-                (stored, _) => stored,
-            })
-        };
-        let tensors = DecoderTensors::load(c, weights, matrix)?;
+        let sizes = Sizes::check(&gpu, config, &options)?;
+        let tensors = DecoderTensors::load(config, weights, |name, stored| quantize_on_load(name, stored, &options))?;
+        let weights = DecoderBuffers::upload(&gpu, tensors).await?;
+        let kernels =
+            Kernels::new(&gpu, config.head_dim, options.kernels.unwrap_or_else(|| KernelSet::for_adapter(&gpu)));
+        let (io, scratch, params, slot_bytes) = allocate(&gpu, config, &sizes, &weights).await?;
 
-        let (h, i, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
-        let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        let qkv_width = q_width + 2 * kv_width;
-
-        let weights = DecoderBuffers::upload(gpu_ref, tensors).await?;
-        let DecoderBuffers { layers, embed, final_norm, head: lm_head, bytes: weight_bytes } = &weights;
-
-        let kernels = Kernels::new(gpu_ref, c.head_dim, set);
-        let tiles = kernels.tiles;
-        let limits = &gpu_ref.limits;
-        let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        let rows_per_chunk = {
-            let fit = (binding_limit.min(256 << 20) / (v as u64 * 4)) as usize / 64 * 64;
-            if fit == 0 {
-                return Err(GpuError::Unsupported(format!(
-                    "a vocabulary of {v} does not fit 64 logit rows in one binding"
-                )));
-            }
-            fit.min(rows.div_ceil(64) * 64)
-        };
-        let row_chunks = rows.div_ceil(rows_per_chunk);
-        let s = rows as u64;
-        for (what, bytes) in
-            [("the MLP activations", s * 2 * i as u64 * 4), ("the q/k/v activations", s * qkv_width as u64 * 4)]
-        {
-            if bytes > binding_limit {
-                return Err(GpuError::Unsupported(format!(
-                    "{what} of {rows} rows ({bytes} bytes) exceed this device's largest binding ({binding_limit} bytes); use a shorter maximum length or a smaller batch"
-                )));
-            }
-        }
-
-        let (activations, scratch, params, slot_bytes) = gpu_ref
-            .guarded(|| {
-                let buffer = |label: &str, bytes: u64, usage: wgpu::BufferUsages| {
-                    gpu_ref.buffer(&wgpu::BufferDescriptor {
-                        label: Some(label),
-                        size: bytes.max(4).next_multiple_of(4),
-                        usage,
-                        mapped_at_creation: false,
-                    })
-                };
-                let rw = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
-                let activations = Activations {
-                    tokens: buffer("tokens", s * 4, rw),
-                    canvas_rows: buffer("canvas rows", s * size_of::<CanvasRow>() as u64, rw),
-                    rows: buffer("logit rows", s * 4, rw),
-                    row_keys: buffer("row keys", s * size_of::<RowKey>() as u64, rw),
-                    out: buffer("proposals", s * OUT_WORDS as u64 * 4, rw),
-                    staging: buffer(
-                        "proposals readback",
-                        s * OUT_WORDS as u64 * 4,
-                        wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    ),
-                    logits: buffer("logits", (rows_per_chunk * v) as u64 * 4, rw),
-                };
-                let scratch = [
-                    buffer("x", s * h as u64 * 4, rw),
-                    buffer("normed", s * h as u64 * 4, rw),
-                    buffer("qkv", if cached { 4 } else { s * qkv_width as u64 * 4 }, rw),
-                    buffer("attention", s * q_width as u64 * 4, rw),
-                    buffer("gate|up", s * 2 * i as u64 * 4, rw),
-                    buffer("swiglu", s * i as u64 * 4, rw),
-                    buffer("selected rows", (row_chunks * rows_per_chunk * h) as u64 * 4, rw),
-                    buffer("rope table", s * (c.head_dim / 2) as u64 * 8, rw),
-                    buffer("unused", 4, rw),
-                ];
-                let slot_bytes = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES as u64);
-                // Upper bound on the ops below, so the parameter buffer is allocated once.
-                let chunks = |m: &Matrix| m.chunks.len();
-                let head_matrix = lm_head.as_ref().unwrap_or(embed);
-                let max_ops = chunks(embed)
-                    + layers
-                        .iter()
-                        .map(|l| 6 + chunks(&l.qkv) + chunks(&l.o) + chunks(&l.gate_up) + chunks(&l.down))
-                        .sum::<usize>()
-                    + 1
-                    + row_chunks * (chunks(head_matrix) + 1);
-                let params = buffer(
-                    "dispatch parameters",
-                    max_ops as u64 * slot_bytes,
-                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                );
-                (activations, scratch, params, slot_bytes)
-            })
-            .await?;
-        let [x, normed, shared_qkv, attended, gate_up, swiglu, selected, rope, unused] = &scratch;
-        // With the cache, each layer keeps its own q|k|v rows; without, the layers share one buffer.
-        let layer_qkv: Vec<Buffer> = if cached {
-            gpu_ref
-                .guarded(|| {
-                    (0..layers.len())
-                        .map(|l| {
-                            gpu_ref.buffer(&wgpu::BufferDescriptor {
-                                label: Some(&format!("layer {l} qkv")),
-                                size: s * qkv_width as u64 * 4,
-                                usage: wgpu::BufferUsages::STORAGE,
-                                mapped_at_creation: false,
-                            })
-                        })
-                        .collect()
-                })
-                .await?
-        } else {
-            Vec::new()
-        };
-        let a = &activations;
-
-        let table = rope_table(max_len, c.head_dim, c.rope_theta);
-        gpu_ref.queue.write_buffer(rope, 0, bytemuck::cast_slice(&table));
-
-        let mut planner = Planner { gpu: gpu_ref, params: &params, slot_bytes, slots: 0 };
-        let k = &kernels;
-        let (h32, i32_, q32, qkv32) = (h as u32, i as u32, q_width as u32, qkv_width as u32);
-        let (heads, kv_heads, head_dim) =
-            (c.num_attention_heads as u32, c.num_key_value_heads as u32, c.head_dim as u32);
-        let kind = c.attention;
-        let eps = c.rms_norm_eps as f32;
-
-        // y[:, chunk] (+)= x · chunkᵀ over the first `m(shape)` rows.
-        let matmul = |planner: &mut Planner,
-                      label: &'static str,
-                      input: wgpu::BufferBinding<'_>,
-                      x_stride: u32,
-                      m: &Matrix,
-                      bias: Option<&Buffer>,
-                      output: wgpu::BufferBinding<'_>,
-                      y_stride: u32,
-                      accumulate: bool,
-                      rows: Rows|
-         -> Vec<Op> {
-            let kernel = &k.matmul[m.scheme as usize];
-            m.chunks
-                .iter()
-                .map(|ch| {
-                    let (n, cols, gs, offset) = (ch.rows, m.cols, m.group_size, ch.first_row);
-                    let flags = if bias.is_some() { ADD_BIAS } else { 0 } | if accumulate { ACCUMULATE } else { 0 };
-                    planner.op(
-                        label,
-                        kernel,
-                        &[
-                            input.clone(),
-                            whole(&ch.words),
-                            whole(&ch.scales),
-                            whole(bias.unwrap_or(unused)),
-                            output.clone(),
-                        ],
-                        Box::new(move |shape| {
-                            let m = rows.count(shape);
-                            // Canvas rows start at the step's first row; logit rows are packed from 0.
-                            let first = if matches!(rows, Rows::Canvas) { shape.first } else { 0 };
-                            (m > 0).then(|| {
-                                tiles.matmul(MatmulParams {
-                                    m,
-                                    n,
-                                    k: cols,
-                                    group_size: gs,
-                                    x_stride,
-                                    y_stride,
-                                    y_offset: offset + first * y_stride,
-                                    flags,
-                                    x_offset: first * x_stride,
-                                    bias_offset: offset,
-                                })
-                            })
-                        }),
-                    )
-                })
-                .collect()
-        };
-        let norm = |planner: &mut Planner,
-                    input: &wgpu::Buffer,
-                    weight: &wgpu::Buffer,
-                    output: &wgpu::Buffer,
-                    gather: bool| {
-            planner.op(
-                "rms_norm",
-                &k.rms_norm,
-                &[whole(input), whole(weight), whole(&a.rows), whole(output)],
-                Box::new(move |shape| {
-                    let (rows, first) = if gather { (shape.rows, 0) } else { (shape.seq - shape.first, shape.first) };
-                    (rows > 0).then(|| tiles.rms_norm(rows, first, h32, eps, gather))
-                }),
-            )
-        };
-
-        let mut body = Vec::new();
-        for ch in &embed.chunks {
-            let (first, n, gs) = (ch.first_row, ch.rows, embed.group_size);
-            body.push(planner.op(
-                "embed",
-                &k.embed[embed.scheme as usize],
-                &[whole(&a.tokens), whole(&ch.words), whole(&ch.scales), whole(x)],
-                Box::new(move |shape| {
-                    (shape.seq > shape.first).then(|| tiles.embed(shape.seq, shape.first, h32, first, n, gs))
-                }),
-            ));
-        }
-        for (l, layer) in layers.iter().enumerate() {
-            let qkv = layer_qkv.get(l).unwrap_or(shared_qkv);
-            body.push(norm(&mut planner, x, &layer.input_norm, normed, false));
-            body.extend(matmul(
-                &mut planner,
-                "matmul qkv",
-                whole(normed),
-                h32,
-                &layer.qkv,
-                layer.qkv_bias.as_ref(),
-                whole(qkv),
-                qkv32,
-                false,
-                Rows::Canvas,
-            ));
-            body.push(planner.op(
-                "rope",
-                &k.rope,
-                &[whole(rope), whole(&a.canvas_rows), whole(qkv)],
-                Box::new(move |shape| {
-                    (shape.seq > shape.first)
-                        .then(|| tiles.rope(shape.seq, shape.first, heads + kv_heads, head_dim, qkv32))
-                }),
-            ));
-            body.push(planner.op(
-                "attention",
-                &k.attention,
-                &[whole(qkv), whole(&a.canvas_rows), whole(attended)],
-                Box::new(move |shape| {
-                    (shape.seq > shape.first).then(|| {
-                        tiles.attention(AttentionDispatch {
-                            seq: shape.seq,
-                            first: shape.first,
-                            kind,
-                            heads,
-                            kv_heads,
-                            head_dim,
-                            qkv_stride: qkv32,
-                            out_stride: q32,
-                        })
-                    })
-                }),
-            ));
-            body.extend(matmul(
-                &mut planner,
-                "matmul o",
-                whole(attended),
-                q32,
-                &layer.o,
-                None,
-                whole(x),
-                h32,
-                true,
-                Rows::Canvas,
-            ));
-            body.push(norm(&mut planner, x, &layer.post_norm, normed, false));
-            body.extend(matmul(
-                &mut planner,
-                "matmul gate|up",
-                whole(normed),
-                h32,
-                &layer.gate_up,
-                None,
-                whole(gate_up),
-                2 * i32_,
-                false,
-                Rows::Canvas,
-            ));
-            body.push(planner.op(
-                "swiglu",
-                &k.swiglu,
-                &[whole(gate_up), whole(swiglu)],
-                Box::new(move |shape| {
-                    (shape.seq > shape.first).then(|| tiles.swiglu(shape.seq - shape.first, shape.first, i32_))
-                }),
-            ));
-            body.extend(matmul(
-                &mut planner,
-                "matmul down",
-                whole(swiglu),
-                i32_,
-                &layer.down,
-                None,
-                whole(x),
-                h32,
-                true,
-                Rows::Canvas,
-            ));
-        }
-        body.push(norm(&mut planner, x, final_norm, selected, true));
-
-        let head_matrix = lm_head.as_ref().unwrap_or(embed);
-        let chunk_rows = rows_per_chunk as u32;
-        let mut head = Vec::new();
-        let mut propose = Vec::new();
-        for chunk in 0..row_chunks as u32 {
-            let first = chunk * chunk_rows;
-            let rows = Rows::Chunk { first, len: chunk_rows };
-            let selected_part = part(selected, (first * h32) as u64 * 4, (chunk_rows * h32) as u64 * 4);
-            let ops = matmul(
-                &mut planner,
-                "matmul head",
-                selected_part,
-                h32,
-                head_matrix,
-                None,
-                whole(&a.logits),
-                v as u32,
-                false,
-                rows,
-            );
-            head.push(ops);
-            let vocab = v as u32;
-            propose.push(planner.op(
-                "propose",
-                &k.propose,
-                &[whole(&a.logits), whole(&a.row_keys), whole(&a.out)],
-                Box::new(move |shape| {
-                    let count = rows.count(shape);
-                    (count > 0).then(|| tiles.propose(vocab, count, first, shape.rule))
-                }),
-            ));
-        }
-        let slots = planner.slots;
-        gpu_ref.check()?;
+        let mut ops = OpBuilder::new(&gpu, config, &kernels, (&params, slot_bytes), &io, &scratch);
+        let body = ops.body(&weights);
+        let head_matrix = weights.head.as_ref().unwrap_or(&weights.embed);
+        let (head, propose) = ops.head(head_matrix, sizes.rows_per_chunk, sizes.row_chunks);
+        let slots = ops.slots;
+        gpu.check()?;
         Ok(Self {
-            gpu,
-            config: c.clone(),
-            max_len,
-            rows,
-            rows_per_chunk,
+            config: config.clone(),
+            max_len: sizes.max_len,
+            rows: sizes.rows,
+            rows_per_chunk: sizes.rows_per_chunk,
             params,
             slot_bytes,
             slots,
             body,
             head,
             propose,
-            buffers: activations,
-            weight_bytes: *weight_bytes,
-            _bound: Bound { _weights: weights, _scratch: scratch, _layer_qkv: layer_qkv },
-            cache: cached.then(|| std::sync::Mutex::new(Vec::new())),
+            buffers: io,
+            weight_bytes: weights.bytes,
+            _bound: Bound { _weights: weights, _scratch: scratch },
+            cache: sizes.cached.then(|| std::sync::Mutex::new(Vec::new())),
+            gpu,
         })
     }
 
@@ -867,4 +444,146 @@ pub(crate) fn rule_params(rule: &ProposalRule) -> RuleParams {
         ScoreKind::Random => 3,
     };
     RuleParams { draw, temperature, top_p, top_k, score, mask_token: rule.mask_token }
+}
+
+/// Quantized files load as stored; float weights are quantized when asked, or the load says why not.
+fn quantize_on_load(name: &str, stored: Stored, options: &GpuOptions) -> Result<Stored, GpuError> {
+    Ok(match (stored, options.quant) {
+        (Stored::F32 { rows, cols, values }, Some(scheme)) => Stored::Quant(
+            QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
+                .map_err(|e| GpuError::Model(format!("cannot quantize `{name}`: {e}")))?,
+        ),
+        (stored, _) => stored,
+    })
+}
+
+/// How many rows a pass holds and how the head's logit rows are cut, checked against the device's limits.
+struct Sizes {
+    max_len: usize,
+    /// Rows one forward pass holds (at least `max_len`).
+    rows: usize,
+    /// Logit rows per head dispatch.
+    rows_per_chunk: usize,
+    row_chunks: usize,
+    /// Whether each layer keeps its q|k|v rows between steps.
+    cached: bool,
+}
+
+impl Sizes {
+    fn check(gpu: &Gpu, c: &ModelConfig, options: &GpuOptions) -> Result<Self, GpuError> {
+        if !c.head_dim.is_multiple_of(4) || c.head_dim > 128 {
+            return Err(GpuError::Unsupported(format!(
+                "head_dim {} (the kernels need a multiple of 4, at most 128)",
+                c.head_dim
+            )));
+        }
+        if c.attention.depends_on_masks() || c.adapter_rank.is_some() {
+            return Err(GpuError::Unsupported(format!(
+                "attention `{}` with mask-gated adapters (the reference and fast engines run it)",
+                c.attention.name()
+            )));
+        }
+        let max_len = options.max_len.min(c.max_position_embeddings).max(1);
+        let rows = options.batch_rows.unwrap_or(max_len).max(max_len);
+        let (v, i) = (c.vocab_size, c.intermediate_size);
+        let qkv_width = (c.num_attention_heads + 2 * c.num_key_value_heads) * c.head_dim;
+        let binding_limit = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+        let fit = (binding_limit.min(256 << 20) / (v as u64 * 4)) as usize / 64 * 64;
+        if fit == 0 {
+            return Err(GpuError::Unsupported(format!(
+                "a vocabulary of {v} does not fit 64 logit rows in one binding"
+            )));
+        }
+        let rows_per_chunk = fit.min(rows.div_ceil(64) * 64);
+        let s = rows as u64;
+        for (what, bytes) in
+            [("the MLP activations", s * 2 * i as u64 * 4), ("the q/k/v activations", s * qkv_width as u64 * 4)]
+        {
+            if bytes > binding_limit {
+                return Err(GpuError::Unsupported(format!(
+                    "{what} of {rows} rows ({bytes} bytes) exceed this device's largest binding ({binding_limit} bytes); use a shorter maximum length or a smaller batch"
+                )));
+            }
+        }
+        let cached = options.kv_cache && c.attention.is_prefix_stable();
+        Ok(Sizes { max_len, rows, rows_per_chunk, row_chunks: rows.div_ceil(rows_per_chunk), cached })
+    }
+}
+
+/// Every buffer a pass uses besides the weights, and the parameter buffer with a slot for each op (its slot
+/// size in bytes second). The RoPE table is written here, once.
+async fn allocate(
+    gpu: &Gpu,
+    c: &ModelConfig,
+    sizes: &Sizes,
+    weights: &DecoderBuffers,
+) -> Result<(Activations, Scratch, Buffer, u64), GpuError> {
+    let (h, i, v) = (c.hidden_size as u64, c.intermediate_size as u64, c.vocab_size as u64);
+    let q_width = (c.num_attention_heads * c.head_dim) as u64;
+    let qkv_width = q_width + 2 * (c.num_key_value_heads * c.head_dim) as u64;
+    let (s, chunk) = (sizes.rows as u64, sizes.rows_per_chunk as u64);
+    let slot_bytes = (gpu.limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES as u64);
+    let (io, scratch, params) = gpu
+        .guarded(|| {
+            let buffer = |label: &str, bytes: u64, usage: wgpu::BufferUsages| {
+                gpu.buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: bytes.max(4).next_multiple_of(4),
+                    usage,
+                    mapped_at_creation: false,
+                })
+            };
+            let rw = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+            let io = Activations {
+                tokens: buffer("tokens", s * 4, rw),
+                canvas_rows: buffer("canvas rows", s * size_of::<CanvasRow>() as u64, rw),
+                rows: buffer("logit rows", s * 4, rw),
+                row_keys: buffer("row keys", s * size_of::<RowKey>() as u64, rw),
+                out: buffer("proposals", s * OUT_WORDS as u64 * 4, rw),
+                staging: buffer(
+                    "proposals readback",
+                    s * OUT_WORDS as u64 * 4,
+                    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                ),
+                logits: buffer("logits", chunk * v * 4, rw),
+            };
+            // With the cache, each layer keeps its own q|k|v rows; without, the layers share one buffer.
+            let layer_qkv = (0..weights.layers.len())
+                .filter(|_| sizes.cached)
+                .map(|l| buffer(&format!("layer {l} qkv"), s * qkv_width * 4, wgpu::BufferUsages::STORAGE))
+                .collect();
+            let scratch = Scratch {
+                x: buffer("x", s * h * 4, rw),
+                normed: buffer("normed", s * h * 4, rw),
+                shared_qkv: buffer("qkv", if sizes.cached { 4 } else { s * qkv_width * 4 }, rw),
+                layer_qkv,
+                attended: buffer("attention", s * q_width * 4, rw),
+                gate_up: buffer("gate|up", s * 2 * i * 4, rw),
+                swiglu: buffer("swiglu", s * i * 4, rw),
+                selected: buffer("selected rows", sizes.row_chunks as u64 * chunk * h * 4, rw),
+                rope: buffer("rope table", s * (c.head_dim / 2) as u64 * 8, rw),
+                unused: buffer("unused", 4, rw),
+            };
+            // Upper bound on the ops `OpBuilder` makes, so the parameter buffer is allocated once.
+            let chunks = |m: &Matrix| m.chunks.len();
+            let head = weights.head.as_ref().unwrap_or(&weights.embed);
+            let max_ops = chunks(&weights.embed)
+                + weights
+                    .layers
+                    .iter()
+                    .map(|l| 6 + chunks(&l.qkv) + chunks(&l.o) + chunks(&l.gate_up) + chunks(&l.down))
+                    .sum::<usize>()
+                + 1
+                + sizes.row_chunks * (chunks(head) + 1);
+            let params = buffer(
+                "dispatch parameters",
+                max_ops as u64 * slot_bytes,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            );
+            (io, scratch, params)
+        })
+        .await?;
+    let table = rope_table(sizes.max_len, c.head_dim, c.rope_theta);
+    gpu.queue.write_buffer(&scratch.rope, 0, bytemuck::cast_slice(&table));
+    Ok((io, scratch, params, slot_bytes))
 }

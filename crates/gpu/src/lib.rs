@@ -13,6 +13,7 @@ mod engine;
 mod kernels;
 mod oneshot;
 mod params;
+mod plan;
 pub mod shaders;
 mod single;
 mod weights;
