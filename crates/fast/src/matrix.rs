@@ -91,6 +91,8 @@ impl Matrix {
     /// group's largest value) for the int8 kernel (a quarter of the bytes); in wasm, where memory is scarcer, it
     /// stays packed.
     pub fn for_this_cpu(self, requantize_q4a: bool) -> Matrix {
+        // Only x86-64 has the int8 kernel that a requantized matrix would go to.
+        let _ = requantize_q4a;
         match self {
             #[cfg(target_arch = "x86_64")]
             Matrix::Quant(q) if crate::int8::available() && !q.scheme.has_mins() => Matrix::Int8(Int8Matrix::new(&q)),

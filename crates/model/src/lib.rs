@@ -120,6 +120,7 @@ impl ModelDir {
 
     /// A delta directory (see [`base`]) over its base, already opened: the base's weights, tokenizer and chat
     /// template with the directory's config and `model.safetensors`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn open_delta(dir: &std::path::Path, base: ModelDir) -> Result<Self> {
         let config_path = dir.join("config.json");
         let config_json = std::fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
