@@ -1,5 +1,6 @@
-//! The reference forward pass in plain f32: embedding, RMSNorm, RoPE, bidirectional grouped-query attention,
-//! SwiGLU, final norm, head. It is the oracle every other backend is tested against, so it stays simple.
+//! The reference engine: the forward pass in plain f32 — embedding, RMSNorm, RoPE, grouped-query attention under
+//! every attention kind, SwiGLU, mask-gated low-rank updates, final norm, head. It is the oracle every other
+//! engine is tested against, so it stays simple.
 //!
 //! **Invariant:** depends on `unmask-model` and `unmask-sampler` only; no GPU, no SIMD intrinsics.
 
