@@ -323,8 +323,16 @@ impl FastModel {
         let total = spans.last().map_or(0, |s| s.offset + s.seq - s.first);
         if total > 0 {
             self.embed_rows(canvases, &spans, total)?;
+            let c = &self.config;
+            // Which canvas positions are masks: only masks_see_block attention asks.
+            let is_mask: Vec<Vec<bool>> = canvases
+                .iter()
+                .map(|tokens| tokens.iter().map(|&t| c.attention.depends_on_masks() && t == c.mask_token_id).collect())
+                .collect();
+            let shapes: Vec<Shape> =
+                spans.iter().map(|s| self.shape(s.seq, if self.cached { s.first } else { 0 })).collect();
             for l in 0..self.layers.len() {
-                self.layer(l, canvases, &spans, total);
+                self.layer(l, &spans, &shapes, &is_mask, total);
             }
             let h = self.config.hidden_size;
             let b = &mut self.buffers;
@@ -424,9 +432,7 @@ impl FastModel {
     /// Layer `l` over the stacked rows: norm (after adding the previous layer's output to the residual
     /// stream) → q|k|v → RoPE → attention per canvas → o → norm → gate|up → SwiGLU → down, whose output
     /// stays in `projected` for the next layer (or `forward`) to add.
-    fn layer(&mut self, l: usize, canvases: &[&[u32]], spans: &[Span], total: usize) {
-        let shapes: Vec<Shape> =
-            spans.iter().map(|s| self.shape(s.seq, if self.cached { s.first } else { 0 })).collect();
+    fn layer(&mut self, l: usize, spans: &[Span], shapes: &[Shape], is_mask: &[Vec<bool>], total: usize) {
         let FastModel { config: c, slots, buffers: b, layers, pool, rope, cached, .. } = self;
         let layer = &layers[l];
         let (h, inter, eps) = (c.hidden_size, c.intermediate_size, c.rms_norm_eps);
@@ -452,21 +458,16 @@ impl FastModel {
             }
         });
         let attended = &mut b.attended[..total * q_width];
-        for (((span, slot), tokens), &shape) in spans.iter().zip(slots.iter_mut()).zip(canvases).zip(&shapes) {
-            let is_mask: Vec<bool> = if c.attention.depends_on_masks() {
-                tokens.iter().map(|&t| t == c.mask_token_id).collect()
-            } else {
-                vec![false; tokens.len()]
-            };
+        for (((span, slot), is_mask), &shape) in spans.iter().zip(slots.iter_mut()).zip(is_mask).zip(shapes) {
             let new = span.seq - span.first;
             let computed = &qkv[span.offset * stride..][..new * stride];
             let out = &mut attended[span.offset * q_width..][..new * q_width];
             if *cached {
                 let kept = &mut slot.qkv[l][..span.seq * stride];
                 kept[span.first * stride..].copy_from_slice(computed);
-                attention::attention(kept, shape, &is_mask, out, pool);
+                attention::attention(kept, shape, is_mask, out, pool);
             } else {
-                attention::attention(computed, shape, &is_mask, out, pool);
+                attention::attention(computed, shape, is_mask, out, pool);
             }
         }
         let projected = &mut b.projected[..total * h];
