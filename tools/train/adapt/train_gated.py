@@ -101,12 +101,13 @@ def main():
     adapters = gated.GatedAdapters(model, args.rank)
     opt = torch.optim.AdamW(adapters.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
-    step, tokens, elapsed, epoch, seen = 0, 0, 0.0, 0, 0
+    step, tokens, elapsed, epoch, seen, epoch_rows = 0, 0, 0.0, 0, 0, None
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, weights_only=False)
         adapters.load_state_dict(ck["adapters"])
         opt.load_state_dict(ck["opt"])
         step, tokens, elapsed, epoch, seen = ck["step"], ck["tokens"], ck["elapsed"], ck["epoch"], ck["seen"]
+        epoch_rows = ck.get("epoch_rows")
         print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
         for name in ("log.csv", "eval.csv"):
             path = os.path.join(args.out, name)
@@ -142,15 +143,20 @@ def main():
     def save():
         tmp = ckpt_path + ".tmp"
         torch.save({"adapters": adapters.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
-                    "elapsed": elapsed, "epoch": epoch, "seen": seen, "args": vars(args)}, tmp)
+                    "elapsed": elapsed, "epoch": epoch, "seen": seen,
+                    "epoch_rows": epoch_rows, "args": vars(args)}, tmp)
         os.replace(tmp, ckpt_path)
 
     run_start, last_ckpt = time.time(), time.time()
     while time.time() - run_start < args.hours * 3600 and not stop:
+        # Rows are appended as the answers file grows: an epoch covers the rows that existed when it started
+        # (`epoch_rows`, kept across a resume so the shuffled order is the same); `seen` counts the rows of
+        # this epoch already trained, so a resume skips them.
         rows = read_rows(args.answers, args.block, args.max_len)
+        if seen == 0 or epoch_rows is None:
+            epoch_rows = len(rows)
+        rows = rows[:epoch_rows]
         random.Random(epoch).shuffle(rows)
-        # Rows are appended as the answers file grows: an epoch covers what existed when it started; `seen`
-        # counts the rows of this epoch already trained (in this shuffled order), so a resume skips them.
         while seen + args.rows_per_step <= len(rows) and time.time() - run_start < args.hours * 3600 and not stop:
             batch = rows[seen:seen + args.rows_per_step]
             gen = torch.Generator().manual_seed(step)
@@ -184,7 +190,7 @@ def main():
                 save()
                 last_ckpt = time.time()
         if seen + args.rows_per_step > len(rows):
-            epoch, seen = epoch + 1, 0
+            epoch, seen, epoch_rows = epoch + 1, 0, None
     save()
     print(f"stopped at step {step} ({tokens:,} tokens)", flush=True)
 
