@@ -6,7 +6,6 @@
 
 mod backend;
 mod bench;
-mod bench_decoding;
 mod convert;
 mod generate;
 mod inspect;

@@ -9,9 +9,10 @@ use std::cell::Cell;
 
 use unmask_model::AttentionKind;
 
-use crate::gemm::{self, Matrix, NR};
+use crate::gemm::{self, Matrix};
 use crate::math;
 use crate::pool::Pool;
+use crate::tile::NR;
 
 /// Query rows per block. A block scores these rows for all the query heads of one kv head at once (48 rows
 /// with two heads per kv head: whole tiles natively and in wasm), and its score block (`rows × seq`) stays in

@@ -22,8 +22,8 @@ use std::ops::Range;
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
-use crate::gemm::{self, Epilogue, MR, NR};
 use crate::pool::Pool;
+use crate::tile::{self, Epilogue, MR, NR};
 
 /// Whether this CPU has the instructions the kernel needs.
 pub fn available() -> bool {
@@ -110,7 +110,7 @@ thread_local! {
     static QUANTIZED: Cell<QuantizedX> = Cell::new(QuantizedX::default());
 }
 
-/// `gemm::with_product` for int8 matrices: `x` quantized to bytes, then `run` gets the product of any share,
+/// `crate::gemm`'s `with_product` for int8 matrices: `x` quantized to bytes, then `run` gets the product of any share,
 /// finished by `epilogue` (under [`Epilogue::SwiGlu`] each pair of panels, gate and up, is combined from the
 /// tiles, before anything is stored). Callers check [`available`].
 pub fn with_product(
@@ -119,7 +119,7 @@ pub fn with_product(
     bias: Option<&[f32]>,
     epilogue: Epilogue,
     pool: &Pool,
-    run: impl FnOnce(&gemm::Product<'_>),
+    run: impl FnOnce(&tile::Product<'_>),
 ) {
     let k = w.cols;
     let mut quantized = QUANTIZED.take();
@@ -153,7 +153,7 @@ pub fn with_product(
         for p in (0..panels.len()).step_by(step) {
             let panel = panels.start + p;
             // One pass over the whole depth: it writes, with the bias.
-            let columns = gemm::columns(w.rows, bias, &panels, p, 0);
+            let columns = tile::columns(w.rows, bias, &panels, p, 0);
             let mut i = 0;
             while i < blocks.len() {
                 // Pairs of blocks through the 512-bit tile (where `wide`), then the rest one at a time.
@@ -165,7 +165,7 @@ pub fn with_product(
                     match &ups {
                         // SAFETY: callers check `available()`, which covers every feature `store_swiglu` enables.
                         Some(ups) => unsafe { store_swiglu(product, &ups[t], rows, p / 2 * NR) },
-                        None => gemm::store(product, rows, columns),
+                        None => tile::store(product, rows, columns),
                     }
                 }
                 i += count;
@@ -385,6 +385,7 @@ fn tile_pair<const PREFETCH: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gemm;
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len)

@@ -16,6 +16,7 @@ mod matrix;
 mod model;
 mod peak;
 mod pool;
+mod tile;
 
 pub use model::{FastModel, FastOptions};
 pub use peak::fma_peak_gflops;

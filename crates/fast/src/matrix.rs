@@ -6,9 +6,9 @@ use std::ops::Range;
 use half::f16;
 use unmask_model::{QuantScheme, QuantTensor};
 
-use crate::gemm::NR;
 #[cfg(target_arch = "x86_64")]
 use crate::int8::Int8Matrix;
+use crate::tile::NR;
 
 /// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, quantized as stored, or quantized and
 /// repacked for int8 dot products where the CPU has them ([`Matrix::for_this_cpu`]).

@@ -42,7 +42,7 @@ impl Default for FastOptions {
         FastOptions {
             quant: None,
             group_size: DEFAULT_GROUP_SIZE,
-            threads: gemm::default_threads(),
+            threads: crate::pool::default_threads(),
             max_len: 1024,
             int8_dot: true,
             int8_everywhere: false,
@@ -202,7 +202,7 @@ impl FastModel {
         let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu(options.int8_everywhere) } else { m };
         // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are);
         // a mask-gated model updates gate and up before SwiGLU, so it keeps the product whole.
-        let fused = inter.is_multiple_of(gemm::NR) && c.adapter_rank.is_none();
+        let fused = inter.is_multiple_of(crate::tile::NR) && c.adapter_rank.is_none();
         let layers = tensors
             .layers
             .into_iter()

@@ -224,6 +224,18 @@ impl Drop for Pool {
     }
 }
 
+/// How many threads the engine uses: the machine's cores natively, one in wasm (no threads there).
+pub fn default_threads() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

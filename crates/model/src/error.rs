@@ -24,7 +24,16 @@ pub enum ModelError {
     #[error("tokenizer.json: {message}")]
     Tokenizer { message: String },
     #[error("{file}: {error}")]
-    Gguf { file: String, error: crate::gguf::GgufError },
+    Gguf { file: String, error: GgufError },
+}
+
+/// What is wrong with a GGUF file (`ModelError::Gguf` adds the file's name).
+#[derive(Debug, thiserror::Error)]
+pub enum GgufError {
+    #[error("malformed GGUF: {0}")]
+    Format(String),
+    #[error("unsupported GGUF: {0}")]
+    Unsupported(String),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

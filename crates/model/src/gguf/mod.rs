@@ -26,15 +26,8 @@ pub use reader::{GgufFile, TensorInfo, Value};
 pub use tensor::{GgmlType, dequantize, to_tensor_data};
 
 use crate::arch::Architecture;
+pub use crate::error::GgufError;
 use crate::weights::TensorData;
-
-#[derive(Debug, thiserror::Error)]
-pub enum GgufError {
-    #[error("malformed GGUF: {0}")]
-    Format(String),
-    #[error("unsupported GGUF: {0}")]
-    Unsupported(String),
-}
 
 /// Whether `bytes` start like a GGUF file.
 pub fn is_gguf(bytes: &[u8]) -> bool {

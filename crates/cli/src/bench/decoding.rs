@@ -9,7 +9,7 @@ use unmask_fast::{FastModel, FastOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
 
-use crate::bench::time;
+use super::timing::time;
 
 /// Tokens generated one by one after the prompt.
 const GENERATED: usize = 64;
