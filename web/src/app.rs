@@ -1,4 +1,4 @@
-//! The page: its state (one [`Ctx`] in a Leptos context), start-up (link → settings, model download,
+//! The page: its state (`crate::state`'s three contexts), start-up (link → settings, model download,
 //! engines measured and chosen) and the effect that restarts the run whenever a setting changes.
 
 use std::rc::Rc;
@@ -19,6 +19,7 @@ use crate::loader::{Progress, load_model};
 use crate::run::{Model, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
 use crate::solve::{SolveView, solve};
+use crate::state::{ColorBy, LoadState, LoadStatus, RunState, ViewState};
 use crate::url;
 use crate::worker::WorkerEngine;
 
@@ -56,59 +57,6 @@ pub fn live_gpu_buffers() -> usize {
 /// How often a restart waiting for the engine checks whether the pass in flight has returned.
 const IDLE_POLL: Duration = Duration::from_millis(4);
 
-/// How tokens are coloured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColorBy {
-    Step,
-    Confidence,
-}
-
-/// The model download, then engine start-up.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LoadStatus {
-    Downloading(Progress),
-    Starting(String),
-    Ready,
-    Failed(String),
-}
-
-/// The page's state. Every field is a signal handle (Copy), so components take the whole context.
-#[derive(Clone, Copy)]
-pub struct Ctx {
-    pub settings: RwSignal<Settings>,
-    /// What a link leaves out means these: the loaded model's recommended settings.
-    pub defaults: RwSignal<Settings>,
-    /// The models the site ships (once `models/index.json` is read).
-    pub catalog: RwSignal<Option<Catalog>>,
-    /// Problems that did not stop the page (bad link values, cache trouble, an engine that failed).
-    pub warnings: RwSignal<Vec<String>>,
-    pub load: RwSignal<LoadStatus>,
-    pub model: RwSignal<Option<Rc<Model>>, LocalStorage>,
-    pub run: RwSignal<RunView>,
-    /// The Solve run on screen (Solve mode only); its opened sample is also in `run`.
-    pub solve: RwSignal<Option<SolveView>>,
-    /// The run in charge; bumping it cancels the one in flight.
-    pub current_run: RwSignal<u64>,
-    /// Steps shown (0 = the all-masked canvas).
-    pub shown: RwSignal<usize>,
-    /// The scrubber follows the newest step until the user moves it.
-    pub follow: RwSignal<bool>,
-    pub playing: RwSignal<bool>,
-    /// Replay speed, steps per second.
-    pub speed: RwSignal<f64>,
-    pub color_by: RwSignal<ColorBy>,
-    /// Canvas position under the pointer.
-    pub hovered: RwSignal<Option<usize>>,
-    /// An event the user should notice now (e.g. a fallback to the CPU).
-    pub notice: RwSignal<Option<String>>,
-    /// When the page started, and when the first step of a run appeared after it (for the timing line).
-    pub opened_ms: f64,
-    pub first_frame_ms: RwSignal<Option<f64>>,
-    /// When the newest settings change happened, and how long until its run's first step showed.
-    pub changed_ms: RwSignal<Option<f64>>,
-    pub change_to_frame_ms: RwSignal<Option<f64>>,
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     let (pairs, unreadable) = match url::read_pairs() {
@@ -117,33 +65,39 @@ pub fn App() -> impl IntoView {
     };
     let (settings, mut link_warnings) = url::settings_from(Settings::default(), &pairs);
     link_warnings.extend(unreadable);
-    let ctx = Ctx {
+    let state = RunState {
         settings: RwSignal::new(settings),
         defaults: RwSignal::new(Settings::default()),
-        catalog: RwSignal::new(None),
-        warnings: RwSignal::new(link_warnings),
-        load: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
         model: RwSignal::new_local(None),
         run: RwSignal::new(RunView::idle(RunStatus::Loading, "loading the model")),
         solve: RwSignal::new(None),
         current_run: RwSignal::new(0),
-        shown: RwSignal::new(0),
-        follow: RwSignal::new(true),
-        playing: RwSignal::new(false),
-        speed: RwSignal::new(8.0),
-        color_by: RwSignal::new(ColorBy::Step),
-        hovered: RwSignal::new(None),
         notice: RwSignal::new(None),
         opened_ms: now_ms(),
         first_frame_ms: RwSignal::new(None),
         changed_ms: RwSignal::new(None),
         change_to_frame_ms: RwSignal::new(None),
     };
-    provide_context(ctx);
-    PAGE_SOLVE.with(|s| s.set(Some(ctx.solve)));
-    spawn_local(start_up(ctx, pairs));
-    restart_on_change(ctx);
-    follow_newest_step(ctx);
+    let display = ViewState {
+        shown: RwSignal::new(0),
+        follow: RwSignal::new(true),
+        playing: RwSignal::new(false),
+        speed: RwSignal::new(8.0),
+        color_by: RwSignal::new(ColorBy::Step),
+        hovered: RwSignal::new(None),
+    };
+    let load = LoadState {
+        catalog: RwSignal::new(None),
+        status: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
+        warnings: RwSignal::new(link_warnings),
+    };
+    provide_context(state);
+    provide_context(display);
+    provide_context(load);
+    PAGE_SOLVE.with(|s| s.set(Some(state.solve)));
+    spawn_local(start_up(state, load, pairs));
+    restart_on_change(state, display);
+    follow_newest_step(state, display);
 
     view! {
         <header>
@@ -173,11 +127,12 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn Warnings() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
+    let load = expect_context::<LoadState>();
     view! {
         <div class="warnings">
-            {move || ctx.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
-            <For each=move || ctx.warnings.get() key=|w| w.clone() let:warning>
+            {move || state.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
+            <For each=move || load.warnings.get() key=|w| w.clone() let:warning>
                 <p class="warning">{warning}</p>
             </For>
         </div>
@@ -186,60 +141,60 @@ fn Warnings() -> impl IntoView {
 
 /// Picks the model for the backend (or the link's), downloads it, applies its recommended settings under the
 /// link's, starts the engines, measures one step on each and picks the faster.
-async fn start_up(ctx: Ctx, link: Vec<(String, String)>) {
+async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>) {
     let catalog = match load_catalog().await {
         Ok(catalog) => catalog,
-        Err(e) => return fail_load(ctx, e),
+        Err(e) => return fail_load(state, load, e),
     };
-    let choice = ctx.settings.get_untracked().backend;
+    let choice = state.settings.get_untracked().backend;
     let gpu = if choice == BackendChoice::Cpu {
         None
     } else {
-        ctx.load.set(LoadStatus::Starting("asking for a WebGPU adapter".into()));
+        load.status.set(LoadStatus::Starting("asking for a WebGPU adapter".into()));
         Some(request_gpu().await)
     };
     let hardware_gpu = matches!(&gpu, Some(Ok(gpu)) if !gpu.summary().is_software);
-    let requested = ctx.settings.with_untracked(|s| s.model.clone());
+    let requested = state.settings.with_untracked(|s| s.model.clone());
     let (entry, unknown) = catalog.pick(requested.as_deref(), hardware_gpu);
     let entry = entry.clone();
-    ctx.warnings.update(|w| w.extend(unknown));
-    ctx.catalog.set(Some(catalog));
-    let on_progress = move |p: Progress| ctx.load.set(LoadStatus::Downloading(p));
+    load.warnings.update(|w| w.extend(unknown));
+    load.catalog.set(Some(catalog));
+    let on_progress = move |p: Progress| load.status.set(LoadStatus::Downloading(p));
     let files = match load_model(&entry.base(), &on_progress).await {
         Ok(files) => files,
-        Err(e) => return fail_load(ctx, e),
+        Err(e) => return fail_load(state, load, e),
     };
-    ctx.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
-    apply_model_defaults(ctx, &entry.name, files.generation_json.as_deref(), &link);
-    ctx.load.set(LoadStatus::Starting("reading the model".into()));
+    load.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
+    apply_model_defaults(state, load, &entry.name, files.generation_json.as_deref(), &link);
+    load.status.set(LoadStatus::Starting("reading the model".into()));
     let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), files.weights.clone())]) {
         Ok(w) => w,
-        Err(e) => return fail_load(ctx, format!("model.safetensors: {e}")),
+        Err(e) => return fail_load(state, load, format!("model.safetensors: {e}")),
     };
     let dir =
         match ModelDir::from_parts(files.manifest.name.clone(), &files.config_json, weights, &files.tokenizer_json) {
             Ok(dir) => dir,
-            Err(e) => return fail_load(ctx, format!("the model files do not fit together: {e}")),
+            Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
         };
-    let choice = ctx.settings.get_untracked().backend;
-    ctx.load.set(LoadStatus::Starting("starting the CPU worker".into()));
+    let choice = state.settings.get_untracked().backend;
+    load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
     let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
         Ok(cpu) => Some(cpu),
         Err(e) => {
-            ctx.warnings.update(|w| w.push(e));
+            load.warnings.update(|w| w.push(e));
             None
         }
     };
     let engines = Engines::new(cpu, gpu);
     let cpu_ok = engines.cpu.is_some();
     // The canvas of the run about to start: a step of the length that matters is what gets measured.
-    let settings = ctx.settings.get_untracked();
+    let settings = state.settings.get_untracked();
     let prompt = dir.tokenizer.encode(&settings.prompt).unwrap_or_default();
     let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, dir.config.mask_token_id);
     let probe = if choice == BackendChoice::Cpu && cpu_ok {
         GpuProbe::Unavailable("not requested".into())
     } else {
-        probe_gpu(ctx, &engines, choice, cpu_ok, &dir, &canvas).await
+        probe_gpu(load, &engines, choice, cpu_ok, &dir, &canvas).await
     };
     let cpu_ms = match (&probe, choice) {
         (GpuProbe::Measured(_), BackendChoice::Auto) if cpu_ok => {
@@ -249,7 +204,7 @@ async fn start_up(ctx: Ctx, link: Vec<(String, String)>) {
         _ => None,
     };
     if !cpu_ok && matches!(probe, GpuProbe::Unavailable(_)) {
-        return fail_load(ctx, "neither WebGPU nor the CPU worker can run the model here".into());
+        return fail_load(state, load, "neither WebGPU nor the CPU worker can run the model here".into());
     }
     let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_ms);
     engines.set_active(kind, reason);
@@ -267,14 +222,14 @@ async fn start_up(ctx: Ctx, link: Vec<(String, String)>) {
         parameters: files.manifest.parameters,
     };
     PAGE_ENGINES.with(|page| *page.borrow_mut() = Rc::downgrade(&model.engines));
-    ctx.model.set(Some(Rc::new(model)));
-    ctx.load.set(LoadStatus::Ready);
+    state.model.set(Some(Rc::new(model)));
+    load.status.set(LoadStatus::Ready);
 }
 
 /// What WebGPU offers: no adapter, a software one (left unloaded when the worker can run instead), or the
 /// model loaded there, measured when the choice is automatic.
 async fn probe_gpu(
-    ctx: Ctx,
+    load: LoadState,
     engines: &Engines,
     choice: BackendChoice,
     cpu_ok: bool,
@@ -289,15 +244,15 @@ async fn probe_gpu(
         let name = if adapter.name.is_empty() { "unnamed".to_owned() } else { adapter.name };
         return GpuProbe::Software(name);
     }
-    ctx.load.set(LoadStatus::Starting("loading the model on WebGPU (building its pipelines)".into()));
+    load.status.set(LoadStatus::Starting("loading the model on WebGPU (building its pipelines)".into()));
     if let Err(why) = engines.load_gpu(&dir.config, &dir.weights).await {
-        ctx.warnings.update(|w| w.push(format!("WebGPU cannot run the model here ({why})")));
+        load.warnings.update(|w| w.push(format!("WebGPU cannot run the model here ({why})")));
         return GpuProbe::Unavailable(why);
     }
     if choice != BackendChoice::Auto || !cpu_ok {
         return GpuProbe::Measured(None);
     }
-    ctx.load.set(LoadStatus::Starting("measuring WebGPU and the CPU worker".into()));
+    load.status.set(LoadStatus::Starting("measuring WebGPU and the CPU worker".into()));
     engines.set_active(EngineKind::Gpu, String::new());
     GpuProbe::Measured(measure_step(engines, canvas, dir.config.mask_token_id).await)
 }
@@ -326,7 +281,13 @@ async fn load_catalog() -> Result<Catalog, String> {
 
 /// The loaded model's recommended settings (its `generation_config.json`, if it has one) become the defaults,
 /// and the link is read again over them; settings the user changed while the model downloaded are kept.
-fn apply_model_defaults(ctx: Ctx, name: &str, generation_json: Option<&str>, link: &[(String, String)]) {
+fn apply_model_defaults(
+    state: RunState,
+    load: LoadState,
+    name: &str,
+    generation_json: Option<&str>,
+    link: &[(String, String)],
+) {
     let recommended = generation_json.map(|text| {
         serde_json::from_str::<unmask_sampler::SamplerConfig>(text)
             .map_err(|e| e.to_string())
@@ -336,67 +297,74 @@ fn apply_model_defaults(ctx: Ctx, name: &str, generation_json: Option<&str>, lin
         None => Settings::default(),
         Some(Ok(config)) => Settings::recommended(&config),
         Some(Err(e)) => {
-            ctx.warnings.update(|w| {
+            load.warnings.update(|w| {
                 w.push(format!("{name}'s generation_config.json is not usable ({e}); using the page's defaults"))
             });
             Settings::default()
         }
     };
-    let untouched = ctx.settings.get_untracked() == url::settings_from(Settings::default(), link).0;
+    let untouched = state.settings.get_untracked() == url::settings_from(Settings::default(), link).0;
     let mut settings =
-        if untouched { url::settings_from(defaults.clone(), link).0 } else { ctx.settings.get_untracked() };
+        if untouched { url::settings_from(defaults.clone(), link).0 } else { state.settings.get_untracked() };
     settings.model = Some(name.to_owned());
-    ctx.defaults.set(defaults);
-    ctx.settings.set(settings);
+    state.defaults.set(defaults);
+    state.settings.set(settings);
 }
 
-fn fail_load(ctx: Ctx, message: String) {
-    ctx.load.set(LoadStatus::Failed(message.clone()));
-    ctx.run.set(RunView::idle(RunStatus::Error, message));
+fn fail_load(state: RunState, load: LoadState, message: String) {
+    load.status.set(LoadStatus::Failed(message.clone()));
+    state.run.set(RunView::idle(RunStatus::Error, message));
 }
 
 /// Every settings change (once the model is ready): the URL is updated, the run in flight is cancelled at
 /// once, and the new run starts as soon as the engine is free (see [`start_when_idle`]).
-fn restart_on_change(ctx: Ctx) {
+fn restart_on_change(state: RunState, display: ViewState) {
     Effect::new(move |previous: Option<Settings>| {
-        let settings = ctx.settings.get();
-        let Some(model) = ctx.model.get() else { return settings };
-        url::write_settings(&settings, &ctx.defaults.get_untracked());
-        let id = ctx.current_run.get_untracked() + 1;
-        ctx.current_run.set(id);
-        let first = previous.is_none() || ctx.run.with_untracked(|r| r.id == 0);
+        let settings = state.settings.get();
+        let Some(model) = state.model.get() else { return settings };
+        url::write_settings(&settings, &state.defaults.get_untracked());
+        let id = state.current_run.get_untracked() + 1;
+        state.current_run.set(id);
+        let first = previous.is_none() || state.run.with_untracked(|r| r.id == 0);
         if !first {
-            ctx.changed_ms.set(Some(now_ms()));
-            ctx.change_to_frame_ms.set(None);
+            state.changed_ms.set(Some(now_ms()));
+            state.change_to_frame_ms.set(None);
         }
         if let Some(previous) = &previous
             && previous.backend != settings.backend
         {
             apply_backend_choice(&model, settings.backend);
         }
-        ctx.run.update(|r| {
+        state.run.update(|r| {
             r.status = RunStatus::Running;
             r.message = "starting…".into();
         });
         let returned = settings.clone();
         let engines = model.engines.clone();
         let start = move || {
-            if ctx.current_run.get_untracked() == id {
-                ctx.follow.set(true);
-                ctx.playing.set(false);
+            if state.current_run.get_untracked() == id {
+                display.follow.set(true);
+                display.playing.set(false);
                 match settings.mode {
                     Mode::Watch => {
-                        ctx.solve.set(None);
-                        spawn_local(run(model.clone(), settings.clone(), id, ctx.current_run, ctx.run, ctx.notice));
+                        state.solve.set(None);
+                        spawn_local(run(
+                            model.clone(),
+                            settings.clone(),
+                            id,
+                            state.current_run,
+                            state.run,
+                            state.notice,
+                        ));
                     }
-                    Mode::Solve => spawn_local(solve(model.clone(), settings.clone(), id, ctx)),
+                    Mode::Solve => spawn_local(solve(model.clone(), settings.clone(), id, state, display)),
                 }
             }
         };
         if first {
             start()
         } else {
-            start_when_idle(engines, id, ctx, start)
+            start_when_idle(engines, id, state.current_run, start)
         }
         returned
     });
@@ -406,12 +374,12 @@ fn restart_on_change(ctx: Ctx) {
 /// worker, so the new run waits for it rather than queueing behind it; while a slider is dragged, each newer
 /// change supersedes this one (only the newest run id starts), so passes never pile up and the first frame
 /// of the settled value follows within about one step, with no fixed debounce.
-fn start_when_idle(engines: Rc<Engines>, id: u64, ctx: Ctx, start: impl FnOnce() + 'static) {
-    if ctx.current_run.get_untracked() != id {
+fn start_when_idle(engines: Rc<Engines>, id: u64, current_run: RwSignal<u64>, start: impl FnOnce() + 'static) {
+    if current_run.get_untracked() != id {
         return;
     }
     if engines.busy() {
-        set_timeout(move || start_when_idle(engines, id, ctx, start), IDLE_POLL);
+        set_timeout(move || start_when_idle(engines, id, current_run, start), IDLE_POLL);
     } else {
         start();
     }
@@ -429,18 +397,19 @@ fn apply_backend_choice(model: &Model, choice: BackendChoice) {
 }
 
 /// While following, the scrubber shows the newest step; the first shown step of a run is timed.
-fn follow_newest_step(ctx: Ctx) {
+fn follow_newest_step(state: RunState, display: ViewState) {
     Effect::new(move |_| {
-        let (steps, id) = ctx.run.with(|r| (r.steps.len(), r.id));
-        if ctx.follow.get() {
-            ctx.shown.set(steps);
+        let (steps, id) = state.run.with(|r| (r.steps.len(), r.id));
+        if display.follow.get() {
+            display.shown.set(steps);
         }
-        if steps >= 1 && id == ctx.current_run.get_untracked() {
-            if ctx.first_frame_ms.get_untracked().is_none() {
-                ctx.first_frame_ms.set(Some(now_ms() - ctx.opened_ms));
+        if steps >= 1 && id == state.current_run.get_untracked() {
+            if state.first_frame_ms.get_untracked().is_none() {
+                state.first_frame_ms.set(Some(now_ms() - state.opened_ms));
             }
-            if let (Some(changed), None) = (ctx.changed_ms.get_untracked(), ctx.change_to_frame_ms.get_untracked()) {
-                ctx.change_to_frame_ms.set(Some(now_ms() - changed));
+            if let (Some(changed), None) = (state.changed_ms.get_untracked(), state.change_to_frame_ms.get_untracked())
+            {
+                state.change_to_frame_ms.set(Some(now_ms() - changed));
             }
         }
     });

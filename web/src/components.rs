@@ -1,4 +1,4 @@
-//! One component per file; each takes the page's [`Ctx`](crate::app::Ctx) from the context.
+//! One component per file; each takes the parts of the page's state it reads (`crate::state`) from the context.
 
 pub mod controls;
 pub mod download;

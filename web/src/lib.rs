@@ -15,6 +15,7 @@ pub mod run;
 pub mod sandbox;
 pub mod settings;
 pub mod solve;
+pub mod state;
 pub mod url;
 pub mod worker;
 

@@ -219,6 +219,7 @@ fn ci() -> Result<()> {
     let started = Instant::now();
     setup()?;
     step("rustfmt --check", || run("cargo", &["fmt", "--all", "--check"]))?;
+    step("no import cycle inside a crate", || run("python3", &["tools/dev/import_graph.py", "--cycles"]))?;
     step("clippy (warnings are errors)", || {
         run("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
     })?;

@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use unmask_sampler::SamplerConfig;
 
-use crate::app::{ColorBy, Ctx};
 use crate::settings::{
     BackendChoice, Control, MAX_LENGTH, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, Mode, Settings, Strategy,
 };
+use crate::state::{ColorBy, RunState, ViewState};
 
 /// A slider over one numeric setting.
 struct SliderSpec {
@@ -116,18 +116,19 @@ const SLIDERS: &[SliderSpec] = &[
 
 #[component]
 pub fn Controls() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let strategy = move || ctx.settings.with(|s| s.strategy);
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
+    let strategy = move || state.settings.with(|s| s.strategy);
     // Read the run too: a device lost during a run changes what the Engine menu offers.
     let gpu_possible = move || {
-        let _ = ctx.run.with(|r| r.engine);
-        ctx.model.with(|m| m.as_ref().is_none_or(|m| m.engines.gpu_possible()))
+        let _ = state.run.with(|r| r.engine);
+        state.model.with(|m| m.as_ref().is_none_or(|m| m.engines.gpu_possible()))
     };
     let sliders = SLIDERS
         .iter()
         .map(|spec| {
             let used = move || strategy().uses(spec.control);
-            let value = move || ctx.settings.with(|s| (spec.get)(&s.sampler));
+            let value = move || state.settings.with(|s| (spec.get)(&s.sampler));
             view! {
                 <div class="control" class:unused=move || !used()>
                     <label for=spec.id>{spec.label}</label>
@@ -142,7 +143,7 @@ pub fn Controls() -> impl IntoView {
                         on:input=move |ev| {
                             if let Ok(v) = event_target_value(&ev).parse::<f64>() {
                                 let v = v.clamp(spec.min, spec.max);
-                                ctx.settings.update(|s| (spec.set)(&mut s.sampler, v));
+                                state.settings.update(|s| (spec.set)(&mut s.sampler, v));
                             }
                         }
                     />
@@ -154,14 +155,14 @@ pub fn Controls() -> impl IntoView {
         .collect_view();
     let blocks_used = move || strategy().uses(Control::BlockLength);
     let seed_error = RwSignal::new(None::<String>);
-    let solving = move || ctx.settings.with(|s| s.mode == Mode::Solve);
+    let solving = move || state.settings.with(|s| s.mode == Mode::Solve);
     view! {
         <div class="controls">
             <div class="control">
                 <label for="mode">"Mode"</label>
                 <select id="mode" on:change=move |ev| {
                     if let Some(m) = Mode::from_id(&event_target_value(&ev)) {
-                        ctx.settings.update(|s| s.mode = m);
+                        state.settings.update(|s| s.mode = m);
                     }
                 }>
                     <option value=Mode::Watch.id() selected=move || !solving()>"Watch one run"</option>
@@ -172,21 +173,21 @@ pub fn Controls() -> impl IntoView {
                 <label for="samples">"Samples"</label>
                 <input type="range" id="samples" min=MIN_SAMPLES max=MAX_SAMPLES step="1"
                     disabled=move || !solving()
-                    prop:value=move || ctx.settings.with(|s| s.samples.to_string())
+                    prop:value=move || state.settings.with(|s| s.samples.to_string())
                     on:input=move |ev| {
                         if let Ok(n) = event_target_value(&ev).parse::<u32>() {
-                            ctx.settings.update(|s| s.samples = n.clamp(MIN_SAMPLES, MAX_SAMPLES));
+                            state.settings.update(|s| s.samples = n.clamp(MIN_SAMPLES, MAX_SAMPLES));
                         }
                     }
                 />
-                <output for="samples">{move || ctx.settings.with(|s| s.samples)}</output>
+                <output for="samples">{move || state.settings.with(|s| s.samples)}</output>
                 <small>{move || if solving() { "decoded together, seeds from Seed up; a higher temperature varies them more" } else { "used in Solve mode" }}</small>
             </div>
             <div class="control wide">
                 <label for="strategy">"Remasking strategy"</label>
                 <select id="strategy" on:change=move |ev| {
                     if let Some(s) = Strategy::from_id(&event_target_value(&ev)) {
-                        ctx.settings.update(|settings| settings.strategy = s);
+                        state.settings.update(|settings| settings.strategy = s);
                     }
                 }>
                     {Strategy::ALL.iter().map(|s| view! {
@@ -199,10 +200,10 @@ pub fn Controls() -> impl IntoView {
                 <label for="align_blocks">"Align blocks"</label>
                 <input type="checkbox" id="align_blocks"
                     disabled=move || !blocks_used()
-                    prop:checked=move || ctx.settings.with(|s| s.sampler.align_blocks)
+                    prop:checked=move || state.settings.with(|s| s.sampler.align_blocks)
                     on:change=move |ev| {
                         let checked = event_target_checked(&ev);
-                        ctx.settings.update(|s| s.sampler.align_blocks = checked);
+                        state.settings.update(|s| s.sampler.align_blocks = checked);
                     }
                 />
                 <small>{move || if blocks_used() { "blocks start at multiples of the block length from the canvas start, as a block-causal model was trained" } else { "used by the block strategies" }}</small>
@@ -210,10 +211,10 @@ pub fn Controls() -> impl IntoView {
             <div class="control">
                 <label for="stop_at_end">"Stop at the end"</label>
                 <input type="checkbox" id="stop_at_end"
-                    prop:checked=move || ctx.settings.with(|s| s.sampler.stop_at_end)
+                    prop:checked=move || state.settings.with(|s| s.sampler.stop_at_end)
                     on:change=move |ev| {
                         let checked = event_target_checked(&ev);
-                        ctx.settings.update(|s| s.sampler.stop_at_end = checked);
+                        state.settings.update(|s| s.sampler.stop_at_end = checked);
                     }
                 />
                 <small>"stop once the answer has ended and nothing before its end is masked: the same answer in fewer steps"</small>
@@ -221,23 +222,23 @@ pub fn Controls() -> impl IntoView {
             <div class="control">
                 <label for="seed">"Seed"</label>
                 <input type="number" id="seed" min="0" max=MAX_SEED.to_string() step="1"
-                    prop:value=move || ctx.settings.with(|s| s.sampler.seed.to_string())
+                    prop:value=move || state.settings.with(|s| s.sampler.seed.to_string())
                     on:change=move |ev| match parse_seed(&event_target_value(&ev)) {
                         Ok(seed) => {
                             seed_error.set(None);
-                            ctx.settings.update(|s| s.sampler.seed = seed);
+                            state.settings.update(|s| s.sampler.seed = seed);
                         }
                         Err(e) => seed_error.set(Some(e)),
                     }
                 />
-                <button id="new-seed" on:click=move |_| ctx.settings.update(|s| s.sampler.seed = (js_sys::Math::random() * 1e9) as u64)>"New seed"</button>
+                <button id="new-seed" on:click=move |_| state.settings.update(|s| s.sampler.seed = (js_sys::Math::random() * 1e9) as u64)>"New seed"</button>
                 <small class="field-error">{move || seed_error.get()}</small>
             </div>
             <div class="control">
                 <label for="backend">"Engine"</label>
                 <select id="backend" on:change=move |ev| {
                     if let Some(b) = BackendChoice::from_id(&event_target_value(&ev)) {
-                        ctx.settings.update(|s| s.backend = b);
+                        state.settings.update(|s| s.backend = b);
                     }
                 }>
                     {[(BackendChoice::Auto, "Auto (the faster here)"), (BackendChoice::Gpu, "WebGPU"), (BackendChoice::Cpu, "CPU worker")]
@@ -245,7 +246,7 @@ pub fn Controls() -> impl IntoView {
                         .map(|(b, label)| {
                             let unavailable = move || b == BackendChoice::Gpu && !gpu_possible();
                             view! {
-                                <option value=b.id() selected=move || ctx.settings.with(|s| s.backend) == b disabled=unavailable>
+                                <option value=b.id() selected=move || state.settings.with(|s| s.backend) == b disabled=unavailable>
                                     {move || if unavailable() { format!("{label} (unavailable)") } else { label.to_owned() }}
                                 </option>
                             }
@@ -255,14 +256,14 @@ pub fn Controls() -> impl IntoView {
             </div>
             <div class="control">
                 <label for="color-by">"Colour tokens by"</label>
-                <select id="color-by" on:change=move |ev| ctx.color_by.set(if event_target_value(&ev) == "confidence" { ColorBy::Confidence } else { ColorBy::Step })>
+                <select id="color-by" on:change=move |ev| display.color_by.set(if event_target_value(&ev) == "confidence" { ColorBy::Confidence } else { ColorBy::Step })>
                     <option value="step">"the step that decoded them"</option>
                     <option value="confidence">"the model's confidence"</option>
                 </select>
             </div>
-            <button id="reset" on:click=move |_| ctx.settings.update(|s| {
+            <button id="reset" on:click=move |_| state.settings.update(|s| {
                 let prompt = std::mem::take(&mut s.prompt);
-                *s = Settings { prompt, mode: s.mode, model: s.model.take(), ..ctx.defaults.get_untracked() };
+                *s = Settings { prompt, mode: s.mode, model: s.model.take(), ..state.defaults.get_untracked() };
             })>"Reset controls"</button>
         </div>
     }

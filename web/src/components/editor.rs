@@ -3,15 +3,15 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::app::Ctx;
 use crate::settings::EXAMPLES;
+use crate::state::RunState;
 
 /// What the tokenizer reads as one masked position.
 const HOLE: &str = "<|mask|>";
 
 #[component]
 pub fn Editor() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
     let textarea = NodeRef::<leptos::html::Textarea>::new();
     let insert_hole = move |_| {
         let Some(area) = textarea.get() else { return };
@@ -21,7 +21,7 @@ pub fn Editor() -> impl IntoView {
         let at = area.selection_start().ok().flatten().unwrap_or(text.encode_utf16().count() as u32) as usize;
         let byte = utf16_to_byte(&text, at);
         let updated = format!("{}{HOLE}{}", &text[..byte], &text[byte..]);
-        ctx.settings.update(|s| s.prompt = updated);
+        state.settings.update(|s| s.prompt = updated);
     };
     view! {
         <div class="editor">
@@ -30,7 +30,7 @@ pub fn Editor() -> impl IntoView {
                 <select id="examples" aria-label="Examples" on:change=move |ev| {
                     let index: usize = event_target_value(&ev).parse().unwrap_or(usize::MAX);
                     if let Some((_, prompt)) = EXAMPLES.get(index) {
-                        ctx.settings.update(|s| s.prompt = (*prompt).to_owned());
+                        state.settings.update(|s| s.prompt = (*prompt).to_owned());
                     }
                 }>
                     <option value="">"Examples…"</option>
@@ -45,8 +45,8 @@ pub fn Editor() -> impl IntoView {
                 node_ref=textarea
                 spellcheck="false"
                 rows="9"
-                prop:value=move || ctx.settings.with(|s| s.prompt.clone())
-                on:input=move |ev| ctx.settings.update(|s| s.prompt = event_target_value(&ev))
+                prop:value=move || state.settings.with(|s| s.prompt.clone())
+                on:input=move |ev| state.settings.update(|s| s.prompt = event_target_value(&ev))
             ></textarea>
             <p class="hint">"The model completes the text after the prompt; each " <code>{HOLE}</code> " in the prompt is one more token for it to fill."</p>
         </div>

@@ -3,15 +3,16 @@
 
 use leptos::prelude::*;
 
-use crate::app::Ctx;
+use crate::state::{RunState, ViewState};
 
 #[component]
 pub fn Inspector() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
     let details = move || {
-        let position = ctx.hovered.get()?;
-        let model = ctx.model.get()?;
-        ctx.run.with(|r| {
+        let position = display.hovered.get()?;
+        let model = state.model.get()?;
+        state.run.with(|r| {
             let relative = position as i64 - r.prompt_len as i64;
             let Some(scored) = r.scored.get(position)?.as_ref() else {
                 let what = if r.was_masked(position, model.config.mask_token_id) { "still masked" } else { "prompt token" };

@@ -3,13 +3,14 @@
 
 use leptos::prelude::*;
 
-use crate::app::{Ctx, LoadStatus};
+use crate::state::{LoadState, LoadStatus, RunState};
 use crate::url;
 
 #[component]
 pub fn ModelPanel() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let progress = move || match ctx.load.get() {
+    let state = expect_context::<RunState>();
+    let load = expect_context::<LoadState>();
+    let progress = move || match load.status.get() {
         LoadStatus::Downloading(p) => {
             let percent = if p.total > 0 { 100.0 * p.loaded as f64 / p.total as f64 } else { 0.0 };
             view! {
@@ -25,9 +26,9 @@ pub fn ModelPanel() -> impl IntoView {
         LoadStatus::Ready => ().into_any(),
     };
     let badge = move || {
-        ctx.model.get().map(|m| {
+        state.model.get().map(|m| {
             // Read the run so the badge follows a fallback during a run.
-            let _ = ctx.run.with(|r| r.engine);
+            let _ = state.run.with(|r| r.engine);
             let engines = &m.engines;
             view! {
                 <p class="model">
@@ -44,16 +45,16 @@ pub fn ModelPanel() -> impl IntoView {
     // Another model means other weights and other engines: the page loads again with the settings kept
     // (those still at the old model's defaults take the new model's).
     let switch_to = move |name: String| {
-        let mut settings = ctx.settings.get_untracked();
+        let mut settings = state.settings.get_untracked();
         settings.model = Some(name);
-        let search = url::query(&settings, &ctx.defaults.get_untracked());
+        let search = url::query(&settings, &state.defaults.get_untracked());
         if let Some(window) = web_sys::window() {
             let _ = window.location().set_search(&search);
         }
     };
     let picker = move || {
-        let catalog = ctx.catalog.get()?;
-        let current = ctx.settings.with(|s| s.model.clone());
+        let catalog = load.catalog.get()?;
+        let current = state.settings.with(|s| s.model.clone());
         let options = catalog
             .models
             .into_iter()

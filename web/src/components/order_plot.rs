@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::app::Ctx;
 use crate::components::palette;
+use crate::state::{RunState, ViewState};
 
 const WIDTH: f64 = 320.0;
 const HEIGHT: f64 = 200.0;
@@ -12,10 +12,11 @@ const PAD: f64 = 24.0;
 
 #[component]
 pub fn OrderPlot() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
     let points = move || {
-        let shown = ctx.shown.get();
-        ctx.run.with(|r| {
+        let shown = display.shown.get();
+        state.run.with(|r| {
             let steps = r.steps.len().max(1);
             let answer: Vec<usize> = (0..r.initial.len()).filter(|&q| r.decoded_at[q].is_some() || q >= r.prompt_len).collect();
             let (first, last) = (answer.first().copied().unwrap_or(0), answer.last().copied().unwrap_or(1));

@@ -6,29 +6,29 @@
 use leptos::prelude::*;
 use unmask_solve::job::{ErrorKind, Outcome};
 
-use crate::app::Ctx;
 use crate::components::download::save_json;
 use crate::components::palette;
 use crate::solve::{Sample, SolvePhase, SolveView, open_sample};
+use crate::state::{RunState, ViewState};
 
 #[component]
 pub fn SolvePanel() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
     // Cards are rebuilt only when a new Solve run starts; each then follows its own sample.
-    let cards = Memo::new(move |_| ctx.solve.with(|s| s.as_ref().map(|s| (s.id, s.samples.len()))));
+    let cards = Memo::new(move |_| state.solve.with(|s| s.as_ref().map(|s| (s.id, s.samples.len()))));
     move || {
         let (_, n) = cards.get()?;
         Some(view! {
             <section class="solve" aria-label="Solve: samples judged on the docstring's examples">
-                <div class="solve-status" data-state=move || ctx.solve.with(|s| s.as_ref().map(|s| s.phase.id()))>
-                    {move || ctx.solve.with(|s| s.as_ref().map(status))}
+                <div class="solve-status" data-state=move || state.solve.with(|s| s.as_ref().map(|s| s.phase.id()))>
+                    {move || state.solve.with(|s| s.as_ref().map(status))}
                 </div>
-                <p class="solve-examples">{move || ctx.solve.with(|s| s.as_ref().map(examples_line))}</p>
+                <p class="solve-examples">{move || state.solve.with(|s| s.as_ref().map(examples_line))}</p>
                 <button
                     id="download-solve"
-                    disabled=move || ctx.solve.with(|s| s.as_ref().is_none_or(|s| s.phase != SolvePhase::Done))
+                    disabled=move || state.solve.with(|s| s.as_ref().is_none_or(|s| s.phase != SolvePhase::Done))
                     on:click=move |_| {
-                        if let Some(report) = ctx.solve.with_untracked(|s| s.as_ref().map(SolveView::report)) {
+                        if let Some(report) = state.solve.with_untracked(|s| s.as_ref().map(SolveView::report)) {
                             save_json("unmask-solve.json", serde_json::to_string_pretty(&report).unwrap_or_default());
                         }
                     }
@@ -101,9 +101,10 @@ fn examples_line(s: &SolveView) -> String {
 
 #[component]
 fn Card(index: usize) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
     let sample = move |f: &dyn Fn(&Sample, &SolveView) -> String| {
-        ctx.solve.with(|s| s.as_ref().and_then(|s| s.samples.get(index).map(|x| f(x, s)))).unwrap_or_default()
+        state.solve.with(|s| s.as_ref().and_then(|s| s.samples.get(index).map(|x| f(x, s)))).unwrap_or_default()
     };
     let verdict = move || {
         sample(&|x, _| match &x.outcome {
@@ -113,13 +114,16 @@ fn Card(index: usize) -> impl IntoView {
         })
     };
     let group = move || {
-        ctx.solve
+        state
+            .solve
             .with(|s| s.as_ref().and_then(|s| s.choice.as_ref()).and_then(|c| c.group_of.get(index).copied().flatten()))
     };
     let chosen = move || {
-        ctx.solve.with(|s| s.as_ref().and_then(|s| s.choice.as_ref()).is_some_and(|c| c.chosen.first() == Some(&index)))
+        state
+            .solve
+            .with(|s| s.as_ref().and_then(|s| s.choice.as_ref()).is_some_and(|c| c.chosen.first() == Some(&index)))
     };
-    let opened = move || ctx.solve.with(|s| s.as_ref().is_some_and(|s| s.opened == index));
+    let opened = move || state.solve.with(|s| s.as_ref().is_some_and(|s| s.opened == index));
     view! {
         <button
             class="candidate"
@@ -128,7 +132,7 @@ fn Card(index: usize) -> impl IntoView {
             data-verdict=verdict
             data-group=move || group().map(|g| g.to_string())
             title="Open this sample in the main view"
-            on:click=move |_| open_sample(ctx, index)
+            on:click=move |_| open_sample(state, display, index)
         >
             <div class="candidate-head">
                 <span>{move || sample(&|x, _| format!("#{} · seed {}", index + 1, x.seed))}</span>
@@ -179,11 +183,11 @@ fn group_name(rank: usize) -> String {
 /// The sample's answer cells as they stand, coloured by the step that decoded them.
 #[component]
 fn MiniCanvas(index: usize) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
     move || {
-        let model = ctx.model.get()?;
+        let model = state.model.get()?;
         let mask = model.config.mask_token_id;
-        ctx.solve.with(|s| {
+        state.solve.with(|s| {
             let run = &s.as_ref()?.samples.get(index)?.run;
             let steps = run.steps.len();
             let cells = (0..run.initial.len())

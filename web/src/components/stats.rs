@@ -4,14 +4,14 @@
 use leptos::prelude::*;
 use unmask_sampler::metrics;
 
-use crate::app::Ctx;
+use crate::state::RunState;
 
 #[component]
 pub fn Stats() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
     let numbers = move || {
-        let mask = ctx.model.with(|m| m.as_ref().map(|m| m.config.mask_token_id))?;
-        ctx.run.with(|r| {
+        let mask = state.model.with(|m| m.as_ref().map(|m| m.config.mask_token_id))?;
+        state.run.with(|r| {
             if r.steps.is_empty() {
                 return None;
             }
@@ -32,10 +32,10 @@ pub fn Stats() -> impl IntoView {
     };
     let timings = move || {
         let mut parts = Vec::new();
-        if let Some(ms) = ctx.first_frame_ms.get() {
+        if let Some(ms) = state.first_frame_ms.get() {
             parts.push(format!("page open → first step {ms:.0} ms"));
         }
-        if let Some(ms) = ctx.change_to_frame_ms.get() {
+        if let Some(ms) = state.change_to_frame_ms.get() {
             parts.push(format!("last change → first step {ms:.0} ms"));
         }
         parts.join(" · ")

@@ -5,9 +5,9 @@
 
 use leptos::prelude::*;
 
-use crate::app::{ColorBy, Ctx};
 use crate::components::palette;
 use crate::run::RunStatus;
+use crate::state::{ColorBy, RunState, ViewState};
 
 /// What a masked cell shows.
 const MASKED: &str = "░░";
@@ -16,12 +16,12 @@ const END: &str = "·";
 
 #[component]
 pub fn TokenGrid() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
     // Cells are rebuilt only when a new run changes the canvas; each cell then follows the steps itself.
-    let cells = Memo::new(move |_| ctx.run.with(|r| (r.id, r.initial.len())));
+    let cells = Memo::new(move |_| state.run.with(|r| (r.id, r.initial.len())));
     view! {
-        <div class="status" data-state=move || ctx.run.with(|r| r.status.id())>
-            {move || ctx.run.with(|r| match r.status {
+        <div class="status" data-state=move || state.run.with(|r| r.status.id())>
+            {move || state.run.with(|r| match r.status {
                 RunStatus::Loading => "loading the model…".to_owned(),
                 RunStatus::Running if r.steps.is_empty() => r.message.clone(),
                 RunStatus::Running => format!("step {} · {} masked", r.steps.len(), r.masked_left()),
@@ -46,13 +46,14 @@ pub fn TokenGrid() -> impl IntoView {
 
 #[component]
 fn Cell(position: usize) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
     move || {
-        let shown = ctx.shown.get();
-        let color_by = ctx.color_by.get();
-        let model = ctx.model.get()?;
+        let shown = display.shown.get();
+        let color_by = display.color_by.get();
+        let model = state.model.get()?;
         let mask = model.config.mask_token_id;
-        ctx.run.with(|r| {
+        state.run.with(|r| {
             let token = r.token_at(position, shown, mask);
             let answer = r.was_masked(position, mask);
             let step = r.decoded_at.get(position).copied().flatten().filter(|&s| (s as usize) < shown);
@@ -83,7 +84,7 @@ fn Cell(position: usize) -> impl IntoView {
                     data-pos=pos
                     data-step=step.map(|s| s.to_string())
                     style=style
-                    on:mouseenter=move |_| ctx.hovered.set(Some(position))
+                    on:mouseenter=move |_| display.hovered.set(Some(position))
                 >{visible}</span>
             })
         })
@@ -99,9 +100,10 @@ pub fn confidence(run: &crate::run::RunView, position: usize) -> Option<f64> {
 
 #[component]
 fn Legend() -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let labels = move || match ctx.color_by.get() {
-        ColorBy::Step => ("first step".to_owned(), format!("step {}", ctx.run.with(|r| r.steps.len().max(1)))),
+    let state = expect_context::<RunState>();
+    let display = expect_context::<ViewState>();
+    let labels = move || match display.color_by.get() {
+        ColorBy::Step => ("first step".to_owned(), format!("step {}", state.run.with(|r| r.steps.len().max(1)))),
         ColorBy::Confidence => ("probability 0".to_owned(), "1".to_owned()),
     };
     view! {
