@@ -181,7 +181,7 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
         Ok(cpu) => Some(cpu),
         Err(e) => {
-            load.warnings.update(|w| w.push(e));
+            load.warnings.update(|w| w.push(e.to_string()));
             None
         }
     };

@@ -12,7 +12,7 @@ use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{BatchItem, ProposalRule, Scored, StepKey};
 
 use crate::settings::BackendChoice;
-use crate::worker::WorkerEngine;
+use crate::worker::{WorkerEngine, WorkerError};
 
 /// Which engine a run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,11 +46,24 @@ impl GpuEngine {
     }
 }
 
-/// Why a step failed, and whether the GPU is gone (then the page falls back to the worker).
-#[derive(Clone, Debug)]
-pub struct StepError {
-    pub message: String,
-    pub device_lost: bool,
+/// Why a step failed, on either engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("the model is not loaded on WebGPU")]
+    GpuNotLoaded,
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error("the CPU worker is not running")]
+    NoWorker,
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+}
+
+impl StepError {
+    /// Whether WebGPU is gone for this model (then the page goes on on the worker).
+    pub fn device_lost(&self) -> bool {
+        matches!(self, StepError::GpuNotLoaded | StepError::Gpu(GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)))
+    }
 }
 
 /// How far the WebGPU side has got. The model is loaded on WebGPU only when it is going to run there: on a
@@ -227,28 +240,12 @@ impl Engines {
         let _counted = InFlight::new(&self.in_flight);
         match self.active.get() {
             EngineKind::Gpu => {
-                let gpu = self.gpu_engine().ok_or_else(|| StepError {
-                    message: "the model is not loaded on WebGPU".into(),
-                    device_lost: true,
-                })?;
-                let gpu_error = |e: GpuError| StepError {
-                    device_lost: matches!(e, GpuError::DeviceLost(_) | GpuError::OutOfMemory(_)),
-                    message: e.to_string(),
-                };
-                let answers = gpu.model.propose_batch_with_candidates(items).await.map_err(gpu_error)?;
-                Ok(answers)
+                let gpu = self.gpu_engine().ok_or(StepError::GpuNotLoaded)?;
+                Ok(gpu.model.propose_batch_with_candidates(items).await?)
             }
             EngineKind::Cpu => {
-                let cpu = self
-                    .cpu
-                    .as_ref()
-                    .ok_or_else(|| StepError { message: "the CPU worker is not running".into(), device_lost: false })?;
-                let answers = cpu.propose(items).await.map_err(|message| StepError { message, device_lost: false })?;
-                if answers.len() != items.len() {
-                    let message = format!("the CPU worker answered {} of {} canvases", answers.len(), items.len());
-                    return Err(StepError { message, device_lost: false });
-                }
-                Ok(answers)
+                let cpu = self.cpu.as_ref().ok_or(StepError::NoWorker)?;
+                Ok(cpu.propose(items).await?)
             }
         }
     }

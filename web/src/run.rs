@@ -277,14 +277,14 @@ pub async fn step(
         }
         match result {
             Ok(answers) => return Ok(Some(answers)),
-            Err(e) if e.device_lost && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
-                let reason = format!("WebGPU failed during a run ({}); switched to the CPU worker", e.message);
-                engines.mark_gpu_lost(&e.message);
+            Err(e) if e.device_lost() && engines.active() == EngineKind::Gpu && engines.cpu.is_some() => {
+                let reason = format!("WebGPU failed during a run ({e}); switched to the CPU worker");
+                engines.mark_gpu_lost(&e.to_string());
                 engines.set_active(EngineKind::Cpu, reason.clone());
                 notice.set(Some(reason));
                 view.update(|v| v.engine = Some(EngineKind::Cpu));
             }
-            Err(e) => return Err(format!("the model failed: {}", e.message)),
+            Err(e) => return Err(format!("the model failed: {e}")),
         }
     }
 }

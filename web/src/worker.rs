@@ -128,6 +128,22 @@ pub fn worker_main() {
     on_message.forget();
 }
 
+/// Why the CPU worker could not start, load the model or answer a step.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot start the CPU worker: {0}")]
+    Start(String),
+    #[error("the CPU worker could not load the model: {0}")]
+    Load(String),
+    /// The engine in the worker failed; its error crossed the worker boundary as text.
+    #[error("{0}")]
+    Engine(String),
+    #[error("the CPU worker answered {answered} of {asked} canvases")]
+    Short { answered: usize, asked: usize },
+    #[error("unexpected reply from the CPU worker: {0}")]
+    Protocol(String),
+}
+
 type Pending = Rc<RefCell<HashMap<u64, Function>>>;
 
 /// The page's handle on the worker. Dropping it terminates the worker.
@@ -141,11 +157,11 @@ pub struct WorkerEngine {
 
 impl WorkerEngine {
     /// Starts the worker script at `script_url` and loads the model in it.
-    pub async fn start(script_url: &str, config_json: &str, weights: &[u8]) -> Result<WorkerEngine, String> {
+    pub async fn start(script_url: &str, config_json: &str, weights: &[u8]) -> Result<WorkerEngine, WorkerError> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(script_url, &options)
-            .map_err(|e| format!("cannot start the CPU worker: {}", crate::loader::js_error(e)))?;
+            .map_err(|e| WorkerError::Start(crate::loader::js_error(e)))?;
         let pending: Pending = Rc::default();
         let on_message = {
             let pending = pending.clone();
@@ -179,22 +195,24 @@ impl WorkerEngine {
         let id = engine.next_id();
         match engine.request(id, &ToWorker::Load { id, config_json: config_json.into() }, Some(weights)).await? {
             FromWorker::Loaded { .. } => Ok(engine),
-            FromWorker::Failed { message, .. } => Err(format!("the CPU worker could not load the model: {message}")),
-            other => Err(format!("unexpected reply from the CPU worker: {other:?}")),
+            FromWorker::Failed { message, .. } => Err(WorkerError::Load(message)),
+            other => Err(WorkerError::Protocol(format!("{other:?}"))),
         }
     }
 
     /// Proposals for every item, from one forward pass over them all.
-    pub async fn propose(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, String> {
+    pub async fn propose(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, WorkerError> {
         let id = self.next_id();
-        let items = items
+        let items: Vec<StepItem> = items
             .iter()
             .map(|i| StepItem { canvas: i.canvas.to_vec(), positions: i.positions.to_vec(), rule: i.rule, key: i.key })
             .collect();
+        let asked = items.len();
         match self.request(id, &ToWorker::Propose { id, items }, None).await? {
-            FromWorker::Proposals { proposals, .. } => Ok(proposals),
-            FromWorker::Failed { message, .. } => Err(message),
-            other => Err(format!("unexpected reply from the CPU worker: {other:?}")),
+            FromWorker::Proposals { proposals, .. } if proposals.len() == asked => Ok(proposals),
+            FromWorker::Proposals { proposals, .. } => Err(WorkerError::Short { answered: proposals.len(), asked }),
+            FromWorker::Failed { message, .. } => Err(WorkerError::Engine(message)),
+            other => Err(WorkerError::Protocol(format!("{other:?}"))),
         }
     }
 
@@ -204,7 +222,7 @@ impl WorkerEngine {
         id
     }
 
-    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<&[u8]>) -> Result<FromWorker, String> {
+    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<&[u8]>) -> Result<FromWorker, WorkerError> {
         let pending = self.pending.clone();
         let reply = Promise::new(&mut |resolve, _reject| {
             pending.borrow_mut().insert(id, resolve);
@@ -220,9 +238,10 @@ impl WorkerEngine {
             }
             None => self.worker.post_message(&message),
         }
-        .map_err(crate::loader::js_error)?;
-        let json = JsFuture::from(reply).await.map_err(crate::loader::js_error)?;
-        serde_json::from_str(&json.as_string().unwrap_or_default()).map_err(|e| format!("unreadable worker reply: {e}"))
+        .map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
+        let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
+        serde_json::from_str(&json.as_string().unwrap_or_default())
+            .map_err(|e| WorkerError::Protocol(format!("unreadable reply: {e}")))
     }
 }
 

@@ -26,7 +26,7 @@ impl From<CpuError> for DenoiserError {
     fn from(error: CpuError) -> Self {
         match error {
             CpuError::Canvas(canvas) => DenoiserError::Canvas(canvas),
-            other => DenoiserError::Engine { engine: "reference", message: other.to_string() },
+            other => DenoiserError::Engine { engine: "reference", error: std::sync::Arc::new(other) },
         }
     }
 }

@@ -112,7 +112,7 @@ impl From<FastError> for DenoiserError {
         match error {
             FastError::Canvas(canvas) => DenoiserError::Canvas(canvas),
             FastError::Batch { len } => DenoiserError::Batch { len },
-            other => DenoiserError::Engine { engine: "fast", message: other.to_string() },
+            other => DenoiserError::Engine { engine: "fast", error: std::sync::Arc::new(other) },
         }
     }
 }

@@ -12,7 +12,8 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     pub(crate) limits: wgpu::Limits,
     /// Set when the device is lost or reports an error nobody caught; every later call fails with it.
-    failure: Arc<Mutex<Option<GpuError>>>,
+    /// The first failure the device reported on its own (lost, out of memory, an uncaptured error).
+    failure: Arc<Mutex<Option<DeviceFailure>>>,
     /// Pipelines made on this device, by head size and kernel set (`Kernels::new`).
     pub(crate) kernels: Mutex<Vec<(usize, KernelSet, Kernels)>>,
 }
@@ -27,6 +28,13 @@ pub struct AdapterSummary {
     pub max_storage_binding: u64,
     pub max_workgroup_storage: u32,
     pub max_invocations: u32,
+}
+
+/// What the device's callbacks report, kept until the next call checks it.
+enum DeviceFailure {
+    Lost(String),
+    OutOfMemory,
+    Internal(String),
 }
 
 impl Gpu {
@@ -59,13 +67,13 @@ impl Gpu {
         let failure = Arc::new(Mutex::new(None));
         let lost = failure.clone();
         device.set_device_lost_callback(move |reason, message| {
-            lost.lock().expect("failure slot").get_or_insert(GpuError::DeviceLost(format!("{reason:?}: {message}")));
+            lost.lock().expect("failure slot").get_or_insert(DeviceFailure::Lost(format!("{reason:?}: {message}")));
         });
         let uncaught = failure.clone();
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
             let error = match error {
-                wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory("the device ran out of memory".into()),
-                other => GpuError::Internal(other.to_string()),
+                wgpu::Error::OutOfMemory { .. } => DeviceFailure::OutOfMemory,
+                other => DeviceFailure::Internal(other.to_string()),
             };
             uncaught.lock().expect("failure slot").get_or_insert(error);
         }));
@@ -85,20 +93,22 @@ impl Gpu {
         }
     }
 
-    /// The first device failure, if any happened.
     /// Destroys the device, as a driver reset or a lost GPU would: every later step fails with
     /// [`GpuError::DeviceLost`]. For tests of what the page does then.
     pub fn destroy(&self) {
         self.failure
             .lock()
             .expect("failure slot")
-            .get_or_insert(GpuError::DeviceLost("the device was destroyed".into()));
+            .get_or_insert(DeviceFailure::Lost("the device was destroyed".into()));
         self.device.destroy();
     }
 
+    /// The first device failure, if any happened.
     pub(crate) fn check(&self) -> Result<(), GpuError> {
         match self.failure.lock().expect("failure slot").as_ref() {
-            Some(error) => Err(error.clone()),
+            Some(DeviceFailure::Lost(why)) => Err(GpuError::DeviceLost(why.clone())),
+            Some(DeviceFailure::OutOfMemory) => Err(GpuError::OutOfMemory("the device ran out of memory".into())),
+            Some(DeviceFailure::Internal(what)) => Err(GpuError::Internal(what.clone())),
             None => Ok(()),
         }
     }

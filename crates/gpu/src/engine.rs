@@ -217,7 +217,7 @@ impl GpuModel {
     /// item order. Consecutive items that share a rule and fit the allocated rows together run as one forward
     /// pass; each item's answer is what it gets alone.
     pub async fn propose_batch_with_candidates(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, GpuError> {
-        unmask_sampler::check_batch(items.len()).map_err(|e| GpuError::Model(e.to_string()))?;
+        unmask_sampler::check_batch(items.len())?;
         self.gpu.check()?;
         let mut canvases = Vec::with_capacity(items.len());
         for item in items {
@@ -451,7 +451,7 @@ fn quantize_on_load(name: &str, stored: Stored, options: &GpuOptions) -> Result<
     Ok(match (stored, options.quant) {
         (Stored::F32 { rows, cols, values }, Some(scheme)) => Stored::Quant(
             QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
-                .map_err(|e| GpuError::Model(format!("cannot quantize `{name}`: {e}")))?,
+                .map_err(|error| GpuError::Quantize { name: name.to_owned(), error })?,
         ),
         (stored, _) => stored,
     })

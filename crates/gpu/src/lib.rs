@@ -26,7 +26,7 @@ pub use kernels::KernelSet;
 pub use single::{OpRunner, WeightInput};
 
 /// Everything that can go wrong on the device, in words the caller can act on.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum GpuError {
     #[error("no usable GPU adapter: {0}")]
     NoAdapter(String),
@@ -38,16 +38,14 @@ pub enum GpuError {
     Unsupported(String),
     #[error(transparent)]
     Canvas(#[from] unmask_model::CanvasError),
-    #[error("{0}")]
-    Model(String),
+    #[error(transparent)]
+    Model(#[from] unmask_model::ModelError),
+    #[error("cannot quantize `{name}`: {error}")]
+    Quantize { name: String, error: unmask_model::ModelError },
+    #[error(transparent)]
+    Step(#[from] unmask_sampler::DenoiserError),
     #[error("GPU error: {0}")]
     Internal(String),
-}
-
-impl From<unmask_model::ModelError> for GpuError {
-    fn from(e: unmask_model::ModelError) -> Self {
-        GpuError::Model(e.to_string())
-    }
 }
 
 impl From<GpuError> for unmask_sampler::DenoiserError {
@@ -55,7 +53,8 @@ impl From<GpuError> for unmask_sampler::DenoiserError {
         match error {
             GpuError::Canvas(canvas) => Self::Canvas(canvas),
             GpuError::DeviceLost(why) => Self::DeviceLost(why),
-            other => Self::Engine { engine: "GPU", message: other.to_string() },
+            GpuError::Step(step) => step,
+            other => Self::Engine { engine: "GPU", error: std::sync::Arc::new(other) },
         }
     }
 }

@@ -10,9 +10,9 @@ use crate::{Buffer, Gpu, GpuError};
 /// Stacks matrices with the same columns row-wise (q, k and v into one projection): as stored when they are
 /// quantized alike, otherwise in f32 (a file may store q, k and v in different formats).
 pub(crate) fn stack(parts: Vec<Stored>) -> Result<Stored, GpuError> {
-    let cols = parts.first().map(Stored::cols).ok_or_else(|| GpuError::Model("nothing to stack".into()))?;
+    let cols = parts.first().map(Stored::cols).ok_or_else(|| GpuError::Internal("nothing to stack".into()))?;
     if parts.iter().any(|p| p.cols() != cols) {
-        return Err(GpuError::Model("the q/k/v (or gate/up) projections have different widths".into()));
+        return Err(GpuError::Unsupported("q/k/v (or gate/up) projections of different widths".into()));
     }
     let scheme = |p: &Stored| if let Stored::Quant(q) = p { Some((q.scheme, q.group_size)) } else { None };
     if scheme(&parts[0]).is_some() && parts.iter().all(|p| scheme(p) == scheme(&parts[0])) {

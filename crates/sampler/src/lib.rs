@@ -110,7 +110,7 @@ pub struct BatchItem<'a> {
 }
 
 /// Why a [`Denoiser`] could not answer a step.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DenoiserError {
     /// The canvas or the positions do not fit the model (too long, an id outside the vocabulary, …).
     #[error(transparent)]
@@ -121,9 +121,25 @@ pub enum DenoiserError {
     /// The GPU device was lost during the step: the run can go on on a CPU engine.
     #[error("the GPU device was lost ({0}); fall back to the CPU engine")]
     DeviceLost(String),
-    /// Any other failure of the engine that ran the step.
-    #[error("{engine} engine: {message}")]
-    Engine { engine: &'static str, message: String },
+    /// Any other failure of the engine that ran the step, kept as the engine's own error (downcast `error`
+    /// to it). Not `#[source]`: the message already includes it, and error chains would print it twice.
+    #[error("{engine} engine: {error}")]
+    Engine { engine: &'static str, error: std::sync::Arc<dyn std::error::Error + Send + Sync> },
+}
+
+/// Engine failures compare by engine and message (their errors are of different types).
+impl PartialEq for DenoiserError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Canvas(a), Self::Canvas(b)) => a == b,
+            (Self::Batch { len: a }, Self::Batch { len: b }) => a == b,
+            (Self::DeviceLost(a), Self::DeviceLost(b)) => a == b,
+            (Self::Engine { engine: a, error: x }, Self::Engine { engine: b, error: y }) => {
+                a == b && x.to_string() == y.to_string()
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
