@@ -53,121 +53,9 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Parses and validates `config.json` text. `file` names the source in error messages.
     pub fn from_json(text: &str, file: &str) -> Result<Self> {
-        let raw: Value =
-            serde_json::from_str(text).map_err(|e| ModelError::Json { path: file.into(), message: e.to_string() })?;
-        let obj = raw.as_object().ok_or_else(|| config_error(file, "expected a JSON object"))?;
-        let fields = Fields { obj, file };
-
-        let model_type = fields.string("model_type")?.to_ascii_lowercase();
-        let architecture = Architecture::from_model_type(&model_type).ok_or_else(|| ModelError::Unsupported {
-            file: file.into(),
-            message: format!("model_type `{model_type}` (supported: {})", Architecture::model_types().join(", ")),
-        })?;
-        for flag in ["attention_bias", "mlp_bias"] {
-            if architecture == Architecture::Llama && fields.opt_bool(flag)? == Some(true) {
-                return Err(ModelError::Unsupported {
-                    file: file.into(),
-                    message: format!("`{flag}: true` (Llama without biases only)"),
-                });
-            }
-        }
-        let attention = match fields.opt_string("attention")? {
-            Some(name) => AttentionKind::parse(&name, fields.opt_usize("block_size")?)
-                .map_err(|message| config_error(file, &message))?,
-            None => architecture.spec().default_attention,
-        };
-        if let Some(act) = fields.opt_string("hidden_act")?
-            && act != "silu"
-        {
-            return Err(ModelError::Unsupported {
-                file: file.into(),
-                message: format!("hidden_act `{act}` (only silu)"),
-            });
-        }
-        let rope = obj.get("rope_scaling").filter(|v| !v.is_null()).or_else(|| {
-            obj.get("rope_parameters").and_then(|p| p.get("rope_type")).filter(|t| t.as_str() != Some("default"))
-        });
-        if let Some(scaling) = rope {
-            return Err(ModelError::Unsupported {
-                file: file.into(),
-                message: format!("rope scaling {scaling} (only plain RoPE)"),
-            });
-        }
-
-        let hidden_size = fields.usize("hidden_size")?;
-        let num_attention_heads = fields.usize("num_attention_heads")?;
-        let num_key_value_heads = fields.opt_usize("num_key_value_heads")?.unwrap_or(num_attention_heads);
-        let head_dim = match fields.opt_usize("head_dim")? {
-            Some(d) => d,
-            None => {
-                if num_attention_heads == 0 || !hidden_size.is_multiple_of(num_attention_heads) {
-                    return Err(config_error(
-                        file,
-                        &format!(
-                            "hidden_size {hidden_size} is not divisible by num_attention_heads {num_attention_heads}"
-                        ),
-                    ));
-                }
-                hidden_size / num_attention_heads
-            }
-        };
-        let rope_theta = match fields.opt_f64("rope_theta")? {
-            Some(theta) => theta,
-            None => obj
-                .get("rope_parameters")
-                .and_then(|p| p.get("rope_theta"))
-                .and_then(Value::as_f64)
-                .ok_or_else(|| config_error(file, "missing `rope_theta` (top level or in rope_parameters)"))?,
-        };
-        let eos_token_ids = match obj.get("eos_token_id") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(ids)) => {
-                ids.iter().map(|v| token_id(v, file, "eos_token_id")).collect::<Result<Vec<_>>>()?
-            }
-            Some(v) => vec![token_id(v, file, "eos_token_id")?],
-        };
-        let mask_token_id = match obj.get("mask_token_id") {
-            Some(v) if !v.is_null() => token_id(v, file, "mask_token_id")?,
-            _ => {
-                return Err(config_error(
-                    file,
-                    "missing `mask_token_id`: a masked-diffusion model needs one (add it to config.json)",
-                ));
-            }
-        };
-        let pad_token_id = match obj.get("pad_token_id") {
-            Some(v) if !v.is_null() => Some(token_id(v, file, "pad_token_id")?),
-            _ => None,
-        };
-        let dtype = match fields.opt_string("torch_dtype")? {
-            Some(d) => Some(d),
-            None => fields.opt_string("dtype")?,
-        };
-
-        let config = ModelConfig {
-            vocab_size: fields.usize("vocab_size")?,
-            hidden_size,
-            intermediate_size: fields.usize("intermediate_size")?,
-            num_hidden_layers: fields.usize("num_hidden_layers")?,
-            num_attention_heads,
-            num_key_value_heads,
-            head_dim,
-            max_position_embeddings: fields.usize("max_position_embeddings")?,
-            rope_theta,
-            rms_norm_eps: fields.opt_f64("rms_norm_eps")?.unwrap_or(1e-6),
-            tie_word_embeddings: fields.opt_bool("tie_word_embeddings")?.unwrap_or(false),
-            mask_token_id,
-            eos_token_ids,
-            pad_token_id,
-            // Every supported architecture is adapted from an autoregressive Qwen2, hence shifted by default.
-            shift_logits: fields.opt_bool("shift_logits")?.unwrap_or(true),
-            dtype,
-            adapter_rank: fields.opt_usize("adapter_rank")?,
-            model_type,
-            architecture,
-            attention,
-            qkv_bias: architecture.spec().qkv_bias,
-        };
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|e| read_error(e, file))?;
+        let config = raw.check(file)?;
         config.validate(file)?;
         Ok(config)
     }
@@ -345,62 +233,139 @@ fn config_error(file: &str, message: &str) -> ModelError {
     ModelError::Config { file: file.into(), message: message.into() }
 }
 
-fn token_id(value: &Value, file: &str, name: &str) -> Result<u32> {
-    value
-        .as_u64()
-        .and_then(|id| u32::try_from(id).ok())
-        .ok_or_else(|| config_error(file, &format!("`{name}` must be a token id, got {value}")))
+/// A serde error while reading config.json: malformed JSON, or a field of the wrong type (named by its path).
+fn read_error(e: serde_path_to_error::Error<serde_json::Error>, file: &str) -> ModelError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.classify() != serde_json::error::Category::Data {
+        return ModelError::Json { path: file.into(), message: inner.to_string() };
+    }
+    let message = if path == "." { inner.to_string() } else { format!("`{path}`: {inner}") };
+    config_error(file, &message)
 }
 
-/// Typed access to the fields of a JSON object, with errors that name the field.
-struct Fields<'a> {
-    obj: &'a serde_json::Map<String, Value>,
-    file: &'a str,
+/// config.json as written (Hugging Face's names, both generations, types checked by serde); [`RawConfig::check`]
+/// turns it into a [`ModelConfig`]. Unknown keys are ignored; `null` reads as absent.
+#[derive(Deserialize)]
+struct RawConfig {
+    model_type: String,
+    vocab_size: usize,
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: Option<usize>,
+    head_dim: Option<usize>,
+    max_position_embeddings: usize,
+    rope_theta: Option<f64>,
+    rope_parameters: Option<RopeParameters>,
+    rope_scaling: Option<Value>,
+    rms_norm_eps: Option<f64>,
+    hidden_act: Option<String>,
+    attention_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+    tie_word_embeddings: Option<bool>,
+    mask_token_id: Option<u32>,
+    eos_token_id: Option<TokenIds>,
+    pad_token_id: Option<u32>,
+    shift_logits: Option<bool>,
+    torch_dtype: Option<String>,
+    dtype: Option<String>,
+    attention: Option<String>,
+    block_size: Option<usize>,
+    adapter_rank: Option<usize>,
 }
 
-impl Fields<'_> {
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.obj.get(name).filter(|v| !v.is_null())
-    }
+/// transformers 5's home for `rope_theta` and the RoPE variant.
+#[derive(Deserialize)]
+struct RopeParameters {
+    rope_theta: Option<f64>,
+    rope_type: Option<String>,
+}
 
-    fn missing(&self, name: &str) -> ModelError {
-        config_error(self.file, &format!("missing `{name}`"))
-    }
+/// `eos_token_id`: one id or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TokenIds {
+    One(u32),
+    Many(Vec<u32>),
+}
 
-    fn wrong_type(&self, name: &str, expected: &str, got: &Value) -> ModelError {
-        config_error(self.file, &format!("`{name}` must be {expected}, got {got}"))
-    }
-
-    fn opt_usize(&self, name: &str) -> Result<Option<usize>> {
-        self.get(name)
-            .map(|v| {
-                v.as_u64()
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(|| self.wrong_type(name, "a non-negative integer", v))
-            })
-            .transpose()
-    }
-
-    fn usize(&self, name: &str) -> Result<usize> {
-        self.opt_usize(name)?.ok_or_else(|| self.missing(name))
-    }
-
-    fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
-        self.get(name).map(|v| v.as_f64().ok_or_else(|| self.wrong_type(name, "a number", v))).transpose()
-    }
-
-    fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
-        self.get(name).map(|v| v.as_bool().ok_or_else(|| self.wrong_type(name, "true or false", v))).transpose()
-    }
-
-    fn opt_string(&self, name: &str) -> Result<Option<String>> {
-        self.get(name)
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.wrong_type(name, "a string", v)))
-            .transpose()
-    }
-
-    fn string(&self, name: &str) -> Result<String> {
-        self.opt_string(name)?.ok_or_else(|| self.missing(name))
+impl RawConfig {
+    /// What the engines support and the fields that fall back on others; relations are [`ModelConfig::validate`]'s.
+    fn check(self, file: &str) -> Result<ModelConfig> {
+        let unsupported = |message: String| ModelError::Unsupported { file: file.into(), message };
+        let model_type = self.model_type.to_ascii_lowercase();
+        let architecture = Architecture::from_model_type(&model_type).ok_or_else(|| {
+            unsupported(format!("model_type `{model_type}` (supported: {})", Architecture::model_types().join(", ")))
+        })?;
+        for (flag, value) in [("attention_bias", self.attention_bias), ("mlp_bias", self.mlp_bias)] {
+            if architecture == Architecture::Llama && value == Some(true) {
+                return Err(unsupported(format!("`{flag}: true` (Llama without biases only)")));
+            }
+        }
+        if let Some(act) = self.hidden_act.filter(|act| act != "silu") {
+            return Err(unsupported(format!("hidden_act `{act}` (only silu)")));
+        }
+        let rope_type = self.rope_parameters.as_ref().and_then(|p| p.rope_type.clone());
+        if let Some(scaling) = self.rope_scaling.filter(|v| !v.is_null()) {
+            return Err(unsupported(format!("rope scaling {scaling} (only plain RoPE)")));
+        }
+        if let Some(kind) = rope_type.filter(|t| t != "default") {
+            return Err(unsupported(format!("rope scaling \"{kind}\" (only plain RoPE)")));
+        }
+        let attention = match self.attention {
+            Some(name) => {
+                AttentionKind::parse(&name, self.block_size).map_err(|message| config_error(file, &message))?
+            }
+            None => architecture.spec().default_attention,
+        };
+        let (hidden_size, num_attention_heads) = (self.hidden_size, self.num_attention_heads);
+        let head_dim = match self.head_dim {
+            Some(d) => d,
+            None if num_attention_heads == 0 || !hidden_size.is_multiple_of(num_attention_heads) => {
+                return Err(config_error(
+                    file,
+                    &format!("hidden_size {hidden_size} is not divisible by num_attention_heads {num_attention_heads}"),
+                ));
+            }
+            None => hidden_size / num_attention_heads,
+        };
+        let rope_theta = self
+            .rope_theta
+            .or(self.rope_parameters.and_then(|p| p.rope_theta))
+            .ok_or_else(|| config_error(file, "missing `rope_theta` (top level or in rope_parameters)"))?;
+        let mask_token_id = self.mask_token_id.ok_or_else(|| {
+            config_error(file, "missing `mask_token_id`: a masked-diffusion model needs one (add it to config.json)")
+        })?;
+        Ok(ModelConfig {
+            model_type,
+            architecture,
+            attention,
+            qkv_bias: architecture.spec().qkv_bias,
+            vocab_size: self.vocab_size,
+            hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_hidden_layers: self.num_hidden_layers,
+            num_attention_heads,
+            num_key_value_heads: self.num_key_value_heads.unwrap_or(num_attention_heads),
+            head_dim,
+            max_position_embeddings: self.max_position_embeddings,
+            rope_theta,
+            rms_norm_eps: self.rms_norm_eps.unwrap_or(1e-6),
+            tie_word_embeddings: self.tie_word_embeddings.unwrap_or(false),
+            mask_token_id,
+            eos_token_ids: match self.eos_token_id {
+                None => Vec::new(),
+                Some(TokenIds::One(id)) => vec![id],
+                Some(TokenIds::Many(ids)) => ids,
+            },
+            pad_token_id: self.pad_token_id,
+            // Every supported architecture is adapted from an autoregressive Qwen2, hence shifted by default.
+            shift_logits: self.shift_logits.unwrap_or(true),
+            dtype: self.torch_dtype.or(self.dtype),
+            adapter_rank: self.adapter_rank,
+        })
     }
 }
 
@@ -452,7 +417,8 @@ mod tests {
 
         let mut v = base();
         v["hidden_size"] = "big".into();
-        assert!(parse(&v).unwrap_err().to_string().contains("`hidden_size` must be a non-negative integer"));
+        let err = parse(&v).unwrap_err().to_string();
+        assert!(err.contains("`hidden_size`: invalid type: string \"big\""), "{err}");
 
         let mut v = base();
         v["mask_token_id"] = 9999.into();
