@@ -225,8 +225,8 @@ pub async fn run(
         }
     }
     let decoded: Decoded = decode.finish();
-    let range = decoded.completion_range(prompt_ids.len(), mask, |t| model.is_end(t));
-    let completion = model.tokenizer.decode(&decoded.tokens[range]).unwrap_or_default();
+    let texts = decoded.texts(prompt_ids.len(), mask, |t| model.is_end(t), &model.tokenizer);
+    let completion = texts.map(|t| t.completion).unwrap_or_default();
     let trace =
         decoded.into_trace(model.name.clone(), settings.prompt.clone(), &config, mask, prompt_ids.len(), completion);
     view.update(|v| {

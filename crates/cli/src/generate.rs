@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use unmask_model::ModelDir;
 use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
 use unmask_sampler::{
-    Algorithm, Decoded, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, SamplerError, generate,
+    Algorithm, Decoded, DecodedTexts, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, SamplerError, generate,
 };
 
 use crate::backend::{self, Backend};
@@ -312,27 +312,28 @@ impl Loaded {
         Ok(Loaded { model_dir, engine, prompts, end_tokens })
     }
 
+    /// What a user reads of a finished decode of `prepared`.
+    pub(crate) fn texts(&self, prepared: &Prepared, decoded: &Decoded) -> Result<DecodedTexts> {
+        let mask = self.model_dir.config.mask_token_id;
+        let is_end = |t| self.end_tokens.contains(&t);
+        Ok(decoded.texts(prepared.ids.len(), mask, is_end, &self.model_dir.tokenizer)?)
+    }
+
     /// The answer's text in a finished decode of `prepared`: up to its end token.
     pub(crate) fn completion(&self, prepared: &Prepared, decoded: &Decoded) -> Result<String> {
-        let mask = self.model_dir.config.mask_token_id;
-        let range = decoded.completion_range(prepared.ids.len(), mask, |t| self.end_tokens.contains(&t));
-        Ok(self.model_dir.tokenizer.decode(&decoded.tokens[range])?)
+        Ok(self.texts(prepared, decoded)?.completion)
     }
 
     /// The program the model wrote, in two parts: the code before the answer (the user's, with its holes
     /// filled when a bare prompt had any; nothing in the chat format, whose answer repeats the function) and
     /// the answer's code.
     pub(crate) fn prompt_and_answer(&self, prepared: &Prepared, decoded: &Decoded) -> Result<(String, String)> {
-        let mask = self.model_dir.config.mask_token_id;
-        let n = prepared.ids.len();
-        let end = decoded.completion_range(n, mask, |t| self.end_tokens.contains(&t)).end;
-        let answer = prepared.prompt.code_of(&self.model_dir.tokenizer.decode(&decoded.tokens[n..end])?);
-        let before = match prepared.prompt.format {
-            PromptFormat::Chat => String::new(),
-            PromptFormat::Bare if prepared.ids.contains(&mask) => {
-                self.model_dir.tokenizer.decode(&decoded.tokens[..n])?
-            }
-            PromptFormat::Bare | PromptFormat::ChatOpened => prepared.prompt.code.clone(),
+        let texts = self.texts(prepared, decoded)?;
+        let answer = prepared.prompt.code_of(&texts.answer);
+        let before = match (prepared.prompt.format, texts.filled_prompt) {
+            (PromptFormat::Chat, _) => String::new(),
+            (PromptFormat::Bare, Some(filled)) => filled,
+            (PromptFormat::Bare | PromptFormat::ChatOpened, _) => prepared.prompt.code.clone(),
         };
         Ok((before, answer))
     }

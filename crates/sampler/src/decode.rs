@@ -6,6 +6,7 @@
 
 use std::ops::{ControlFlow, Range};
 
+use unmask_model::Tokenizer;
 use unmask_model::trace::{Proposal, Trace, TraceStep};
 
 use crate::params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
@@ -41,6 +42,18 @@ pub struct Decoded {
     pub steps: Vec<TraceStep>,
 }
 
+/// What a user reads of a finished decode ([`Decoded::texts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodedTexts {
+    /// [`Decoded::completion_range`] as text: the answer up to its end token, or the whole canvas from the start
+    /// when the prompt had holes.
+    pub completion: String,
+    /// The prompt with its holes filled, when it had any.
+    pub filled_prompt: Option<String>,
+    /// What the model wrote after the prompt, up to its end token.
+    pub answer: String,
+}
+
 impl Decoded {
     /// The canvas range a user reads as the result: the answer after the prompt, cut before its first end
     /// token; when the prompt had holes, the whole canvas from the start (so the filled holes show).
@@ -49,6 +62,24 @@ impl Decoded {
         let answer = &self.tokens[prompt_len..];
         let end = prompt_len + answer.iter().position(|&t| is_end(t)).unwrap_or(answer.len());
         start..end
+    }
+
+    /// The texts a user reads of this decode, one tokenizer pass each: the CLI's output, the page's
+    /// completion and the program Solve runs all come from here.
+    pub fn texts(
+        &self,
+        prompt_len: usize,
+        mask_token: u32,
+        is_end: impl Fn(u32) -> bool,
+        tokenizer: &Tokenizer,
+    ) -> unmask_model::Result<DecodedTexts> {
+        let range = self.completion_range(prompt_len, mask_token, is_end);
+        let had_holes = self.initial[..prompt_len].contains(&mask_token);
+        Ok(DecodedTexts {
+            completion: tokenizer.decode(&self.tokens[range.clone()])?,
+            filled_prompt: had_holes.then(|| tokenizer.decode(&self.tokens[..prompt_len])).transpose()?,
+            answer: tokenizer.decode(&self.tokens[prompt_len..range.end])?,
+        })
     }
 
     /// The trace of this decode.

@@ -12,7 +12,7 @@ pub mod proposal;
 pub mod rng;
 
 pub use decode::{
-    BatchDecode, BatchObserver, Decode, Decoded, Observer, Request, Unobserved, generate, generate_batch,
+    BatchDecode, BatchObserver, Decode, Decoded, DecodedTexts, Observer, Request, Unobserved, generate, generate_batch,
     initial_canvas,
 };
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};

@@ -176,13 +176,11 @@ impl Job {
     fn finish(&self, batch: BatchDecode, model: &Model, settings: &Settings, state: RunState, decode_ms: f64) {
         let (n, mask) = (self.prompt_ids.len(), model.config.mask_token_id);
         for (i, decoded) in batch.finish().into_iter().enumerate() {
-            let range = decoded.completion_range(n, mask, |t| model.is_end(t));
-            let text = |tokens: &[u32]| model.tokenizer.decode(tokens).unwrap_or_default();
-            let completion = text(&decoded.tokens[range.clone()]);
+            let texts = decoded.texts(n, mask, |t| model.is_end(t), &model.tokenizer).unwrap_or_default();
             // An infilling prompt runs with its holes filled.
-            let filled =
-                if self.prompt_ids.contains(&mask) { text(&decoded.tokens[..n]) } else { settings.prompt.clone() };
-            let program = program(&filled, &text(&decoded.tokens[n..range.end]));
+            let filled = texts.filled_prompt.unwrap_or_else(|| settings.prompt.clone());
+            let program = program(&filled, &texts.answer);
+            let completion = texts.completion;
             let trace =
                 decoded.into_trace(model.name.clone(), settings.prompt.clone(), &self.configs[i], mask, n, completion);
             state.solve.update(|s| {
