@@ -50,15 +50,7 @@ impl Denoiser for CpuModel {
             .collect())
     }
 
-    fn mask_token_id(&self) -> u32 {
-        self.config().mask_token_id
-    }
-
-    fn end_token_ids(&self) -> Vec<u32> {
-        self.config().end_token_ids()
-    }
-
-    fn max_len(&self) -> usize {
-        self.config().max_position_embeddings
+    fn config(&self) -> &unmask_model::ModelConfig {
+        self.config()
     }
 }

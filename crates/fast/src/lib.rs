@@ -134,12 +134,8 @@ impl Denoiser for FastModel {
         Ok(scored.into_iter().map(|one| one.into_iter().map(|s| s.proposal).collect()).collect())
     }
 
-    fn mask_token_id(&self) -> u32 {
-        self.config().mask_token_id
-    }
-
-    fn end_token_ids(&self) -> Vec<u32> {
-        self.config().end_token_ids()
+    fn config(&self) -> &unmask_model::ModelConfig {
+        self.config()
     }
 
     fn max_len(&self) -> usize {

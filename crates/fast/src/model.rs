@@ -3,7 +3,6 @@
 use unmask_model::quant::DEFAULT_GROUP_SIZE;
 use unmask_model::{DecoderTensors, LayerAdapter, LowRank, ModelConfig, QuantScheme, Stored, Weights};
 
-use unmask_model::QuantTensor;
 
 use crate::FastError;
 use crate::attention::{self, Shape};
@@ -184,18 +183,13 @@ impl FastModel {
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let (h, inter) = (c.hidden_size, c.intermediate_size);
         let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
-        // Quantized files run as stored; float weights are quantized when asked, or the load says why not.
         let matrix = |name: &str, stored: Stored| -> Result<Matrix, FastError> {
+            let stored = stored
+                .quantized_to(options.quant, options.group_size)
+                .map_err(|e| FastError::Quantize { name: name.to_owned(), message: e.to_string() })?;
             Ok(match stored {
                 Stored::Quant(q) => Matrix::Quant(q),
-                Stored::F32 { rows, cols, values } => match options.quant {
-                    Some(scheme) => {
-                        let q = QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
-                            .map_err(|e| FastError::Quantize { name: name.to_owned(), message: e.to_string() })?;
-                        Matrix::Quant(q)
-                    }
-                    None => Matrix::f32(rows, cols, &values),
-                },
+                Stored::F32 { rows, cols, values } => Matrix::f32(rows, cols, &values),
             })
         };
         let tensors = DecoderTensors::load(c, weights, matrix)?;

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use unmask_model::quant::{QuantScheme, QuantTensor};
-use unmask_model::{DecoderTensors, ModelConfig, Stored, Weights};
+use unmask_model::quant::QuantScheme;
+use unmask_model::{DecoderTensors, ModelConfig, Weights};
 use unmask_sampler::{BatchItem, Proposal, ProposalRule, ScoreKind, Scored, StepKey, TokenDraw};
 
 use crate::kernels::{KernelSet, Kernels, rope_table};
@@ -94,7 +94,11 @@ impl GpuModel {
         options: GpuOptions,
     ) -> Result<Self, GpuError> {
         let sizes = Sizes::check(&gpu, config, &options)?;
-        let tensors = DecoderTensors::load(config, weights, |name, stored| quantize_on_load(name, stored, &options))?;
+        let tensors = DecoderTensors::load(config, weights, |name, stored| {
+            stored
+                .quantized_to(options.quant, options.group_size)
+                .map_err(|error| GpuError::Quantize { name: name.to_owned(), error })
+        })?;
         let weights = DecoderBuffers::upload(&gpu, tensors).await?;
         let kernels =
             Kernels::new(&gpu, config.head_dim, options.kernels.unwrap_or_else(|| KernelSet::for_adapter(&gpu)));
@@ -444,17 +448,6 @@ pub(crate) fn rule_params(rule: &ProposalRule) -> RuleParams {
         ScoreKind::Random => 3,
     };
     RuleParams { draw, temperature, top_p, top_k, score, mask_token: rule.mask_token }
-}
-
-/// Quantized files load as stored; float weights are quantized when asked, or the load says why not.
-fn quantize_on_load(name: &str, stored: Stored, options: &GpuOptions) -> Result<Stored, GpuError> {
-    Ok(match (stored, options.quant) {
-        (Stored::F32 { rows, cols, values }, Some(scheme)) => Stored::Quant(
-            QuantTensor::quantize(&values, rows, cols, scheme, options.group_size)
-                .map_err(|error| GpuError::Quantize { name: name.to_owned(), error })?,
-        ),
-        (stored, _) => stored,
-    })
 }
 
 /// How many rows a pass holds and how the head's logit rows are cut, checked against the device's limits.

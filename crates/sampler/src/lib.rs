@@ -42,13 +42,22 @@ pub trait Denoiser {
         items.iter().map(|i| self.propose(i.canvas, i.positions, &i.rule, i.key)).collect()
     }
 
-    fn mask_token_id(&self) -> u32;
+    /// The model this engine runs.
+    fn config(&self) -> &unmask_model::ModelConfig;
+
+    /// The longest canvas this engine accepts: the model's context, or less where the engine was sized for less.
+    fn max_len(&self) -> usize {
+        self.config().max_position_embeddings
+    }
+
+    fn mask_token_id(&self) -> u32 {
+        self.config().mask_token_id
+    }
 
     /// The tokens that end an answer (end of text, padding): where `stop_at_end` may stop a decode.
-    fn end_token_ids(&self) -> Vec<u32>;
-
-    /// The longest canvas the model accepts.
-    fn max_len(&self) -> usize;
+    fn end_token_ids(&self) -> Vec<u32> {
+        self.config().end_token_ids()
+    }
 }
 
 /// The most canvases one batched step may hold: every engine sizes per-canvas buffers from the batch, so the
@@ -85,8 +94,8 @@ impl<D: Denoiser + ?Sized> Denoiser for EndsAlso<'_, D> {
         self.model.propose_batch(items)
     }
 
-    fn mask_token_id(&self) -> u32 {
-        self.model.mask_token_id()
+    fn config(&self) -> &unmask_model::ModelConfig {
+        self.model.config()
     }
 
     fn end_token_ids(&self) -> Vec<u32> {

@@ -3,7 +3,7 @@
 
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
-use crate::quant::QuantTensor;
+use crate::quant::{QuantScheme, QuantTensor};
 use crate::weights::Weights;
 
 pub const EMBED: &str = "model.embed_tokens.weight";
@@ -45,6 +45,17 @@ impl Stored {
             Stored::F32 { values, .. } => values,
             Stored::Quant(q) => q.dequantize(),
         }
+    }
+
+    /// How an engine loads a matrix: quantized files run as stored, float weights are quantized to `scheme`
+    /// when one is asked for (or the error says why they cannot be).
+    pub fn quantized_to(self, scheme: Option<QuantScheme>, group_size: usize) -> Result<Stored> {
+        Ok(match (self, scheme) {
+            (Stored::F32 { rows, cols, values }, Some(scheme)) => {
+                Stored::Quant(QuantTensor::quantize(&values, rows, cols, scheme, group_size)?)
+            }
+            (stored, _) => stored,
+        })
     }
 }
 
