@@ -3,7 +3,6 @@
 use unmask_model::quant::DEFAULT_GROUP_SIZE;
 use unmask_model::{DecoderTensors, LayerAdapter, LowRank, ModelConfig, QuantScheme, Stored, Weights};
 
-
 use crate::FastError;
 use crate::attention::{self, Shape};
 use crate::gemm::{self, Matrix};

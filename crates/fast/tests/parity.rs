@@ -10,7 +10,8 @@ use unmask_cpu::CpuModel;
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::convert::{WeightFormat, convert_weights};
 use unmask_model::{Architecture, AttentionKind, ModelConfig, ModelDir, QuantScheme, Weights};
-use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate, generate_batch};
+use unmask_sampler::contract::assert_batched_decodes_equal_solo;
+use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
 
 /// The tiny fixture, compiled in so that it loads in the browser too.
 fn fixture() -> ModelDir {
@@ -267,31 +268,7 @@ fn batched_decodes_equal_solo_decodes() {
         let model = ModelConfig { attention: kind, ..dir.config.clone() };
         let mut fast =
             FastModel::load(&model, &dir.weights, FastOptions { threads: 2, ..FastOptions::default() }).unwrap();
-        for algorithm in [Algorithm::Dream, Algorithm::Llada, Algorithm::Threshold] {
-            let configs: Vec<SamplerConfig> = (0..5)
-                .map(|i| SamplerConfig {
-                    algorithm,
-                    max_new_tokens: 8 + 4 * i,
-                    steps: 8,
-                    block_length: 4,
-                    align_blocks: i % 2 == 0,
-                    temperature: 0.8,
-                    seed: i as u64,
-                    ..SamplerConfig::default()
-                })
-                .collect();
-            let samples: Vec<(&[u32], &SamplerConfig)> =
-                configs.iter().enumerate().map(|(i, c)| (&prompts[i % prompts.len()][..], c)).collect();
-            let batched = generate_batch(&mut fast, &samples, &mut Unobserved).unwrap();
-            for (i, (prompt, config)) in samples.iter().enumerate() {
-                let alone = generate(&mut fast, prompt, config, &mut Unobserved).unwrap();
-                assert_eq!(batched[i].tokens, alone.tokens, "{kind:?} {algorithm:?}, sample {i}: tokens");
-                let commits = |d: &unmask_sampler::Decoded| {
-                    d.steps.iter().map(|s| s.commits.iter().map(|c| c.position).collect::<Vec<_>>()).collect::<Vec<_>>()
-                };
-                assert_eq!(commits(&batched[i]), commits(&alone), "{kind:?} {algorithm:?}, sample {i}: positions");
-            }
-        }
+        assert_batched_decodes_equal_solo(&mut fast, &prompts, &format!("{kind:?}"));
     }
 }
 

@@ -206,9 +206,8 @@ both! {
 #[cfg(not(target_arch = "wasm32"))]
 mod decodes {
     use super::*;
-    use unmask_sampler::{
-        Algorithm, Decoded, DreamAlg, Remasking, SamplerConfig, Unobserved, generate, generate_batch,
-    };
+    use unmask_sampler::contract::{assert_batched_decodes_equal_solo, assert_same_decode};
+    use unmask_sampler::{Algorithm, DreamAlg, Remasking, SamplerConfig, Unobserved, generate};
 
     fn decoding_configs() -> Vec<SamplerConfig> {
         let base = SamplerConfig { steps: 8, max_new_tokens: 16, block_length: 8, seed: 5, ..SamplerConfig::DEFAULT };
@@ -233,19 +232,6 @@ mod decodes {
     }
 
     /// Same committed positions and tokens at every step; scores equal to f32-vs-f64 rounding.
-    fn assert_same_decode(gpu: &Decoded, cpu: &Decoded, what: &str) {
-        assert_eq!(gpu.steps.len(), cpu.steps.len(), "{what}: step count");
-        for (g, c) in gpu.steps.iter().zip(&cpu.steps) {
-            let picks =
-                |s: &unmask_model::TraceStep| s.commits.iter().map(|p| (p.position, p.token)).collect::<Vec<_>>();
-            assert_eq!(picks(g), picks(c), "{what}: step {}", g.step);
-            for (a, b) in g.commits.iter().zip(&c.commits) {
-                assert!((a.score - b.score).abs() < 1e-3, "{what}: step {} score {} vs {}", g.step, a.score, b.score);
-            }
-        }
-        assert_eq!(gpu.tokens, cpu.tokens, "{what}: final canvas");
-    }
-
     fn check_decodes(config: &ModelConfig, weights: &Weights, prompt: &[u32], what: &str) {
         let mut cpu = CpuModel::load(config, weights).unwrap();
         for set in SETS {
@@ -285,27 +271,7 @@ mod decodes {
             let mut gpu_model =
                 pollster::block_on(load_gpu(&c, &weights, None, KernelSet::for_adapter(&pollster::block_on(gpu()))));
             let prompts: Vec<Vec<u32>> = [5, 11, 2].iter().map(|&n| tokens(n, c.vocab_size)).collect();
-            for algorithm in [Algorithm::Dream, Algorithm::Llada, Algorithm::Threshold] {
-                let configs: Vec<SamplerConfig> = (0..5)
-                    .map(|i| SamplerConfig {
-                        algorithm,
-                        max_new_tokens: 8 + 4 * i,
-                        steps: 8,
-                        block_length: 4,
-                        align_blocks: i % 2 == 0,
-                        temperature: 0.8,
-                        seed: i as u64,
-                        ..SamplerConfig::DEFAULT
-                    })
-                    .collect();
-                let samples: Vec<(&[u32], &SamplerConfig)> =
-                    configs.iter().enumerate().map(|(i, config)| (&prompts[i % prompts.len()][..], config)).collect();
-                let batched = generate_batch(&mut gpu_model, &samples, &mut Unobserved).unwrap();
-                for (i, (prompt, config)) in samples.iter().enumerate() {
-                    let alone = generate(&mut gpu_model, prompt, config, &mut Unobserved).unwrap();
-                    assert_same_decode(&batched[i], &alone, &format!("{kind:?} {algorithm:?}, sample {i}"));
-                }
-            }
+            assert_batched_decodes_equal_solo(&mut gpu_model, &prompts, &format!("{kind:?}"));
         }
     }
 

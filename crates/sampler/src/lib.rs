@@ -5,6 +5,7 @@
 //! **Invariant:** no GPU, no DOM, no clock, no global RNG. One sampler serves every backend; backends differ
 //! only in how they compute a [`Proposal`] ([`Denoiser`]).
 
+pub mod contract;
 pub mod decode;
 pub mod metrics;
 pub mod params;
