@@ -92,28 +92,8 @@ def small_stdlib(stats: dict) -> tuple[list, dict]:
     return files, entry
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--small", action="store_true", help="tiny stdlib-only build into .cache/small (CI smoke test)")
-    ap.add_argument("--vocab", type=int, default=None, help="vocabulary size to ship (default 4096; 512 with --small)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    small = args.small
-    out_dir = CACHE_DIR / "small" if small else CACHE_DIR
-    vocab = args.vocab or (512 if small else 4096)
-    sweep = sorted(set((SMALL_VOCAB_SWEEP if small else FULL_VOCAB_SWEEP) + (vocab,)))
-    t_start = time.monotonic()
-    timings: dict[str, float] = {}
-    stats: dict = {"mode": "small" if small else "full", "seed": args.seed, "python": sys.version.split()[0],
-                   "tokenizers": tokenizers.__version__, "numpy": np.__version__}
-
-    def lap(name: str, t0: float) -> float:
-        t = time.monotonic()
-        timings[name] = round(t - t0, 2)
-        return t
-
-    # ------------------------------------------------------------------ 1. corpus
-    t = time.monotonic()
+def collect_corpus(small: bool, stats: dict) -> tuple[list, list, dict]:
+    """1. The source files (each assigned its split), their sources, and what was rejected."""
     cstats: dict = {}
     if small:
         files, std_entry = small_stdlib(cstats)
@@ -129,16 +109,22 @@ def main() -> int:
     stats["corpus_candidates"] = {"files": len(files), "bytes": sum(len(r.text.encode()) for r in files)}
     stats["rejected"] = cstats.get("rejected", {})
     log(f"corpus: {len(files)} files from {len(entries)} sources, rejected {stats['rejected']}")
-    t = lap("corpus", t)
+    return files, entries, cstats
 
-    # ------------------------------------------------------------------ 2. dedup (files, then functions)
+
+def train_first(files: list) -> list[int]:
+    """File indices with the training split first, so that of two duplicates the training copy survives."""
     rank = {s: i for i, s in enumerate(SPLITS)}
-    order = sorted(range(len(files)), key=lambda i: (rank[files[i].split], i))  # train copies survive
-    prio = [files[i] for i in order]
+    return sorted(range(len(files)), key=lambda i: (rank[files[i].split], i))
+
+
+def dedup_files(files: list, seed: int, stats: dict) -> list:
+    """2a. Files without exact and near duplicates, in source order."""
+    prio = [files[i] for i in train_first(files)]
     keep_exact = dedup.exact_duplicates([dedup.normalized_file_key(r.text) for r in prio])
     after_exact = [r for r, k in zip(prio, keep_exact) if k]
     tid = dedup.TokenIds()
-    keep_near, file_pairs = dedup.near_duplicates([tid(r.text) for r in after_exact], seed=args.seed)
+    keep_near, file_pairs = dedup.near_duplicates([tid(r.text) for r in after_exact], seed=seed)
     kept_set = {id(r) for r, k in zip(after_exact, keep_near) if k}
     removed_near_files = [r.key for r, k in zip(after_exact, keep_near) if not k]
     files = [r for r in files if id(r) in kept_set]  # back to source order
@@ -152,9 +138,12 @@ def main() -> int:
     }
     log(f"file dedup: {stats['dedup_files']['exact_duplicates_removed']} exact, "
         f"{stats['dedup_files']['near_duplicates_removed']} near duplicates removed, {len(files)} kept")
+    return files
 
-    forder = sorted(range(len(files)), key=lambda i: (rank[files[i].split], i))
-    funcs = [(fi, gi) for fi in forder for gi in range(len(files[fi].funcs))]
+
+def dedup_functions(files: list, seed: int, stats: dict) -> dict:
+    """2b. Which functions survive exact and near deduplication: {(file index, function index): kept}."""
+    funcs = [(fi, gi) for fi in train_first(files) for gi in range(len(files[fi].funcs))]
     keep_fx = dedup.exact_duplicates([files[fi].funcs[gi].key for fi, gi in funcs])
     funcs_x = [p for p, k in zip(funcs, keep_fx) if k]
     texts_lines = {}
@@ -166,8 +155,7 @@ def main() -> int:
         return "\n".join(texts_lines[fi][f.start - 1 : f.end])
 
     ftid = dedup.TokenIds()
-    keep_fn, fn_pairs = dedup.near_duplicates([ftid(func_text(fi, gi)) for fi, gi in funcs_x], seed=args.seed)
-    func_keep = {p: bool(k) for p, k in zip(funcs_x, keep_fn)}
+    keep_fn, fn_pairs = dedup.near_duplicates([ftid(func_text(fi, gi)) for fi, gi in funcs_x], seed=seed)
     stats["dedup_functions"] = {
         "functions": len(funcs),
         "exact_duplicates_removed": int((~keep_fx).sum()),
@@ -176,21 +164,26 @@ def main() -> int:
         "kept": int(keep_fn.sum()),
     }
     log(f"function dedup: {stats['dedup_functions']}")
-    t = lap("dedup", t)
+    return {p: bool(k) for p, k in zip(funcs_x, keep_fn)}
 
-    # ------------------------------------------------------------------ 3. splits
+
+def record_splits(files: list, stats: dict) -> None:
+    """3. Files, bytes and sources per split."""
     split_stats = {}
     for s in SPLITS:
         rs = [r for r in files if r.split == s]
         split_stats[s] = {"files": len(rs), "bytes": sum(len(r.text.encode()) for r in rs),
                           "sources": len({r.source for r in rs})}
     stats["splits"] = split_stats
+
+
+def build_tokenizer(files: list, fn_cands: dict, sweep: list, vocab: int, small: bool, out_dir: Path, seed: int,
+                    stats: dict):
+    """4. Byte-level BPE tokenizers of each size in `sweep`, trained on the training split only and measured on
+    the validation split; the one of `vocab` entries is checked and saved."""
     train_texts = [r.text for r in files if r.split == "train"]
     val_texts = [r.text for r in files if r.split == "val"]
     val_bytes = sum(len(x.encode()) for x in val_texts)
-
-    # ------------------------------------------------------------------ 4. tokenizer (train split only)
-    fn_cands, inf_cands = examples.collect(files, func_keep)
     train_answers = [e["answer"] for e in fn_cands["train"]]
     table = []
     chosen = None
@@ -217,7 +210,7 @@ def main() -> int:
     stats["vocab_without_indent_tokens"] = {"vocab": vocab, "val_tokens": n_plain,
                                             "val_bytes_per_token": round(val_bytes / max(n_plain, 1), 3)}
     stats["vocab"] = vocab
-    rng = random.Random(args.seed)
+    rng = random.Random(seed)
     sample = rng.sample(val_texts, min(len(val_texts), 200)) + rng.sample(train_texts, min(len(train_texts), 50))
     stats["tokenizer_checks"] = bpe.verify(chosen, sample)
     tok_path = out_dir / "tokenizer.json"
@@ -225,10 +218,13 @@ def main() -> int:
     if not small:
         shutil.copyfile(tok_path, TRAIN_DIR / "tokenizer.json")
     stats["tokenizer_sha256"] = sha256_file(tok_path)
-    t = lap("tokenizer", t)
+    return chosen
 
-    # ------------------------------------------------------------------ 5. examples
-    rows, pools = examples.build(files, fn_cands, inf_cands, chosen, args.seed, stats)
+
+def write_examples(files: list, fn_cands: dict, inf_cands: dict, tokenizer, out_dir: Path, seed: int,
+                   stats: dict) -> dict:
+    """5. The training rows of each split, the test split's evaluation prompts, and each split's plain text."""
+    rows, pools = examples.build(files, fn_cands, inf_cands, tokenizer, seed, stats)
     ex_dir = out_dir / "examples"
     counts = {}
     tokens = {}
@@ -240,8 +236,8 @@ def main() -> int:
             c[r["kind"]] += 1
         counts[s] = c
         texts = [r["prompt"] + r["answer"] + r.get("suffix", "") for r in rows[s]]
-        tokens[s] = sum(examples.token_counts(chosen, texts))
-    evals = examples.eval_prompts(pools["test"], args.seed)
+        tokens[s] = sum(examples.token_counts(tokenizer, texts))
+    evals = examples.eval_prompts(pools["test"], seed)
     examples.check_rows(evals)
     write_jsonl(ex_dir / "eval_prompts_test.jsonl", evals)
     stats["examples"] = counts
@@ -251,9 +247,11 @@ def main() -> int:
     for s in SPLITS:  # plain corpus text per split, for language-model style use
         write_jsonl(out_dir / "corpus" / f"{s}.jsonl",
                     ({"source": r.key, "text": r.text} for r in files if r.split == s))
-    t = lap("examples", t)
+    return counts
 
-    # ------------------------------------------------------------------ 6. manifest, stats, report
+
+def record_sources(files: list, entries: list, cstats: dict, small: bool, stats: dict) -> None:
+    """6. Each source's files after dedup into the stats, and (full build) the manifest of sources."""
     kept_by_source: dict[str, list[int]] = {}
     for r in files:
         kb = kept_by_source.setdefault(r.source, [0, 0])
@@ -273,7 +271,42 @@ def main() -> int:
             "excluded_by_license": EXCLUDED_BY_LICENSE,
             "blocklist": {"exact": sorted(BLOCKED_EXACT), "substrings": list(BLOCKED_SUBSTRINGS)},
         })
-    timings["total"] = round(time.monotonic() - t_start, 2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true", help="tiny stdlib-only build into .cache/small (CI smoke test)")
+    ap.add_argument("--vocab", type=int, default=None, help="vocabulary size to ship (default 4096; 512 with --small)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    small, seed = args.small, args.seed
+    out_dir = CACHE_DIR / "small" if small else CACHE_DIR
+    vocab = args.vocab or (512 if small else 4096)
+    sweep = sorted(set((SMALL_VOCAB_SWEEP if small else FULL_VOCAB_SWEEP) + (vocab,)))
+    stats: dict = {"mode": "small" if small else "full", "seed": seed, "python": sys.version.split()[0],
+                   "tokenizers": tokenizers.__version__, "numpy": np.__version__}
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def timed(name: str, phase, *phase_args):
+        t0 = time.monotonic()
+        result = phase(*phase_args)
+        timings[name] = round(time.monotonic() - t0, 2)
+        return result
+
+    files, entries, cstats = timed("corpus", collect_corpus, small, stats)
+    t0 = time.monotonic()
+    files = dedup_files(files, seed, stats)
+    func_keep = dedup_functions(files, seed, stats)
+    timings["dedup"] = round(time.monotonic() - t0, 2)
+    record_splits(files, stats)
+    t0 = time.monotonic()
+    fn_cands, inf_cands = examples.collect(files, func_keep)
+    tokenizer = build_tokenizer(files, fn_cands, sweep, vocab, small, out_dir, seed, stats)
+    timings["tokenizer"] = round(time.monotonic() - t0, 2)
+    counts = timed("examples", write_examples, files, fn_cands, inf_cands, tokenizer, out_dir, seed, stats)
+    record_sources(files, entries, cstats, small, stats)
+    timings["total"] = round(time.monotonic() - started, 2)
     stats["timings_s"] = timings
     stats["rejected_files"] = cstats.get("rejected_files", [])
     write_json(out_dir / "stats.json", stats)
