@@ -41,6 +41,9 @@ class Config:
         fields = {f.name for f in dataclasses.fields(Config)}
         raw.setdefault("head_dim", raw["hidden_size"] // raw["num_attention_heads"])
         raw.setdefault("attention_bias", raw.get("model_type") == "qwen2")
+        # As the Rust loader: transformers 5 keeps rope_theta in rope_parameters, older configs at the top level.
+        if "rope_theta" not in raw and "rope_theta" in (raw.get("rope_parameters") or {}):
+            raw["rope_theta"] = raw["rope_parameters"]["rope_theta"]
         return Config(**{k: raw[k] for k in fields if k in raw})
 
 

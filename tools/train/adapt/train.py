@@ -15,11 +15,9 @@ stay float32.
 """
 
 import argparse
-import csv
 import json
 import os
 import random
-import signal
 import sys
 import time
 
@@ -30,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import model as M  # noqa: E402
 import objective  # noqa: E402
 import rows as R  # noqa: E402
+from runlog import RunLog, stop_on_sigterm  # noqa: E402
 
 
 def faster_dtype(seconds=0.5):
@@ -82,7 +81,7 @@ def save_checkpoint(path, model, opt, step, tokens, elapsed, args):
     os.replace(tmp, path)
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, help="the teacher in the Rust layout (unmask convert --quant f32)")
     ap.add_argument("--examples", required=True, help="data_pipeline's examples/ directory")
@@ -112,19 +111,19 @@ def main():
                          "(0: all layers, the adaptation itself)")
     ap.add_argument("--function-weight", type=int, default=2,
                     help="how many times a function row counts against a file chunk (the product writes functions)")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    dtype = args.dtype if args.dtype != "auto" else faster_dtype()
-    os.makedirs(args.out, exist_ok=True)
-    tokenizer = os.path.join(args.teacher, "tokenizer.json")
-    cfg = M.Config.load(os.path.join(args.teacher, "config.json"))
-    with open(os.path.join(args.teacher, "config.json"), encoding="utf-8") as fh:
-        teacher_cfg = json.load(fh)
-    mask_id = teacher_cfg["mask_token_id"]
-    eos = teacher_cfg["eos_token_id"][0] if isinstance(teacher_cfg["eos_token_id"], list) else \
-        teacher_cfg["eos_token_id"]
 
+def special_tokens(teacher_dir):
+    """The teacher's mask token and (first) end-of-text token."""
+    with open(os.path.join(teacher_dir, "config.json"), encoding="utf-8") as fh:
+        config = json.load(fh)
+    eos = config["eos_token_id"]
+    return config["mask_token_id"], eos[0] if isinstance(eos, list) else eos
+
+
+def load_rows(args, tokenizer, eos):
+    """Training rows (function rows repeated --function-weight times) and validation rows, cached beside OUT."""
     cache = os.path.join(args.out, "..", "rows")
     os.makedirs(cache, exist_ok=True)
     train_rows, train_starts, kinds = R.load(cache, "train", args.examples, tokenizer, eos, args.block, args.max_len)
@@ -132,15 +131,17 @@ def main():
     train_rows = [r for r, n in zip(train_rows, repeat) for _ in range(n)]
     train_starts = [s for s, n in zip(train_starts, repeat) for _ in range(n)]
     val_rows, val_starts, _ = R.load(cache, "val", args.examples, tokenizer, eos, args.block, args.max_len)
-    print(f"{len(train_rows)} training rows ({sum(len(r) for r in train_rows):,} tokens), "
-          f"{len(val_rows)} validation rows; block {args.block}; {dtype}; {args.threads} threads", flush=True)
-    if args.layers:
-        print(f"student: layers {M.evenly_spaced_layers(cfg.num_hidden_layers, args.layers)} of the teacher's "
-              f"{cfg.num_hidden_layers}", flush=True)
+    return train_rows, train_starts, val_rows, val_starts
 
+
+def build_model(args):
+    """The model to train (the teacher, or a student of --layers of its layers; embedding frozen), its optimizer,
+    and the frozen teacher when distilling."""
     model = M.load(args.teacher)
     if args.layers:
-        M.keep_layers(model, M.evenly_spaced_layers(model.c.num_hidden_layers, args.layers))
+        keep = M.evenly_spaced_layers(model.c.num_hidden_layers, args.layers)
+        print(f"student: layers {keep} of the teacher's {model.c.num_hidden_layers}", flush=True)
+        M.keep_layers(model, keep)
     model.embed_tokens.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -148,6 +149,28 @@ def main():
     if args.distil > 0:
         teacher = M.load(args.teacher).eval()
         teacher.requires_grad_(False)
+    return model, params, opt, teacher
+
+
+def learning_rate(args, step, seconds_left):
+    """Linear warm-up, then constant, then (--decay-minutes) a linear fall to a tenth at the end of --hours."""
+    lr = args.lr * min(1.0, (step + 1) / args.warmup)
+    if args.decay_minutes > 0:
+        lr *= 0.1 + 0.9 * min(1.0, max(0.0, seconds_left / (args.decay_minutes * 60)))
+    return lr
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    dtype = args.dtype if args.dtype != "auto" else faster_dtype()
+    os.makedirs(args.out, exist_ok=True)
+    mask_id, eos = special_tokens(args.teacher)
+    train_rows, train_starts, val_rows, val_starts = load_rows(args, os.path.join(args.teacher, "tokenizer.json"), eos)
+    print(f"{len(train_rows)} training rows ({sum(len(r) for r in train_rows):,} tokens), "
+          f"{len(val_rows)} validation rows; block {args.block}; {dtype}; {args.threads} threads", flush=True)
+    model, params, opt, teacher = build_model(args)
+
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     step, tokens, elapsed = 0, 0, 0.0
     if os.path.exists(ckpt_path):
@@ -156,46 +179,29 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, tokens, elapsed = ck["step"], ck["tokens"], ck["elapsed"]
         print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
-        # Steps logged after the checkpoint are redone: drop their lines.
-        for name in ("log.csv", "eval.csv"):
-            path = os.path.join(args.out, name)
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as fh:
-                    lines = fh.readlines()
-                kept = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.writelines(kept)
-
+    log = RunLog(args.out, step, ["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours"],
+                 ["step", "tokens", "acc_0.15", "acc_0.5", "acc_0.9"])
     val = val_batches(val_rows, val_starts, args.eval_rows)
+
+    def run_eval():
+        acc = evaluate(model, val, args.block, mask_id, dtype)
+        log.eval([step, tokens] + [f"{acc[r]:.4f}" for r in (0.15, 0.5, 0.9)])
+        print(f"step {step} validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
+
+    if step == 0:
+        run_eval()
     rng = random.Random(args.seed * 1_000_003 + step)
     gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
     stream = R.batches(train_rows, train_starts, args.batch_tokens, rng)
-    log = open(os.path.join(args.out, "log.csv"), "a", newline="")
-    eval_log = open(os.path.join(args.out, "eval.csv"), "a", newline="")
-    log_w, eval_w = csv.writer(log), csv.writer(eval_log)
-    if step == 0:
-        log_w.writerow(["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours"])
-        eval_w.writerow(["step", "tokens", "acc_0.15", "acc_0.5", "acc_0.9"])
-        acc = evaluate(model, val, args.block, mask_id, dtype)
-        eval_w.writerow([0, 0] + [f"{acc[r]:.4f}" for r in (0.15, 0.5, 0.9)])
-        eval_log.flush()
-        print("step 0 validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
-
-    # SIGTERM (`kill`) finishes the current step, writes the checkpoint and exits.
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    stop = stop_on_sigterm()
     run_start, last_ckpt = time.time(), time.time()
     model.train()
     while step < args.steps and time.time() - run_start < args.hours * 3600 and not stop:
         ids, starts = next(stream)
         ids, starts = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(starts.astype(np.int64))
         t0 = time.time()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if args.decay_minutes > 0:
-            left = args.hours * 3600 - (time.time() - run_start)
-            lr *= 0.1 + 0.9 * min(1.0, max(0.0, left / (args.decay_minutes * 60)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = learning_rate(args, step, args.hours * 3600 - (time.time() - run_start))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
             loss, st = objective.block_diffusion_loss(model, ids, starts, args.block, mask_id, gen,
                                                       teacher=teacher, distil=args.distil,
@@ -207,19 +213,13 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         dt = time.time() - t0
-        step += 1
-        tokens += ids.numel()
-        elapsed += dt
-        log_w.writerow([step, tokens, f"{loss.item():.4f}", f"{st['hits'] / max(1, st['masked']):.4f}",
-                        f"{ids.numel() / dt:.1f}", f"{elapsed / 3600:.4f}"])
-        log.flush()
+        step, tokens, elapsed = step + 1, tokens + ids.numel(), elapsed + dt
+        log.step([step, tokens, f"{loss.item():.4f}", f"{st['hits'] / max(1, st['masked']):.4f}",
+                  f"{ids.numel() / dt:.1f}", f"{elapsed / 3600:.4f}"])
         if step % 10 == 0:
             print(f"step {step} tokens {tokens:,} loss {loss.item():.3f} {ids.numel() / dt:.0f} tok/s", flush=True)
         if step % args.eval_every == 0:
-            acc = evaluate(model, val, args.block, mask_id, dtype)
-            eval_w.writerow([step, tokens] + [f"{acc[r]:.4f}" for r in (0.15, 0.5, 0.9)])
-            eval_log.flush()
-            print(f"step {step} validation accuracy", {k: round(v, 4) for k, v in acc.items()}, flush=True)
+            run_eval()
         if time.time() - last_ckpt > args.checkpoint_minutes * 60:
             save_checkpoint(ckpt_path, model, opt, step, tokens, elapsed, args)
             last_ckpt = time.time()

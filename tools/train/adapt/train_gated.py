@@ -15,11 +15,9 @@ Only the adapters train; the teacher runs in bfloat16 where that is faster (AMX)
 """
 
 import argparse
-import csv
 import json
 import os
 import random
-import signal
 import sys
 import time
 
@@ -28,6 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import gated  # noqa: E402
 import model as M  # noqa: E402
+from runlog import RunLog, stop_on_sigterm  # noqa: E402
 from train import faster_dtype  # noqa: E402
 
 END_OF_TURN, END_OF_TEXT = 151645, 151643
@@ -109,36 +108,24 @@ def main():
         step, tokens, elapsed, epoch, seen = ck["step"], ck["tokens"], ck["elapsed"], ck["epoch"], ck["seen"]
         epoch_rows = ck.get("epoch_rows")
         print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
-        for name in ("log.csv", "eval.csv"):
-            path = os.path.join(args.out, name)
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as fh:
-                    lines = fh.readlines()
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.writelines(lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step])
     n_params = sum(p.numel() for p in adapters.parameters())
     val = read_rows(args.val_answers, args.block, args.max_len)[:args.eval_rows]
     print(f"adapters: {n_params:,} weights (rank {args.rank}); block {args.block}; teacher in {dtype}; "
           f"{len(val)} validation rows; {args.threads} threads", flush=True)
 
-    log = open(os.path.join(args.out, "log.csv"), "a", newline="")
-    eval_log = open(os.path.join(args.out, "eval.csv"), "a", newline="")
-    log_w, eval_w = csv.writer(log), csv.writer(eval_log)
+    log = RunLog(args.out, step, ["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours", "epoch"],
+                 ["step", "tokens"] + [f"{k}_{r}" for r in RATIOS for k in ("all", "floor+")])
 
     def run_eval():
         acc = evaluate(model, adapters, val, args.block, args.mask_id)
-        eval_w.writerow([step, tokens] + [f"{acc[r][i]:.4f}" for r in RATIOS for i in (0, 1)])
-        eval_log.flush()
+        log.eval([step, tokens] + [f"{acc[r][i]:.4f}" for r in RATIOS for i in (0, 1)])
         print(f"step {step} validation accuracy (all / beyond the AR floor)",
               {r: tuple(round(x, 4) for x in acc[r]) for r in RATIOS}, flush=True)
 
     if step == 0:
-        log_w.writerow(["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours", "epoch"])
-        eval_w.writerow(["step", "tokens"] + [f"{k}_{r}" for r in RATIOS for k in ("all", "floor+")])
         run_eval()
 
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    stop = stop_on_sigterm()
 
     def save():
         tmp = ckpt_path + ".tmp"
@@ -178,9 +165,8 @@ def main():
             opt.step()
             dt = time.time() - t0
             step, seen, tokens, elapsed = step + 1, seen + len(batch), tokens + n_tok, elapsed + dt
-            log_w.writerow([step, tokens, f"{total:.4f}", f"{hits / max(1, masked):.4f}", f"{n_tok / dt:.1f}",
-                            f"{elapsed / 3600:.4f}", epoch])
-            log.flush()
+            log.step([step, tokens, f"{total:.4f}", f"{hits / max(1, masked):.4f}", f"{n_tok / dt:.1f}",
+                      f"{elapsed / 3600:.4f}", epoch])
             if step % 10 == 0:
                 print(f"step {step} epoch {epoch} row {seen}/{len(rows)} tokens {tokens:,} loss {total:.3f} "
                       f"{n_tok / dt:.0f} row tokens/s", flush=True)
