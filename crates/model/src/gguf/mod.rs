@@ -51,6 +51,25 @@ pub struct Imported {
 pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
     let file = GgufFile::parse(bytes)?;
     let meta = &file.metadata;
+    let mut notes = Vec::new();
+    let (arch, config) = hf_config(&file, &mut notes)?;
+    let heads = |key| config[key].as_u64().unwrap_or(0) as usize;
+    let tensors = hf_tensors(&file, arch, heads("num_attention_heads"), heads("num_key_value_heads"), &mut notes)?;
+    notes.extend(tensor_type_notes(&file));
+    let chat_template = meta.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_owned);
+    Ok(Imported {
+        config_json: config.to_string(),
+        tensors,
+        tokenizer_json: tokenizer::tokenizer_json(meta)?,
+        notes,
+        chat_template,
+    })
+}
+
+/// The architecture and a Hugging Face config.json from the file's metadata (`{arch}.*`, `tokenizer.ggml.*`,
+/// and the `unmask.*` keys our own files carry).
+fn hf_config(file: &GgufFile, notes: &mut Vec<String>) -> Result<(Architecture, serde_json::Value), GgufError> {
+    let meta = &file.metadata;
     let arch_name = meta.get("general.architecture").and_then(Value::as_str).unwrap_or("");
     let arch = match arch_name {
         "llama" => Architecture::Llama,
@@ -92,7 +111,6 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
     let vocab = number("vocab_size")?.unwrap_or(tokens as u64);
     let token = |key: &str| meta.get(&format!("tokenizer.ggml.{key}")).and_then(Value::as_u64);
     let eos: Vec<u64> = [token("eos_token_id"), token("eot_token_id")].into_iter().flatten().collect();
-    let mut notes = Vec::new();
     let mask = match meta.get("unmask.mask_token_id").and_then(Value::as_u64) {
         Some(id) => id,
         None => {
@@ -131,8 +149,17 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
     if let Some(block) = meta.get("unmask.block_size").and_then(Value::as_u64) {
         config["block_size"] = block.into();
     }
+    Ok((arch, config))
+}
 
-    let (heads, kv_heads) = (heads as usize, kv_heads as usize);
+/// The file's tensors under their Hugging Face names, in the file's order, with llama.cpp's q/k row order undone.
+fn hf_tensors(
+    file: &GgufFile,
+    arch: Architecture,
+    heads: usize,
+    kv_heads: usize,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, TensorData)>, GgufError> {
     let mut tensors = Vec::with_capacity(file.tensors.len());
     for info in &file.tensors {
         let Some(name) = names::hf_name(&info.name) else {
@@ -155,12 +182,17 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
         }
         tensors.push((name, data));
     }
+    Ok(tensors)
+}
+
+/// What `unmask inspect` says of the file's tensor types: how many of each, and which run widened to f32.
+fn tensor_type_notes(file: &GgufFile) -> Vec<String> {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for t in &file.tensors {
         *kinds.entry(format!("{:?}", t.kind)).or_default() += 1;
     }
     let kinds: Vec<String> = kinds.into_iter().map(|(kind, n)| format!("{kind} {n}")).collect();
-    notes.push(format!("tensor types in the file: {}", kinds.join(", ")));
+    let mut notes = vec![format!("tensor types in the file: {}", kinds.join(", "))];
     let widened: Vec<&TensorInfo> = file.tensors.iter().filter(|t| !t.kind.runs_as_stored()).collect();
     if let Some(example) = widened.first() {
         let mut kinds: Vec<String> = widened.iter().map(|t| format!("{:?}", t.kind)).collect();
@@ -173,14 +205,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, GgufError> {
             kinds.join(", ")
         ));
     }
-    let chat_template = meta.get("tokenizer.chat_template").and_then(Value::as_str).map(str::to_owned);
-    Ok(Imported {
-        config_json: config.to_string(),
-        tensors,
-        tokenizer_json: tokenizer::tokenizer_json(meta)?,
-        notes,
-        chat_template,
-    })
+    notes
 }
 
 /// The id that holds masked positions in a model without a mask token: the last control token that is not
