@@ -2,7 +2,9 @@
 // memory. Query head h reads key/value head h / (heads / kv_heads). The rows may hold several canvases stacked
 // one after another (a batch); a query sees keys of its own canvas only (`rows`), and within it the mask is
 // `block`: 0 lets every query see every key (bidirectional), b > 0 lets the query at position i see positions
-// 0 .. (i / b + 1) · b (causal when b = 1, block-causal otherwise). A workgroup reads keys only from the first
+// 0 .. (i / b + 1) · b (causal when b = 1, block-causal otherwise). Rows holding the mask token (flagged in
+// `rows`) use `mask_block` instead: the same as `block` but under masks_see_block, where tokens attend
+// causally and masks see their whole block. A workgroup reads keys only from the first
 // one its first query sees to the last one its last query sees. Only query rows `first ..` are computed (the
 // engine keeps earlier rows of causal models from the previous pass).
 //
@@ -28,13 +30,14 @@ struct Params {
     scale: f32,
     // The first query row computed; rows before it are left as they are.
     first: u32,
-    // The attention mask (see the top of the file).
+    // The attention mask of token rows and of mask rows (see the top of the file); mask_block ≥ block.
     block: u32,
+    mask_block: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
-// Per row: (position in its canvas, its canvas's first row, that canvas's length, 0).
+// Per row: (position in its canvas, its canvas's first row, that canvas's length, 1 if it holds the mask token).
 @group(0) @binding(2) var<storage, read> rows: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
@@ -56,13 +59,24 @@ fn key_start(query: u32) -> u32 {
     return rows[query].y;
 }
 
-// One past the last key row `query` sees.
-fn key_end(query: u32) -> u32 {
+// One past the last key row `query` would see under the mask of block `b`.
+fn key_end_of(query: u32, b: u32) -> u32 {
     let row = rows[query];
-    if (p.block == 0u) {
+    if (b == 0u) {
         return row.y + row.z;
     }
-    return row.y + min((row.x / p.block + 1u) * p.block, row.z);
+    return row.y + min((row.x / b + 1u) * b, row.z);
+}
+
+// One past the last key row `query` sees.
+fn key_end(query: u32) -> u32 {
+    return key_end_of(query, select(p.block, p.mask_block, rows[query].w != 0u));
+}
+
+// One past the last key row any query up to `query` sees: the end of a workgroup's key range (its last query's
+// end, were it a mask).
+fn keys_stop(query: u32) -> u32 {
+    return key_end_of(query, p.mask_block);
 }
 
 // Four consecutive floats of `qkv` from `at`.
@@ -81,7 +95,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
     let visible_start = key_start(min(query, p.seq - 1u));
     let visible = key_end(min(query, p.seq - 1u));
     let key_begin = key_start(first_query);
-    let key_stop = key_end(min(first_query + QUERIES - 1u, p.seq - 1u));
+    let key_stop = keys_stop(min(first_query + QUERIES - 1u, p.seq - 1u));
     let k_column = (p.heads + kv_head) * HEAD_DIM;
     let v_column = (p.heads + p.kv_heads + kv_head) * HEAD_DIM;
 
@@ -175,7 +189,7 @@ fn main_blocked(@builtin(local_invocation_index) thread: u32, @builtin(workgroup
     let q0 = first_query + query_group * 4u;
     let last = p.seq - 1u;
     let key_begin = key_start(min(first_query, last));
-    let key_stop = key_end(min(first_query + QUERY_BLOCK - 1u, last));
+    let key_stop = keys_stop(min(first_query + QUERY_BLOCK - 1u, last));
     // The keys row `thread` sees (for the first QUERY_BLOCK invocations, which own one row each).
     let visible_start = key_start(min(first_query + thread, last));
     let visible = key_end(min(first_query + thread, last));

@@ -340,7 +340,7 @@ impl GpuModel {
             Shape { seq: tokens.len() as u32, first: 0, rows: rows.len() as u32, rule: bytemuck::Zeroable::zeroed() };
         let stack = Stack {
             tokens: tokens.to_vec(),
-            canvas_rows: CanvasRow::stacked([tokens.len()]),
+            canvas_rows: CanvasRow::stacked(&[tokens], self.config.mask_token_id),
             logit_rows: rows,
             row_keys: vec![bytemuck::Zeroable::zeroed(); tokens.len()],
         };
@@ -414,7 +414,7 @@ impl Stack {
     fn of(items: &[BatchItem<'_>], canvases: &[&[u32]], config: &ModelConfig) -> Stack {
         let mut stack = Stack {
             tokens: Vec::new(),
-            canvas_rows: CanvasRow::stacked(canvases.iter().map(|c| c.len())),
+            canvas_rows: CanvasRow::stacked(canvases, config.mask_token_id),
             logit_rows: Vec::new(),
             row_keys: Vec::new(),
         };
@@ -470,12 +470,6 @@ impl Sizes {
                 c.head_dim
             )));
         }
-        if c.attention.depends_on_masks() || c.adapter_rank.is_some() {
-            return Err(GpuError::Unsupported(format!(
-                "attention `{}` with mask-gated adapters (the reference and fast engines run it)",
-                c.attention.name()
-            )));
-        }
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let rows = options.batch_rows.unwrap_or(max_len).max(max_len);
         let (v, i) = (c.vocab_size, c.intermediate_size);
@@ -515,6 +509,12 @@ async fn allocate(
     let q_width = (c.num_attention_heads * c.head_dim) as u64;
     let qkv_width = q_width + 2 * (c.num_key_value_heads * c.head_dim) as u64;
     let (s, chunk) = (sizes.rows as u64, sizes.rows_per_chunk as u64);
+    let adapters = || weights.layers.iter().flat_map(|l| &l.adapter);
+    let low_width = adapters().map(|a| a.width() as u64).max().unwrap_or(0);
+    let adapter_ops: usize = adapters()
+        .flat_map(|a| [&a.qkv, &a.o, &a.gate_up, &a.down])
+        .map(|u| u.a.chunks.len() + u.b.chunks.len() + 1)
+        .sum();
     let slot_bytes = (gpu.limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BYTES as u64);
     let (io, scratch, params) = gpu
         .guarded(|| {
@@ -555,6 +555,7 @@ async fn allocate(
                 swiglu: buffer("swiglu", s * i * 4, rw),
                 selected: buffer("selected rows", sizes.row_chunks as u64 * chunk * h * 4, rw),
                 rope: buffer("rope table", s * (c.head_dim / 2) as u64 * 8, rw),
+                low: buffer("low-rank", s * low_width * 4, rw),
                 unused: buffer("unused", 4, rw),
             };
             // Upper bound on the ops `OpBuilder` makes, so the parameter buffer is allocated once.
@@ -566,7 +567,8 @@ async fn allocate(
                     .iter()
                     .map(|l| 6 + chunks(&l.qkv) + chunks(&l.o) + chunks(&l.gate_up) + chunks(&l.down))
                     .sum::<usize>()
-                + 1
+                + adapter_ops
+                + 2
                 + sizes.row_chunks * (chunks(head) + 1);
             let params = buffer(
                 "dispatch parameters",

@@ -5,8 +5,8 @@ use unmask_model::AttentionKind;
 
 use crate::Gpu;
 use crate::params::{
-    AttentionParams, EmbedParams, MatmulParams, PARAM_BYTES, ProposeParams, RmsNormParams, RopeParams, RuleParams,
-    SwigluParams, slot,
+    AttentionParams, EmbedParams, MaskRowsParams, MatmulParams, PARAM_BYTES, ProposeParams, RmsNormParams, RopeParams,
+    RuleParams, SwigluParams, slot,
 };
 use crate::shaders::{self, Shader};
 
@@ -175,6 +175,7 @@ pub(crate) struct Kernels {
     pub attention: Kernel,
     pub swiglu: Kernel,
     pub propose: Kernel,
+    pub mask_rows: Kernel,
 }
 
 impl Kernels {
@@ -243,6 +244,7 @@ impl Kernels {
                 ],
             ),
             swiglu: Kernel::new(gpu, shaders::SWIGLU, &[Uniform, Read, Write], &rows),
+            mask_rows: Kernel::new(gpu, shaders::MASK_ROWS, &[Uniform, Read, Read, Write], &rows),
             propose: Kernel::new(
                 gpu,
                 shaders::PROPOSE,
@@ -311,7 +313,6 @@ impl Tiles {
         let AttentionDispatch { seq, first, kind, heads, kv_heads, head_dim, qkv_stride, out_stride } = shape;
         let scale = 1.0 / (head_dim as f32).sqrt();
         let queries = seq - first.min(seq);
-        let block = kind.kernel_block(false); // masks_see_block is refused at load
         Dispatch {
             params: slot(AttentionParams {
                 seq,
@@ -322,7 +323,8 @@ impl Tiles {
                 out_stride,
                 scale,
                 first,
-                block,
+                block: kind.kernel_block(false),
+                mask_block: kind.kernel_block(true),
             }),
             groups: [
                 queries.div_ceil(if self.attention_blocked { BLOCKED_QUERIES } else { self.attention_queries }),
@@ -335,6 +337,12 @@ impl Tiles {
     /// `rows` rows from `first` on.
     pub fn swiglu(&self, rows: u32, first: u32, width: u32) -> Dispatch {
         Dispatch { params: slot(SwigluParams { rows, width, first }), groups: grid(rows * width, self.rows) }
+    }
+
+    /// Rows `first .. seq` of a `width`-wide buffer, by whether they hold the mask token (`mode`).
+    pub fn mask_rows(&self, seq: u32, first: u32, width: u32, mode: u32) -> Dispatch {
+        let params = slot(MaskRowsParams { seq, first, width, mode });
+        Dispatch { params, groups: grid((seq - first) * width, self.rows) }
     }
 
     pub fn propose(&self, vocab: u32, rows: u32, first_row: u32, rule: RuleParams) -> Dispatch {

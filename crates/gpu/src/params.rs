@@ -91,8 +91,9 @@ pub struct AttentionParams {
     pub scale: f32,
     /// The first query row computed.
     pub first: u32,
-    /// `AttentionKind::kernel_block`: 0 bidirectional, 1 causal, b block-causal.
+    /// `AttentionKind::kernel_block` of token rows and of mask rows: 0 bidirectional, 1 causal, b block-causal.
     pub block: u32,
+    pub mask_block: u32,
 }
 
 /// swiglu.wgsl.
@@ -104,6 +105,21 @@ pub struct SwigluParams {
     pub width: u32,
     pub first: u32,
 }
+
+/// mask_rows.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct MaskRowsParams {
+    pub seq: u32,
+    pub first: u32,
+    pub width: u32,
+    /// [`ZERO_TOKEN_ROWS`] or [`FILL_MASK_ROWS`].
+    pub mode: u32,
+}
+
+/// mask_rows.wgsl's modes: zero the rows that are not masks; write the vector over the rows that are.
+pub(crate) const ZERO_TOKEN_ROWS: u32 = 0;
+pub(crate) const FILL_MASK_ROWS: u32 = 1;
 
 /// propose.wgsl: the rows of one dispatch and the rule.
 #[repr(C)]
@@ -148,18 +164,31 @@ pub struct CanvasRow {
     /// The row its canvas starts at, and that canvas's length.
     pub start: u32,
     pub len: u32,
-    pub unused: u32,
+    /// 1 where the row holds the mask token (masks_see_block attends and mask-gated adapters act by it).
+    pub is_mask: u32,
 }
 
 impl CanvasRow {
-    /// The rows of canvases of `lens` rows stacked one after another.
-    pub fn stacked(lens: impl IntoIterator<Item = usize>) -> Vec<CanvasRow> {
+    /// The rows of `canvases` stacked one after another, mask rows flagged.
+    pub fn stacked(canvases: &[&[u32]], mask: u32) -> Vec<CanvasRow> {
         let mut rows = Vec::new();
-        for len in lens {
-            let start = rows.len() as u32;
-            rows.extend((0..len as u32).map(|position| CanvasRow { position, start, len: len as u32, unused: 0 }));
+        for canvas in canvases {
+            let (start, len) = (rows.len() as u32, canvas.len() as u32);
+            rows.extend(canvas.iter().zip(0..).map(|(&token, position)| CanvasRow {
+                position,
+                start,
+                len,
+                is_mask: u32::from(token == mask),
+            }));
         }
         rows
+    }
+
+    /// Canvases of `lens` rows stacked one after another, none flagged as a mask.
+    pub fn of_lens(lens: impl IntoIterator<Item = usize>) -> Vec<CanvasRow> {
+        let canvases: Vec<Vec<u32>> = lens.into_iter().map(|len| vec![0; len]).collect();
+        let canvases: Vec<&[u32]> = canvases.iter().map(Vec::as_slice).collect();
+        CanvasRow::stacked(&canvases, 1)
     }
 }
 
@@ -179,8 +208,8 @@ mod tests {
 
     #[test]
     fn stacked_canvases_number_their_rows_from_their_own_start() {
-        let rows = CanvasRow::stacked([2, 3]);
-        let row = |position, start, len| CanvasRow { position, start, len, unused: 0 };
-        assert_eq!(rows, [row(0, 0, 2), row(1, 0, 2), row(0, 2, 3), row(1, 2, 3), row(2, 2, 3)]);
+        let rows = CanvasRow::stacked(&[&[5, 9], &[9, 4, 9]], 9);
+        let row = |position, start, len, is_mask| CanvasRow { position, start, len, is_mask };
+        assert_eq!(rows, [row(0, 0, 2, 0), row(1, 0, 2, 1), row(0, 2, 3, 1), row(1, 2, 3, 0), row(2, 2, 3, 1)]);
     }
 }

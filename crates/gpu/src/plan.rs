@@ -7,8 +7,8 @@
 use unmask_model::{AttentionKind, ModelConfig};
 
 use crate::kernels::{AttentionDispatch, Dispatch, Kernel, Kernels, Tiles};
-use crate::params::{ACCUMULATE, ADD_BIAS, MatmulParams, PARAM_BYTES, RuleParams};
-use crate::weights::{DecoderBuffers, LayerBuffers, Matrix};
+use crate::params::{ACCUMULATE, ADD_BIAS, FILL_MASK_ROWS, MatmulParams, PARAM_BYTES, RuleParams, ZERO_TOKEN_ROWS};
+use crate::weights::{DecoderBuffers, LayerBuffers, LowRankBuffers, Matrix};
 use crate::{Buffer, Gpu};
 
 /// What changes between forward passes; every dispatch's parameters are a function of it.
@@ -81,6 +81,8 @@ pub(crate) struct Scratch {
     /// The final norm of the logit rows, gathered.
     pub selected: Buffer,
     pub rope: Buffer,
+    /// A mask-gated model's low-rank intermediate (`x·Aᵀ`, token rows zeroed).
+    pub low: Buffer,
     /// Bound where a kernel's optional input is absent (a matmul without bias).
     pub unused: Buffer,
 }
@@ -180,9 +182,13 @@ impl<'a> OpBuilder<'a> {
         Op { label, pipeline: kernel.pipeline.clone(), bind_group: kernel.bind(self.gpu, &all), slot, plan }
     }
 
-    /// Embedding → every layer → the final norm of the logit rows, gathered into `selected`.
+    /// Embedding (mask rows: the mask embedding) → every layer → the final norm of the logit rows, gathered
+    /// into `selected`.
     pub fn body(&mut self, weights: &DecoderBuffers) -> Vec<Op> {
         let mut ops = self.embed(&weights.embed);
+        if let Some(mask_embedding) = &weights.mask_embedding {
+            ops.push(self.mask_rows(&self.scratch.x, self.dims.hidden, FILL_MASK_ROWS, mask_embedding));
+        }
         for (l, layer) in weights.layers.iter().enumerate() {
             ops.extend(self.layer(layer, self.scratch.qkv(l)));
         }
@@ -191,9 +197,10 @@ impl<'a> OpBuilder<'a> {
     }
 
     /// One decoder layer: norm → q|k|v → RoPE → attention → o (+ residual) → norm → gate|up → SwiGLU → down
-    /// (+ residual).
+    /// (+ residual); in a mask-gated model each projection followed by its low-rank update of the mask rows.
     fn layer(&mut self, layer: &LayerBuffers, qkv: &Buffer) -> Vec<Op> {
         let (s, d) = (self.scratch, self.dims);
+        let adapter = layer.adapter.as_ref();
         let mut ops = vec![self.rms_norm(&s.x, &layer.input_norm, &s.normed, false)];
         ops.extend(self.matmul(MatmulOp {
             label: "matmul qkv",
@@ -206,6 +213,9 @@ impl<'a> OpBuilder<'a> {
             accumulate: false,
             rows: Rows::Canvas,
         }));
+        if let Some(a) = adapter {
+            ops.extend(self.low_rank("adapter qkv", &a.qkv, (&s.normed, d.hidden), (qkv, d.qkv_width)));
+        }
         ops.push(self.rope(qkv));
         ops.push(self.attention(qkv));
         ops.extend(self.matmul(MatmulOp {
@@ -219,6 +229,9 @@ impl<'a> OpBuilder<'a> {
             accumulate: true,
             rows: Rows::Canvas,
         }));
+        if let Some(a) = adapter {
+            ops.extend(self.low_rank("adapter o", &a.o, (&s.attended, d.q_width), (&s.x, d.hidden)));
+        }
         ops.push(self.rms_norm(&s.x, &layer.post_norm, &s.normed, false));
         ops.extend(self.matmul(MatmulOp {
             label: "matmul gate|up",
@@ -231,6 +244,10 @@ impl<'a> OpBuilder<'a> {
             accumulate: false,
             rows: Rows::Canvas,
         }));
+        if let Some(a) = adapter {
+            let gate_up = (&s.gate_up, 2 * d.intermediate);
+            ops.extend(self.low_rank("adapter gate|up", &a.gate_up, (&s.normed, d.hidden), gate_up));
+        }
         ops.push(self.swiglu());
         ops.extend(self.matmul(MatmulOp {
             label: "matmul down",
@@ -243,7 +260,59 @@ impl<'a> OpBuilder<'a> {
             accumulate: true,
             rows: Rows::Canvas,
         }));
+        if let Some(a) = adapter {
+            ops.extend(self.low_rank("adapter down", &a.down, (&s.swiglu, d.intermediate), (&s.x, d.hidden)));
+        }
         ops
+    }
+
+    /// A mask-gated low-rank update, `output += (input · aᵀ, token rows zeroed) · bᵀ`: mask rows get `B·A·x`,
+    /// token rows exactly nothing. Input and output are (buffer, row stride).
+    fn low_rank(
+        &mut self,
+        label: &'static str,
+        update: &LowRankBuffers,
+        (input, x_stride): (&Buffer, u32),
+        (output, y_stride): (&Buffer, u32),
+    ) -> Vec<Op> {
+        let (low, width) = (&self.scratch.low, update.width);
+        let mut ops = self.matmul(MatmulOp {
+            label,
+            input: whole(input),
+            x_stride,
+            matrix: &update.a,
+            bias: None,
+            output: whole(low),
+            y_stride: width,
+            accumulate: false,
+            rows: Rows::Canvas,
+        });
+        ops.push(self.mask_rows(low, width, ZERO_TOKEN_ROWS, &self.scratch.unused));
+        ops.extend(self.matmul(MatmulOp {
+            label,
+            input: whole(low),
+            x_stride: width,
+            matrix: &update.b,
+            bias: None,
+            output: whole(output),
+            y_stride,
+            accumulate: true,
+            rows: Rows::Canvas,
+        }));
+        ops
+    }
+
+    /// The step's canvas rows of `out` (`width` wide), by whether they hold the mask token (`mode`).
+    fn mask_rows(&mut self, out: &Buffer, width: u32, mode: u32, vector: &Buffer) -> Op {
+        let tiles = self.tiles;
+        self.op(
+            "mask rows",
+            &self.kernels.mask_rows,
+            &[whole(&self.io.canvas_rows), whole(vector), whole(out)],
+            Box::new(move |shape| {
+                (shape.seq > shape.first).then(|| tiles.mask_rows(shape.seq, shape.first, width, mode))
+            }),
+        )
     }
 
     /// Per chunk of `rows_per_chunk` logit rows: the head's matmuls into `logits`, and the proposal kernel.

@@ -20,6 +20,7 @@ pub const ROPE: Shader = shader!("rope");
 pub const ATTENTION: Shader = shader!("attention");
 pub const SWIGLU: Shader = shader!("swiglu");
 pub const PROPOSE: Shader = shader!("propose");
+pub const MASK_ROWS: Shader = shader!("mask_rows");
 
 /// Every shader, for validation.
-pub const ALL: [Shader; 7] = [MATMUL, EMBED, RMS_NORM, ROPE, ATTENTION, SWIGLU, PROPOSE];
+pub const ALL: [Shader; 8] = [MATMUL, EMBED, RMS_NORM, ROPE, ATTENTION, SWIGLU, PROPOSE, MASK_ROWS];

@@ -183,7 +183,7 @@ impl OpRunner {
         let table = rope_table(seq, head_dim, theta);
         let d = self.tiles().rope(seq as u32, 0, heads as u32, head_dim as u32, row_stride as u32);
         let table = self.buffer(bytemuck::cast_slice(&table));
-        let rows = self.buffer(bytemuck::cast_slice(&CanvasRow::stacked([seq])));
+        let rows = self.buffer(bytemuck::cast_slice(&CanvasRow::of_lens([seq])));
         self.run_f32(&self.kernels.rope, d, &[&table, &rows], x).await
     }
 
@@ -210,9 +210,35 @@ impl OpRunner {
         first: usize,
         lens: &[usize],
     ) -> Result<Vec<f32>, GpuError> {
+        self.attention_rows(qkv, (heads, kv_heads, head_dim), kind, first, &CanvasRow::of_lens(lens.iter().copied()))
+            .await
+    }
+
+    /// [`attention`](Self::attention) of one canvas whose rows `is_mask` flags hold the mask token (what
+    /// masks_see_block attends by).
+    pub async fn attention_masked(
+        &self,
+        qkv: &[f32],
+        dims: (usize, usize, usize),
+        kind: AttentionKind,
+        first: usize,
+        is_mask: &[bool],
+    ) -> Result<Vec<f32>, GpuError> {
+        let canvas: Vec<u32> = is_mask.iter().map(|&m| u32::from(m)).collect();
+        self.attention_rows(qkv, dims, kind, first, &CanvasRow::stacked(&[&canvas], 1)).await
+    }
+
+    async fn attention_rows(
+        &self,
+        qkv: &[f32],
+        (heads, kv_heads, head_dim): (usize, usize, usize),
+        kind: AttentionKind,
+        first: usize,
+        rows: &[CanvasRow],
+    ) -> Result<Vec<f32>, GpuError> {
         let stride = (heads + 2 * kv_heads) * head_dim;
         let seq = qkv.len() / stride;
-        assert_eq!(lens.iter().sum::<usize>(), seq, "the canvases' lengths add up to the rows of qkv");
+        assert_eq!(rows.len(), seq, "one canvas row per row of qkv");
         let d = self.tiles().attention(AttentionDispatch {
             seq: seq as u32,
             first: first as u32,
@@ -224,7 +250,7 @@ impl OpRunner {
             out_stride: (heads * head_dim) as u32,
         });
         let qkv = self.buffer(bytemuck::cast_slice(qkv));
-        let rows = self.buffer(bytemuck::cast_slice(&CanvasRow::stacked(lens.iter().copied())));
+        let rows = self.buffer(bytemuck::cast_slice(rows));
         self.run_f32(&self.kernels.attention, d, &[&qkv, &rows], &vec![0.0; seq * heads * head_dim]).await
     }
 

@@ -2,7 +2,7 @@
 //! split by rows into several buffers when one would exceed the device's largest storage binding.
 
 use unmask_model::quant::{QuantScheme, QuantTensor};
-use unmask_model::{DecoderTensors, Stored};
+use unmask_model::{DecoderTensors, LayerAdapter, LowRank, Stored};
 
 use crate::kernels::Scheme;
 use crate::{Buffer, Gpu, GpuError};
@@ -39,6 +39,66 @@ pub(crate) struct LayerBuffers {
     pub post_norm: Buffer,
     pub gate_up: Matrix,
     pub down: Matrix,
+    /// A mask-gated model's low-rank updates of the layer's projections.
+    pub adapter: Option<AdapterBuffers>,
+}
+
+/// A mask-gated low-rank update of a (fused) projection on the device: `a` stacks its parts' A matrices, each
+/// rank padded with zero rows to a multiple of 4 (the matmul reads its input four columns at a time), and `b`
+/// holds their B matrices block-diagonally, so one pair of matmuls, `x·aᵀ` then `·bᵀ`, updates every part.
+pub(crate) struct LowRankBuffers {
+    pub a: Matrix,
+    pub b: Matrix,
+    /// Columns of the intermediate `x·aᵀ` (the padded ranks together).
+    pub width: u32,
+}
+
+impl LowRankBuffers {
+    fn upload(gpu: &Gpu, label: &str, parts: &[&LowRank]) -> Self {
+        let inner = parts[0].a.len() / parts[0].rank;
+        let padded: Vec<usize> = parts.iter().map(|p| p.rank.next_multiple_of(4)).collect();
+        let outers: Vec<usize> = parts.iter().map(|p| p.b.len() / p.rank).collect();
+        let (width, height) = (padded.iter().sum::<usize>(), outers.iter().sum::<usize>());
+        let (mut a, mut b) = (vec![0.0f32; width * inner], vec![0.0f32; height * width]);
+        let (mut column, mut row) = (0, 0);
+        for ((part, pad), outer) in parts.iter().zip(padded).zip(outers) {
+            a[column * inner..(column + part.rank) * inner].copy_from_slice(&part.a);
+            for (o, b_row) in part.b.chunks_exact(part.rank).enumerate() {
+                b[(row + o) * width + column..][..part.rank].copy_from_slice(b_row);
+            }
+            (column, row) = (column + pad, row + outer);
+        }
+        LowRankBuffers {
+            a: Matrix::upload(gpu, &format!("{label} A"), &Stored::F32 { rows: width, cols: inner, values: a }),
+            b: Matrix::upload(gpu, &format!("{label} B"), &Stored::F32 { rows: height, cols: width, values: b }),
+            width: width as u32,
+        }
+    }
+}
+
+/// One layer's low-rank updates, fused as its projections are.
+pub(crate) struct AdapterBuffers {
+    pub qkv: LowRankBuffers,
+    pub o: LowRankBuffers,
+    pub gate_up: LowRankBuffers,
+    pub down: LowRankBuffers,
+}
+
+impl AdapterBuffers {
+    fn upload(gpu: &Gpu, layer: usize, t: &LayerAdapter) -> Self {
+        let label = |what: &str| format!("layer {layer} {what} adapter");
+        AdapterBuffers {
+            qkv: LowRankBuffers::upload(gpu, &label("qkv"), &[&t.q, &t.k, &t.v]),
+            o: LowRankBuffers::upload(gpu, &label("o"), &[&t.o]),
+            gate_up: LowRankBuffers::upload(gpu, &label("gate_up"), &[&t.gate, &t.up]),
+            down: LowRankBuffers::upload(gpu, &label("down"), &[&t.down]),
+        }
+    }
+
+    /// The widest intermediate of the four.
+    pub fn width(&self) -> u32 {
+        [&self.qkv, &self.o, &self.gate_up, &self.down].iter().map(|u| u.width).max().unwrap_or(0)
+    }
 }
 
 /// Every weight of a decoder on the device.
@@ -48,6 +108,8 @@ pub(crate) struct DecoderBuffers {
     pub final_norm: Buffer,
     /// `None` when the head is tied to the embedding.
     pub head: Option<Matrix>,
+    /// What mask rows read instead of the embedding (a mask-gated model).
+    pub mask_embedding: Option<Buffer>,
     /// Bytes of the matrices (what `unmask bench` reports as the weights' size).
     pub bytes: u64,
 }
@@ -56,31 +118,38 @@ impl DecoderBuffers {
     /// Uploads the weights, inside an error scope so that running out of device memory is an error, not a panic.
     pub async fn upload(gpu: &Gpu, tensors: DecoderTensors<Stored>) -> Result<Self, GpuError> {
         gpu.guarded(|| -> Result<_, GpuError> {
-            let mut bytes = 0u64;
-            let mut count = |m: Matrix| {
-                bytes += m.chunks.iter().map(|ch| ch.words.size() + ch.scales.size()).sum::<u64>();
-                m
-            };
             let vector = |label: &str, values: &[f32]| storage(gpu, label, bytemuck::cast_slice(values));
             let mut layers = Vec::new();
             for (l, t) in tensors.layers.into_iter().enumerate() {
                 let label = |what: &str| format!("layer {l} {what}");
                 let qkv = stack(vec![t.q, t.k, t.v])?;
                 let gate_up = stack(vec![t.gate, t.up])?;
+                let adapter = t.adapter.as_ref().map(|a| AdapterBuffers::upload(gpu, l, a));
                 layers.push(LayerBuffers {
                     input_norm: vector("input norm", &t.input_norm),
-                    qkv: count(Matrix::upload(gpu, &label("qkv"), &qkv)),
+                    qkv: Matrix::upload(gpu, &label("qkv"), &qkv),
                     qkv_bias: t.qkv_bias.map(|b| vector("qkv bias", &[b.q, b.k, b.v].concat())),
-                    o: count(Matrix::upload(gpu, &label("o"), &t.o)),
+                    o: Matrix::upload(gpu, &label("o"), &t.o),
                     post_norm: vector("post norm", &t.post_norm),
-                    gate_up: count(Matrix::upload(gpu, &label("gate_up"), &gate_up)),
-                    down: count(Matrix::upload(gpu, &label("down"), &t.down)),
+                    gate_up: Matrix::upload(gpu, &label("gate_up"), &gate_up),
+                    down: Matrix::upload(gpu, &label("down"), &t.down),
+                    adapter,
                 });
             }
-            let embed = count(Matrix::upload(gpu, "embedding", &tensors.embed));
+            let embed = Matrix::upload(gpu, "embedding", &tensors.embed);
             let final_norm = vector("final norm", &tensors.final_norm);
-            let head = tensors.head.map(|head| count(Matrix::upload(gpu, "head", &head)));
-            Ok(DecoderBuffers { layers, embed, final_norm, head, bytes })
+            let head = tensors.head.map(|head| Matrix::upload(gpu, "head", &head));
+            let mask_embedding = tensors.mask_embedding.map(|e| vector("mask embedding", &e));
+            let mut matrices: Vec<&Matrix> = vec![&embed];
+            matrices.extend(&head);
+            for layer in &layers {
+                matrices.extend([&layer.qkv, &layer.o, &layer.gate_up, &layer.down]);
+                for update in layer.adapter.iter().flat_map(|a| [&a.qkv, &a.o, &a.gate_up, &a.down]) {
+                    matrices.extend([&update.a, &update.b]);
+                }
+            }
+            let bytes = matrices.iter().flat_map(|m| &m.chunks).map(|ch| ch.words.size() + ch.scales.size()).sum();
+            Ok(DecoderBuffers { layers, embed, final_norm, head, mask_embedding, bytes })
         })
         .await?
     }

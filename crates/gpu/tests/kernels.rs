@@ -179,6 +179,33 @@ both! {
 }
 
 both! {
+    /// masks_see_block: token rows attend causally, mask rows to their whole block, with masks scattered so
+    /// that the kernels' query blocks mix both kinds of rows.
+    async fn masked_attention_matches() {
+        let mut rng = Rng(9);
+        let kind = AttentionKind::MasksSeeBlock { block_size: 8 };
+        for (seq, heads, kv_heads, head_dim) in [(33, 4, 2, 16), (100, 4, 2, 64), (70, 3, 1, 32)] {
+            let (q_w, kv_w) = (heads * head_dim, kv_heads * head_dim);
+            let qkv = rng.uniform(seq * (q_w + 2 * kv_w), 2.0);
+            let split = |from: usize, width: usize| -> Vec<f32> {
+                qkv.chunks(q_w + 2 * kv_w).flat_map(|r| r[from..from + width].to_vec()).collect()
+            };
+            let shape = AttentionShape { seq, heads, kv_heads, head_dim };
+            let (q, k, v) = (split(0, q_w), split(q_w, kv_w), split(q_w + kv_w, kv_w));
+            let is_mask: Vec<bool> = (0..seq).map(|i| i > seq / 4 && rng.below(3) != 0).collect();
+            let expected = ops::attention(&q, &k, &v, &vec![true; seq], &is_mask, kind, shape);
+            let first = seq / 5;
+            for ops_gpu in runners(head_dim).await.iter() {
+                let dims = (heads, kv_heads, head_dim);
+                let actual = ops_gpu.attention_masked(&qkv, dims, kind, first, &is_mask).await.unwrap();
+                let what = format!("attention {kind:?} seq {seq} heads {heads}/{kv_heads} d {head_dim}");
+                assert_close(&actual[first * q_w..], &expected[first * q_w..], 5e-5, 5e-4, &what);
+            }
+        }
+    }
+}
+
+both! {
     /// A batch: canvases of different lengths stacked in one buffer, each row attending within its own canvas
     /// exactly as that canvas alone (lengths that end inside and across the kernels' query blocks).
     async fn stacked_canvases_attend_within_themselves() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, config, gpu, log, max_abs_diff, tiny_fixture};
+use common::{assert_close, config, gated_fixture, gpu, log, max_abs_diff, tiny_fixture};
 use unmask_cpu::CpuModel;
 use unmask_gpu::{GpuModel, GpuOptions, KernelSet};
 use unmask_model::convert::{WeightFormat, convert_weights};
@@ -141,6 +141,46 @@ both! {
                         canvas[masked[0] as usize] = a[0].proposal.token;
                     }
                 }
+            }
+        }
+    }
+}
+
+// A mask-gated model (masks_see_block attention, low-rank updates of the mask rows, the mask embedding): the
+// logits of canvases as masks turn into tokens out of order equal the reference's, and steps served from the
+// cache propose what full passes propose.
+both! {
+    async fn mask_gated_fixture_matches_the_reference() {
+        use unmask_sampler::{ProposalRule, ScoreKind, StepKey, TokenDraw};
+        let dir = gated_fixture();
+        let (c, mask) = (&dir.config, dir.config.mask_token_id);
+        assert!(c.attention.depends_on_masks() && c.adapter_rank.is_some());
+        let reference = CpuModel::load(c, &dir.weights).unwrap();
+        let rule = ProposalRule {
+            draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
+            score: ScoreKind::Probability,
+            mask_token: mask,
+        };
+        for set in SETS {
+            let options = |kv_cache| GpuOptions { max_len: 64, kernels: Some(set), kv_cache, ..GpuOptions::default() };
+            let cached = GpuModel::load(gpu().await, c, &dir.weights, options(true)).await.unwrap();
+            let full = GpuModel::load(gpu().await, c, &dir.weights, options(false)).await.unwrap();
+            let mut canvas = vec![5, 9, 14, 3, 22, 7];
+            canvas.resize(20, mask);
+            for (step, (position, token)) in [(9, 30), (6, 12), (7, 41), (15, 8), (8, 2), (12, 19), (3, 4)].into_iter().enumerate() {
+                let what = format!("{set:?}, after writing position {position}");
+                let masked: Vec<u32> = (0..canvas.len() as u32).filter(|&q| canvas[q as usize] == mask).collect();
+                let key = StepKey { seed: 3, step: step as u32 };
+                let a = cached.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
+                let b = full.propose_with_candidates(&canvas, &masked, &rule, key).await.unwrap();
+                for (x, y) in a.iter().zip(&b) {
+                    assert_eq!(x.proposal.token, y.proposal.token, "{what}: token at {}", x.proposal.position);
+                    assert!((x.proposal.score - y.proposal.score).abs() < 1e-5, "{what}: {x:?} vs {y:?}");
+                }
+                let expected = reference.logits(&canvas, None).unwrap();
+                let actual = full.logits(&canvas).await.unwrap();
+                assert_close(&actual, &expected, 1e-3, 1e-3, &what);
+                canvas[position] = token;
             }
         }
     }

@@ -86,6 +86,22 @@ pub fn tiny_fixture() -> unmask_model::ModelDir {
     .unwrap()
 }
 
+/// The tiny mask-gated model (`tools/reference/make_tiny_gated.py`), compiled in like [`tiny_fixture`].
+pub fn gated_fixture() -> unmask_model::ModelDir {
+    let weights = Weights::from_bytes(vec![(
+        "model.safetensors".into(),
+        include_bytes!("../../../../tests/fixtures/tiny-gated/model.safetensors").to_vec(),
+    )])
+    .unwrap();
+    unmask_model::ModelDir::from_parts(
+        "tiny-gated".into(),
+        include_str!("../../../../tests/fixtures/tiny-gated/config.json"),
+        weights,
+        include_bytes!("../../../../tests/fixtures/tiny-gated/tokenizer.json"),
+    )
+    .unwrap()
+}
+
 pub fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
