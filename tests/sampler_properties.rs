@@ -1,7 +1,8 @@
 //! Properties every decode must have, for any parameters and prompt (proptest over a tiny random model):
 //! each step commits exactly the scheduled number of positions, nothing is committed twice or remasked,
 //! no mask is left, prompt tokens never change, the same seed gives the same trace, and threshold decoding
-//! commits at least one position per step; stopping at the answer's end changes nothing but the step count.
+//! commits at least one position per step; stopping at the answer's end changes nothing but the step count;
+//! threshold decoding with checked drafts gives a causal model's own left-to-right answer.
 
 use proptest::prelude::*;
 use unmask_cpu::CpuModel;
@@ -61,6 +62,7 @@ fn config_strategy() -> impl Strategy<Value = SamplerConfig> {
                     align_blocks,
                     threshold,
                     commit_leftmost,
+                    verify_drafts: false,
                     seed,
                     stop_at_end: false,
                 }
@@ -238,4 +240,37 @@ fn answers_that_end_early_skip_their_remaining_steps() {
         .map(|decoded| decoded.unwrap().steps.len())
         .collect();
     assert!(steps.iter().any(|&n| n < 24), "no decode stopped early: {steps:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// With `verify_drafts` every answer token is the model's prediction from the checked text before it, which
+    /// a causal model makes from that text alone: the answer is its greedy left-to-right answer, whatever the
+    /// threshold, block length or holes in the prompt, in at most one pass per token.
+    #[test]
+    fn checked_drafts_give_the_left_to_right_answer(
+        prompt in prompt_strategy(),
+        max_new_tokens in 0u32..20,
+        block_length in 1u32..10,
+        threshold in 0.01f32..=1.0,
+        stop_at_end in any::<bool>(),
+    ) {
+        let shape = ModelConfig::of_shape(32, 1, 2, 1, 64, 48, 64);
+        let attention = unmask_model::AttentionKind::Causal;
+        let config = ModelConfig { mask_token_id: MASK, dtype: None, eos_token_ids: (2..6).collect(), attention, ..shape };
+        let mut model = CpuModel::load(&config, &unmask_model::Weights::random(&config, 9)).unwrap();
+        let greedy = SamplerConfig { max_new_tokens, temperature: 0.0, stop_at_end, ..SamplerConfig::DEFAULT };
+        let Ok(left_to_right) =
+            generate(&mut model, &prompt, &SamplerConfig { algorithm: Algorithm::LeftToRight, ..greedy.clone() }, &mut Unobserved)
+        else {
+            return Ok(());
+        };
+        let checked = SamplerConfig { algorithm: Algorithm::Threshold, block_length, threshold, verify_drafts: true, ..greedy };
+        let drafted = generate(&mut model, &prompt, &checked, &mut Unobserved).unwrap();
+        let ends = unmask_sampler::Denoiser::end_token_ids(&model);
+        let range = left_to_right.completion_range(prompt.len(), MASK, |t| ends.contains(&t));
+        prop_assert_eq!(&drafted.tokens[range.clone()], &left_to_right.tokens[range]);
+        prop_assert!(drafted.steps.len() <= left_to_right.steps.len());
+    }
 }

@@ -111,6 +111,11 @@ pub(crate) struct SamplerArgs {
     /// its base model's greedy answer) [default: false].
     #[arg(long)]
     commit_leftmost: Option<bool>,
+    /// Threshold: check what is committed beyond the leftmost mask against the model's own left-to-right
+    /// prediction and correct it (with a mask-gated model at temperature 0, exactly its base model's greedy
+    /// answer) [default: false].
+    #[arg(long)]
+    verify_drafts: Option<bool>,
     /// [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -139,6 +144,7 @@ impl SamplerArgs {
             align_blocks: a.align_blocks.unwrap_or(base.align_blocks),
             threshold: a.threshold.unwrap_or(base.threshold),
             commit_leftmost: a.commit_leftmost.unwrap_or(base.commit_leftmost),
+            verify_drafts: a.verify_drafts.unwrap_or(base.verify_drafts),
             seed: a.seed.unwrap_or(base.seed),
             stop_at_end: a.stop_at_end.unwrap_or(base.stop_at_end),
         }

@@ -295,6 +295,9 @@ pub struct Decode {
     steps: Vec<TraceStep>,
     rule: ProposalRule,
     plan: Plan,
+    /// With `verify_drafts`: positions before this one are final (given, or checked against the model's own
+    /// left-to-right prediction); answer positions from it on that hold a token are drafts.
+    checked: usize,
 }
 
 impl Decode {
@@ -355,6 +358,7 @@ impl Decode {
             steps: Vec::new(),
             rule,
             plan,
+            checked: 0,
         })
     }
 
@@ -381,7 +385,19 @@ impl Decode {
                 if k == 0 { Vec::new() } else { self.masked_in(block.range.clone()) }
             }
             Plan::Threshold(blocks) => {
-                blocks.iter().map(|b| self.masked_in(b.clone())).find(|masked| !masked.is_empty())?
+                let masked = blocks.iter().map(|b| self.masked_in(b.clone())).find(|masked| !masked.is_empty());
+                if !self.config.verify_drafts {
+                    masked?
+                } else {
+                    // The drafts up to the first mask (checked in order this pass), then the block's masks.
+                    let first_mask = masked.as_ref().map_or(self.canvas.len(), |m| m[0] as usize);
+                    let mut positions = self.drafts_in(self.checked..first_mask);
+                    positions.extend(masked.unwrap_or_default());
+                    if positions.is_empty() {
+                        return None;
+                    }
+                    positions
+                }
             }
             Plan::LeftToRight => vec![self.canvas.iter().position(|&t| t == self.mask)? as u32],
         };
@@ -433,6 +449,7 @@ impl Decode {
                 let (_, k) = llada_step(blocks, step).expect("request() found this step");
                 best_k(proposals, k, |p| p.score as f64)
             }
+            Plan::Threshold(_) if self.config.verify_drafts => self.check_drafts(proposals),
             Plan::Threshold(_) => {
                 let threshold = self.config.threshold;
                 // Proposals come in position order: the first is the block's leftmost mask.
@@ -449,7 +466,11 @@ impl Decode {
         };
         commits.sort_by_key(|c| c.position);
         for c in &commits {
-            debug_assert_eq!(self.canvas[c.position as usize], self.mask, "committed twice");
+            // Only a checked draft's correction writes over a token.
+            debug_assert!(
+                self.canvas[c.position as usize] == self.mask || self.config.verify_drafts,
+                "committed twice"
+            );
             self.canvas[c.position as usize] = c.token;
         }
         self.steps.push(TraceStep { step, masked_before: masked_before as u32, commits, millis });
@@ -462,7 +483,9 @@ impl Decode {
     pub fn answer_ended(&self) -> bool {
         let answer = &self.canvas[self.answer_start..];
         let Some(end) = answer.iter().position(|t| self.stop_tokens.contains(t)) else { return false };
-        !self.canvas[..self.answer_start + end].contains(&self.mask)
+        let end = self.answer_start + end;
+        // A draft end may still be corrected: with `verify_drafts` the end itself must be checked.
+        !self.canvas[..end].contains(&self.mask) && (!self.config.verify_drafts || self.checked > end)
     }
 
     /// The finished decode. Call once [`request`](Decode::request) says `None`.
@@ -478,6 +501,35 @@ impl Decode {
 
     fn masked_in(&self, range: Range<usize>) -> Vec<u32> {
         range.filter(|&q| self.canvas[q] == self.mask).map(|q| q as u32).collect()
+    }
+
+    /// The drafts in `range`: positions that were masks and hold a token.
+    fn drafts_in(&self, range: Range<usize>) -> Vec<u32> {
+        range.filter(|&q| self.initial[q] == self.mask && self.canvas[q] != self.mask).map(|q| q as u32).collect()
+    }
+
+    /// Threshold decoding with `verify_drafts`: `proposals` are for the drafts before the first mask, then for
+    /// the block's masks. Each draft's proposal is the model's prediction from the text before it; while they
+    /// agree the checked prefix grows. At the first disagreement the prediction replaces the draft and the pass
+    /// ends there (what follows was predicted from the wrong token). Otherwise the leftmost mask, predicted
+    /// from checked text, is committed as checked, and every other mask above the threshold as a draft.
+    fn check_drafts(&mut self, proposals: Vec<Proposal>) -> Vec<Proposal> {
+        let first_mask = self.canvas.iter().skip(self.checked).position(|&t| t == self.mask).map(|i| self.checked + i);
+        let first_mask = first_mask.unwrap_or(self.canvas.len());
+        let (drafts, masks): (Vec<Proposal>, Vec<Proposal>) =
+            proposals.into_iter().partition(|p| (p.position as usize) < first_mask);
+        for p in drafts {
+            let at = p.position as usize;
+            self.checked = at + 1;
+            if p.token != self.canvas[at] {
+                return vec![p];
+            }
+        }
+        self.checked = first_mask;
+        let Some((leftmost, rest)) = masks.split_first() else { return Vec::new() };
+        self.checked = leftmost.position as usize + 1;
+        let threshold = self.config.threshold;
+        std::iter::once(*leftmost).chain(rest.iter().filter(|p| p.score > threshold).copied()).collect()
     }
 }
 
@@ -585,6 +637,72 @@ mod tests {
                 request.positions.iter().map(|&q| Proposal { position: q, token: token(q), score: score(q) }).collect();
             decode.advance(proposals, 0.0).unwrap();
         }
+    }
+
+    /// `verify_drafts` against a scripted mask-gated model whose greedy answer is `answer`: a token row's
+    /// prediction (a draft's check, or the leftmost mask after checked text) is the answer's next token when
+    /// everything before it is the answer, garbage otherwise; a mask row's guess is `draft(q)`. However wrong
+    /// the drafts, the decode ends with exactly the answer; right drafts save passes.
+    #[test]
+    fn verified_drafts_give_exactly_the_models_own_left_to_right_answer() {
+        let (prompt, mask, end) = ([5u32, 6], 1u32, 0u32);
+        let answer: Vec<u32> = vec![10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0];
+        let n = prompt.len();
+        let run = |draft: &dyn Fn(u32) -> u32, threshold: f32| {
+            let config = SamplerConfig {
+                algorithm: Algorithm::Threshold,
+                max_new_tokens: 14,
+                block_length: 4,
+                threshold,
+                temperature: 0.0,
+                verify_drafts: true,
+                stop_at_end: true,
+                ..SamplerConfig::DEFAULT
+            };
+            let mut decode = Decode::new(&prompt, &config, mask, &[end], 32).unwrap();
+            while let Some(request) = decode.request() {
+                let canvas = decode.canvas().to_vec();
+                let proposals = request
+                    .positions
+                    .iter()
+                    .map(|&q| {
+                        let at = q as usize;
+                        let before_is_answer = canvas[n..at].iter().zip(&answer).all(|(a, b)| a == b);
+                        let from_token_row = at == n || canvas[at - 1] != mask;
+                        let token = match (from_token_row && before_is_answer, canvas[at] == mask) {
+                            (true, _) => answer.get(at - n).copied().unwrap_or(end),
+                            (false, true) => draft(q),
+                            (false, false) => 99,
+                        };
+                        Proposal { position: q, token, score: 0.95 }
+                    })
+                    .collect();
+                decode.advance(proposals, 0.0).unwrap();
+            }
+            decode
+        };
+        let finished = |d: &Decode| d.canvas()[n..n + answer.len()].to_vec();
+        // Every draft right: one pass checks the previous pass's drafts and drafts the rest of a block.
+        let right = run(&|q| answer.get(q as usize - n).copied().unwrap_or(end), 0.9);
+        assert_eq!(finished(&right), answer);
+        assert!(right.steps().len() < answer.len() / 2, "{} passes", right.steps().len());
+        // Every draft wrong: each is corrected, still exactly the answer, in no more passes than tokens.
+        let wrong = run(&|_| 42, 0.9);
+        assert_eq!(finished(&wrong), answer);
+        assert!(wrong.steps().len() <= answer.len(), "{} passes", wrong.steps().len());
+        assert!(wrong.steps().iter().flat_map(|s| &s.commits).any(|c| c.token != 42 && c.position as usize > n + 1));
+        // Some wrong (every third): exact again, and the trace's decode order lists each position once.
+        let some = run(&|q| if q % 3 == 0 { 42 } else { answer.get(q as usize - n).copied().unwrap_or(end) }, 0.9);
+        assert_eq!(finished(&some), answer);
+        let order = crate::metrics::decode_order(some.steps());
+        let mut unique = order.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), order.len());
+        // Drafting nothing (threshold above every score) is left to right: one checked token per pass.
+        let none = run(&|_| 42, 1.0);
+        assert_eq!(finished(&none), answer);
+        assert_eq!(none.steps().len(), answer.len());
     }
 
     #[test]

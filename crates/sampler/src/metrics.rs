@@ -3,9 +3,11 @@
 
 use unmask_model::trace::{ArNess, TraceStep};
 
-/// The committed positions in decode order: steps in order, inside a step by increasing position.
+/// The committed positions in decode order: steps in order, inside a step by increasing position. A draft
+/// corrected later (`verify_drafts`) counts where it was first committed.
 pub fn decode_order(steps: &[TraceStep]) -> Vec<u32> {
-    steps.iter().flat_map(|s| s.commits.iter().map(|c| c.position)).collect()
+    let mut seen = std::collections::HashSet::new();
+    steps.iter().flat_map(|s| s.commits.iter().map(|c| c.position)).filter(|&q| seen.insert(q)).collect()
 }
 
 /// Fraction of commits `i > k` whose last `k` commits each continued a left-to-right run (1 when `n ≤ k`).

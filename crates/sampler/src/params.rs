@@ -79,6 +79,14 @@ pub struct SamplerConfig {
     /// mask-gated model that prediction is the base model's own next token, so the answer is never worse than
     /// the base model's greedy one; every confident commit beyond it is speed.
     pub commit_leftmost: bool,
+    /// Threshold decoding treats what it commits beyond the leftmost mask as drafts and checks them, left to
+    /// right, against the model's own next-token prediction from the checked text before them (a token row's,
+    /// which a mask-gated model computes exactly as its base model): a draft that matches is kept, the first
+    /// that does not is replaced by the prediction, and nothing after it is checked in that pass. The leftmost
+    /// mask is committed from the same prediction once everything before it is checked. At temperature 0 the
+    /// answer is then exactly the base model's greedy one, whatever the threshold; the threshold sets only how
+    /// many drafts each pass makes.
+    pub verify_drafts: bool,
     pub seed: u64,
     /// Stop once the answer can no longer change: an end token committed after the prompt with no mask before
     /// it (SAMPLING.md §10). The text is the one every step would give; the cells after the end stay masked.
@@ -108,6 +116,7 @@ impl SamplerConfig {
         align_blocks: false,
         threshold: 0.9,
         commit_leftmost: false,
+        verify_drafts: false,
         seed: 0,
         stop_at_end: false,
     };
