@@ -72,8 +72,14 @@ def clean_end(trace, end_ids):
 
 
 def written_tokens(trace, end_ids):
-    """Tokens committed that are not end-of-text filler: what a step's commits are worth."""
-    return sum(1 for step in trace["steps"] for c in step["commits"] if c["token"] not in end_ids)
+    """The answer's tokens up to its end (or its first still-masked cell): what the decode's passes produced.
+    End-of-text filler committed after the end, and drafts corrected on the way (`verify_drafts`), count nothing."""
+    written = 0
+    for t in trace["tokens"][trace["prompt_len"]:]:
+        if t in end_ids or t == trace["mask_token_id"]:
+            break
+        written += 1
+    return written
 
 
 def main():

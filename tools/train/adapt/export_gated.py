@@ -30,7 +30,7 @@ BASE = {"name": "qwen2.5-coder-0.5b-instruct", "file": "qwen2.5-coder-0.5b-instr
 
 def recommended_decoding(block, threshold):
     return {"algorithm": "threshold", "block_length": block, "align_blocks": True, "threshold": threshold,
-            "commit_leftmost": True, "max_new_tokens": 256, "temperature": 0.0, "stop_at_end": True,
+            "commit_leftmost": True, "verify_drafts": True, "max_new_tokens": 256, "temperature": 0.0, "stop_at_end": True,
             "prompt_format": "chat_opened"}
 
 
