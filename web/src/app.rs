@@ -88,7 +88,7 @@ pub fn App() -> impl IntoView {
     };
     let load = LoadState {
         catalog: RwSignal::new(None),
-        status: RwSignal::new(LoadStatus::Downloading(Progress { loaded: 0, total: 0 })),
+        status: RwSignal::new(LoadStatus::Downloading(Progress::default())),
         warnings: RwSignal::new(link_warnings),
     };
     provide_context(state);

@@ -88,10 +88,19 @@ impl Manifest {
 }
 
 /// How far the download is; `loaded` counts bytes of all files, cached ones included.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Progress {
     pub loaded: u64,
     pub total: u64,
+    /// Bytes per second from the network so far (0 until something has arrived).
+    pub rate: f64,
+}
+
+impl Progress {
+    /// Seconds until the rest arrives at the rate so far, once there is a rate.
+    pub fn seconds_left(&self) -> Option<f64> {
+        (self.rate > 0.0).then(|| self.total.saturating_sub(self.loaded) as f64 / self.rate)
+    }
 }
 
 /// The model's files, checked.
@@ -123,19 +132,25 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         }
     };
     let total = manifest.total_bytes();
-    let mut done = 0;
+    let (mut done, mut fetched) = (0, 0);
+    let started = js_sys::Date::now();
     let mut from_cache = true;
     let mut files = Vec::new();
     for entry in &manifest.files {
         let url = format!("{base}{}", entry.name);
-        let progress = |loaded: u64| on_progress(Progress { loaded: done + loaded, total });
+        let rate = |fetched: u64| fetched as f64 / ((js_sys::Date::now() - started).max(1.0) / 1e3);
+        let progress =
+            |loaded: u64| on_progress(Progress { loaded: done + loaded, total, rate: rate(fetched + loaded) });
         let (bytes, cached) = load_file(&window, cache.as_ref(), &url, entry, &progress, &mut warnings).await?;
         if warnings.last().is_some_and(|w| w.contains(QUOTA_FULL)) {
             cache = None; // the other files would not fit either: one warning, no more attempts
         }
         from_cache &= cached;
         done += entry.bytes;
-        on_progress(Progress { loaded: done, total });
+        if !cached {
+            fetched += entry.bytes;
+        }
+        on_progress(Progress { loaded: done, total, rate: rate(fetched) });
         files.push((entry.name.clone(), bytes));
     }
     let mut take = |name: &str| {

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::loader::Progress;
 use crate::state::{LoadState, LoadStatus, RunState};
 use crate::url;
 
@@ -16,7 +17,7 @@ pub fn ModelPanel() -> impl IntoView {
             view! {
                 <div class="progress" role="progressbar" aria-valuenow=format!("{percent:.0}")>
                     <div class="bar" style=format!("width: {percent:.1}%")></div>
-                    <span>{format!("downloading the model: {} of {} ({percent:.0} %)", mib(p.loaded), mib(p.total))}</span>
+                    <span>{format!("downloading the model: {} of {} ({percent:.0} %){}", mib(p.loaded), mib(p.total), pace(&p))}</span>
                 </div>
             }
             .into_any()
@@ -76,4 +77,11 @@ pub fn ModelPanel() -> impl IntoView {
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// ", 4.2 MiB/s, about 1 min left" once the download has a rate.
+fn pace(p: &Progress) -> String {
+    let Some(left) = p.seconds_left() else { return String::new() };
+    let left = if left < 60.0 { format!("{:.0} s", left.max(1.0)) } else { format!("{:.0} min", left / 60.0) };
+    format!(", {}/s, about {left} left", mib(p.rate as u64))
 }
