@@ -160,14 +160,25 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     load.warnings.update(|w| w.extend(unknown));
     load.catalog.set(Some(catalog));
     let on_progress = move |p: Progress| load.status.set(LoadStatus::Downloading(p));
-    let files = match load_model(&entry.base(), &on_progress).await {
+    let mut files = match load_model(&entry.base(), &on_progress).await {
         Ok(files) => files,
         Err(e) => return fail_load(state, load, e),
     };
     load.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
     apply_model_defaults(state, load, &entry.name, files.generation_json.as_deref(), &link);
+    // The worker gets its copy of the weights first, so the page's own is the downloaded one, moved, not a
+    // second copy (a 0.5 B model's weights are hundreds of megabytes).
+    load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
+    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
+        Ok(cpu) => Some(cpu),
+        Err(e) => {
+            load.warnings.update(|w| w.push(e.to_string()));
+            None
+        }
+    };
     load.status.set(LoadStatus::Starting("reading the model".into()));
-    let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), files.weights.clone())]) {
+    let weights = std::mem::take(&mut files.weights);
+    let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), weights)]) {
         Ok(w) => w,
         Err(e) => return fail_load(state, load, format!("model.safetensors: {e}")),
     };
@@ -177,14 +188,6 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
             Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
         };
     let choice = state.settings.get_untracked().backend;
-    load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
-    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
-        Ok(cpu) => Some(cpu),
-        Err(e) => {
-            load.warnings.update(|w| w.push(e.to_string()));
-            None
-        }
-    };
     let engines = Engines::new(cpu, gpu);
     let cpu_ok = engines.cpu.is_some();
     // The canvas of the run about to start: a step of the length that matters is what gets measured.
