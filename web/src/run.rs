@@ -115,7 +115,8 @@ impl RunView {
         for commit in &step.commits {
             let q = commit.position as usize;
             self.tokens[q] = commit.token;
-            self.decoded_at[q] = Some(step.step);
+            // A corrected draft (verify_drafts) keeps the step it first appeared at.
+            self.decoded_at[q].get_or_insert(step.step);
             self.scored[q] = scored.iter().find(|s| s.proposal.position == commit.position).cloned();
         }
         self.steps.push(step);
@@ -133,7 +134,9 @@ impl RunView {
 
     /// Masked positions after the newest step.
     pub fn masked_left(&self) -> usize {
-        self.steps.last().map_or(0, |s| s.masked_before as usize - s.commits.len())
+        // Positions, not commits: a corrected draft is committed twice.
+        let decoded = self.decoded_at.iter().filter(|at| at.is_some()).count();
+        self.steps.first().map_or(0, |s| s.masked_before as usize).saturating_sub(decoded)
     }
 
     /// Whether `position` was masked when the run began (an answer cell or a hole).
@@ -304,5 +307,9 @@ mod tests {
         assert_eq!([0, 1, 2].map(|q| view.token_at(q, 1, 9)), [Some(5), Some(7), None]);
         assert_eq!(view.token_at(1, 0, 9), None, "before its step the cell was masked");
         assert_eq!(view.masked_left(), 1);
+        // A draft corrected at step 1 (verify_drafts) keeps its first step and unmasks nothing more.
+        let correction = Proposal { position: 1, token: 8, score: 0.9 };
+        view.record(TraceStep { step: 1, masked_before: 1, commits: vec![correction], millis: 1.0 }, &[]);
+        assert_eq!((view.token_at(1, 2, 9), view.decoded_at[1], view.masked_left()), (Some(8), Some(0), 1));
     }
 }
