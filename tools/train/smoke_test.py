@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -95,6 +96,30 @@ def greedy_left_to_right(params, cfg, prompt, new_tokens):
     return canvas
 
 
+# Keys an exported config.json holds for transformers alone (unmask does not read them).
+TRANSFORMERS_ONLY = {"architectures", "bos_token_id"}
+
+
+def rust_config_keys():
+    """The config.json keys the Rust loader reads: the fields of `RawConfig` in crates/model/src/config.rs."""
+    with open(os.path.join(ROOT, "crates/model/src/config.rs"), encoding="utf-8") as fh:
+        source = fh.read()
+    body = source[source.index("struct RawConfig {"):]
+    body = body[: body.index("\n}")]
+    return set(re.findall(r"^    (\w+):", body, re.M))
+
+
+def check_config_keys(model_dir):
+    """The Python exporter and the Rust loader agree on config.json: every key written is one the loader reads
+    (or one for transformers alone), so a renamed or misspelt key fails here instead of being ignored."""
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as fh:
+        written = set(json.load(fh))
+    read = rust_config_keys()
+    assert {"model_type", "mask_token_id", "shift_logits"} <= read, f"RawConfig not found or changed: {read}"
+    unknown = written - read - TRANSFORMERS_ONLY
+    assert not unknown, f"config.json keys the Rust loader does not read: {sorted(unknown)}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--unmask", required=True, help="path to the built unmask binary")
@@ -119,6 +144,7 @@ def main():
 
     model_dir = os.path.join(work, "model")
     export(run, tokenizer, model_dir, dtype="float32")
+    check_config_keys(model_dir)
     cfg, params, _ = load_checkpoint(run)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     prompt_text = "def add(a, b):\n"
