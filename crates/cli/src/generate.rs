@@ -182,7 +182,9 @@ pub fn run(args: Args) -> Result<()> {
     view.finish();
 
     let completion = prepared.prompt.code_of(&loaded.completion(&prepared, &decoded)?);
-    let committed: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
+    // Cells, not commits: a draft corrected by `verify_drafts` is committed twice.
+    let commits: usize = decoded.steps.iter().map(|s| s.commits.len()).sum();
+    let cells = decoded.initial.iter().zip(&decoded.tokens).filter(|&(&i, &t)| i == mask && t != mask).count();
     let steps = decoded.steps.len();
     let skipped = decoded.tokens.iter().filter(|&&t| t == mask).count();
     let trace =
@@ -196,15 +198,18 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet {
         let seconds = elapsed.as_secs_f64();
         let ar = trace.ar_ness;
-        let stopped = if skipped > 0 {
-            format!(" (stopped at the answer's end; the {skipped} cells after it stay masked)")
-        } else {
-            String::new()
-        };
+        let mut notes = Vec::new();
+        if commits > cells {
+            notes.push(format!("{} drafts corrected", commits - cells));
+        }
+        if skipped > 0 {
+            notes.push(format!("stopped at the answer's end; the {skipped} cells after it stay masked"));
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
         eprintln!(
-            "{committed} tokens in {steps} steps{stopped}, {:.0} ms ({:.1} tokens/s) · AR-ness local@1 {:.2} local@2 {:.2} global@1 {:.2} global@2 {:.2}",
+            "{cells} tokens in {steps} steps{notes}, {:.0} ms ({:.1} tokens/s) · AR-ness local@1 {:.2} local@2 {:.2} global@1 {:.2} global@2 {:.2}",
             seconds * 1e3,
-            committed as f64 / seconds,
+            cells as f64 / seconds,
             ar.local_1,
             ar.local_2,
             ar.global_1,
