@@ -74,6 +74,11 @@ fn qwen_coder_imports_with_the_published_shape_and_transformers_token_ids() {
     assert_eq!(template.user_turn(request), text_of("chat"));
     let opened = Prompt::new(PromptFormat::ChatOpened, Some(template), text_of("bare")).unwrap();
     assert_eq!(opened.text, text_of("opened_answer"));
+    // The page's grid leaves out the markup: what is left is the user's code, token for token.
+    let ids = model.tokenizer.encode(&opened.text).unwrap();
+    let markup = opened.markup_tokens(&model.tokenizer, &ids).unwrap();
+    assert!(markup > 20, "{markup} markup tokens");
+    assert_eq!(model.tokenizer.decode(&ids[markup..]).unwrap(), opened.code);
 
     for case in prompts.iter().chain(fixture["tokenizations"].as_array().unwrap()) {
         let text = case["prompt"].as_str().or(case["text"].as_str()).unwrap();

@@ -7,7 +7,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use unmask_model::ModelDir;
-use unmask_sampler::initial_canvas;
+use unmask_model::prompt::{ChatTemplate, PromptFormat};
+use unmask_sampler::{Recommended, initial_canvas};
 
 use crate::catalog::{Catalog, MODELS_BASE};
 use crate::components::{
@@ -16,7 +17,7 @@ use crate::components::{
 };
 use crate::engine::{EngineKind, Engines, GpuProbe, decide, request_gpu};
 use crate::loader::{Progress, load_model};
-use crate::run::{Model, RunStatus, RunView, now_ms, run};
+use crate::run::{Model, PromptStyle, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
 use crate::solve::{SolveView, solve};
 use crate::state::{ColorBy, LoadState, LoadStatus, RunState, ViewState};
@@ -165,7 +166,10 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
         Err(e) => return fail_load(state, load, e),
     };
     load.warnings.update(|w| w.extend(files.warnings.iter().cloned()));
-    apply_model_defaults(state, load, &entry.name, files.generation_json.as_deref(), &link);
+    let prompt_format = apply_model_defaults(state, load, &entry.name, files.generation_json.as_deref(), &link);
+    let template = files.chat_template.as_deref().and_then(ChatTemplate::from_jinja);
+    let (prompt_style, fallback) = PromptStyle::new(prompt_format, template);
+    load.warnings.update(|w| w.extend(fallback));
     // The worker gets its copy of the weights first, so the page's own is the downloaded one, moved, not a
     // second copy (a 0.5 B model's weights are hundreds of megabytes).
     load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
@@ -192,7 +196,7 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let cpu_ok = engines.cpu.is_some();
     // The canvas of the run about to start: a step of the length that matters is what gets measured.
     let settings = state.settings.get_untracked();
-    let prompt = dir.tokenizer.encode(&settings.prompt).unwrap_or_default();
+    let prompt = prompt_style.encode(&dir.tokenizer, &settings.prompt).map(|p| p.ids).unwrap_or_default();
     let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, dir.config.mask_token_id);
     let probe = if choice == BackendChoice::Cpu && cpu_ok {
         GpuProbe::Unavailable("not requested".into())
@@ -213,6 +217,7 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     engines.set_active(kind, reason);
     let token_text =
         (0..dir.config.vocab_size as u32).map(|id| dir.tokenizer.decode(&[id]).unwrap_or_default()).collect();
+    let end_tokens = prompt_style.format.end_tokens(&dir.tokenizer, dir.config.end_token_ids());
     let model = Model {
         name: files.manifest.name.clone(),
         config: dir.config,
@@ -223,6 +228,8 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
         weight_bytes: files.manifest.total_bytes(),
         quant: files.manifest.quant.clone(),
         parameters: files.manifest.parameters,
+        prompt_style,
+        end_tokens,
     };
     PAGE_ENGINES.with(|page| *page.borrow_mut() = Rc::downgrade(&model.engines));
     state.model.set(Some(Rc::new(model)));
@@ -284,26 +291,23 @@ async fn load_catalog() -> Result<Catalog, String> {
 
 /// The loaded model's recommended settings (its `generation_config.json`, if it has one) become the defaults,
 /// and the link is read again over them; settings the user changed while the model downloaded are kept.
+/// Returns the prompt format the model recommends.
 fn apply_model_defaults(
     state: RunState,
     load: LoadState,
     name: &str,
     generation_json: Option<&str>,
     link: &[(String, String)],
-) {
-    let recommended = generation_json.map(|text| {
-        serde_json::from_str::<unmask_sampler::SamplerConfig>(text)
-            .map_err(|e| e.to_string())
-            .and_then(|config| config.validate().map(|()| config).map_err(|e| e.to_string()))
-    });
-    let defaults = match recommended {
-        None => Settings::default(),
-        Some(Ok(config)) => Settings::recommended(&config),
+) -> Option<PromptFormat> {
+    let recommended = generation_json.map(Recommended::parse);
+    let (defaults, prompt_format) = match recommended {
+        None => (Settings::default(), None),
+        Some(Ok(recommended)) => (Settings::recommended(&recommended.decoding), recommended.prompt_format),
         Some(Err(e)) => {
             load.warnings.update(|w| {
                 w.push(format!("{name}'s generation_config.json is not usable ({e}); using the page's defaults"))
             });
-            Settings::default()
+            (Settings::default(), None)
         }
     };
     let untouched = state.settings.get_untracked() == url::settings_from(Settings::default(), link).0;
@@ -312,6 +316,7 @@ fn apply_model_defaults(
     settings.model = Some(name.to_owned());
     state.defaults.set(defaults);
     state.settings.set(settings);
+    prompt_format
 }
 
 fn fail_load(state: RunState, load: LoadState, message: String) {

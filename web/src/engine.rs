@@ -11,7 +11,7 @@ use unmask_gpu::{AdapterSummary, Gpu, GpuError, GpuModel, GpuOptions};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{BatchItem, ProposalRule, Scored, StepKey};
 
-use crate::settings::BackendChoice;
+use crate::settings::{BackendChoice, page_context};
 use crate::worker::{WorkerEngine, WorkerError};
 
 /// Which engine a run uses.
@@ -40,7 +40,7 @@ impl GpuEngine {
     /// Uploads the model and builds every pipeline (seconds on a software adapter).
     pub async fn load(gpu: Arc<Gpu>, config: &ModelConfig, weights: &Weights) -> Result<GpuEngine, String> {
         let adapter = gpu.summary();
-        let options = GpuOptions { max_len: config.max_position_embeddings, ..GpuOptions::default() };
+        let options = GpuOptions { max_len: page_context(config), ..GpuOptions::default() };
         let model = GpuModel::load(gpu, config, weights, options).await.map_err(|e| e.to_string())?;
         Ok(GpuEngine { model, adapter })
     }

@@ -48,6 +48,8 @@ fn human_bytes(bytes: usize) -> String {
 const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 /// The file with a model's recommended decoding settings, which a model may leave out.
 const GENERATION_CONFIG: &str = "generation_config.json";
+/// The model's chat template (a chat model's; the page needs it for the chat prompt formats).
+const CHAT_TEMPLATE: &str = "chat_template.jinja";
 
 impl Manifest {
     /// Parses `manifest.json` and checks what the page will allocate or fetch from it: the three files a model
@@ -111,6 +113,8 @@ pub struct ModelFiles {
     pub weights: Vec<u8>,
     /// The model's recommended decoding settings, if it ships them.
     pub generation_json: Option<String>,
+    /// The model's chat template, if it has one.
+    pub chat_template: Option<String>,
     /// True when every file came from the cache.
     pub from_cache: bool,
     /// Things the user should know that did not stop the load (e.g. the cache is full).
@@ -163,11 +167,22 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let config_json = String::from_utf8(take("config.json")?).map_err(|_| "config.json is not UTF-8".to_owned())?;
     let tokenizer_json = take("tokenizer.json")?;
     let weights = take("model.safetensors")?;
-    let generation_json = match take(GENERATION_CONFIG) {
-        Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| format!("{GENERATION_CONFIG} is not UTF-8"))?),
-        Err(_) => None,
+    let mut optional_text = |name: &str| match take(name) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| format!("{name} is not UTF-8")),
+        Err(_) => Ok(None),
     };
-    Ok(ModelFiles { manifest, config_json, tokenizer_json, weights, generation_json, from_cache, warnings })
+    let generation_json = optional_text(GENERATION_CONFIG)?;
+    let chat_template = optional_text(CHAT_TEMPLATE)?;
+    Ok(ModelFiles {
+        manifest,
+        config_json,
+        tokenizer_json,
+        weights,
+        generation_json,
+        chat_template,
+        from_cache,
+        warnings,
+    })
 }
 
 /// One file, from the cache when a checked copy is there, otherwise from the network (then cached).

@@ -6,11 +6,12 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
 use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep, Weights};
 use unmask_sampler::{BatchItem, Decode, Decoded, SamplerConfig, Scored};
 
 use crate::engine::{EngineKind, Engines};
-use crate::settings::Settings;
+use crate::settings::{Settings, page_context};
 
 /// A loaded model, ready to run.
 pub struct Model {
@@ -26,11 +27,53 @@ pub struct Model {
     pub weight_bytes: u64,
     pub quant: String,
     pub parameters: u64,
+    pub prompt_style: PromptStyle,
+    /// The tokens that end an answer in the prompt format (a chat_opened answer ends at its closing fence).
+    pub end_tokens: Vec<u32>,
 }
 
 impl Model {
     pub fn is_end(&self, token: u32) -> bool {
-        self.config.end_token_ids().contains(&token)
+        self.end_tokens.contains(&token)
+    }
+}
+
+/// How the user's code becomes what the model reads: the format the model recommends, in its chat template.
+#[derive(Clone, Debug)]
+pub struct PromptStyle {
+    pub format: PromptFormat,
+    pub template: Option<ChatTemplate>,
+}
+
+/// The user's code as the model reads it.
+pub struct EncodedPrompt {
+    pub prompt: Prompt,
+    pub ids: Vec<u32>,
+    /// Leading tokens that are the format's markup (a chat template's turns), which the grid leaves out.
+    pub markup_tokens: usize,
+}
+
+impl PromptStyle {
+    /// The style for a model with `template` that recommends `recommended` (see [`PromptFormat::or_default`]);
+    /// a chat format the template cannot render falls back to bare, with the reason.
+    pub fn new(recommended: Option<PromptFormat>, template: Option<ChatTemplate>) -> (PromptStyle, Option<String>) {
+        let format = PromptFormat::or_default(recommended, template.as_ref());
+        if format != PromptFormat::Bare && template.is_none() {
+            let why =
+                format!("the model asks for the {} prompt format but has no chat template; using bare", format.name());
+            return (PromptStyle { format: PromptFormat::Bare, template }, Some(why));
+        }
+        (PromptStyle { format, template }, None)
+    }
+
+    /// `code` in this style, encoded; a prompt already in chat markup is used as it is.
+    pub fn encode(&self, tokenizer: &Tokenizer, code: &str) -> Result<EncodedPrompt, String> {
+        let format = if ChatTemplate::is_marked_up(code) { PromptFormat::Bare } else { self.format };
+        let prompt = Prompt::new(format, self.template.as_ref(), code).map_err(|e| e.to_string())?;
+        let cannot = |e: unmask_model::ModelError| format!("cannot tokenize the prompt: {e}");
+        let ids = tokenizer.encode(&prompt.text).map_err(cannot)?;
+        let markup_tokens = prompt.markup_tokens(tokenizer, &ids).map_err(cannot)?;
+        Ok(EncodedPrompt { prompt, ids, markup_tokens })
     }
 }
 
@@ -61,6 +104,8 @@ pub struct RunView {
     pub status: RunStatus,
     pub message: String,
     pub prompt_len: usize,
+    /// Leading positions the grid leaves out: the prompt format's markup.
+    pub shown_from: usize,
     /// The canvas before the first step.
     pub initial: Vec<u32>,
     /// The canvas after the newest step.
@@ -82,6 +127,7 @@ impl RunView {
             status,
             message: message.into(),
             prompt_len: 0,
+            shown_from: 0,
             initial: Vec::new(),
             tokens: Vec::new(),
             decoded_at: Vec::new(),
@@ -92,14 +138,15 @@ impl RunView {
         }
     }
 
-    /// Run `id` before its first step, over the canvas `initial`.
-    pub fn starting(id: u64, prompt_len: usize, initial: Vec<u32>, engine: EngineKind) -> RunView {
+    /// Run `id` of `prompt` before its first step, over the canvas `initial`.
+    pub fn starting(id: u64, prompt: &EncodedPrompt, initial: Vec<u32>, engine: EngineKind) -> RunView {
         let n = initial.len();
         RunView {
             id,
             status: RunStatus::Running,
             message: String::new(),
-            prompt_len,
+            prompt_len: prompt.ids.len(),
+            shown_from: prompt.markup_tokens,
             decoded_at: vec![None; n],
             scored: vec![None; n],
             tokens: initial.clone(),
@@ -181,21 +228,21 @@ pub async fn run(
         });
         return;
     }
-    let prompt_ids = match model.tokenizer.encode(&settings.prompt) {
-        Ok(ids) => ids,
-        Err(e) => return fail(format!("cannot tokenize the prompt: {e}")),
+    let prompt = match model.prompt_style.encode(&model.tokenizer, &settings.prompt) {
+        Ok(prompt) => prompt,
+        Err(e) => return fail(e),
     };
+    let prompt_ids = &prompt.ids;
     let mask = model.config.mask_token_id;
-    let context = model.config.max_position_embeddings;
-    let ends = model.config.end_token_ids();
-    let mut decode = match Decode::new(&prompt_ids, &config, mask, &ends, context) {
+    let context = page_context(&model.config);
+    let mut decode = match Decode::new(prompt_ids, &config, mask, &model.end_tokens, context) {
         Ok(decode) => decode,
         Err(e) => {
             view.set(RunView { id, ..RunView::idle(RunStatus::Error, e.to_string()) });
             return;
         }
     };
-    view.set(RunView::starting(id, prompt_ids.len(), decode.canvas().to_vec(), model.engines.active()));
+    view.set(RunView::starting(id, &prompt, decode.canvas().to_vec(), model.engines.active()));
     if !ready_engine(&model, &live, view, notice).await {
         return;
     }
@@ -300,7 +347,12 @@ mod tests {
     #[test]
     fn cells_never_decoded_read_as_masked() {
         // Prompt [5], answer cells 1 and 2 (mask 9); only cell 1 is decoded, at step 0.
-        let mut view = RunView::starting(1, 1, vec![5, 9, 9], EngineKind::Cpu);
+        let prompt = EncodedPrompt {
+            prompt: Prompt::new(PromptFormat::Bare, None, "").unwrap(),
+            ids: vec![5],
+            markup_tokens: 0,
+        };
+        let mut view = RunView::starting(1, &prompt, vec![5, 9, 9], EngineKind::Cpu);
         assert_eq!([0, 1, 2].map(|q| view.token_at(q, 0, 9)), [Some(5), None, None]);
         let commit = Proposal { position: 1, token: 7, score: 0.9 };
         view.record(TraceStep { step: 0, masked_before: 2, commits: vec![commit], millis: 1.0 }, &[]);

@@ -160,6 +160,15 @@ pub const MAX_SAMPLES: u32 = 32;
 
 /// The longest answer a slider offers; the model's context may cut it further.
 pub const MAX_LENGTH: u32 = 512;
+/// The longest canvas (prompt and answer) the page's engines are sized for: the longest answer and a prompt of
+/// a thousand tokens. A model's own context can be far longer, and Qwen2.5's 32,768 positions would size the
+/// engines' activations in gigabytes.
+pub const PAGE_CONTEXT: usize = 1536;
+
+/// The canvas length the page allows for `config`'s model.
+pub fn page_context(config: &unmask_model::ModelConfig) -> usize {
+    config.max_position_embeddings.min(PAGE_CONTEXT)
+}
 /// The largest seed a link may carry (JavaScript numbers are exact up to 2^53).
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 

@@ -17,6 +17,8 @@ use unmask_sampler::{BatchItem, CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::settings::page_context;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
     /// Load the model; the weights travel in the message's second slot.
@@ -81,8 +83,7 @@ impl WorkerState {
                     let weights =
                         Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).map_err(|e| e.to_string())?;
                     // One thread: a worker has no threads of its own (wasm without atomics).
-                    let options =
-                        FastOptions { threads: 1, max_len: config.max_position_embeddings, ..FastOptions::default() };
+                    let options = FastOptions { threads: 1, max_len: page_context(&config), ..FastOptions::default() };
                     FastModel::load(&config, &weights, options).map_err(|e| e.to_string())
                 })();
                 match loaded {

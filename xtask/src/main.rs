@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod page_model;
 mod pretrained;
 mod site;
 
@@ -232,7 +233,9 @@ fn ci() -> Result<()> {
     let site = site::build_both()?;
     step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site))?;
     step("training pipeline smoke test", || run_training_script(&["tools/train/smoke_test.py"]))?;
-    for model in site::shipped_models()? {
+    // A model recorded with `ship_check.py --write`; the pretrained teacher (`models/qwen2.5-coder-0.5b-instruct`,
+    // its config and decoding only) is checked against transformers by the pretrained step below.
+    for model in site::shipped_models()?.into_iter().filter(|m| m.join("eval_subset_results.json").exists()) {
         step(&format!("{} reproduces its recorded evaluation subset", model.display()), || {
             run_training_script(&["tools/train/ship_check.py", "--model", path_str(&model)?])
         })?;

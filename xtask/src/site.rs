@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
-use unmask_model::ModelDir;
-use unmask_model::convert::{WeightFormat, convert_weights};
-use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
+use crate::page_model::{self, PAGE_FILES, PageModel};
 use crate::{MODELS_DIR, WASM_TARGET, path_str, run, step, target_dir};
 
 /// Where what the page downloads besides its code is written (index.html copies `models/` and `pyodide/` from
@@ -55,10 +53,10 @@ fn copy_pyodide() -> Result<()> {
     Ok(())
 }
 
-/// Every shipped model as the page downloads it (`models/NAME/`), and `models/index.json` listing them for the
-/// page's picker. Each directory holds the weights (f32 models as q8, a quarter of the size; models shipped
-/// quantized as they are), config, tokenizer, recommended decoding, and `manifest.json` with every file's size
-/// and SHA-256 (the page checks both before using a file).
+/// Every shipped model as the page downloads it (`models/NAME/`, see [`page_model`]), and `models/index.json`
+/// listing them for the page's picker. Each directory holds the weights, config, tokenizer, optionally the
+/// recommended decoding and chat template, and `manifest.json` with every file's size and SHA-256 (the page
+/// checks both before using a file).
 fn build_models() -> Result<()> {
     let root = assets_root().join("models");
     if root.exists() {
@@ -69,12 +67,12 @@ fn build_models() -> Result<()> {
     for source in shipped_models()? {
         let name = source.file_name().and_then(|n| n.to_str()).context("model name")?.to_owned();
         let out = root.join(&name);
-        let (quant, parameters) = copy_for_page(&source, &out)?;
+        let Some(PageModel { quant, parameters }) = page_model::write(&source, &out)? else { continue };
         let mut files = Vec::new();
         let mut bytes_total = 0;
         for file in PAGE_FILES {
             if !out.join(file).exists() {
-                continue; // generation_config.json is optional; copy_for_page wrote the others
+                continue; // the optional ones
             }
             let bytes = std::fs::read(out.join(file)).with_context(|| format!("reading the page's {file}"))?;
             let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
@@ -90,9 +88,6 @@ fn build_models() -> Result<()> {
     std::fs::write(root.join("index.json"), serde_json::to_string_pretty(&index)?).context("writing index.json")
 }
 
-/// The files of a model the page downloads; `generation_config.json` is optional.
-const PAGE_FILES: [&str; 4] = ["config.json", "tokenizer.json", "model.safetensors", "generation_config.json"];
-
 /// The model directories under `models/` (those with a `config.json`), sorted by name.
 pub fn shipped_models() -> Result<Vec<PathBuf>> {
     let mut models = Vec::new();
@@ -107,35 +102,6 @@ pub fn shipped_models() -> Result<Vec<PathBuf>> {
         bail!("no model under {MODELS_DIR} (a directory with a config.json)");
     }
     Ok(models)
-}
-
-/// Writes the page's copy of the model in `source` into `out` and returns how its weights are stored and its
-/// parameter count: f32 weights become q8 (the library converts, so building the page needs no CLI build),
-/// quantized ones are copied.
-fn copy_for_page(source: &Path, out: &Path) -> Result<(String, usize)> {
-    let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let infos: Vec<_> = model.weights.names().into_iter().filter_map(|name| model.weights.info(name)).collect();
-    let parameters = infos.iter().map(|info| info.elements()).sum();
-    let quant = match infos.iter().find_map(|info| info.quantized) {
-        Some(scheme) => {
-            std::fs::copy(source.join("model.safetensors"), out.join("model.safetensors"))
-                .context("copying model.safetensors")?;
-            scheme.name().to_owned()
-        }
-        None => {
-            let format = WeightFormat::Quant { scheme: QuantScheme::Q8, group_size: DEFAULT_GROUP_SIZE };
-            let bytes = convert_weights(&model.config, &model.weights, format)?;
-            std::fs::write(out.join("model.safetensors"), bytes).context("writing model.safetensors")?;
-            QuantScheme::Q8.name().to_owned()
-        }
-    };
-    for file in ["config.json", "tokenizer.json", "generation_config.json"] {
-        if source.join(file).exists() {
-            std::fs::copy(source.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
-        }
-    }
-    Ok((quant, parameters))
 }
 
 /// Builds the whole site into `target/site`.

@@ -7,6 +7,7 @@ use unmask_cpu::CpuModel;
 use unmask_cpu::compare::{LogitError, PROBE_LEN, logit_error};
 use unmask_model::ModelDir;
 use unmask_model::convert::{WeightFormat, convert_weights};
+use unmask_model::prompt::ChatTemplate;
 use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
 use crate::inspect::{human_bytes, human_count};
@@ -46,7 +47,7 @@ pub struct Args {
 /// The files a conversion writes; an output directory holding nothing else may be written into.
 const WEIGHTS_FILE: &str = "model.safetensors";
 const TEMPORARY_FILE: &str = "model.safetensors.tmp";
-const COPIED: [&str; 3] = ["config.json", "tokenizer.json", "generation_config.json"];
+const COPIED: [&str; 4] = ["config.json", "tokenizer.json", "generation_config.json", "chat_template.jinja"];
 /// Would take precedence over `model.safetensors` when the directory is read.
 const SHARD_INDEX: &str = "model.safetensors.index.json";
 
@@ -151,6 +152,7 @@ pub fn run(args: Args) -> Result<()> {
             // placeholder, if one was chosen, written down).
             "config.json" if from_gguf => Some(serde_json::to_string_pretty(&source.config.to_hf_json())? + "\n"),
             "tokenizer.json" if from_gguf => Some(source.tokenizer.to_json()?),
+            "chat_template.jinja" if from_gguf => source.chat_template.as_ref().map(ChatTemplate::to_jinja),
             _ => None,
         };
         if let Some(text) = written {

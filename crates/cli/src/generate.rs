@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use unmask_model::ModelDir;
 use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
 use unmask_sampler::{
-    Algorithm, Decoded, DecodedTexts, Denoiser, DreamAlg, EndsAlso, Remasking, SamplerConfig, SamplerError, generate,
+    Algorithm, Decoded, DecodedTexts, Denoiser, DreamAlg, EndsAlso, Recommended, Remasking, SamplerConfig,
+    SamplerError, generate,
 };
 
 use crate::backend::{self, Backend};
@@ -152,7 +153,7 @@ impl SamplerArgs {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let recommended = Recommended::of(&args.model)?;
+    let recommended = recommended_of(&args.model)?;
     let config = args.sampler.over(recommended.decoding);
     // Check the parameters before spending time on the model.
     config.validate()?;
@@ -295,11 +296,7 @@ impl Loaded {
     ) -> Result<Self> {
         let model_dir = ModelDir::open(model)?;
         let template = model_dir.chat_template.as_ref();
-        let chosen = match format {
-            Some(format) => format,
-            None if template.is_some() => PromptFormat::ChatOpened,
-            None => PromptFormat::Bare,
-        };
+        let chosen = PromptFormat::or_default(format, template);
         let context = model_dir.config.max_position_embeddings;
         let mut prompts = Vec::with_capacity(texts.len());
         for text in texts {
@@ -312,14 +309,10 @@ impl Loaded {
         }
         let longest = prompts.iter().map(|p| p.ids.len()).max().unwrap_or(0) + max_new_tokens as usize;
         let engine = backend::load(backend, &model_dir.config, &model_dir.weights, None, longest, batch)?;
-        let mut end_tokens = model_dir.config.end_token_ids();
-        if let Some(opened) = prompts.iter().find(|p| p.prompt.format == PromptFormat::ChatOpened) {
-            let tokenizer = &model_dir.tokenizer;
-            let vocab = tokenizer.vocab_size() as u32;
-            end_tokens.extend(
-                (0..vocab).filter(|&id| tokenizer.id_to_token(id).is_some_and(|t| opened.prompt.token_ends_answer(&t))),
-            );
-        }
+        let end_tokens = match prompts.iter().find(|p| p.prompt.format == PromptFormat::ChatOpened) {
+            Some(opened) => opened.prompt.format.end_tokens(&model_dir.tokenizer, model_dir.config.end_token_ids()),
+            None => model_dir.config.end_token_ids(),
+        };
         Ok(Loaded { model_dir, engine, prompts, end_tokens })
     }
 
@@ -339,38 +332,17 @@ impl Loaded {
     /// filled when a bare prompt had any; nothing in the chat format, whose answer repeats the function) and
     /// the answer's code.
     pub(crate) fn prompt_and_answer(&self, prepared: &Prepared, decoded: &Decoded) -> Result<(String, String)> {
-        let texts = self.texts(prepared, decoded)?;
-        let answer = prepared.prompt.code_of(&texts.answer);
-        let before = match (prepared.prompt.format, texts.filled_prompt) {
-            (PromptFormat::Chat, _) => String::new(),
-            (PromptFormat::Bare, Some(filled)) => filled,
-            (PromptFormat::Bare | PromptFormat::ChatOpened, _) => prepared.prompt.code.clone(),
-        };
-        Ok((before, answer))
+        Ok(self.texts(prepared, decoded)?.program_parts(&prepared.prompt))
     }
 }
 
-/// What a model directory recommends in `generation_config.json`: decoding settings (fields it leaves out keep
-/// the defaults) and a prompt format; the defaults for a model without one (or a GGUF file).
-pub(crate) struct Recommended {
-    pub decoding: SamplerConfig,
-    pub prompt_format: Option<PromptFormat>,
-}
-
-impl Recommended {
-    pub(crate) fn of(model: &Path) -> Result<Self> {
-        let path = model.join("generation_config.json");
-        if !model.is_dir() || !path.exists() {
-            return Ok(Recommended { decoding: SamplerConfig::DEFAULT, prompt_format: None });
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let not_settings = || format!("{}: not a set of decoding settings", path.display());
-        #[derive(serde::Deserialize)]
-        struct Format {
-            prompt_format: Option<PromptFormat>,
-        }
-        let format: Format = serde_json::from_str(&text).with_context(not_settings)?;
-        let decoding = serde_json::from_str(&text).with_context(not_settings)?;
-        Ok(Recommended { decoding, prompt_format: format.prompt_format })
+/// What the model directory `model` recommends (its `generation_config.json`); nothing for a model without one
+/// (or a GGUF file).
+pub(crate) fn recommended_of(model: &Path) -> Result<Recommended> {
+    let path = model.join("generation_config.json");
+    if !model.is_dir() || !path.exists() {
+        return Ok(Recommended::NONE);
     }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Recommended::parse(&text).with_context(|| path.display().to_string())
 }

@@ -11,7 +11,7 @@ use unmask_sampler::{BatchObserver, EndsAlso, MAX_BATCH, SamplerConfig, generate
 use unmask_solve::{choose, entry_point, examples, function_only, program, variants};
 
 use crate::backend::Backend;
-use crate::generate::{FormatArg, Loaded, Recommended, SamplerArgs};
+use crate::generate::{FormatArg, Loaded, SamplerArgs, recommended_of};
 use crate::sandbox::{ErrorKind, Limits, Sandbox};
 
 /// Most samples one run takes (each is a whole decode).
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
     if !(1..=MAX_BATCH).contains(&args.batch) {
         bail!("--batch is {}: expected 1 to {MAX_BATCH}", args.batch);
     }
-    let recommended = Recommended::of(&args.model)?;
+    let recommended = recommended_of(&args.model)?;
     let config = args.sampler.over(recommended.decoding);
     config.validate()?;
     let prompt = std::fs::read_to_string(&args.prompt_file)

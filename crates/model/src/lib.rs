@@ -119,16 +119,19 @@ impl ModelDir {
     }
 
     /// A delta directory (see [`base`]) over its base, already opened: the base's weights, tokenizer and chat
-    /// template with the directory's config and `model.safetensors`.
+    /// template with the directory's config and `model.safetensors`. A directory without weights is the base
+    /// itself with the directory's config and recommended decoding.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open_delta(dir: &std::path::Path, base: ModelDir) -> Result<Self> {
         let config_path = dir.join("config.json");
         let config_json = std::fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
-        let weights = base.weights.join(Weights::open(dir)?)?;
+        let has_weights = dir.join("model.safetensors").exists() || dir.join("model.safetensors.index.json").exists();
+        let weights = if has_weights { base.weights.join(Weights::open(dir)?)? } else { base.weights };
         let name = dir.display().to_string();
         let mut model = Self::from_parts(name, &config_json, weights, base.tokenizer.to_json()?.as_bytes())?;
         model.chat_template = base.chat_template;
-        model.notes = vec![format!("a delta over {}", base.name)];
+        let what = if has_weights { "a delta over" } else { "the fetched" };
+        model.notes = vec![format!("{what} {}", base.name)];
         Ok(model)
     }
 }

@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Tokenizer;
+
 /// How the prompt is built from the user's code (`prompt_format` in `generation_config.json`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +40,29 @@ impl PromptFormat {
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The format to use: `chosen` (the user's, else the model's recommendation), else chat_opened for a model
+    /// with a chat template (its best left-to-right pass rate on held-out problems) and bare for one without.
+    pub fn or_default(chosen: Option<Self>, template: Option<&ChatTemplate>) -> Self {
+        chosen.unwrap_or(if template.is_some() { PromptFormat::ChatOpened } else { PromptFormat::Bare })
+    }
+
+    /// Whether a vocabulary token (byte-level form, `Ċ` for a newline) closes the answer: in chat_opened a
+    /// token that starts a line with a fence, so decoding can stop there.
+    pub fn token_ends_answer(self, token: &str) -> bool {
+        self == PromptFormat::ChatOpened && token.trim_start_matches('Ċ').starts_with(FENCE)
+    }
+
+    /// The tokens that end an answer in this format: the model's own (`model_ends`) and every vocabulary token
+    /// that [closes the answer](Self::token_ends_answer).
+    pub fn end_tokens(self, tokenizer: &Tokenizer, mut model_ends: Vec<u32>) -> Vec<u32> {
+        if self == PromptFormat::ChatOpened {
+            let vocab = tokenizer.vocab_size() as u32;
+            model_ends
+                .extend((0..vocab).filter(|&id| tokenizer.id_to_token(id).is_some_and(|t| self.token_ends_answer(&t))));
+        }
+        model_ends
     }
 }
 
@@ -73,6 +98,22 @@ impl ChatTemplate {
             (!text.contains('\'') && !text.contains('+')).then(|| text.to_owned())
         });
         Some(ChatTemplate { default_system })
+    }
+
+    /// A Jinja ChatML template that renders as this one (and that [`from_jinja`](Self::from_jinja) reads back
+    /// as it): what a converted model's `chat_template.jinja` holds.
+    pub fn to_jinja(&self) -> String {
+        // A default system message with a quote would end the Jinja string: such a template keeps none.
+        let system = self.default_system.as_deref().filter(|s| !s.contains(['\'', '\\', '+']));
+        let default = system.map_or(String::new(), |text| {
+            format!(
+                "{{%- if messages[0]['role'] != 'system' %}}{{{{- '{START}system\\n{text}{END}\\n' }}}}{{%- endif %}}"
+            )
+        });
+        format!(
+            "{default}{{%- for message in messages %}}{{{{- '{START}' + message['role'] + '\\n' + message['content'] + \
+             '{END}\\n' }}}}{{%- endfor %}}{{%- if add_generation_prompt %}}{{{{- '{START}assistant\\n' }}}}{{%- endif %}}\n"
+        )
     }
 
     fn turn(role: &str, content: &str) -> String {
@@ -144,10 +185,20 @@ impl Prompt {
         }
     }
 
-    /// Whether a vocabulary token (byte-level form, `Ċ` for a newline) closes the answer: in chat_opened a
-    /// token that starts a line with a fence, so decoding can stop there.
-    pub fn token_ends_answer(&self, token: &str) -> bool {
-        self.format == PromptFormat::ChatOpened && token.trim_start_matches('Ċ').starts_with(FENCE)
+    /// Bytes of `text` before the user's code where `text` ends with it (chat_opened's markup, which a view
+    /// may leave out); 0 in bare and in chat, whose text does not end with the code.
+    pub fn markup_len(&self) -> usize {
+        match self.format {
+            PromptFormat::Bare | PromptFormat::Chat => 0,
+            PromptFormat::ChatOpened => self.text.len() - self.code.len(),
+        }
+    }
+
+    /// How many leading tokens of `ids` (this prompt's text, encoded) are the markup: the tokens of
+    /// [`markup_len`](Self::markup_len)'s bytes where they are whole tokens of `ids`, else 0.
+    pub fn markup_tokens(&self, tokenizer: &Tokenizer, ids: &[u32]) -> crate::Result<usize> {
+        let markup = tokenizer.encode(&self.text[..self.markup_len()])?;
+        Ok(if ids.starts_with(&markup) { markup.len() } else { 0 })
     }
 }
 
@@ -184,6 +235,20 @@ mod tests {
     }
 
     #[test]
+    fn a_written_template_reads_back_as_itself() {
+        let t = ChatTemplate::from_jinja(QWEN_LIKE).unwrap();
+        let written = t.to_jinja();
+        assert!(
+            written.starts_with("{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are a helper.")
+        );
+        assert_eq!(ChatTemplate::from_jinja(&written), Some(t));
+        let none = ChatTemplate { default_system: None };
+        assert_eq!(ChatTemplate::from_jinja(&none.to_jinja()), Some(none));
+        let quoted = ChatTemplate { default_system: Some("It's me".into()) };
+        assert_eq!(ChatTemplate::from_jinja(&quoted.to_jinja()).unwrap().default_system, None);
+    }
+
+    #[test]
     fn every_format_renders_as_worked_by_hand() {
         let t = ChatTemplate::from_jinja(QWEN_LIKE).unwrap();
         let head = "<|im_start|>system\nYou are a helper.<|im_end|>\n<|im_start|>user\nComplete the following \
@@ -192,6 +257,8 @@ mod tests {
         assert_eq!(Prompt::new(PromptFormat::Chat, Some(&t), CODE).unwrap().text, head);
         let opened = Prompt::new(PromptFormat::ChatOpened, Some(&t), CODE).unwrap();
         assert_eq!(opened.text, format!("{head}```python\n{CODE}"));
+        assert_eq!(&opened.text[..opened.markup_len()], format!("{head}```python\n"));
+        assert_eq!(Prompt::new(PromptFormat::Chat, Some(&t), CODE).unwrap().markup_len(), 0);
         assert_eq!(Prompt::new(PromptFormat::Chat, None, CODE), Err(NoChatTemplate { format: "chat" }));
     }
 
@@ -205,7 +272,7 @@ mod tests {
         let answer = "Here it is:\n\n```python\ndef f(x):\n    return 2 * x\n```\nDone.";
         assert_eq!(chat.code_of(answer), "def f(x):\n    return 2 * x\n");
         assert_eq!(chat.code_of("no fence"), "no fence");
-        assert!(opened.token_ends_answer("```") && opened.token_ends_answer("Ċ```Ċ"));
-        assert!(!opened.token_ends_answer("Ġreturn") && !chat.token_ends_answer("```"));
+        assert!(opened.format.token_ends_answer("```") && opened.format.token_ends_answer("Ċ```Ċ"));
+        assert!(!opened.format.token_ends_answer("Ġreturn") && !chat.format.token_ends_answer("```"));
     }
 }

@@ -7,6 +7,7 @@
 use std::ops::{ControlFlow, Range};
 
 use unmask_model::Tokenizer;
+use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_model::trace::{Proposal, Trace, TraceStep};
 
 use crate::params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
@@ -52,6 +53,21 @@ pub struct DecodedTexts {
     pub filled_prompt: Option<String>,
     /// What the model wrote after the prompt, up to its end token.
     pub answer: String,
+}
+
+impl DecodedTexts {
+    /// The program a decode of `prompt` stands for, as the code before the answer and the answer's code: in
+    /// bare the prompt (its holes filled) and the answer, in chat_opened the user's code and the answer up
+    /// to its closing fence, in chat only the answer's first fenced block.
+    pub fn program_parts(&self, prompt: &Prompt) -> (String, String) {
+        let answer = prompt.code_of(&self.answer);
+        let before = match (prompt.format, &self.filled_prompt) {
+            (PromptFormat::Chat, _) => String::new(),
+            (PromptFormat::Bare, Some(filled)) => filled.clone(),
+            (PromptFormat::Bare | PromptFormat::ChatOpened, _) => prompt.code.clone(),
+        };
+        (before, answer)
+    }
 }
 
 impl Decoded {

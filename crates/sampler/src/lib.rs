@@ -10,6 +10,7 @@ pub mod decode;
 pub mod metrics;
 pub mod params;
 pub mod proposal;
+pub mod recommended;
 pub mod rng;
 
 pub use decode::{
@@ -18,6 +19,7 @@ pub use decode::{
 };
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
 pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
+pub use recommended::{Recommended, RecommendedError};
 pub use rng::StepKey;
 pub use unmask_model::trace::Proposal;
 

@@ -6,7 +6,7 @@
 Each function example's code (signature, docstring and whatever precedes them in its file) is put in the prompt
 format the product uses for this model, chat_opened (crates/model/src/prompt.rs: the chat template, the request,
 and the answer opened with a fence and the user's code), and the teacher continues it greedily until a token
-opens a line with a fence (the answer's end, as `Prompt::token_ends_answer` decides), an end-of-turn token, or
+opens a line with a fence (the answer's end, as `PromptFormat::token_ends_answer` decides), an end-of-turn token, or
 `--max-new` tokens. One JSON line per prompt: the example's index and source, the prompt ids, the answer ids
 (ending with the closing token), and whether the answer ended.
 

@@ -18,7 +18,7 @@ const END: &str = "·";
 pub fn TokenGrid() -> impl IntoView {
     let state = expect_context::<RunState>();
     // Cells are rebuilt only when a new run changes the canvas; each cell then follows the steps itself.
-    let cells = Memo::new(move |_| state.run.with(|r| (r.id, r.initial.len())));
+    let cells = Memo::new(move |_| state.run.with(|r| (r.id, r.shown_from, r.initial.len())));
     view! {
         <div class="status" data-state=move || state.run.with(|r| r.status.id())>
             {move || state.run.with(|r| match r.status {
@@ -37,8 +37,8 @@ pub fn TokenGrid() -> impl IntoView {
         <Legend/>
         <div class="grid" aria-label="The canvas, token by token">
             {move || {
-                let (_, n) = cells.get();
-                (0..n).map(|q| view! { <Cell position=q/> }).collect_view()
+                let (_, from, n) = cells.get();
+                (from..n).map(|q| view! { <Cell position=q/> }).collect_view()
             }}
         </div>
     }

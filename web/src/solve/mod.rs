@@ -12,9 +12,9 @@ use unmask_model::TraceStep;
 use unmask_sampler::{BatchDecode, BatchItem, SamplerConfig, Scored};
 use unmask_solve::{Example, choose, entry_point, examples, program, variants};
 
-use crate::run::{Model, RunStatus, RunView, now_ms, ready_engine, step};
+use crate::run::{EncodedPrompt, Model, RunStatus, RunView, now_ms, ready_engine, step};
 use crate::sandbox::page_sandbox;
-use crate::settings::Settings;
+use crate::settings::{Settings, page_context};
 use crate::state::{RunState, ViewState};
 
 pub mod view;
@@ -66,14 +66,14 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, state: RunStat
         .zip(&job.configs)
         .map(|(d, c)| Sample {
             seed: c.seed,
-            run: RunView::starting(id, job.prompt_ids.len(), d.canvas().to_vec(), engine),
+            run: RunView::starting(id, &job.prompt, d.canvas().to_vec(), engine),
             program: String::new(),
             outcome: None,
         })
         .collect();
     let view = SolveView::new(id, settings.prompt.clone(), job.stated.clone(), job.probes.len(), samples);
     state.solve.set(Some(view));
-    state.run.set(RunView::starting(id, job.prompt_ids.len(), batch.decodes()[0].canvas().to_vec(), engine));
+    state.run.set(RunView::starting(id, &job.prompt, batch.decodes()[0].canvas().to_vec(), engine));
     if !ready_engine(&model, &live, state.run, state.notice).await {
         return;
     }
@@ -104,7 +104,7 @@ pub async fn solve(model: Rc<Model>, settings: Settings, id: u64, state: RunStat
 /// A Solve run's inputs (its batched decode is beside it). Each phase returns `Ok(None)` when a newer run took over and
 /// `Err` with what to tell the user when it failed.
 struct Job {
-    prompt_ids: Vec<u32>,
+    prompt: EncodedPrompt,
     /// The docstring's examples, and inputs derived from them to tell the survivors apart.
     stated: Vec<Example>,
     probes: Vec<String>,
@@ -116,8 +116,7 @@ impl Job {
         if settings.prompt.trim().is_empty() {
             return Err("The prompt is empty: write a function signature and a docstring with examples.".into());
         }
-        let prompt_ids =
-            model.tokenizer.encode(&settings.prompt).map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
+        let prompt = model.prompt_style.encode(&model.tokenizer, &settings.prompt)?;
         let stated = examples(&settings.prompt);
         let calls: Vec<&str> = stated.iter().map(|e| e.call.as_str()).collect();
         let probes = entry_point(&settings.prompt).map(|name| variants(&calls, &name, PROBES)).unwrap_or_default();
@@ -125,11 +124,10 @@ impl Job {
         let configs: Vec<SamplerConfig> = (0..settings.samples as u64)
             .map(|i| SamplerConfig { seed: base.seed.wrapping_add(i), ..base.clone() })
             .collect();
-        let (mask, context) = (model.config.mask_token_id, model.config.max_position_embeddings);
-        let prompts: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&prompt_ids[..], c)).collect();
-        let batch =
-            BatchDecode::new(&prompts, mask, &model.config.end_token_ids(), context).map_err(|e| e.to_string())?;
-        Ok((Job { prompt_ids, stated, probes, configs }, batch))
+        let (mask, context) = (model.config.mask_token_id, page_context(&model.config));
+        let prompts: Vec<(&[u32], &SamplerConfig)> = configs.iter().map(|c| (&prompt.ids[..], c)).collect();
+        let batch = BatchDecode::new(&prompts, mask, &model.end_tokens, context).map_err(|e| e.to_string())?;
+        Ok((Job { prompt, stated, probes, configs }, batch))
     }
 
     /// Each step, one forward pass over every sample still running; the decode's milliseconds.
@@ -174,12 +172,12 @@ impl Job {
 
     /// Each finished sample's trace and the program the sandbox will run.
     fn finish(&self, batch: BatchDecode, model: &Model, settings: &Settings, state: RunState, decode_ms: f64) {
-        let (n, mask) = (self.prompt_ids.len(), model.config.mask_token_id);
+        let (n, mask) = (self.prompt.ids.len(), model.config.mask_token_id);
         for (i, decoded) in batch.finish().into_iter().enumerate() {
             let texts = decoded.texts(n, mask, |t| model.is_end(t), &model.tokenizer).unwrap_or_default();
-            // An infilling prompt runs with its holes filled.
-            let filled = texts.filled_prompt.unwrap_or_else(|| settings.prompt.clone());
-            let program = program(&filled, &texts.answer);
+            // An infilling prompt runs with its holes filled; a chat answer's code ends at its fence.
+            let (before, answer) = texts.program_parts(&self.prompt.prompt);
+            let program = program(&before, &answer);
             let completion = texts.completion;
             let trace =
                 decoded.into_trace(model.name.clone(), settings.prompt.clone(), &self.configs[i], mask, n, completion);
