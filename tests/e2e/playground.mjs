@@ -2,7 +2,8 @@
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider, the model menu), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
 // full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
-// mode's sandbox (Pyodide in a worker) judging candidates, and a whole Solve run of 8 samples.
+// mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, and the 0.5B teacher
+// on the CPU worker.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -314,6 +315,28 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   }
   const filled = report.samples[chosen].program.split("return a")[1].trim();
   check((await page.textContent(".grid")).includes(filled), `the main view shows the chosen sample (return a ${filled})`);
+  await browser.close();
+}
+
+// 12. The 0.5B teacher (387 MiB, from the fetched base) on the CPU worker: it loads, renders its chat prompt out of
+// sight (the grid starts at the user's code), and writes the one-line body, stopping at the closing fence.
+{
+  const { browser, page } = await open(common);
+  const query = new URLSearchParams({
+    model: "qwen2.5-coder-0.5b-instruct", backend: "cpu", length: "8",
+    prompt: 'def sum_list(xs):\n    """Return the sum of the numbers in xs."""\n',
+  });
+  const started = Date.now();
+  await page.goto(`${base}?${query}`);
+  await waitDone(page);
+  timings.teacher_cpu_done_ms = Date.now() - started;
+  timings.teacher_cpu_ms_per_step = await msPerStep(page);
+  await page.screenshot({ path: join(shots, "9-teacher-cpu.png"), fullPage: true });
+  const grid = await page.textContent(".grid");
+  check(grid.startsWith("def sum_list(xs):"), `the grid starts at the user's code, not the chat markup (${grid.slice(0, 30)})`);
+  const answer = await page.$$eval(".grid .tok.decoded", (cells) => cells.map((c) => c.textContent).join(""));
+  check(answer.includes("return sum(xs)"), `the teacher writes return sum(xs) (${answer})`);
+  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "the CPU worker ran the teacher");
   await browser.close();
 }
 

@@ -1,15 +1,15 @@
 // Measures models on the page as a visitor meets them, in Debian's Chromium: for each model and engine, a fresh
 // browser (an empty cache) opens the page, downloads the model and runs the prompt; then a reload takes the
 // model from the cache and runs it again. Prints one JSON line per case and writes a screenshot of each.
-// Usage: node measure.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>] ...
-// e.g.   node measure.mjs http://localhost:8080/ target/measure qwen2.5-coder-0.5b-instruct:cpu:24
+// Usage (after `npm ci` here): node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>] ...
+// e.g.   node page_load.mjs http://localhost:8080/ target/measure qwen2.5-coder-0.5b-instruct:cpu:24
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 const [base, shots, ...cases] = process.argv.slice(2);
 if (!base || !shots || cases.length === 0) {
-  console.error("usage: node measure.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<length>] ...");
+  console.error("usage: node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<length>] ...");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
