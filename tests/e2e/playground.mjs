@@ -2,8 +2,8 @@
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider, the model menu), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
 // full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
-// mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, and the 0.5B teacher
-// on the CPU worker.
+// mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, Compare mode, and the
+// 0.5B teacher on the CPU worker.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -318,7 +318,26 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   await browser.close();
 }
 
-// 12. The 0.5B teacher (387 MiB, from the fetched base) on the CPU worker: it loads, renders its chat prompt out of
+// 12. Compare mode: the same prompt left to right beside the settings' decode (16 steps for 32 cells), on one
+// loaded model; both lanes finish, the first writes one token per forward pass, the second more, and the main
+// grid follows the second.
+{
+  const { browser, page } = await open(common);
+  await page.goto(`${base}${settings}&model=unmask-coder&backend=cpu&mode=compare`);
+  await page.waitForFunction(() => document.querySelectorAll('.lane[data-state="done"]').length === 2, null, { timeout: RUN_TIMEOUT });
+  await waitDone(page);
+  const lanes = await page.$$eval(".lane", (ls) => ls.map((l) => [Number(l.dataset.passes), Number(l.dataset.mostPerPass)]));
+  check(lanes.length === 2, "two lanes");
+  const [[arPasses, arMost], [passes, most]] = lanes;
+  check(arPasses === 32 && arMost === 1, `left to right: one token per pass (${arPasses} passes, at most ${arMost})`);
+  check(passes === 16 && most > 1, `the settings' decode: 16 passes, up to ${most} tokens in one`);
+  const decoded = await page.$$eval(".grid .tok[data-step]", (c) => c.map((x) => Number(x.dataset.step)));
+  check(decoded.length === 32 && Math.max(...decoded) === 15, "the main grid shows the second lane's decode (16 steps)");
+  await page.screenshot({ path: join(shots, "9-compare.png"), fullPage: true });
+  await browser.close();
+}
+
+// 13. The 0.5B teacher (387 MiB, from the fetched base) on the CPU worker: it loads, renders its chat prompt out of
 // sight (the grid starts at the user's code), and writes the one-line body, stopping at the closing fence.
 {
   const { browser, page } = await open(common);
@@ -331,7 +350,7 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   await waitDone(page);
   timings.teacher_cpu_done_ms = Date.now() - started;
   timings.teacher_cpu_ms_per_step = await msPerStep(page);
-  await page.screenshot({ path: join(shots, "9-teacher-cpu.png"), fullPage: true });
+  await page.screenshot({ path: join(shots, "10-teacher-cpu.png"), fullPage: true });
   const grid = await page.textContent(".grid");
   check(grid.startsWith("def sum_list(xs):"), `the grid starts at the user's code, not the chat markup (${grid.slice(0, 30)})`);
   const answer = await page.$$eval(".grid .tok.decoded", (cells) => cells.map((c) => c.textContent).join(""));

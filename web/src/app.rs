@@ -11,9 +11,10 @@ use unmask_model::prompt::{ChatTemplate, PromptFormat};
 use unmask_sampler::{Recommended, initial_canvas};
 
 use crate::catalog::{Catalog, MODELS_BASE};
+use crate::compare::compare;
 use crate::components::{
-    controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel, order_plot::OrderPlot,
-    solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
+    compare_panel::ComparePanel, controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel,
+    order_plot::OrderPlot, solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
 use crate::engine::{EngineKind, Engines, GpuProbe, decide, request_gpu};
 use crate::loader::{Progress, load_model};
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
         model: RwSignal::new_local(None),
         run: RwSignal::new(RunView::idle(RunStatus::Loading, "loading the model")),
         solve: RwSignal::new(None),
+        compare: RwSignal::new(None),
         current_run: RwSignal::new(0),
         notice: RwSignal::new(None),
         opened_ms: now_ms(),
@@ -114,6 +116,7 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="right">
                 <SolvePanel/>
+                <ComparePanel/>
                 <Timeline/>
                 <TokenGrid/>
                 <div class="below-grid">
@@ -356,6 +359,7 @@ fn restart_on_change(state: RunState, display: ViewState) {
                 match settings.mode {
                     Mode::Watch => {
                         state.solve.set(None);
+                        state.compare.set(None);
                         spawn_local(run(
                             model.clone(),
                             settings.clone(),
@@ -365,7 +369,14 @@ fn restart_on_change(state: RunState, display: ViewState) {
                             state.notice,
                         ));
                     }
-                    Mode::Solve => spawn_local(solve(model.clone(), settings.clone(), id, state, display)),
+                    Mode::Solve => {
+                        state.compare.set(None);
+                        spawn_local(solve(model.clone(), settings.clone(), id, state, display))
+                    }
+                    Mode::Compare => {
+                        state.solve.set(None);
+                        spawn_local(compare(model.clone(), settings.clone(), id, state))
+                    }
                 }
             }
         };

@@ -1,5 +1,7 @@
 //! One component per file; each takes the parts of the page's state it reads (`crate::state`) from the context.
 
+pub mod answer_cells;
+pub mod compare_panel;
 pub mod controls;
 pub mod download;
 pub mod editor;

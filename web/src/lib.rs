@@ -8,6 +8,7 @@
 pub mod app;
 pub mod bench;
 pub mod catalog;
+pub mod compare;
 pub mod components;
 pub mod engine;
 pub mod loader;

@@ -186,6 +186,21 @@ impl RunView {
         self.steps.first().map_or(0, |s| s.masked_before as usize).saturating_sub(decoded)
     }
 
+    /// Answer tokens written after the newest step: decoded positions after the prompt, up to and including
+    /// the first end token (a corrected draft counts once; drafts past the end do not count).
+    pub fn answer_tokens(&self, mask: u32, is_end: impl Fn(u32) -> bool) -> usize {
+        let shown = self.steps.len();
+        let mut written = 0;
+        for q in self.prompt_len..self.initial.len() {
+            let Some(token) = self.token_at(q, shown, mask) else { continue };
+            written += 1;
+            if is_end(token) {
+                break;
+            }
+        }
+        written
+    }
+
     /// Whether `position` was masked when the run began (an answer cell or a hole).
     pub fn was_masked(&self, position: usize, mask: u32) -> bool {
         self.initial.get(position) == Some(&mask)
@@ -218,71 +233,87 @@ pub async fn run(
         }
     };
     let config: SamplerConfig = settings.run_config();
-    if settings.prompt.trim().is_empty() {
-        view.set(RunView {
-            id,
-            ..RunView::idle(
-                RunStatus::Error,
-                "The prompt is empty: write a function signature and docstring for the model to complete.",
-            )
-        });
-        return;
-    }
-    let prompt = match model.prompt_style.encode(&model.tokenizer, &settings.prompt) {
-        Ok(prompt) => prompt,
-        Err(e) => return fail(e),
-    };
-    let prompt_ids = &prompt.ids;
-    let mask = model.config.mask_token_id;
-    let context = page_context(&model.config);
-    let mut decode = match Decode::new(prompt_ids, &config, mask, &model.end_tokens, context) {
-        Ok(decode) => decode,
-        Err(e) => {
-            view.set(RunView { id, ..RunView::idle(RunStatus::Error, e.to_string()) });
-            return;
-        }
+    let (prompt, mut decode) = match start_decode(&model, &settings.prompt, &config) {
+        Ok(started) => started,
+        Err(message) => return view.set(RunView { id, ..RunView::idle(RunStatus::Error, message) }),
     };
     view.set(RunView::starting(id, &prompt, decode.canvas().to_vec(), model.engines.active()));
     if !ready_engine(&model, &live, view, notice).await {
         return;
     }
-    while let Some(request) = decode.request() {
-        let started = now_ms();
-        let mut scored = Vec::new();
-        if !request.positions.is_empty() {
-            let item = BatchItem {
-                canvas: decode.canvas(),
-                positions: &request.positions,
-                rule: request.rule,
-                key: request.key,
-            };
-            match step(&model.engines, &[item], &live, view, notice).await {
-                Ok(Some(mut answers)) => scored = answers.pop().expect("one canvas in, one out"),
-                Ok(None) => return,
-                Err(message) => return fail(message),
-            }
+    loop {
+        match advance(&model, &mut decode, &live, view, notice).await {
+            Ok(Stepped::Step(step, scored)) => view.update(|v| v.record(step, &scored)),
+            Ok(Stepped::Finished) => break,
+            Ok(Stepped::Superseded) => return,
+            Err(message) => return fail(message),
         }
-        let proposals = scored.iter().map(|s| s.proposal).collect();
-        if let Err(e) = decode.advance(proposals, now_ms() - started) {
-            return fail(e.to_string());
-        }
-        let step = decode.steps().last().expect("a step was just recorded").clone();
-        view.update(|v| v.record(step, &scored));
         // Let the browser paint this step before the next forward pass starts.
         gloo_timers::future::TimeoutFuture::new(0).await;
         if !live() {
             return;
         }
     }
-    let decoded: Decoded = decode.finish();
-    let texts = decoded.texts(prompt_ids.len(), mask, |t| model.is_end(t), &model.tokenizer);
-    let completion = texts.map(|t| t.completion).unwrap_or_default();
-    let trace =
-        decoded.into_trace(model.name.clone(), settings.prompt.clone(), &config, mask, prompt_ids.len(), completion);
+    let trace = finished_trace(&model, decode, &settings.prompt, &config, prompt.ids.len());
     view.update(|v| {
         v.status = RunStatus::Done;
         v.trace = Some(trace);
     });
+}
+
+/// The user's `code` as `model` reads it, and a decode of it with `config`; the error says what to fix.
+pub fn start_decode(model: &Model, code: &str, config: &SamplerConfig) -> Result<(EncodedPrompt, Decode), String> {
+    if code.trim().is_empty() {
+        return Err("The prompt is empty: write a function signature and docstring for the model to complete.".into());
+    }
+    let prompt = model.prompt_style.encode(&model.tokenizer, code)?;
+    let (mask, context) = (model.config.mask_token_id, page_context(&model.config));
+    let decode = Decode::new(&prompt.ids, config, mask, &model.end_tokens, context).map_err(|e| e.to_string())?;
+    Ok((prompt, decode))
+}
+
+/// What one call of [`advance`] did.
+pub enum Stepped {
+    /// A step: its commits and what was proposed at each position asked.
+    Step(TraceStep, Vec<Scored>),
+    /// Nothing was left to decode.
+    Finished,
+    /// A newer run took over while the pass ran.
+    Superseded,
+}
+
+/// One step of `decode`: the forward pass it asks for on the active engine, and its commits.
+pub async fn advance(
+    model: &Model,
+    decode: &mut Decode,
+    live: &impl Fn() -> bool,
+    view: RwSignal<RunView>,
+    notice: RwSignal<Option<String>>,
+) -> Result<Stepped, String> {
+    let Some(request) = decode.request() else { return Ok(Stepped::Finished) };
+    let started = now_ms();
+    let mut scored = Vec::new();
+    if !request.positions.is_empty() {
+        let item =
+            BatchItem { canvas: decode.canvas(), positions: &request.positions, rule: request.rule, key: request.key };
+        match step(&model.engines, &[item], live, view, notice).await? {
+            Some(mut answers) => scored = answers.pop().expect("one canvas in, one out"),
+            None => return Ok(Stepped::Superseded),
+        }
+    }
+    let proposals = scored.iter().map(|s| s.proposal).collect();
+    decode.advance(proposals, now_ms() - started).map_err(|e| e.to_string())?;
+    let step = decode.steps().last().expect("a step was just recorded").clone();
+    Ok(Stepped::Step(step, scored))
+}
+
+/// The trace of a finished decode of `code`, as the CLI writes it.
+pub fn finished_trace(model: &Model, decode: Decode, code: &str, config: &SamplerConfig, prompt_len: usize) -> Trace {
+    let mask = model.config.mask_token_id;
+    let decoded: Decoded = decode.finish();
+    let texts = decoded.texts(prompt_len, mask, |t| model.is_end(t), &model.tokenizer);
+    let completion = texts.map(|t| t.completion).unwrap_or_default();
+    decoded.into_trace(model.name.clone(), code.to_owned(), config, mask, prompt_len, completion)
 }
 
 /// Readies the active engine for a run: loads the model on WebGPU first if that is the choice and it is not
@@ -363,5 +394,12 @@ mod tests {
         let correction = Proposal { position: 1, token: 8, score: 0.9 };
         view.record(TraceStep { step: 1, masked_before: 1, commits: vec![correction], millis: 1.0 }, &[]);
         assert_eq!((view.token_at(1, 2, 9), view.decoded_at[1], view.masked_left()), (Some(8), Some(0), 1));
+        assert_eq!(view.answer_tokens(9, |t| t == 3), 1);
+        // An end token at cell 1 and a draft after it: only the answer up to its end counts.
+        let end = Proposal { position: 1, token: 3, score: 0.9 };
+        let after = Proposal { position: 2, token: 7, score: 0.9 };
+        view.record(TraceStep { step: 2, masked_before: 1, commits: vec![end, after], millis: 1.0 }, &[]);
+        assert_eq!(view.answer_tokens(9, |t| t == 3), 1);
+        assert_eq!(view.answer_tokens(9, |_| false), 2);
     }
 }

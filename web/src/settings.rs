@@ -139,18 +139,23 @@ pub enum Mode {
     Watch,
     /// Many decodes together, judged on the docstring's examples in the sandbox and grouped by behaviour.
     Solve,
+    /// The decode the settings ask for beside a left-to-right one of the same model.
+    Compare,
 }
 
 impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Watch, Mode::Solve, Mode::Compare];
+
     pub fn id(self) -> &'static str {
         match self {
             Mode::Watch => "watch",
             Mode::Solve => "solve",
+            Mode::Compare => "compare",
         }
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
-        [Mode::Watch, Mode::Solve].into_iter().find(|m| m.id() == id)
+        Self::ALL.into_iter().find(|m| m.id() == id)
     }
 }
 

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 
 use crate::catalog::Catalog;
+use crate::compare::view::CompareView;
 use crate::loader::Progress;
 use crate::run::{Model, RunView};
 use crate::settings::Settings;
@@ -22,6 +23,8 @@ pub struct RunState {
     pub run: RwSignal<RunView>,
     /// The Solve run on screen (Solve mode only); its opened sample is also in `run`.
     pub solve: RwSignal<Option<SolveView>>,
+    /// The comparison on screen (Compare mode only); its second lane is also in `run`.
+    pub compare: RwSignal<Option<CompareView>>,
     /// The run in charge; bumping it cancels the one in flight.
     pub current_run: RwSignal<u64>,
     /// An event the user should notice now (e.g. a fallback to the CPU).

@@ -155,7 +155,8 @@ pub fn Controls() -> impl IntoView {
         .collect_view();
     let blocks_used = move || strategy().uses(Control::BlockLength);
     let seed_error = RwSignal::new(None::<String>);
-    let solving = move || state.settings.with(|s| s.mode == Mode::Solve);
+    let mode = move || state.settings.with(|s| s.mode);
+    let solving = move || mode() == Mode::Solve;
     view! {
         <div class="controls">
             <div class="control">
@@ -165,7 +166,8 @@ pub fn Controls() -> impl IntoView {
                         state.settings.update(|s| s.mode = m);
                     }
                 }>
-                    <option value=Mode::Watch.id() selected=move || !solving()>"Watch one run"</option>
+                    <option value=Mode::Watch.id() selected=move || mode() == Mode::Watch>"Watch one run"</option>
+                    <option value=Mode::Compare.id() selected=move || mode() == Mode::Compare>"Compare with left to right"</option>
                     <option value=Mode::Solve.id() selected=solving>"Solve (sample, test, choose)"</option>
                 </select>
             </div>

@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 use unmask_solve::job::{ErrorKind, Outcome};
 
+use crate::components::answer_cells::answer_cells;
 use crate::components::download::save_json;
-use crate::components::palette;
 use crate::solve::{Sample, SolvePhase, SolveView, open_sample};
 use crate::state::{RunState, ViewState};
 
@@ -180,30 +180,15 @@ fn group_name(rank: usize) -> String {
     }
 }
 
-/// The sample's answer cells as they stand, coloured by the step that decoded them.
+/// The sample's answer cells as they stand.
 #[component]
 fn MiniCanvas(index: usize) -> impl IntoView {
     let state = expect_context::<RunState>();
     move || {
         let model = state.model.get()?;
-        let mask = model.config.mask_token_id;
         state.solve.with(|s| {
             let run = &s.as_ref()?.samples.get(index)?.run;
-            let steps = run.steps.len();
-            let cells = (0..run.initial.len())
-                .filter(|&q| run.was_masked(q, mask))
-                .map(|q| match run.token_at(q, steps, mask) {
-                    None => view! { <span class="tok masked">"░"</span> }.into_any(),
-                    Some(t) if model.is_end(t) => view! { <span class="tok end">"·"</span> }.into_any(),
-                    Some(t) => {
-                        let step = run.decoded_at[q].unwrap_or(0);
-                        let style = format!("background: {}", palette::scale(palette::step_position(step, steps)));
-                        let text = model.token_text.get(t as usize).cloned().unwrap_or_default();
-                        view! { <span class="tok decoded" style=style>{text}</span> }.into_any()
-                    }
-                })
-                .collect_view();
-            Some(view! { <div class="mini">{cells}</div> })
+            Some(view! { <div class="mini">{answer_cells(&model, run)}</div> })
         })
     }
 }
