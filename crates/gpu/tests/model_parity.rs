@@ -80,6 +80,15 @@ both! {
     }
 }
 
+both! {
+    async fn qwen_coder_shapes_match() {
+        // One layer of Qwen2.5-Coder-0.5B's shapes (width 896 = 7 × 128, 14 query heads over 2 key/value heads
+        // of 64, SwiGLU 4864, q/k/v biases), with a small vocabulary to keep the test's memory small.
+        let c = ModelConfig { attention: AttentionKind::Causal, ..config(896, 1, 14, 2, 4864, 2048) };
+        check_logits(&c, &Weights::random(&c, 31), 19, "Qwen2.5-Coder shapes").await;
+    }
+}
+
 // Every architecture and attention kind, in the browser too.
 both! {
     async fn every_architecture_and_attention_kind_matches() {
