@@ -13,7 +13,8 @@ use crate::weights::{TensorData, Weights, write_safetensors};
 pub enum WeightFormat {
     F32,
     F16,
-    /// The matrices quantized with `scheme` in groups of `group_size` columns; norms and biases f32.
+    /// The matrices quantized with `scheme` in groups of `group_size` columns; norms, biases and low-rank
+    /// adapter factors f32 (a 4-bit copy of an adapter loses the small update it is).
     Quant {
         scheme: QuantScheme,
         group_size: usize,
@@ -32,7 +33,7 @@ impl std::fmt::Display for WeightFormat {
 
 /// One safetensors file holding every tensor the engine reads (per [`arch::tensor_names`]) in
 /// `format`. Quantized, the matrices (embedding, attention and MLP projections, an untied head) are stored per
-/// [`crate::quant`] and the norms and biases stay f32. Tensors the engine does not read are left out.
+/// [`crate::quant`] and the norms, biases and adapter factors stay f32. Tensors the engine does not read are left out.
 pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFormat) -> Result<Vec<u8>> {
     arch::check(config, weights)?;
     let tensors = arch::tensor_names(config)
@@ -45,7 +46,7 @@ pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFo
                 message,
             };
             let data = match (format, shape.as_slice()) {
-                (WeightFormat::Quant { scheme, group_size }, &[rows, cols]) => {
+                (WeightFormat::Quant { scheme, group_size }, &[rows, cols]) if !arch::is_low_rank_factor(&name) => {
                     TensorData::Quant(QuantTensor::quantize(&values, rows, cols, scheme, group_size).map_err(|e| {
                         match e {
                             ModelError::Quantize { message } => {
@@ -87,6 +88,18 @@ mod tests {
         ModelConfig::from_json(&json.to_string(), "config.json").unwrap()
     }
 
+    /// The tiny config with mask-gated adapters of rank 8.
+    fn tiny_gated_config() -> ModelConfig {
+        let json = serde_json::json!({
+            "model_type": "qwen2", "vocab_size": 8, "hidden_size": 16, "intermediate_size": 32,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8,
+            "max_position_embeddings": 16, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
+            "tie_word_embeddings": true, "mask_token_id": 1, "attention": "masks_see_block", "block_size": 4,
+            "adapter_rank": 8
+        });
+        ModelConfig::from_json(&json.to_string(), "config.json").unwrap()
+    }
+
     /// Every tensor of the tiny config, with values i/100 − 1 (a bias included, so there are 1-D tensors besides
     /// the norms).
     fn tiny_weights(config: &ModelConfig) -> Weights {
@@ -102,18 +115,23 @@ mod tests {
     }
 
     #[test]
-    fn quantizes_matrices_and_keeps_vectors_f32() {
-        let config = tiny_config();
-        let source = tiny_weights(&config);
+    fn quantizes_matrices_and_keeps_vectors_and_adapters_f32() {
+        for config in [tiny_config(), tiny_gated_config()] {
+            check_quantized(&config);
+        }
+    }
+
+    fn check_quantized(config: &ModelConfig) {
+        let source = tiny_weights(config);
         let format = WeightFormat::Quant { scheme: QuantScheme::Q4, group_size: 8 };
-        let bytes = convert_weights(&config, &source, format).unwrap();
+        let bytes = convert_weights(config, &source, format).unwrap();
         let converted = Weights::from_bytes(vec![("q4.safetensors".into(), bytes)]).unwrap();
-        arch::check(&config, &converted).unwrap();
+        arch::check(config, &converted).unwrap();
         assert_eq!(source.names(), converted.names());
-        for (name, shape) in arch::tensor_names(&config) {
+        for (name, shape) in arch::tensor_names(config) {
             let info = converted.info(&name).unwrap();
             let original = source.f32(&name, &shape).unwrap();
-            if shape.len() == 2 {
+            if shape.len() == 2 && !name.contains(".lora_") {
                 assert_eq!(info.quantized, Some(QuantScheme::Q4), "{name}");
                 let expected = QuantTensor::quantize(&original, shape[0], shape[1], QuantScheme::Q4, 8).unwrap();
                 assert_eq!(converted.quant(&name).unwrap(), Some(expected), "{name}");

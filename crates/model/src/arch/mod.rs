@@ -22,7 +22,9 @@ pub mod qwen2;
 pub mod tensors;
 
 pub use attention::AttentionKind;
-pub use tensors::{DecoderTensors, LayerAdapter, LayerTensors, LowRank, QkvBias, Stored, check, tensor_names};
+pub use tensors::{
+    DecoderTensors, LayerAdapter, LayerTensors, LowRank, QkvBias, Stored, check, is_low_rank_factor, tensor_names,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -187,6 +187,11 @@ impl LayerNames {
     }
 }
 
+/// Whether `name` is a factor of a mask-gated low-rank update (`….lora_a` / `….lora_b`): small, and read as f32.
+pub fn is_low_rank_factor(name: &str) -> bool {
+    name.ends_with(".lora_a") || name.ends_with(".lora_b")
+}
+
 /// Every tensor the forward pass reads, with the shape `config.json` implies, in the order files list them.
 pub fn tensor_names(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
     let (h, v) = (config.hidden_size, config.vocab_size);
