@@ -68,8 +68,8 @@ impl PromptStyle {
 
     /// `code` in this style, encoded; a prompt already in chat markup is used as it is.
     pub fn encode(&self, tokenizer: &Tokenizer, code: &str) -> Result<EncodedPrompt, String> {
-        let format = if ChatTemplate::is_marked_up(code) { PromptFormat::Bare } else { self.format };
-        let prompt = Prompt::new(format, self.template.as_ref(), code).map_err(|e| e.to_string())?;
+        let prompt =
+            Prompt::new(self.format.for_text(code), self.template.as_ref(), code).map_err(|e| e.to_string())?;
         let cannot = |e: unmask_model::ModelError| format!("cannot tokenize the prompt: {e}");
         let ids = tokenizer.encode(&prompt.text).map_err(cannot)?;
         let markup_tokens = prompt.markup_tokens(tokenizer, &ids).map_err(cannot)?;

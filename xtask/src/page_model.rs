@@ -66,9 +66,8 @@ pub fn write(source: &Path, out: &Path) -> Result<Option<PageModel>> {
 fn copy_small(source: &Path, out: &Path) -> Result<PageModel> {
     let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let parameters = parameters(&model);
-    let infos: Vec<_> = model.weights.names().into_iter().filter_map(|name| model.weights.info(name)).collect();
-    let quant = match infos.iter().find_map(|info| info.quantized) {
+    let parameters = model.weights.elements();
+    let quant = match model.weights.names().into_iter().find_map(|name| model.weights.info(name)?.quantized) {
         Some(scheme) => {
             std::fs::copy(source.join("model.safetensors"), out.join("model.safetensors"))
                 .context("copying model.safetensors")?;
@@ -110,7 +109,8 @@ fn convert_cached(source: &Path, config_json: &str, out: &Path) -> Result<PageMo
             std::fs::write(partial.join("chat_template.jinja"), template.to_jinja())
                 .context("writing chat_template.jinja")?;
         }
-        std::fs::write(partial.join("parameters"), parameters(&model).to_string()).context("writing parameters")?;
+        std::fs::write(partial.join("parameters"), model.weights.elements().to_string())
+            .context("writing parameters")?;
         // Whole or not at all: an interrupted conversion leaves only the partial directory.
         std::fs::rename(&partial, &cached).with_context(|| format!("moving {} into place", partial.display()))?;
         println!("  converted in {:.0} s (kept in {})", started.elapsed().as_secs_f64(), cached.display());
@@ -147,10 +147,6 @@ fn fetch_base(base: &BaseModel) -> Result<Option<PathBuf>> {
         "qwen2.5-coder-0.5b-instruct" => pretrained::qwen_coder(),
         other => bail!("no fetch is known for the base model {other}"),
     }
-}
-
-fn parameters(model: &ModelDir) -> usize {
-    model.weights.names().iter().filter_map(|n| model.weights.info(n)).map(|i| i.elements()).sum()
 }
 
 fn format_name(format: WeightFormat) -> String {

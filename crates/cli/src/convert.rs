@@ -128,8 +128,7 @@ pub fn run(args: Args) -> Result<()> {
     check_out_dir(&args.model_dir, &args.out, args.force)?;
 
     let start = Instant::now();
-    let elements: usize =
-        source.weights.names().iter().filter_map(|n| source.weights.info(n)).map(|i| i.elements()).sum();
+    let elements = source.weights.elements();
     let bytes = convert_weights(&source.config, &source.weights, format)?;
     eprintln!("converted {} ({} weights) to {format}", args.model_dir.display(), human_count(elements));
 

@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use unmask_model::ModelDir;
-use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
+use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_sampler::{
     Algorithm, Decoded, DecodedTexts, Denoiser, DreamAlg, EndsAlso, Recommended, Remasking, SamplerConfig,
     SamplerError, generate,
@@ -300,9 +300,7 @@ impl Loaded {
         let context = model_dir.config.max_position_embeddings;
         let mut prompts = Vec::with_capacity(texts.len());
         for text in texts {
-            // A prompt already in chat markup is used as it is.
-            let format = if ChatTemplate::is_marked_up(text) { PromptFormat::Bare } else { chosen };
-            let prompt = Prompt::new(format, template, text)?;
+            let prompt = Prompt::new(chosen.for_text(text), template, text)?;
             let ids = model_dir.tokenizer.encode(&prompt.text)?;
             SamplerError::check_context(ids.len(), max_new_tokens, context)?;
             prompts.push(Prepared { prompt, ids });

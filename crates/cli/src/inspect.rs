@@ -12,7 +12,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let model = ModelDir::open(&args.model_dir)?;
     let c = &model.config;
-    let stored: usize = model.weights.names().iter().filter_map(|n| model.weights.info(n)).map(|i| i.elements()).sum();
+    let stored = model.weights.elements();
     let token = |id: u32| model.tokenizer.id_to_token(id).unwrap_or_else(|| "?".into());
     let dtypes: Vec<String> =
         model.weights.dtype_histogram().into_iter().map(|(dtype, n)| format!("{dtype} {}", human_count(n))).collect();

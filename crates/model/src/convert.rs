@@ -79,24 +79,23 @@ mod tests {
     use super::*;
 
     fn tiny_config() -> ModelConfig {
-        let json = serde_json::json!({
+        tiny_config_with(serde_json::json!({}))
+    }
+
+    /// The tiny config with mask-gated adapters of rank 8.
+    fn tiny_gated_config() -> ModelConfig {
+        tiny_config_with(serde_json::json!({ "attention": "masks_see_block", "block_size": 4, "adapter_rank": 8 }))
+    }
+
+    /// A one-layer Qwen2 of width 16, with `extra`'s keys added to its config.json.
+    fn tiny_config_with(extra: serde_json::Value) -> ModelConfig {
+        let mut json = serde_json::json!({
             "model_type": "qwen2", "vocab_size": 8, "hidden_size": 16, "intermediate_size": 32,
             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8,
             "max_position_embeddings": 16, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
             "tie_word_embeddings": true, "mask_token_id": 1
         });
-        ModelConfig::from_json(&json.to_string(), "config.json").unwrap()
-    }
-
-    /// The tiny config with mask-gated adapters of rank 8.
-    fn tiny_gated_config() -> ModelConfig {
-        let json = serde_json::json!({
-            "model_type": "qwen2", "vocab_size": 8, "hidden_size": 16, "intermediate_size": 32,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8,
-            "max_position_embeddings": 16, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
-            "tie_word_embeddings": true, "mask_token_id": 1, "attention": "masks_see_block", "block_size": 4,
-            "adapter_rank": 8
-        });
+        json.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         ModelConfig::from_json(&json.to_string(), "config.json").unwrap()
     }
 

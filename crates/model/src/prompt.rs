@@ -48,6 +48,12 @@ impl PromptFormat {
         chosen.unwrap_or(if template.is_some() { PromptFormat::ChatOpened } else { PromptFormat::Bare })
     }
 
+    /// The format for the user's `text`: bare for a text already in chat markup (written by hand in the chat
+    /// format, used as it is), else this one.
+    pub fn for_text(self, text: &str) -> Self {
+        if ChatTemplate::is_marked_up(text) { PromptFormat::Bare } else { self }
+    }
+
     /// Whether a vocabulary token (byte-level form, `Ċ` for a newline) closes the answer: in chat_opened a
     /// token that starts a line with a fence, so decoding can stop there.
     pub fn token_ends_answer(self, token: &str) -> bool {
@@ -259,6 +265,8 @@ mod tests {
         assert_eq!(opened.text, format!("{head}```python\n{CODE}"));
         assert_eq!(&opened.text[..opened.markup_len()], format!("{head}```python\n"));
         assert_eq!(Prompt::new(PromptFormat::Chat, Some(&t), CODE).unwrap().markup_len(), 0);
+        assert_eq!(PromptFormat::ChatOpened.for_text(CODE), PromptFormat::ChatOpened);
+        assert_eq!(PromptFormat::ChatOpened.for_text(&opened.text), PromptFormat::Bare, "already in chat markup");
         assert_eq!(Prompt::new(PromptFormat::Chat, None, CODE), Err(NoChatTemplate { format: "chat" }));
     }
 

@@ -291,6 +291,11 @@ impl Weights {
             .collect()
     }
 
+    /// Logical tensor elements over every tensor (a model's stored parameter count).
+    pub fn elements(&self) -> usize {
+        self.names().iter().filter_map(|name| self.info(name)).map(|info| info.elements()).sum()
+    }
+
     /// Total size of the files in bytes.
     pub fn total_bytes(&self) -> usize {
         self.files.iter().map(|f| f.bytes.len()).sum()
