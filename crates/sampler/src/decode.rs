@@ -402,7 +402,7 @@ impl Decode {
             }
             Plan::Threshold(blocks) => {
                 let masked = blocks.iter().map(|b| self.masked_in(b.clone())).find(|masked| !masked.is_empty());
-                if !self.config.verify_drafts {
+                if !self.drafts() {
                     masked?
                 } else {
                     // The drafts up to the first mask (checked in order this pass), then the block's masks.
@@ -465,7 +465,7 @@ impl Decode {
                 let (_, k) = llada_step(blocks, step).expect("request() found this step");
                 best_k(proposals, k, |p| p.score as f64)
             }
-            Plan::Threshold(_) if self.config.verify_drafts => self.check_drafts(proposals),
+            Plan::Threshold(_) if self.drafts() => self.check_drafts(proposals),
             Plan::Threshold(_) => {
                 let threshold = self.config.threshold;
                 // Proposals come in position order: the first is the block's leftmost mask.
@@ -483,10 +483,7 @@ impl Decode {
         commits.sort_by_key(|c| c.position);
         for c in &commits {
             // Only a checked draft's correction writes over a token.
-            debug_assert!(
-                self.canvas[c.position as usize] == self.mask || self.config.verify_drafts,
-                "committed twice"
-            );
+            debug_assert!(self.canvas[c.position as usize] == self.mask || self.drafts(), "committed twice");
             self.canvas[c.position as usize] = c.token;
         }
         self.steps.push(TraceStep { step, masked_before: masked_before as u32, commits, millis });
@@ -501,7 +498,14 @@ impl Decode {
         let Some(end) = answer.iter().position(|t| self.stop_tokens.contains(t)) else { return false };
         let end = self.answer_start + end;
         // A draft end may still be corrected: with `verify_drafts` the end itself must be checked.
-        !self.canvas[..end].contains(&self.mask) && (!self.config.verify_drafts || self.checked > end)
+        !self.canvas[..end].contains(&self.mask) && (!self.drafts() || self.checked > end)
+    }
+
+    /// Whether commits beyond the leftmost mask are drafts to check: `verify_drafts` in threshold decoding, the
+    /// one algorithm that commits ahead of the leftmost mask and checks. Elsewhere the setting means nothing
+    /// (a model recommending it may still be decoded left to right).
+    fn drafts(&self) -> bool {
+        self.config.verify_drafts && matches!(self.plan, Plan::Threshold(_))
     }
 
     /// The finished decode. Call once [`request`](Decode::request) says `None`.
@@ -788,6 +792,12 @@ mod tests {
         let mut no_ends = Decode::new(&[5, 6], &stopping, 1, &[], 16).unwrap();
         run_scripted(&mut no_ends, token, left_first);
         assert_eq!(no_ends.steps().len(), 8);
+        // Left to right under settings that verify drafts (a mask-gated model's recommendation, its algorithm
+        // changed): it drafts nothing, so nothing waits for a check and it stops at the end as well.
+        let left_to_right = SamplerConfig { algorithm: Algorithm::LeftToRight, verify_drafts: true, ..stopping };
+        let mut d = Decode::new(&[5, 6], &left_to_right, 1, &[0], 16).unwrap();
+        run_scripted(&mut d, token, left_first);
+        assert_eq!(d.canvas(), &[5, 6, 7, 7, 0, 1, 1, 1, 1, 1]);
     }
 
     #[test]
