@@ -69,7 +69,7 @@ impl FastModel {
         let canvases: Vec<(&[u32], &[usize])> = items
             .iter()
             .zip(&rows)
-            .map(|(i, rows)| (&i.canvas[..config.rows_needed(i.positions, i.canvas.len())], rows.as_slice()))
+            .map(|(i, rows)| (&i.canvas[..config.rows_needed(i.canvas, i.positions)], rows.as_slice()))
             .collect();
         let logits = self.logits_of_rows_batch(&canvases)?;
         let vocab = self.config().vocab_size;

@@ -357,7 +357,7 @@ impl FastModel {
         for (slot, tokens) in self.slots.iter_mut().zip(canvases) {
             let seq = tokens.len();
             let unchanged = slot.tokens.iter().zip(*tokens).take_while(|(a, b)| a == b).count();
-            let first = if self.cached { c.attention.reusable_rows(unchanged).min(seq) } else { 0 };
+            let first = if self.cached { c.attention.reusable_rows(tokens, unchanged, c.mask_token_id) } else { 0 };
             // A pass that stops half way must not leave rows that look reusable.
             slot.tokens.clear();
             grow(&mut slot.x, seq * c.hidden_size)?;

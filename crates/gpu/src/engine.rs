@@ -157,14 +157,15 @@ impl GpuModel {
         Ok(unmask_model::check_positions(item.positions.iter().map(|&q| q as usize), item.canvas.len())?)
     }
 
-    /// The first row this step must compute: 0, or with the cache the first of the block where `canvas`
-    /// departs from the canvas the buffers hold. Empties the cache until [`keep_cache`](Self::keep_cache) says
+    /// The first row this step must compute: 0, or with the cache the first row the attention's reuse rule
+    /// ([`reusable_rows`](unmask_model::AttentionKind::reusable_rows)) cannot keep where `canvas` departs from
+    /// the canvas the buffers hold. Empties the cache until [`keep_cache`](Self::keep_cache) says
     /// the step completed, so a failed step never leaves rows that look reusable.
     fn take_cache(&self, canvas: &[u32]) -> usize {
         let Some(cache) = &self.cache else { return 0 };
         let held = std::mem::take(&mut *cache.lock().unwrap_or_else(|e| e.into_inner()));
         let unchanged = held.iter().zip(canvas).take_while(|(a, b)| a == b).count();
-        self.config.attention.reusable_rows(unchanged).min(canvas.len())
+        self.config.attention.reusable_rows(canvas, unchanged, self.config.mask_token_id)
     }
 
     /// Records that the buffers now hold every row of `canvas`.
@@ -226,7 +227,7 @@ impl GpuModel {
         let mut canvases = Vec::with_capacity(items.len());
         for item in items {
             self.check_item(item)?;
-            canvases.push(&item.canvas[..self.config.rows_needed(item.positions, item.canvas.len())]);
+            canvases.push(&item.canvas[..self.config.rows_needed(item.canvas, item.positions)]);
         }
         let mut answers = Vec::with_capacity(items.len());
         let mut start = 0;

@@ -191,6 +191,25 @@ both! {
                 assert_close(&actual, &expected, 1e-3, 1e-3, &what);
                 canvas[position] = token;
             }
+            // Left to right: each step asks for the leftmost mask alone, so a pass covers the canvas only up to
+            // it and reuses every token row before it; it proposes what a full pass does.
+            let mut canvas = vec![5, 9, 14, 3, 22, 7];
+            canvas.resize(20, mask);
+            for step in 0..10 {
+                let leftmost = canvas.iter().position(|&t| t == mask).unwrap() as u32;
+                let key = StepKey { seed: 3, step };
+                let a = cached.propose_with_candidates(&canvas, &[leftmost], &rule, key).await.unwrap();
+                let b = full.propose_with_candidates(&canvas, &[leftmost], &rule, key).await.unwrap();
+                assert_eq!(a[0].proposal.token, b[0].proposal.token, "{set:?}, left to right, step {step}");
+                assert!((a[0].proposal.score - b[0].proposal.score).abs() < 1e-5, "{set:?}, step {step}");
+                // The reference's whole-canvas pass: the leftmost mask is predicted from the row before it.
+                let logits = reference.logits(&canvas, None).unwrap();
+                let at = c.logits_row(leftmost as usize) * c.vocab_size;
+                let row = &logits[at..at + c.vocab_size];
+                let best = (0..row.len()).max_by(|&i, &j| row[i].total_cmp(&row[j])).unwrap() as u32;
+                assert_eq!(a[0].proposal.token, best, "{set:?}, left to right against the reference, step {step}");
+                canvas[leftmost as usize] = a[0].proposal.token;
+            }
         }
     }
 }

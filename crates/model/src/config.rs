@@ -171,19 +171,22 @@ impl ModelConfig {
         if self.shift_logits { position.saturating_sub(1) } else { position }
     }
 
-    /// How many leading canvas positions a forward pass must cover to give the logits of `positions`
-    /// (increasing): the whole canvas under bidirectional attention; under causal and block-causal attention,
-    /// up to the end of the block holding the last logits row, since later positions cannot change it (and at
-    /// least past the last position itself). A block-by-block decode then skips the still-masked blocks after
-    /// the one it writes.
-    pub fn rows_needed(&self, positions: &[u32], canvas_len: usize) -> usize {
+    /// How many leading positions of `canvas` a forward pass must cover to give the logits of `positions`
+    /// (increasing): the whole canvas under bidirectional attention; otherwise up to the last key the last
+    /// logits row sees (the end of its block, or for a token row of `masks_see_block` the row itself), since
+    /// later positions cannot change it, and at least past the last position itself. A block-by-block decode
+    /// then skips the still-masked blocks after the one it writes, and a left-to-right one everything after
+    /// the leftmost mask.
+    pub fn rows_needed(&self, canvas: &[u32], positions: &[u32]) -> usize {
+        let len = canvas.len();
         match positions.last() {
             Some(&last) if self.attention.is_prefix_stable() => {
                 let last = last as usize;
-                // A mask's logits row sees the most (its whole block).
-                self.attention.key_end(self.logits_row(last), canvas_len, true).max(last + 1).min(canvas_len)
+                let row = self.logits_row(last);
+                let row_is_mask = canvas.get(row).is_none_or(|&t| t == self.mask_token_id);
+                self.attention.key_end(row, len, row_is_mask).max(last + 1).min(len)
             }
-            _ => canvas_len,
+            _ => len,
         }
     }
 
@@ -476,19 +479,26 @@ mod tests {
     #[test]
     fn a_pass_stops_after_the_block_of_the_last_logits_row() {
         let mut c = parse(&base()).unwrap();
+        let m = c.mask_token_id;
+        let canvas = [vec![7; 4], vec![m; 16]].concat();
         c.shift_logits = true;
         c.attention = AttentionKind::BlockCausal { block_size: 4 };
         // Position 5 is predicted from row 4, whose block ends at 8.
-        assert_eq!(c.rows_needed(&[2, 5], 20), 8);
+        assert_eq!(c.rows_needed(&canvas, &[2, 5]), 8);
         // Position 4 is predicted from row 3 (block 0..4), but the position itself must be in the canvas.
-        assert_eq!(c.rows_needed(&[4], 20), 5);
-        assert_eq!(c.rows_needed(&[18], 20), 20);
-        assert_eq!(c.rows_needed(&[], 20), 20);
+        assert_eq!(c.rows_needed(&canvas, &[4]), 5);
+        assert_eq!(c.rows_needed(&canvas, &[18]), 20);
+        assert_eq!(c.rows_needed(&canvas, &[]), 20);
+        // Mask-gated: a mask row sees its block, a token row only itself and before.
+        c.attention = AttentionKind::MasksSeeBlock { block_size: 4 };
+        assert_eq!(c.rows_needed(&canvas, &[6]), 8);
+        let written = [vec![7; 6], vec![m; 14]].concat();
+        assert_eq!(c.rows_needed(&written, &[6]), 7);
         c.attention = AttentionKind::Causal;
-        assert_eq!(c.rows_needed(&[5], 20), 6);
+        assert_eq!(c.rows_needed(&canvas, &[5]), 6);
         c.shift_logits = false;
-        assert_eq!(c.rows_needed(&[5], 20), 6);
+        assert_eq!(c.rows_needed(&canvas, &[5]), 6);
         c.attention = AttentionKind::Bidirectional;
-        assert_eq!(c.rows_needed(&[5], 20), 20);
+        assert_eq!(c.rows_needed(&canvas, &[5]), 20);
     }
 }

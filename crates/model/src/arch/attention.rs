@@ -91,13 +91,24 @@ impl AttentionKind {
         self != Self::Bidirectional
     }
 
-    /// Given that the first `unchanged` tokens of a canvas equal those of the previous pass, how many leading
+    /// Given that the first `unchanged` positions of `canvas` equal those of the previous pass, how many leading
     /// rows of that pass (keys, values and outputs of every layer) are still exact: `unchanged` rounded down
-    /// to a block boundary, and 0 for bidirectional attention, where every row sees every token.
-    pub fn reusable_rows(self, unchanged: usize) -> usize {
+    /// to a block boundary, and 0 for bidirectional attention, where every row sees every token. Under
+    /// `masks_see_block` a token row after that boundary sees only earlier positions, so the rows are exact up
+    /// to the first mask after the boundary (a mask row sees its whole block, which changed).
+    pub fn reusable_rows(self, canvas: &[u32], unchanged: usize, mask: u32) -> usize {
+        let unchanged = unchanged.min(canvas.len());
         match self.kernel_block(true) as usize {
             0 => 0,
-            block => unchanged / block * block,
+            block => {
+                let boundary = unchanged / block * block;
+                match self {
+                    Self::MasksSeeBlock { .. } => {
+                        canvas[boundary..unchanged].iter().position(|&t| t == mask).map_or(unchanged, |i| boundary + i)
+                    }
+                    _ => boundary,
+                }
+            }
         }
     }
 }
@@ -125,11 +136,20 @@ mod tests {
 
     #[test]
     fn reusable_rows_stop_at_a_block_boundary() {
-        assert_eq!(AttentionKind::Bidirectional.reusable_rows(9), 0);
-        assert_eq!(AttentionKind::Causal.reusable_rows(9), 9);
-        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(9), 8);
-        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(3), 0);
-        assert_eq!(AttentionKind::MasksSeeBlock { block_size: 4 }.reusable_rows(9), 8);
+        let (mask, canvas) = (1, [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 1, 1]);
+        assert_eq!(AttentionKind::Bidirectional.reusable_rows(&canvas, 9, mask), 0);
+        assert_eq!(AttentionKind::Causal.reusable_rows(&canvas, 9, mask), 9);
+        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(&canvas, 9, mask), 8);
+        assert_eq!(AttentionKind::BlockCausal { block_size: 4 }.reusable_rows(&canvas, 3, mask), 0);
+        // Token rows see causally: all nine are exact.
+        let gated = AttentionKind::MasksSeeBlock { block_size: 4 };
+        assert_eq!(gated.reusable_rows(&canvas, 9, mask), 9);
+        // A mask after the boundary saw its changed block: reuse stops there; one before it saw only unchanged
+        // positions (its block ends at the boundary).
+        assert_eq!(gated.reusable_rows(&[7, 7, 7, 7, 7, 7, 7, 7, 7, 1, 7, 7], 11, mask), 9);
+        assert_eq!(gated.reusable_rows(&[7, 7, 7, 7, 7, 7, 7, 7, 1, 7, 7, 7], 11, mask), 8);
+        assert_eq!(gated.reusable_rows(&[7, 7, 7, 7, 7, 7, 1, 7, 7, 7], 9, mask), 9);
+        assert_eq!(gated.reusable_rows(&[7, 7], 9, mask), 2);
     }
 
     #[test]
