@@ -14,7 +14,8 @@ pub enum WeightFormat {
     F32,
     F16,
     /// The matrices quantized with `scheme` in groups of `group_size` columns; norms, biases and low-rank
-    /// adapter factors f32 (a 4-bit copy of an adapter loses the small update it is).
+    /// adapter factors not (a 4-bit copy of an adapter loses the small update it is): f32, or f16 for a factor
+    /// whose values all are f16 values.
     Quant {
         scheme: QuantScheme,
         group_size: usize,
@@ -33,7 +34,7 @@ impl std::fmt::Display for WeightFormat {
 
 /// One safetensors file holding every tensor the engine reads (per [`arch::tensor_names`]) in
 /// `format`. Quantized, the matrices (embedding, attention and MLP projections, an untied head) are stored per
-/// [`crate::quant`] and the norms, biases and adapter factors stay f32. Tensors the engine does not read are left out.
+/// [`crate::quant`], the norms and biases stay f32 and the adapter factors exact (f16 where they were f16). Tensors the engine does not read are left out.
 pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFormat) -> Result<Vec<u8>> {
     arch::check(config, weights)?;
     let tensors = arch::tensor_names(config)
@@ -66,12 +67,28 @@ pub fn convert_weights(config: &ModelConfig, weights: &Weights, format: WeightFo
                         .collect::<Result<Vec<u16>>>()?;
                     TensorData::F16 { shape, bits }
                 }
+                // An adapter trained and shipped in f16 keeps its exact values at half the bytes of f32.
+                (WeightFormat::Quant { .. }, _) if arch::is_low_rank_factor(&name) => match exact_f16(&values) {
+                    Some(bits) => TensorData::F16 { shape, bits },
+                    None => TensorData::F32 { shape, values },
+                },
                 _ => TensorData::F32 { shape, values },
             };
             Ok((name, data))
         })
         .collect::<Result<Vec<_>>>()?;
     write_safetensors(&tensors, &BTreeMap::new())
+}
+
+/// `values` as f16 bits if every one of them is an f16 value, else `None`.
+fn exact_f16(values: &[f32]) -> Option<Vec<u16>> {
+    values
+        .iter()
+        .map(|&x| {
+            let h = half::f16::from_f32(x);
+            (h.to_f32() == x).then_some(h.to_bits())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -102,10 +119,16 @@ mod tests {
     /// Every tensor of the tiny config, with values i/100 − 1 (a bias included, so there are 1-D tensors besides
     /// the norms).
     fn tiny_weights(config: &ModelConfig) -> Weights {
+        tiny_weights_through(config, |x| x)
+    }
+
+    /// [`tiny_weights`] with every value passed through `round`.
+    fn tiny_weights_through(config: &ModelConfig, round: fn(f32) -> f32) -> Weights {
         let tensors: Vec<(String, TensorData)> = arch::tensor_names(config)
             .into_iter()
             .map(|(name, shape)| {
-                let values = (0..shape.iter().product::<usize>()).map(|i| (i % 200) as f32 / 100.0 - 1.0).collect();
+                let values =
+                    (0..shape.iter().product::<usize>()).map(|i| round((i % 200) as f32 / 100.0 - 1.0)).collect();
                 (name, TensorData::F32 { shape, values })
             })
             .collect();
@@ -139,6 +162,33 @@ mod tests {
                 assert_eq!(converted.f32(&name, &shape).unwrap(), original, "{name}");
             }
         }
+    }
+
+    /// An adapter trained and shipped in f16 stays f16, value for value, in a quantized copy; the rest is as above.
+    #[test]
+    fn adapter_factors_of_f16_values_stay_f16() {
+        let config = tiny_gated_config();
+        let source = tiny_weights_through(&config, |x| half::f16::from_f32(x).to_f32());
+        let format = WeightFormat::Quant { scheme: QuantScheme::Q4, group_size: 8 };
+        let converted =
+            Weights::from_bytes(vec![("q4.safetensors".into(), convert_weights(&config, &source, format).unwrap())])
+                .unwrap();
+        let mut factors = 0;
+        for (name, shape) in arch::tensor_names(&config) {
+            let expected = if arch::is_low_rank_factor(&name) {
+                factors += 1;
+                safetensors::Dtype::F16
+            } else if shape.len() == 2 {
+                safetensors::Dtype::U32
+            } else {
+                safetensors::Dtype::F32
+            };
+            assert_eq!(converted.info(&name).unwrap().dtype, expected, "{name}");
+            if shape.len() == 1 || arch::is_low_rank_factor(&name) {
+                assert_eq!(converted.f32(&name, &shape).unwrap(), source.f32(&name, &shape).unwrap(), "{name}");
+            }
+        }
+        assert_eq!(factors, 14, "one layer: two factors for each of seven projections");
     }
 
     #[test]
