@@ -30,8 +30,8 @@ const SMALL_MODEL_FORMAT: WeightFormat =
 /// the page's 0.5B copy), for 376 MiB instead of 620.
 const BASE_MODEL_FORMAT: WeightFormat =
     WeightFormat::Quant { scheme: QuantScheme::Q4A, group_size: DEFAULT_GROUP_SIZE };
-/// Bump when the conversion changes, so cached copies are made again.
-const CACHE_VERSION: &str = "1";
+/// Bump when the conversion changes, so cached copies are made again (2: f16 adapter factors stay f16).
+const CACHE_VERSION: &str = "2";
 
 /// What the index says of a page model.
 pub struct PageModel {
