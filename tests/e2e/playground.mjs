@@ -3,7 +3,7 @@
 // dragged slider, the model menu), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
 // full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
 // mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, Compare mode, and the
-// 0.5B teacher on the CPU worker.
+// 0.5B diffusion coder beside its teacher on the CPU worker.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -337,25 +337,36 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   await browser.close();
 }
 
-// 13. The 0.5B teacher (387 MiB, from the fetched base) on the CPU worker: it loads, renders its chat prompt out of
-// sight (the grid starts at the user's code), and writes the one-line body, stopping at the closing fence.
+// 13. The 0.5B diffusion coder (the fetched base with its adapters, ~420 MiB) on the CPU worker, in Compare mode:
+// it loads, renders its chat prompt out of sight (the grid starts at the user's code), and both lanes write the
+// one-line body, stopping at the closing fence: left to right (exactly its teacher) one token a pass, and with
+// its recommended drafts the same answer (its AR floor) in no more passes.
 {
   const { browser, page } = await open(common);
   const query = new URLSearchParams({
-    model: "qwen2.5-coder-0.5b-instruct", backend: "cpu", length: "8",
+    model: "unmask-coder-0.5b", backend: "cpu", mode: "compare", length: "16",
     prompt: 'def sum_list(xs):\n    """Return the sum of the numbers in xs."""\n',
   });
   const started = Date.now();
   await page.goto(`${base}?${query}`);
+  await page.waitForFunction(() => document.querySelectorAll('.lane[data-state="done"]').length === 2, null, { timeout: RUN_TIMEOUT });
   await waitDone(page);
-  timings.teacher_cpu_done_ms = Date.now() - started;
-  timings.teacher_cpu_ms_per_step = await msPerStep(page);
-  await page.screenshot({ path: join(shots, "10-teacher-cpu.png"), fullPage: true });
+  timings.coder_0_5b_cpu_compare_done_ms = Date.now() - started;
+  await page.screenshot({ path: join(shots, "10-coder-0.5b-compare.png"), fullPage: true });
+  const lanes = await page.$$eval(".lane", (ls) => ls.map((l) => ({
+    passes: Number(l.dataset.passes), most: Number(l.dataset.mostPerPass),
+    text: [...l.querySelectorAll(".tok")].map((c) => c.textContent).join(""),
+  })));
+  check(lanes.length === 2, "two lanes");
+  const [ar, coder] = lanes;
   const grid = await page.textContent(".grid");
   check(grid.startsWith("def sum_list(xs):"), `the grid starts at the user's code, not the chat markup (${grid.slice(0, 30)})`);
-  const answer = await page.$$eval(".grid .tok.decoded", (cells) => cells.map((c) => c.textContent).join(""));
-  check(answer.includes("return sum(xs)"), `the teacher writes return sum(xs) (${answer})`);
-  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "the CPU worker ran the teacher");
+  check(ar.text.includes("return sum(xs)") && ar.most === 1, `left to right (the teacher) writes return sum(xs), one token a pass (${ar.text})`);
+  const answer = (text) => text.split(/[·░]/)[0];
+  check(answer(coder.text) === answer(ar.text), `the diffusion coder writes the teacher's answer (${answer(coder.text)})`);
+  check(coder.passes <= ar.passes, `in no more passes (${coder.passes} against ${ar.passes}; at most ${coder.most} in one)`);
+  timings.coder_0_5b_passes = { left_to_right: ar.passes, recommended: coder.passes };
+  check((await page.getAttribute(".badge", "data-engine")) === "cpu", "the CPU worker ran the coder");
   await browser.close();
 }
 
