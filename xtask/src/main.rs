@@ -234,15 +234,17 @@ fn ci() -> Result<()> {
     step("playground end to end (Playwright, WebGPU and the CPU worker)", || site::end_to_end(&site))?;
     step("training pipeline smoke test", || run_training_script(&["tools/train/smoke_test.py"]))?;
     // A model recorded with `ship_check.py --write`; the pretrained teacher (`models/qwen2.5-coder-0.5b-instruct`,
-    // its config and decoding only) is checked against transformers by the pretrained step below.
+    // its config and decoding only) is checked against transformers by the pretrained step below, and the
+    // diffusion coder over it (`models/unmask-coder-0.5b`) there too (`tests/unmask_coder_0_5b.rs`).
     for model in site::shipped_models()?.into_iter().filter(|m| m.join("eval_subset_results.json").exists()) {
         step(&format!("{} reproduces its recorded evaluation subset", model.display()), || {
             run_training_script(&["tools/train/ship_check.py", "--model", path_str(&model)?])
         })?;
     }
-    step("pretrained models (GGUF from PyPI): SmolLM2-135M and Qwen2.5-Coder-0.5B on every engine", || {
-        pretrained::run_tests(&["smollm2", "qwen_coder"])
-    })?;
+    step(
+        "pretrained models (GGUF from PyPI): SmolLM2-135M and Qwen2.5-Coder-0.5B on every engine, the 0.5B coder over it",
+        || pretrained::run_tests(&["smollm2", "qwen_coder"]),
+    )?;
     println!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
