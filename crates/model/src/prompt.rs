@@ -161,9 +161,23 @@ impl Prompt {
         let text = match format {
             PromptFormat::Bare => code.to_owned(),
             PromptFormat::Chat => template()?.user_turn(&Self::request(code)),
-            PromptFormat::ChatOpened => format!("{}{FENCE_OPEN}{code}", template()?.user_turn(&Self::request(code))),
+            PromptFormat::ChatOpened => {
+                let code = Self::line_ended(code);
+                let text = format!("{}{FENCE_OPEN}{code}", template()?.user_turn(&Self::request(&code)));
+                return Ok(Prompt { format, text, code });
+            }
         };
         Ok(Prompt { format, text, code: code.to_owned() })
+    }
+
+    /// The code an opened answer continues: with its last line ended where nothing but a new line can follow
+    /// (a header's `:` or a docstring's closing quotes), so the answer starts the body instead of closing the
+    /// fence on the spot, as the model does after code whose newline a shell or an editor dropped. A partly
+    /// written line is left for the model to finish.
+    fn line_ended(code: &str) -> String {
+        let last = code.rsplit('\n').next().unwrap_or_default().trim_end();
+        let ends_a_line = last.ends_with(':') || last.ends_with("\"\"\"") || last.ends_with("'''");
+        if ends_a_line && !code.ends_with('\n') { format!("{code}\n") } else { code.to_owned() }
     }
 
     /// The user's turn in the chat formats: the request and the code in a fence.
@@ -268,6 +282,22 @@ mod tests {
         assert_eq!(PromptFormat::ChatOpened.for_text(CODE), PromptFormat::ChatOpened);
         assert_eq!(PromptFormat::ChatOpened.for_text(&opened.text), PromptFormat::Bare, "already in chat markup");
         assert_eq!(Prompt::new(PromptFormat::Chat, None, CODE), Err(NoChatTemplate { format: "chat" }));
+    }
+
+    #[test]
+    fn an_opened_answer_starts_on_a_new_line_after_a_header_or_a_docstring() {
+        let t = ChatTemplate { default_system: None };
+        let opened = |code: &str| Prompt::new(PromptFormat::ChatOpened, Some(&t), code).unwrap();
+        for code in [CODE.trim_end(), "def f(x):", "def f(x):\n    '''Twice x.'''  "] {
+            let prompt = opened(code);
+            assert_eq!(prompt.code, format!("{code}\n"), "{code:?}");
+            assert!(prompt.text.ends_with(&prompt.code) && prompt.text.matches("```python\n").count() == 2);
+        }
+        // A line the user is still writing is the model's to finish; an ended one stays as it is.
+        for code in ["def f(x):\n    return 2 *", CODE] {
+            assert_eq!(opened(code).code, code);
+        }
+        assert_eq!(Prompt::new(PromptFormat::Bare, None, "def f(x):").unwrap().code, "def f(x):");
     }
 
     #[test]
