@@ -19,11 +19,17 @@ pub fn run(args: Args) -> Result<()> {
 
     println!("model        {}", model.name);
     let attention = match c.attention {
-        unmask_model::AttentionKind::BlockCausal { block_size } => format!("block-causal, blocks of {block_size}"),
-        kind => kind.name().to_owned(),
+        unmask_model::AttentionKind::BlockCausal { block_size } => {
+            format!("block-causal attention, blocks of {block_size}")
+        }
+        unmask_model::AttentionKind::MasksSeeBlock { block_size } => {
+            let adapters = c.adapter_rank.map(|r| format!(", rank-{r} adapters on mask rows")).unwrap_or_default();
+            format!("mask-gated attention (tokens causal, masks see their block of {block_size}){adapters}")
+        }
+        kind => format!("{} attention", kind.name()),
     };
     println!(
-        "architecture {} ({}), {} layers, {attention} attention",
+        "architecture {} ({}), {} layers, {attention}",
         c.model_type,
         c.architecture.spec().name,
         c.num_hidden_layers
