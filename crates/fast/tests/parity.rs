@@ -285,3 +285,49 @@ fn bad_requests_are_errors() {
     let many = vec![(&[1u32][..], &[0usize][..]); unmask_sampler::MAX_BATCH + 1];
     assert!(fast.logits_of_rows_batch(&many).unwrap_err().to_string().contains("a batch of 65"));
 }
+
+/// A mask-gated model with blocks of 8, stepped as threshold decoding with drafts steps it: each step asks for
+/// some positions of a block that mixes tokens and masks, so a pass covers only the rows those positions need
+/// (`rows_needed`: a mask's logits row sees its whole block, a token's only itself and before) from the rows it
+/// may keep (`reusable_rows`). Every step proposes what the reference's whole-canvas pass proposes.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn gated_steps_over_mixed_blocks_match_the_reference() {
+    use unmask_sampler::{Denoiser, ProposalRule, ScoreKind, StepKey, TokenDraw};
+    let config = ModelConfig {
+        attention: AttentionKind::MasksSeeBlock { block_size: 8 },
+        adapter_rank: Some(2),
+        ..ModelConfig::of_shape(48, 2, 3, 1, 80, 101, 64)
+    };
+    let weights = Weights::random(&config, 12);
+    let mut reference = CpuModel::load(&config, &weights).unwrap();
+    let mut fast = FastModel::load(&config, &weights, FastOptions::default()).unwrap();
+    let m = config.mask_token_id;
+    let rule = ProposalRule {
+        draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
+        score: ScoreKind::Probability,
+        mask_token: m,
+    };
+    let mut canvas: Vec<u32> = (0..8).map(|i| i * 11 + 3).collect();
+    canvas.resize(24, m);
+    // (tokens written before the step, positions asked for): drafts land inside the block, then the step asks
+    // for masks whose logits rows are masks (9: row 8) while the last one's row is a token (11: row 10).
+    let steps: [(&[(usize, u32)], &[u32]); 4] = [
+        (&[], &[8, 9, 10, 11, 12, 13, 14, 15]),
+        (&[(10, 40), (12, 41)], &[8, 9, 11, 13, 14, 15]),
+        (&[(13, 42), (14, 43), (15, 44)], &[8, 9, 11]),
+        (&[(8, 45)], &[9, 11, 16]),
+    ];
+    for (step, (written, positions)) in steps.into_iter().enumerate() {
+        for &(at, token) in written {
+            canvas[at] = token;
+        }
+        let key = StepKey { seed: 1, step: step as u32 };
+        let expected = reference.propose(&canvas, positions, &rule, key).unwrap();
+        let actual = fast.propose(&canvas, positions, &rule, key).unwrap();
+        for (a, e) in actual.iter().zip(&expected) {
+            assert_eq!(a.token, e.token, "step {step}, position {}", e.position);
+            assert!((a.score - e.score).abs() < 1e-5, "step {step}: {a:?} against {e:?}");
+        }
+    }
+}

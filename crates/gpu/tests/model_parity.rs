@@ -215,6 +215,51 @@ both! {
 }
 
 both! {
+    /// A mask-gated model with blocks of 8, stepped as threshold decoding with drafts steps it: a step asks for
+    /// some positions of a block that mixes tokens and masks, so a pass covers only the rows those positions
+    /// need from the rows it may keep; every step proposes what the reference's whole-canvas pass proposes.
+    async fn gated_steps_over_mixed_blocks_match_the_reference() {
+        use unmask_sampler::Denoiser;
+        let c = ModelConfig {
+            attention: AttentionKind::MasksSeeBlock { block_size: 8 },
+            adapter_rank: Some(2),
+            ..config(64, 2, 4, 2, 128, 256)
+        };
+        let weights = Weights::random(&c, 12);
+        let mut reference = CpuModel::load(&c, &weights).unwrap();
+        let m = c.mask_token_id;
+        let rule = ProposalRule {
+            draw: TokenDraw::Sample { temperature: 0.0, top_p: 1.0, top_k: 0 },
+            score: ScoreKind::Probability,
+            mask_token: m,
+        };
+        let steps: [(&[(usize, u32)], &[u32]); 4] = [
+            (&[], &[8, 9, 10, 11, 12, 13, 14, 15]),
+            (&[(10, 40), (12, 41)], &[8, 9, 11, 13, 14, 15]),
+            (&[(13, 42), (14, 43), (15, 44)], &[8, 9, 11]),
+            (&[(8, 45)], &[9, 11, 16]),
+        ];
+        for set in SETS {
+            let gpu_model = load_gpu(&c, &weights, None, set).await;
+            let mut canvas: Vec<u32> = (0..8).map(|i| i * 11 + 3).collect();
+            canvas.resize(24, m);
+            for (step, (written, positions)) in steps.into_iter().enumerate() {
+                for &(at, token) in written {
+                    canvas[at] = token;
+                }
+                let key = StepKey { seed: 1, step: step as u32 };
+                let expected = reference.propose(&canvas, positions, &rule, key).unwrap();
+                let actual = gpu_model.propose_with_candidates(&canvas, positions, &rule, key).await.unwrap();
+                for (a, e) in actual.iter().zip(&expected) {
+                    assert_eq!(a.proposal.token, e.token, "{set:?}, step {step}, position {}", e.position);
+                    assert!((a.proposal.score - e.score).abs() < 1e-4, "{set:?}, step {step}: {a:?} against {e:?}");
+                }
+            }
+        }
+    }
+}
+
+both! {
     /// One batched step over canvases of different lengths, positions, seeds and steps answers each canvas as
     /// it is answered alone: on one pass, and when the canvases fill the engine's rows and split into passes.
     async fn a_batched_step_answers_each_canvas_as_alone() {

@@ -172,19 +172,23 @@ impl ModelConfig {
     }
 
     /// How many leading positions of `canvas` a forward pass must cover to give the logits of `positions`
-    /// (increasing): the whole canvas under bidirectional attention; otherwise up to the last key the last
-    /// logits row sees (the end of its block, or for a token row of `masks_see_block` the row itself), since
-    /// later positions cannot change it, and at least past the last position itself. A block-by-block decode
+    /// (increasing): the whole canvas under bidirectional attention; otherwise up to the last key any of their
+    /// logits rows sees (the end of its block, or for a token row of `masks_see_block` the row itself), since
+    /// later positions cannot change them, and at least past the last position itself. A block-by-block decode
     /// then skips the still-masked blocks after the one it writes, and a left-to-right one everything after
     /// the leftmost mask.
     pub fn rows_needed(&self, canvas: &[u32], positions: &[u32]) -> usize {
         let len = canvas.len();
         match positions.last() {
             Some(&last) if self.attention.is_prefix_stable() => {
-                let last = last as usize;
-                let row = self.logits_row(last);
-                let row_is_mask = canvas.get(row).is_none_or(|&t| t == self.mask_token_id);
-                self.attention.key_end(row, len, row_is_mask).max(last + 1).min(len)
+                let key_end = |position: u32| {
+                    let row = self.logits_row(position as usize);
+                    let row_is_mask = canvas.get(row).is_none_or(|&t| t == self.mask_token_id);
+                    self.attention.key_end(row, len, row_is_mask)
+                };
+                // Key ends grow with the row among masks and among tokens, but a mask row's (its block's end)
+                // passes a later token row's: every position counts.
+                positions.iter().map(|&p| key_end(p)).max().unwrap_or(0).max(last as usize + 1).min(len)
             }
             _ => len,
         }
@@ -494,6 +498,10 @@ mod tests {
         assert_eq!(c.rows_needed(&canvas, &[6]), 8);
         let written = [vec![7; 6], vec![m; 14]].concat();
         assert_eq!(c.rows_needed(&written, &[6]), 7);
+        // The last position's row is a token (6 would do), an earlier one's a mask that sees its whole block.
+        let drafted = [vec![7; 4], vec![m, 7, m, m], vec![m; 12]].concat();
+        assert_eq!(c.rows_needed(&drafted, &[6]), 7);
+        assert_eq!(c.rows_needed(&drafted, &[5, 6]), 8);
         c.attention = AttentionKind::Causal;
         assert_eq!(c.rows_needed(&canvas, &[5]), 6);
         c.shift_logits = false;
