@@ -312,7 +312,8 @@ fn gated_steps_over_mixed_blocks_match_the_reference() {
     canvas.resize(24, m);
     // (tokens written before the step, positions asked for): drafts land inside the block, then the step asks
     // for masks whose logits rows are masks (9: row 8) while the last one's row is a token (11: row 10).
-    let steps: [(&[(usize, u32)], &[u32]); 4] = [
+    type Step<'a> = (&'a [(usize, u32)], &'a [u32]);
+    let steps: [Step; 4] = [
         (&[], &[8, 9, 10, 11, 12, 13, 14, 15]),
         (&[(10, 40), (12, 41)], &[8, 9, 11, 13, 14, 15]),
         (&[(13, 42), (14, 43), (15, 44)], &[8, 9, 11]),

@@ -233,7 +233,9 @@ both! {
             score: ScoreKind::Probability,
             mask_token: m,
         };
-        let steps: [(&[(usize, u32)], &[u32]); 4] = [
+        // (position, token) written before the step, and the positions it asks for.
+        type Step<'a> = (&'a [(usize, u32)], &'a [u32]);
+        let steps: [Step; 4] = [
             (&[], &[8, 9, 10, 11, 12, 13, 14, 15]),
             (&[(10, 40), (12, 41)], &[8, 9, 11, 13, 14, 15]),
             (&[(13, 42), (14, 43), (15, 44)], &[8, 9, 11]),
