@@ -1,4 +1,4 @@
-//! The shipped diffusion coder `models/unmask-coder-0.5b`: a delta (mask-gated adapters, 34 MB) over the fetched
+//! The shipped diffusion coder `models/unmask-coder-0.5b`: a delta (mask-gated adapters, 35 MB) over the fetched
 //! Qwen2.5-Coder-0.5B-Instruct GGUF. These tests guard what its card promises: it loads over its base as the card
 //! describes it, and its recommended decoding writes the teacher's own greedy answer (the AR floor) in fewer
 //! forward passes than tokens.
