@@ -346,10 +346,7 @@ fn restart_on_change(state: RunState, display: ViewState) {
         {
             apply_backend_choice(&model, settings.backend);
         }
-        state.run.update(|r| {
-            r.status = RunStatus::Running;
-            r.message = "starting…".into();
-        });
+        state.run.update(|r| r.restart("starting…"));
         let returned = settings.clone();
         let engines = model.engines.clone();
         let start = move || {

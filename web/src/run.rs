@@ -157,6 +157,20 @@ impl RunView {
         }
     }
 
+    /// A new run was asked for while this one's pass may still be in flight: the cells go back to the canvas
+    /// before the first step at once (the new run takes over when the engine is free), so what the grid shows
+    /// is never the cancelled run's answer.
+    pub fn restart(&mut self, message: impl Into<String>) {
+        let n = self.initial.len();
+        self.status = RunStatus::Running;
+        self.message = message.into();
+        self.tokens.clone_from(&self.initial);
+        self.decoded_at = vec![None; n];
+        self.scored = vec![None; n];
+        self.steps.clear();
+        self.trace = None;
+    }
+
     /// Records a finished step: its commits, and what was proposed at each committed position.
     pub fn record(&mut self, step: TraceStep, scored: &[Scored]) {
         for commit in &step.commits {
@@ -401,5 +415,10 @@ mod tests {
         view.record(TraceStep { step: 2, masked_before: 1, commits: vec![end, after], millis: 1.0 }, &[]);
         assert_eq!(view.answer_tokens(9, |t| t == 3), 1);
         assert_eq!(view.answer_tokens(9, |_| false), 2);
+        // A restart shows the canvas before the first step again, all at once.
+        view.restart("restarting");
+        assert_eq!([0, 1, 2].map(|q| view.token_at(q, view.steps.len(), 9)), [Some(5), None, None]);
+        assert!(view.decoded_at.iter().all(Option::is_none) && view.steps.is_empty() && view.trace.is_none());
+        assert_eq!((view.status, view.message.as_str()), (RunStatus::Running, "restarting"));
     }
 }
