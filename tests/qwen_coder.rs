@@ -20,17 +20,14 @@ use unmask_model::gguf::GgufFile;
 use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_model::{Architecture, AttentionKind, ModelDir};
 use unmask_sampler::Denoiser;
-use unmask_tests::{f32_vec, greedy, read_json, u32_vec};
+use unmask_tests::{f32_vec, greedy, qwen_coder_gguf, read_json, u32_vec};
 
 const FIXTURE: &str = "tests/fixtures/qwen_coder_reference.json";
 /// Logit margins below this are near ties (see the module documentation).
 const TIE: f32 = 0.05;
 
 fn path() -> PathBuf {
-    std::env::var_os("UNMASK_QWEN_CODER_GGUF").map(PathBuf::from).expect(
-        "UNMASK_QWEN_CODER_GGUF names qwen2.5-coder-0.5b-instruct.gguf; `cargo xtask qwen-coder` fetches it and runs \
-         these tests",
-    )
+    qwen_coder_gguf()
 }
 
 fn model() -> ModelDir {

@@ -6,24 +6,18 @@
 //! The base is not in the repository: `cargo xtask qwen-coder` fetches it and runs these tests with
 //! `UNMASK_QWEN_CODER_GGUF` naming it (CI does the same, in its pretrained-models step).
 
-use std::path::PathBuf;
-
 use unmask_fast::{FastModel, FastOptions};
 use unmask_model::prompt::{Prompt, PromptFormat};
 use unmask_model::{AttentionKind, ModelDir};
 use unmask_sampler::{Algorithm, Decoded, EndsAlso, Recommended, SamplerConfig, Unobserved, generate};
-use unmask_tests::repo_path;
+use unmask_tests::{qwen_coder_gguf, repo_path};
 
 const DELTA: &str = "models/unmask-coder-0.5b";
 /// The issue's limit for the shipped delta, which CI clones with the repository.
 const MAX_DELTA_BYTES: u64 = 80_000_000;
 
 fn base() -> ModelDir {
-    let path = std::env::var_os("UNMASK_QWEN_CODER_GGUF").map(PathBuf::from).expect(
-        "UNMASK_QWEN_CODER_GGUF names qwen2.5-coder-0.5b-instruct.gguf; `cargo xtask qwen-coder` fetches it and runs \
-         these tests",
-    );
-    ModelDir::open(&path).unwrap()
+    ModelDir::open(&qwen_coder_gguf()).unwrap()
 }
 
 fn recommended() -> Recommended {

@@ -15,6 +15,15 @@ pub fn repo_path(relative: &str) -> PathBuf {
     repo_root().join(relative)
 }
 
+/// The fetched Qwen2.5-Coder-0.5B-Instruct GGUF, which `UNMASK_QWEN_CODER_GGUF` names (`cargo xtask qwen-coder`
+/// fetches it and runs the tests that need it).
+pub fn qwen_coder_gguf() -> PathBuf {
+    std::env::var_os("UNMASK_QWEN_CODER_GGUF").map(PathBuf::from).expect(
+        "UNMASK_QWEN_CODER_GGUF names qwen2.5-coder-0.5b-instruct.gguf; `cargo xtask qwen-coder` fetches it and runs \
+         these tests",
+    )
+}
+
 /// Parses a JSON fixture.
 pub fn read_json(relative: &str) -> serde_json::Value {
     let path = repo_path(relative);
