@@ -13,7 +13,7 @@ use unmask_sampler::{Algorithm, Decoded, EndsAlso, Recommended, SamplerConfig, U
 use unmask_tests::{qwen_coder_gguf, repo_path};
 
 const DELTA: &str = "models/unmask-coder-0.5b";
-/// The limit for the shipped delta, which CI clones with the repository.
+/// The size limit for a shipped delta: every clone of the repository downloads it.
 const MAX_DELTA_BYTES: u64 = 80_000_000;
 
 fn base() -> ModelDir {
