@@ -10,7 +10,6 @@
 //! best and second-best logits are closer than [`TIE`]: there the f16 rounding of the K types' sub-block scales
 //! and the engines' summation order may pick the other token, and everything after it differs.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use unmask_cpu::CpuModel;
@@ -26,19 +25,15 @@ const FIXTURE: &str = "tests/fixtures/qwen_coder_reference.json";
 /// Logit margins below this are near ties (see the module documentation).
 const TIE: f32 = 0.05;
 
-fn path() -> PathBuf {
-    qwen_coder_gguf()
-}
-
 fn model() -> ModelDir {
-    ModelDir::open(&path()).unwrap()
+    ModelDir::open(&qwen_coder_gguf()).unwrap()
 }
 
 #[test]
 #[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
 fn qwen_coder_imports_with_the_published_shape_and_transformers_token_ids() {
     let fixture = read_json(FIXTURE);
-    let bytes = std::fs::read(path()).unwrap();
+    let bytes = std::fs::read(qwen_coder_gguf()).unwrap();
     let file = GgufFile::parse(&bytes).unwrap();
     let mut kinds = std::collections::BTreeMap::new();
     for t in &file.tensors {
@@ -179,7 +174,7 @@ fn qwen_coder_greedy_tokens_match_transformers_on_the_gpu_engine() {
 #[test]
 #[ignore = "needs the Qwen2.5-Coder GGUF file: run `cargo xtask qwen-coder`"]
 fn qwen_coder_damaged_files_are_one_line_errors() {
-    let bytes = std::fs::read(path()).unwrap();
+    let bytes = std::fs::read(qwen_coder_gguf()).unwrap();
     let error = |bytes: &[u8]| {
         let message = ModelDir::from_gguf("damaged.gguf".into(), bytes).err().expect("an error").to_string();
         assert_eq!(message.lines().count(), 1, "{message}");
@@ -216,7 +211,7 @@ fn stored_forms_against_exact_gguf_values() {
     use unmask_model::{QuantScheme, QuantTensor, TensorData, Weights};
 
     let fixture = read_json(FIXTURE);
-    let bytes = std::fs::read(path()).unwrap();
+    let bytes = std::fs::read(qwen_coder_gguf()).unwrap();
     let file = GgufFile::parse(&bytes).unwrap();
     let imported = import(&bytes).unwrap();
     assert_eq!(imported.tensors.len(), file.tensors.len(), "every tensor is read, in the file's order");

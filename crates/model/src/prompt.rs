@@ -158,16 +158,13 @@ impl Prompt {
     /// The prompt for `code` in `format`; the chat formats need the model's template.
     pub fn new(format: PromptFormat, template: Option<&ChatTemplate>, code: &str) -> Result<Self, NoChatTemplate> {
         let template = || template.ok_or(NoChatTemplate { format: format.name() });
+        let code = if format == PromptFormat::ChatOpened { Self::line_ended(code) } else { code.to_owned() };
         let text = match format {
-            PromptFormat::Bare => code.to_owned(),
-            PromptFormat::Chat => template()?.user_turn(&Self::request(code)),
-            PromptFormat::ChatOpened => {
-                let code = Self::line_ended(code);
-                let text = format!("{}{FENCE_OPEN}{code}", template()?.user_turn(&Self::request(&code)));
-                return Ok(Prompt { format, text, code });
-            }
+            PromptFormat::Bare => code.clone(),
+            PromptFormat::Chat => template()?.user_turn(&Self::request(&code)),
+            PromptFormat::ChatOpened => format!("{}{FENCE_OPEN}{code}", template()?.user_turn(&Self::request(&code))),
         };
-        Ok(Prompt { format, text, code: code.to_owned() })
+        Ok(Prompt { format, text, code })
     }
 
     /// The code an opened answer continues: with its last line ended where nothing but a new line can follow
