@@ -15,6 +15,7 @@ answer) and every other mask above the threshold.
 import argparse
 import json
 import os
+import shutil
 import sys
 
 import torch
@@ -28,10 +29,25 @@ BASE = {"name": "qwen2.5-coder-0.5b-instruct", "file": "qwen2.5-coder-0.5b-instr
         "fetch": "cargo xtask qwen-coder --fetch"}
 
 
-def recommended_decoding(block, threshold):
+def recommended_decoding(block, threshold, gated_run=True):
+    # Checked drafts lean on token rows being the teacher's, which only the gated attention guarantees.
     return {"algorithm": "threshold", "block_length": block, "align_blocks": True, "threshold": threshold,
-            "commit_leftmost": True, "verify_drafts": True, "max_new_tokens": 256, "temperature": 0.0, "stop_at_end": True,
-            "prompt_format": "chat_opened"}
+            "commit_leftmost": True, "verify_drafts": gated_run, "max_new_tokens": 256, "temperature": 0.0,
+            "stop_at_end": True, "prompt_format": "chat_opened"}
+
+
+def merged(model, adapters):
+    """A block-diffusion run (`--attention block_causal`) as a whole model: its updates act on every position,
+    which the engines' mask-gated adapters do not, so they are folded into the weights (f32, the teacher's size),
+    and the mask embedding becomes the mask id's row of the (tied) embedding. For local evaluation only."""
+    tensors = {name: t.detach().clone() for name, t in model.hf_state().items()}
+    factors = adapters.tensors()
+    for name, a in factors.items():
+        if name.endswith(".lora_a"):
+            base = name[:-len(".lora_a")]
+            tensors[base + ".weight"] += factors[base + ".lora_b"] @ a
+    tensors["model.embed_tokens.weight"][adapters.mask_id] = factors["model.mask_embedding"]
+    return tensors
 
 
 def main():
@@ -48,7 +64,12 @@ def main():
     model = M.load(args.teacher)
     adapters = gated.GatedAdapters(model, run["rank"])
     adapters.load_state_dict(ck["adapters"])
-    tensors = {name: t.to(torch.float16).contiguous() for name, t in adapters.tensors().items()}
+    gated_run = run.get("attention", gated.GATED) == gated.GATED
+    if gated_run:
+        tensors = {name: t.to(torch.float16).contiguous() for name, t in adapters.tensors().items()}
+    else:
+        adapters.mask_id = run["mask_id"]
+        tensors = {name: t.contiguous() for name, t in merged(model, adapters).items()}
 
     os.makedirs(args.out, exist_ok=True)
     tmp = os.path.join(args.out, "model.safetensors.tmp")
@@ -57,13 +78,19 @@ def main():
     os.replace(tmp, os.path.join(args.out, "model.safetensors"))
     with open(os.path.join(args.teacher, "config.json"), encoding="utf-8") as fh:
         config = json.load(fh)
-    config.update({"attention": "masks_see_block", "block_size": run["block"], "adapter_rank": run["rank"],
-                   "mask_token_id": run["mask_id"], "shift_logits": True, "base_model": BASE})
+    if gated_run:
+        config.update({"attention": gated.GATED, "block_size": run["block"], "adapter_rank": run["rank"],
+                       "mask_token_id": run["mask_id"], "shift_logits": True, "base_model": BASE})
+    else:
+        config.update({"attention": gated.BLOCK, "block_size": run["block"], "mask_token_id": run["mask_id"],
+                       "shift_logits": True})
+        for name in ("tokenizer.json", "chat_template.jinja"):
+            shutil.copy(os.path.join(args.teacher, name), args.out)
     with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2)
         fh.write("\n")
     with open(os.path.join(args.out, "generation_config.json"), "w", encoding="utf-8") as fh:
-        json.dump(recommended_decoding(run["block"], args.threshold), fh, indent=2)
+        json.dump(recommended_decoding(run["block"], args.threshold, gated_run), fh, indent=2)
         fh.write("\n")
     size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
     print(f"wrote {args.out}: step {ck['step']}, {ck['tokens']:,} tokens, block {run['block']}, rank {run['rank']}, "

@@ -29,6 +29,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+import model as M
+
+GATED, BLOCK = "masks_see_block", "block_causal"
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -79,16 +82,20 @@ class GatedAdapters(torch.nn.Module):
         return out
 
 
-def noisy_attention(seq, start, block, is_mask):
+def noisy_attention(seq, start, block, is_mask, attention=GATED):
     """The noisy rows' attention [K, 1, n, seq + n] over the clean row's keys (all `seq` positions) and then the
-    noisy rows' own keys; the noisy rows are positions start..seq (start a multiple of `block`), is_mask [K, n]."""
+    noisy rows' own keys; the noisy rows are positions start..seq (start a multiple of `block`), is_mask [K, n].
+    Under `block_causal` every noisy position sees its whole block, token or mask."""
     n = seq - start
     pos = torch.arange(start, seq)
     q_block = (pos // block)[:, None]
     clean = torch.arange(seq)[None, :] < q_block * block  # [n, seq]: everything before the query's block
     same_block = q_block == (pos // block)[None, :]
     causal = pos[None, :] <= pos[:, None]
-    own = same_block[None] & (causal[None] | is_mask[:, :, None])  # [K, n, n]
+    if attention == GATED:
+        own = same_block[None] & (causal[None] | is_mask[:, :, None])  # [K, n, n]
+    else:
+        own = same_block[None].expand(len(is_mask), n, n)
     return torch.cat([clean[None].expand(len(is_mask), n, seq), own], dim=2)[:, None]
 
 
@@ -113,21 +120,33 @@ def corrupt(answer_len, samples, block_offset, block, generator, t_min=0.1, rati
     return masked
 
 
-def gated_loss(model, adapters, ids, start, block, mask_id, generator, samples=4, ratio=None, train=True):
+def gated_loss(model, adapters, ids, start, block, mask_id, generator, samples=4, ratio=None, train=True,
+               attention=GATED):
     """Loss and counts for one row: `ids` [S] (S a multiple of `block`), the answer from `start` on.
-    Returns (loss or None, stats)."""
+    Returns (loss or None, stats).
+
+    `attention=BLOCK` trains the same adapters as plain block diffusion instead, the comparison the gated route
+    was chosen over: the updates act on every position, the clean row runs block-causally through them (it is
+    the adapted model's cache of finished blocks, not the teacher's), and every noisy position sees its whole
+    block. Nothing is then exactly the teacher's: there is no AR floor."""
     seq = ids.shape[0]
     first = start // block * block
     with torch.no_grad():
-        causal = torch.tril(torch.ones(seq, seq, dtype=torch.bool))
-        clean_hidden, clean_kv = model.hidden(ids[None], causal, keep_kv=True)
+        if attention == GATED:
+            causal = torch.tril(torch.ones(seq, seq, dtype=torch.bool))
+            clean_hidden, clean_kv = model.hidden(ids[None], causal, keep_kv=True)
+        else:
+            everywhere = torch.ones(1, seq, dtype=torch.bool)
+            clean_hidden, clean_kv = model.hidden(ids[None], M.attention_mask(BLOCK, block, seq), keep_kv=True,
+                                                  delta=adapters.delta(everywhere))
     masked = corrupt(seq - start, samples, start - first, block, generator, ratio=ratio)  # [K, n]
     noisy = torch.where(masked, torch.full_like(masked, mask_id, dtype=ids.dtype), ids[first:][None])
-    attention = noisy_attention(seq, first, block, masked)
+    rule = noisy_attention(seq, first, block, masked, attention)
     past = [(k.expand(samples, -1, -1, -1), v.expand(samples, -1, -1, -1)) for k, v in clean_kv]
+    adapted = masked if attention == GATED else torch.ones_like(masked)
     with torch.set_grad_enabled(train):
-        hidden = model.hidden(noisy, attention, positions=torch.arange(first, seq), past=past,
-                              embedded=adapters.embed(model, noisy, masked), delta=adapters.delta(masked))
+        hidden = model.hidden(noisy, rule, positions=torch.arange(first, seq), past=past,
+                              embedded=adapters.embed(model, noisy, masked), delta=adapters.delta(adapted))
     # Target position p (absolute) is predicted from p − 1: from the noisy row inside p's block, else the clean row.
     n = seq - first
     rel = torch.arange(n)

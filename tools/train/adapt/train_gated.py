@@ -11,6 +11,9 @@ beyond the AR floor (predicted from a mask, not from the pretrained model's own 
 teacher's answers to the validation split's prompts (`answers.py --split val`). The training answers file may
 still be growing: each epoch rereads it.
 
+`--attention block_causal` trains the same adapters as plain block diffusion (gated.py), for comparing the two
+at equal compute; `--steps` stops a run at a given step.
+
 Only the adapters train; the teacher runs in bfloat16 where that is faster (AMX), its weights never change.
 """
 
@@ -51,7 +54,7 @@ def read_rows(path, block, max_len):
     return rows
 
 
-def evaluate(model, adapters, val, block, mask_id):
+def evaluate(model, adapters, val, block, mask_id, attention):
     out = {}
     for ratio in RATIOS:
         gen = torch.Generator().manual_seed(1234)
@@ -59,7 +62,7 @@ def evaluate(model, adapters, val, block, mask_id):
         for _, ids, start in val:
             with torch.no_grad():
                 _, st = gated.gated_loss(model, adapters, ids, start, block, mask_id, gen, samples=1, ratio=ratio,
-                                         train=False)
+                                         train=False, attention=attention)
             hits += st["hits"]
             masked += st["masked"]
             trained_hits += st["trained_hits"]
@@ -76,12 +79,15 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--block", type=int, default=16)
     ap.add_argument("--rank", type=int, default=32)
+    ap.add_argument("--attention", choices=(gated.GATED, gated.BLOCK), default=gated.GATED,
+                    help="mask-gated adapters (the AR floor), or the same adapters as plain block diffusion")
     ap.add_argument("--max-len", type=int, default=384)
     ap.add_argument("--samples", type=int, default=4, help="noisy copies of each row per pass (share its clean pass)")
     ap.add_argument("--rows-per-step", type=int, default=4)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--hours", type=float, default=1e9, help="stop after this much training time (this run)")
+    ap.add_argument("--steps", type=int, default=None, help="stop at this step (all runs together)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-rows", type=int, default=32)
@@ -110,14 +116,15 @@ def main():
         print(f"resumed at step {step} ({tokens:,} tokens, {elapsed / 3600:.2f} h)", flush=True)
     n_params = sum(p.numel() for p in adapters.parameters())
     val = read_rows(args.val_answers, args.block, args.max_len)[:args.eval_rows]
-    print(f"adapters: {n_params:,} weights (rank {args.rank}); block {args.block}; teacher in {dtype}; "
+    print(f"adapters: {n_params:,} weights (rank {args.rank}); {args.attention}, block {args.block}; "
+          f"teacher in {dtype}; "
           f"{len(val)} validation rows; {args.threads} threads", flush=True)
 
     log = RunLog(args.out, step, ["step", "tokens", "loss", "accuracy", "tokens_per_s", "hours", "epoch"],
                  ["step", "tokens"] + [f"{k}_{r}" for r in RATIOS for k in ("all", "floor+")])
 
     def run_eval():
-        acc = evaluate(model, adapters, val, args.block, args.mask_id)
+        acc = evaluate(model, adapters, val, args.block, args.mask_id, args.attention)
         log.eval([step, tokens] + [f"{acc[r][i]:.4f}" for r in RATIOS for i in (0, 1)])
         print(f"step {step} validation accuracy (all / beyond the AR floor)",
               {r: tuple(round(x, 4) for x in acc[r]) for r in RATIOS}, flush=True)
@@ -135,7 +142,11 @@ def main():
         os.replace(tmp, ckpt_path)
 
     run_start, last_ckpt = time.time(), time.time()
-    while time.time() - run_start < args.hours * 3600 and not stop:
+
+    def go_on():
+        return time.time() - run_start < args.hours * 3600 and not stop and (args.steps is None or step < args.steps)
+
+    while go_on():
         # Rows are appended as the answers file grows: an epoch covers the rows that existed when it started
         # (`epoch_rows`, kept across a resume so the shuffled order is the same); `seen` counts the rows of
         # this epoch already trained, so a resume skips them.
@@ -144,7 +155,7 @@ def main():
             epoch_rows = len(rows)
         rows = rows[:epoch_rows]
         random.Random(epoch).shuffle(rows)
-        while seen + args.rows_per_step <= len(rows) and time.time() - run_start < args.hours * 3600 and not stop:
+        while seen + args.rows_per_step <= len(rows) and go_on():
             batch = rows[seen:seen + args.rows_per_step]
             gen = torch.Generator().manual_seed(step)
             t0 = time.time()
@@ -155,7 +166,7 @@ def main():
             total, hits, masked, n_tok = 0.0, 0, 0, 0
             for _, ids, start in batch:
                 loss, st = gated.gated_loss(model, adapters, ids, start, args.block, args.mask_id, gen,
-                                            samples=args.samples)
+                                            samples=args.samples, attention=args.attention)
                 if loss is not None:
                     (loss / len(batch)).backward()
                     total += loss.item() / len(batch)
