@@ -2,6 +2,7 @@
 //! engines measured and chosen) and the effect that restarts the run whenever a setting changes.
 
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -16,7 +17,7 @@ use crate::components::{
     compare_panel::ComparePanel, controls::Controls, editor::Editor, inspector::Inspector, model_panel::ModelPanel,
     order_plot::OrderPlot, solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
-use crate::engine::{EngineKind, Engines, GpuProbe, decide, request_gpu};
+use crate::engine::{CpuTiming, EngineKind, Engines, GpuProbe, cpu_budget_ms, decide, request_gpu};
 use crate::loader::{Progress, load_model};
 use crate::run::{Model, PromptStyle, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
@@ -206,17 +207,22 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     } else {
         probe_gpu(load, &engines, choice, cpu_ok, &dir, &canvas).await
     };
-    let cpu_ms = match (&probe, choice) {
-        (GpuProbe::Measured(_), BackendChoice::Auto) if cpu_ok => {
+    let cpu_timing = match (&probe, choice) {
+        (GpuProbe::Measured(Some(gpu_ms)), BackendChoice::Auto) if cpu_ok => {
             engines.set_active(EngineKind::Cpu, String::new());
-            measure_step(&engines, &canvas, dir.config.mask_token_id).await
+            let budget = cpu_budget_ms(*gpu_ms);
+            match within(budget, measure_step(&engines, &canvas, dir.config.mask_token_id)).await {
+                Some(Some(ms)) => CpuTiming::Measured(ms),
+                Some(None) => CpuTiming::Unmeasured,
+                None => CpuTiming::Over(budget),
+            }
         }
-        _ => None,
+        _ => CpuTiming::Unmeasured,
     };
     if !cpu_ok && matches!(probe, GpuProbe::Unavailable(_)) {
         return fail_load(state, load, "neither WebGPU nor the CPU worker can run the model here".into());
     }
-    let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_ms);
+    let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_timing);
     engines.set_active(kind, reason);
     let token_text =
         (0..dir.config.vocab_size as u32).map(|id| dir.tokenizer.decode(&[id]).unwrap_or_default()).collect();
@@ -268,6 +274,20 @@ async fn probe_gpu(
     load.status.set(LoadStatus::Starting("measuring WebGPU and the CPU worker".into()));
     engines.set_active(EngineKind::Gpu, String::new());
     GpuProbe::Measured(measure_step(engines, canvas, dir.config.mask_token_id).await)
+}
+
+/// `work`'s output, or None if `ms` pass first. The work is dropped then: a worker request it was awaiting is
+/// abandoned (its late reply resolves nothing), so it never touches the engine chosen afterwards.
+async fn within<T>(ms: f64, work: impl Future<Output = T>) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    let mut timer = std::pin::pin!(gloo_timers::future::TimeoutFuture::new(ms as u32));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// Milliseconds of one step over `canvas` (its masked positions), after one warm-up step; None on failure.

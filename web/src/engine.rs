@@ -287,9 +287,27 @@ pub enum GpuProbe {
     Measured(Option<f64>),
 }
 
-/// The engine for `choice`, and why in words for the badge. `cpu_ok`: the worker runs; `cpu_ms`: its
-/// measured step (None if not measured or failed).
-pub fn decide(choice: BackendChoice, gpu: &GpuProbe, cpu_ok: bool, cpu_ms: Option<f64>) -> (EngineKind, String) {
+/// The CPU worker's step, when WebGPU's was measured against it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CpuTiming {
+    /// Not measured, or the step failed.
+    Unmeasured,
+    /// ms per step.
+    Measured(f64),
+    /// No measured step within this many ms: given up (see [`cpu_budget_ms`]).
+    Over(f64),
+}
+
+/// How long the CPU worker may take for its warm-up and measured steps before WebGPU wins without them: four
+/// WebGPU steps, at least 1.5 s. A 0.5 B model's first step over the whole canvas takes tens of seconds on one
+/// wasm thread, which a visitor with a GPU would otherwise spend waiting for a measurement the GPU wins anyway.
+pub fn cpu_budget_ms(gpu_ms: f64) -> f64 {
+    (4.0 * gpu_ms).max(1500.0)
+}
+
+/// The engine for `choice`, and why in words for the badge. `cpu_ok`: the worker runs; `cpu`: its step
+/// against WebGPU's.
+pub fn decide(choice: BackendChoice, gpu: &GpuProbe, cpu_ok: bool, cpu: CpuTiming) -> (EngineKind, String) {
     let ms = |ms: Option<f64>| ms.map_or("failed".to_owned(), |ms| format!("{ms:.0} ms"));
     match (choice, gpu, cpu_ok) {
         (BackendChoice::Cpu, _, true) => (EngineKind::Cpu, "chosen by you".into()),
@@ -301,10 +319,16 @@ pub fn decide(choice: BackendChoice, gpu: &GpuProbe, cpu_ok: bool, cpu_ms: Optio
             format!("the WebGPU adapter ({name}) emulates a GPU in software, several times slower than the CPU worker"),
         ),
         (BackendChoice::Auto, GpuProbe::Measured(gpu_ms), true) => {
-            let timing = format!("one step: WebGPU {}, CPU worker {}", ms(*gpu_ms), ms(cpu_ms));
-            match (*gpu_ms, cpu_ms) {
-                (Some(g), Some(c)) if g < c => (EngineKind::Gpu, format!("faster here ({timing})")),
-                (Some(_), None) => (EngineKind::Gpu, timing),
+            let cpu_text = match cpu {
+                CpuTiming::Unmeasured => "failed".to_owned(),
+                CpuTiming::Measured(c) => format!("{c:.0} ms"),
+                CpuTiming::Over(c) => format!("no step within {c:.0} ms"),
+            };
+            let timing = format!("one step: WebGPU {}, CPU worker {cpu_text}", ms(*gpu_ms));
+            match (*gpu_ms, cpu) {
+                (Some(g), CpuTiming::Measured(c)) if g < c => (EngineKind::Gpu, format!("faster here ({timing})")),
+                (Some(_), CpuTiming::Over(_)) => (EngineKind::Gpu, format!("faster here ({timing})")),
+                (Some(_), CpuTiming::Unmeasured) => (EngineKind::Gpu, timing),
                 _ => (EngineKind::Cpu, format!("faster here ({timing})")),
             }
         }
@@ -318,10 +342,11 @@ mod tests {
     #[test]
     fn auto_takes_the_faster_engine_and_skips_software_adapters() {
         let auto = BackendChoice::Auto;
-        assert_eq!(decide(auto, &GpuProbe::Measured(Some(5.0)), true, Some(50.0)).0, EngineKind::Gpu);
-        assert_eq!(decide(auto, &GpuProbe::Measured(Some(500.0)), true, Some(50.0)).0, EngineKind::Cpu);
-        assert_eq!(decide(auto, &GpuProbe::Measured(None), true, Some(50.0)).0, EngineKind::Cpu);
-        let (kind, why) = decide(auto, &GpuProbe::Software("SwiftShader".into()), true, None);
+        let cpu = |ms| CpuTiming::Measured(ms);
+        assert_eq!(decide(auto, &GpuProbe::Measured(Some(5.0)), true, cpu(50.0)).0, EngineKind::Gpu);
+        assert_eq!(decide(auto, &GpuProbe::Measured(Some(500.0)), true, cpu(50.0)).0, EngineKind::Cpu);
+        assert_eq!(decide(auto, &GpuProbe::Measured(None), true, cpu(50.0)).0, EngineKind::Cpu);
+        let (kind, why) = decide(auto, &GpuProbe::Software("SwiftShader".into()), true, CpuTiming::Unmeasured);
         assert_eq!(kind, EngineKind::Cpu);
         assert!(why.contains("SwiftShader"), "{why}");
     }
@@ -329,11 +354,34 @@ mod tests {
     #[test]
     fn a_choice_is_kept_unless_impossible() {
         let none = GpuProbe::Unavailable("no adapter".into());
-        assert_eq!(decide(BackendChoice::Gpu, &GpuProbe::Software("x".into()), true, None).0, EngineKind::Gpu);
-        assert_eq!(decide(BackendChoice::Cpu, &GpuProbe::Measured(Some(1.0)), true, Some(9.0)).0, EngineKind::Cpu);
-        let (kind, why) = decide(BackendChoice::Gpu, &none, true, None);
+        assert_eq!(
+            decide(BackendChoice::Gpu, &GpuProbe::Software("x".into()), true, CpuTiming::Unmeasured).0,
+            EngineKind::Gpu
+        );
+        assert_eq!(
+            decide(BackendChoice::Cpu, &GpuProbe::Measured(Some(1.0)), true, CpuTiming::Measured(9.0)).0,
+            EngineKind::Cpu
+        );
+        let (kind, why) = decide(BackendChoice::Gpu, &none, true, CpuTiming::Unmeasured);
         assert_eq!(kind, EngineKind::Cpu);
         assert!(why.contains("no adapter"), "{why}");
-        assert_eq!(decide(BackendChoice::Auto, &GpuProbe::Software("x".into()), false, None).0, EngineKind::Gpu);
+        assert_eq!(
+            decide(BackendChoice::Auto, &GpuProbe::Software("x".into()), false, CpuTiming::Unmeasured).0,
+            EngineKind::Gpu
+        );
+    }
+
+    #[test]
+    fn a_worker_too_slow_to_measure_loses_to_a_measured_gpu() {
+        let (kind, why) = decide(BackendChoice::Auto, &GpuProbe::Measured(Some(90.0)), true, CpuTiming::Over(1500.0));
+        assert_eq!(kind, EngineKind::Gpu);
+        assert!(why.contains("no step within 1500 ms"), "{why}");
+        // A failed GPU step still leaves the worker, measured or not.
+        assert_eq!(
+            decide(BackendChoice::Auto, &GpuProbe::Measured(None), true, CpuTiming::Over(1500.0)).0,
+            EngineKind::Cpu
+        );
+        assert_eq!(cpu_budget_ms(10.0), 1500.0);
+        assert_eq!(cpu_budget_ms(800.0), 3200.0);
     }
 }

@@ -197,10 +197,11 @@ async fn load_file(
     // The hash is part of the key: a new model version never meets an old copy.
     let key = format!("{url}?sha256={}", entry.sha256);
     if let Some(cache) = cache
-        && let Some(bytes) = cached(cache, &key).await
+        && let Some(data) = cached(cache, &key).await
     {
-        if check(window, &bytes, entry).await.is_ok() {
-            return Ok((bytes, true));
+        // Checked where the cache handed it over, so the only copy into the page's memory is the checked one.
+        if check(window, &data, entry).await.is_ok() {
+            return Ok((data.to_vec(), true));
         }
         warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
@@ -208,17 +209,21 @@ async fn load_file(
     let mut last_error = String::new();
     for _ in 0..ATTEMPTS {
         match download(url, entry.bytes, progress).await {
-            Ok(bytes) => match check(window, &bytes, entry).await {
-                Ok(()) => {
-                    if let Some(cache) = cache
-                        && let Err(e) = store(cache, url, &entry.sha256, &bytes).await
-                    {
-                        warnings.push(format!("{} was not cached: {e}", entry.name));
+            Ok(bytes) => {
+                // One copy outside the page's memory serves both the hash and the cache.
+                let data = Uint8Array::from(&bytes[..]);
+                match check(window, &data, entry).await {
+                    Ok(()) => {
+                        if let Some(cache) = cache
+                            && let Err(e) = store(cache, url, &entry.sha256, &data).await
+                        {
+                            warnings.push(format!("{} was not cached: {e}", entry.name));
+                        }
+                        return Ok((bytes, false));
                     }
-                    return Ok((bytes, false));
+                    Err(e) => last_error = e,
                 }
-                Err(e) => last_error = e,
-            },
+            }
             Err(e) => last_error = e,
         }
     }
@@ -231,24 +236,23 @@ async fn open_cache(window: &web_sys::Window) -> Result<Cache, String> {
     Ok(cache.unchecked_into())
 }
 
-async fn cached(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+async fn cached(cache: &Cache, key: &str) -> Option<Uint8Array> {
     let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     let response: Response = found.dyn_into().ok()?;
     let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
-    Some(Uint8Array::new(&buffer).to_vec())
+    Some(Uint8Array::new(&buffer))
 }
 
 /// Puts a checked file in the cache and removes other versions of the same file.
-async fn store(cache: &Cache, url: &str, sha256: &str, bytes: &[u8]) -> Result<(), String> {
+async fn store(cache: &Cache, url: &str, sha256: &str, data: &Uint8Array) -> Result<(), String> {
     let key = format!("{url}?sha256={sha256}");
-    let body = Uint8Array::from(bytes);
-    let response = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_error)?;
+    let response = Response::new_with_opt_buffer_source(Some(data)).map_err(js_error)?;
     JsFuture::from(cache.put_with_str(&key, &response)).await.map_err(|e| {
         if dom_error_name(&e).as_deref() == Some("QuotaExceededError") {
             format!(
                 "{QUOTA_FULL} for its {} (the model runs uncached and downloads again next time; free space in \
                  the site settings to keep it)",
-                human_bytes(bytes.len())
+                human_bytes(data.length() as usize)
             )
         } else {
             js_error(e)
@@ -315,13 +319,12 @@ async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Ve
 }
 
 /// Size and SHA-256 against the manifest.
-async fn check(window: &web_sys::Window, bytes: &[u8], entry: &FileEntry) -> Result<(), String> {
-    if bytes.len() as u64 != entry.bytes {
-        return Err(format!("got {} bytes, the manifest says {}", bytes.len(), entry.bytes));
+async fn check(window: &web_sys::Window, data: &Uint8Array, entry: &FileEntry) -> Result<(), String> {
+    if u64::from(data.length()) != entry.bytes {
+        return Err(format!("got {} bytes, the manifest says {}", data.length(), entry.bytes));
     }
     let subtle = window.crypto().map_err(js_error)?.subtle();
-    let data = Uint8Array::from(bytes);
-    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &data).map_err(js_error)?)
+    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", data).map_err(js_error)?)
         .await
         .map_err(js_error)?;
     let hex: String = Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect();

@@ -1,10 +1,12 @@
 // Measures models on the page as a visitor meets them, in Debian's Chromium: for each model and engine, a fresh
-// browser (an empty cache) opens the page, downloads the model and runs the prompt; then a reload takes the
-// model from the cache and runs it again. Prints one JSON line per case and writes a screenshot of each.
+// browser profile (an empty cache, on disk so a 0.5B model fits its quota) opens the page, downloads the model
+// and runs the prompt; then a reload takes the model from the cache and runs it again. Prints one JSON line per
+// case, with the time each loading phase the page showed began, and writes a screenshot of each.
 // Usage (after `npm ci` here): node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>] ...
 // e.g.   node page_load.mjs http://localhost:8080/ target/measure qwen2.5-coder-0.5b-instruct:cpu:24
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const [base, shots, ...cases] = process.argv.slice(2);
@@ -35,6 +37,19 @@ async function runOnce(page, url) {
   }
 }
 
+// Every text the model panel shows while loading, with ms since navigation began (the page's own clock).
+const RECORD_PHASES = () => {
+  window.__phases = [];
+  new MutationObserver(() => {
+    const panel = document.querySelector(".model-panel");
+    const starting = panel?.querySelector(".starting")?.textContent?.trim();
+    const phase = starting ?? (panel?.querySelector(".progress") ? "downloading"
+      : panel?.querySelector(".badge") ? "ready" : null);
+    const last = window.__phases[window.__phases.length - 1];
+    if (phase && last?.[1] !== phase) window.__phases.push([Math.round(performance.now()), phase]);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+};
+
 async function timed(page, url, started) {
   await page.goto(url);
   await page.waitForSelector(".tok[data-step]", { timeout: TIMEOUT });
@@ -49,14 +64,19 @@ async function timed(page, url, started) {
   return {
     first_step_ms: firstStep, done_ms: done, status, engine: await page.getAttribute(".badge", "data-engine"),
     stats, answer: await page.$$eval(".grid .tok.decoded", (cells) => cells.map((c) => c.textContent).join("")),
+    phases: await page.evaluate(() => window.__phases),
   };
 }
 
 for (const spec of cases) {
   const [model, backend, length] = spec.split(":");
   const url = `${base}?model=${model}&backend=${backend}${length ? `&length=${length}` : ""}`;
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const profile = mkdtempSync(join(tmpdir(), "unmask-page-load-"));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium", args, viewport: { width: 1400, height: 1000 },
+  });
+  await browser.addInitScript(RECORD_PHASES);
+  const page = await browser.newPage();
   page.on("console", (m) => m.type() === "error" && console.error(`page error: ${m.text()}`));
   page.on("pageerror", (e) => console.error(`page exception: ${e}`));
   const cold = await runOnce(page, url);
@@ -66,4 +86,5 @@ for (const spec of cases) {
     .filter((e) => e.name.includes("/models/")).map((e) => ({ name: e.name.split("/models/")[1], ms: e.duration })));
   console.log(JSON.stringify({ model, backend, cold, cached, download }));
   await browser.close();
+  rmSync(profile, { recursive: true, force: true });
 }
