@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use unmask_model::ModelDir;
 use unmask_model::prompt::{ChatTemplate, PromptFormat};
+use unmask_model::{ModelConfig, Weights, tokenizer_for};
 use unmask_sampler::{Recommended, initial_canvas};
 
 use crate::catalog::{Catalog, MODELS_BASE};
@@ -18,7 +18,7 @@ use crate::components::{
     order_plot::OrderPlot, solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
 use crate::engine::{CpuTiming, EngineKind, Engines, GpuProbe, cpu_budget_ms, decide, request_gpu};
-use crate::loader::{Progress, load_model};
+use crate::loader::{Progress, load_model, page_weights, reload_weights};
 use crate::run::{Model, PromptStyle, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
 use crate::solve::{SolveView, solve};
@@ -165,7 +165,7 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     load.warnings.update(|w| w.extend(unknown));
     load.catalog.set(Some(catalog));
     let on_progress = move |p: Progress| load.status.set(LoadStatus::Downloading(p));
-    let mut files = match load_model(&entry.base(), &on_progress).await {
+    let files = match load_model(&entry.base(), &on_progress).await {
         Ok(files) => files,
         Err(e) => return fail_load(state, load, e),
     };
@@ -174,44 +174,44 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let template = files.chat_template.as_deref().and_then(ChatTemplate::from_jinja);
     let (prompt_style, fallback) = PromptStyle::new(prompt_format, template);
     load.warnings.update(|w| w.extend(fallback));
-    // The worker gets its copy of the weights first, so the page's own is the downloaded one, moved, not a
-    // second copy (a 0.5 B model's weights are hundreds of megabytes).
+    load.status.set(LoadStatus::Starting("reading the model".into()));
+    let config = match ModelConfig::from_json(&files.config_json, "config.json") {
+        Ok(config) => config,
+        Err(e) => return fail_load(state, load, e.to_string()),
+    };
+    let tokenizer = match tokenizer_for(&config, &files.tokenizer_json) {
+        Ok(tokenizer) => tokenizer,
+        Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
+    };
+    // The worker takes the downloaded weights themselves (moved, not copied: a 0.5 B model's are hundreds of
+    // megabytes); the page reads them into its own memory only where WebGPU may run them, to upload.
+    let choice = state.settings.get_untracked().backend;
+    let gpu_wanted = matches!(&gpu, Some(Ok(g)) if choice == BackendChoice::Gpu || !g.summary().is_software);
+    let page_copy = if gpu_wanted { Some(page_weights(&files.weights)) } else { None };
     load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
-    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, &files.weights).await {
+    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights).await {
         Ok(cpu) => Some(cpu),
         Err(e) => {
             load.warnings.update(|w| w.push(e.to_string()));
             None
         }
     };
-    load.status.set(LoadStatus::Starting("reading the model".into()));
-    let weights = std::mem::take(&mut files.weights);
-    let weights = match unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), weights)]) {
-        Ok(w) => w,
-        Err(e) => return fail_load(state, load, format!("model.safetensors: {e}")),
-    };
-    let dir =
-        match ModelDir::from_parts(files.manifest.name.clone(), &files.config_json, weights, &files.tokenizer_json) {
-            Ok(dir) => dir,
-            Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
-        };
-    let choice = state.settings.get_untracked().backend;
     let engines = Engines::new(cpu, gpu);
     let cpu_ok = engines.cpu.is_some();
     // The canvas of the run about to start: a step of the length that matters is what gets measured.
     let settings = state.settings.get_untracked();
-    let prompt = prompt_style.encode(&dir.tokenizer, &settings.prompt).map(|p| p.ids).unwrap_or_default();
-    let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, dir.config.mask_token_id);
+    let prompt = prompt_style.encode(&tokenizer, &settings.prompt).map(|p| p.ids).unwrap_or_default();
+    let canvas = initial_canvas(&prompt, settings.sampler.max_new_tokens, config.mask_token_id);
     let probe = if choice == BackendChoice::Cpu && cpu_ok {
         GpuProbe::Unavailable("not requested".into())
     } else {
-        probe_gpu(load, &engines, choice, cpu_ok, &dir, &canvas).await
+        probe_gpu(load, &engines, choice, cpu_ok, (&config, page_copy, &entry.base()), &canvas).await
     };
     let cpu_timing = match (&probe, choice) {
         (GpuProbe::Measured(Some(gpu_ms)), BackendChoice::Auto) if cpu_ok => {
             engines.set_active(EngineKind::Cpu, String::new());
             let budget = cpu_budget_ms(*gpu_ms);
-            match within(budget, measure_step(&engines, &canvas, dir.config.mask_token_id)).await {
+            match within(budget, measure_step(&engines, &canvas, config.mask_token_id)).await {
                 Some(Some(ms)) => CpuTiming::Measured(ms),
                 Some(None) => CpuTiming::Unmeasured,
                 None => CpuTiming::Over(budget),
@@ -224,14 +224,13 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     }
     let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_timing);
     engines.set_active(kind, reason);
-    let token_text =
-        (0..dir.config.vocab_size as u32).map(|id| dir.tokenizer.decode(&[id]).unwrap_or_default()).collect();
-    let end_tokens = prompt_style.format.end_tokens(&dir.tokenizer, dir.config.end_token_ids());
+    let token_text = (0..config.vocab_size as u32).map(|id| tokenizer.decode(&[id]).unwrap_or_default()).collect();
+    let end_tokens = prompt_style.format.end_tokens(&tokenizer, config.end_token_ids());
     let model = Model {
         name: files.manifest.name.clone(),
-        config: dir.config,
-        weights: dir.weights,
-        tokenizer: dir.tokenizer,
+        config,
+        source: entry.base(),
+        tokenizer,
         token_text,
         engines: Rc::new(engines),
         weight_bytes: files.manifest.total_bytes(),
@@ -252,7 +251,7 @@ async fn probe_gpu(
     engines: &Engines,
     choice: BackendChoice,
     cpu_ok: bool,
-    dir: &ModelDir,
+    (config, page_copy, source): (&ModelConfig, Option<Result<Weights, String>>, &str),
     canvas: &[u32],
 ) -> GpuProbe {
     let adapter = match engines.gpu_adapter().await {
@@ -264,7 +263,15 @@ async fn probe_gpu(
         return GpuProbe::Software(name);
     }
     load.status.set(LoadStatus::Starting("loading the model on WebGPU (building its pipelines)".into()));
-    if let Err(why) = engines.load_gpu(&dir.config, &dir.weights).await {
+    // The page's copy of the weights lives only while WebGPU uploads it; read from the cache if none was made.
+    let weights = match page_copy {
+        Some(copy) => copy,
+        None => reload_weights(source).await,
+    };
+    if let Err(why) = match weights {
+        Ok(weights) => engines.load_gpu(config, &weights).await,
+        Err(why) => Err(why),
+    } {
         load.warnings.update(|w| w.push(format!("WebGPU cannot run the model here ({why})")));
         return GpuProbe::Unavailable(why);
     }
@@ -273,7 +280,7 @@ async fn probe_gpu(
     }
     load.status.set(LoadStatus::Starting("measuring WebGPU and the CPU worker".into()));
     engines.set_active(EngineKind::Gpu, String::new());
-    GpuProbe::Measured(measure_step(engines, canvas, dir.config.mask_token_id).await)
+    GpuProbe::Measured(measure_step(engines, canvas, config.mask_token_id).await)
 }
 
 /// `work`'s output, or None if `ms` pass first. The work is dropped then: a worker request it was awaiting is

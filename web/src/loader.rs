@@ -110,7 +110,9 @@ pub struct ModelFiles {
     pub manifest: Manifest,
     pub config_json: String,
     pub tokenizer_json: Vec<u8>,
-    pub weights: Vec<u8>,
+    /// Outside the page's wasm memory (which never shrinks): moved to the CPU worker as it is, and copied in
+    /// only for as long as WebGPU takes to upload it.
+    pub weights: Uint8Array,
     /// The model's recommended decoding settings, if it ships them.
     pub generation_json: Option<String>,
     /// The model's chat template, if it has one.
@@ -157,16 +159,14 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         on_progress(Progress { loaded: done, total, rate: rate(fetched) });
         files.push((entry.name.clone(), bytes));
     }
-    let mut take = |name: &str| {
-        files
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .map(|(_, bytes)| std::mem::take(bytes))
-            .ok_or_else(|| format!("the manifest lists no {name}"))
+    let mut take_js = |name: &str| {
+        let at = files.iter().position(|(n, _)| n == name).ok_or_else(|| format!("the manifest lists no {name}"))?;
+        Ok::<_, String>(files.swap_remove(at).1)
     };
+    let weights = take_js("model.safetensors")?;
+    let mut take = |name: &str| take_js(name).map(|data| data.to_vec());
     let config_json = String::from_utf8(take("config.json")?).map_err(|_| "config.json is not UTF-8".to_owned())?;
     let tokenizer_json = take("tokenizer.json")?;
-    let weights = take("model.safetensors")?;
     let mut optional_text = |name: &str| match take(name) {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| format!("{name} is not UTF-8")),
         Err(_) => Ok(None),
@@ -185,6 +185,18 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     })
 }
 
+/// The weights read into the page's memory, for WebGPU to upload.
+pub fn page_weights(data: &Uint8Array) -> Result<unmask_model::Weights, String> {
+    unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), data.to_vec())])
+        .map_err(|e| format!("model.safetensors: {e}"))
+}
+
+/// The weights of the model under `base` again (from the cache, unless it was lost), for WebGPU when it is
+/// chosen after the load: the page keeps no copy of its own.
+pub async fn reload_weights(base: &str) -> Result<unmask_model::Weights, String> {
+    page_weights(&load_model(base, &|_| {}).await?.weights)
+}
+
 /// One file, from the cache when a checked copy is there, otherwise from the network (then cached).
 async fn load_file(
     window: &web_sys::Window,
@@ -193,15 +205,14 @@ async fn load_file(
     entry: &FileEntry,
     progress: &dyn Fn(u64),
     warnings: &mut Vec<String>,
-) -> Result<(Vec<u8>, bool), String> {
+) -> Result<(Uint8Array, bool), String> {
     // The hash is part of the key: a new model version never meets an old copy.
     let key = format!("{url}?sha256={}", entry.sha256);
     if let Some(cache) = cache
         && let Some(data) = cached(cache, &key).await
     {
-        // Checked where the cache handed it over, so the only copy into the page's memory is the checked one.
         if check(window, &data, entry).await.is_ok() {
-            return Ok((data.to_vec(), true));
+            return Ok((data, true));
         }
         warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
@@ -209,21 +220,17 @@ async fn load_file(
     let mut last_error = String::new();
     for _ in 0..ATTEMPTS {
         match download(url, entry.bytes, progress).await {
-            Ok(bytes) => {
-                // One copy outside the page's memory serves both the hash and the cache.
-                let data = Uint8Array::from(&bytes[..]);
-                match check(window, &data, entry).await {
-                    Ok(()) => {
-                        if let Some(cache) = cache
-                            && let Err(e) = store(cache, url, &entry.sha256, &data).await
-                        {
-                            warnings.push(format!("{} was not cached: {e}", entry.name));
-                        }
-                        return Ok((bytes, false));
+            Ok(data) => match check(window, &data, entry).await {
+                Ok(()) => {
+                    if let Some(cache) = cache
+                        && let Err(e) = store(cache, url, &entry.sha256, &data).await
+                    {
+                        warnings.push(format!("{} was not cached: {e}", entry.name));
                     }
-                    Err(e) => last_error = e,
+                    return Ok((data, false));
                 }
-            }
+                Err(e) => last_error = e,
+            },
             Err(e) => last_error = e,
         }
     }
@@ -292,30 +299,37 @@ async fn fetch(url: &str) -> Result<Response, String> {
     Ok(response)
 }
 
-/// The body of `url`, streamed so that progress moves while it arrives.
-async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
+/// `new Uint8Array(length)`, a failed allocation returned as an error instead of thrown through the page.
+fn allocate_bytes(length: u32) -> Result<Uint8Array, JsValue> {
+    let constructor: js_sys::Function = Reflect::get(&js_sys::global(), &"Uint8Array".into())?.dyn_into()?;
+    Ok(Reflect::construct(&constructor, &js_sys::Array::of1(&length.into()))?.unchecked_into())
+}
+
+/// The body of `url`, streamed so that progress moves while it arrives, into an array outside the page's
+/// memory; short of `expected` bytes only if the server sent fewer (the size check then says so).
+async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Uint8Array, String> {
     let response = fetch(url).await?;
     let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    // `expected` is bounded by `Manifest::parse`; reserving it can still fail when memory is short.
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(expected as usize)
-        .map_err(|_| format!("{url}: not enough memory for its {expected} bytes"))?;
+    // `expected` is bounded by `Manifest::parse` (under 4 GiB); allocating it can still fail when memory is short.
+    let bytes =
+        allocate_bytes(expected as u32).map_err(|_| format!("{url}: not enough memory for its {expected} bytes"))?;
+    let mut received = 0u32;
     loop {
         let chunk =
             JsFuture::from(reader.read()).await.map_err(|e| format!("download interrupted: {}", js_error(e)))?;
         if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
             break;
         }
-        let value = Reflect::get(&chunk, &"value".into()).map_err(js_error)?;
-        bytes.extend(Uint8Array::new(&value).to_vec());
-        if bytes.len() as u64 > expected {
+        let value = Uint8Array::new(&Reflect::get(&chunk, &"value".into()).map_err(js_error)?);
+        if u64::from(received) + u64::from(value.length()) > expected {
             return Err(format!("{url}: the server sent more than the manifest's {expected} bytes"));
         }
-        progress(bytes.len() as u64);
+        bytes.set(&value, received);
+        received += value.length();
+        progress(u64::from(received));
     }
-    Ok(bytes)
+    Ok(bytes.subarray(0, received))
 }
 
 /// Size and SHA-256 against the manifest.

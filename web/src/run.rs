@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use unmask_model::prompt::{ChatTemplate, Prompt, PromptFormat};
-use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep, Weights};
+use unmask_model::{ModelConfig, Tokenizer, Trace, TraceStep};
 use unmask_sampler::{BatchItem, Decode, Decoded, SamplerConfig, Scored};
 
 use crate::engine::{EngineKind, Engines};
@@ -17,8 +17,9 @@ use crate::settings::{Settings, page_context};
 pub struct Model {
     pub name: String,
     pub config: ModelConfig,
-    /// Kept for loading the model on WebGPU later, when the user switches to it.
-    pub weights: Weights,
+    /// Where the model's files are (its directory's URL): WebGPU chosen after the load reads the weights again
+    /// from there (the cache), as the page keeps no copy.
+    pub source: String,
     pub tokenizer: Tokenizer,
     /// Each token id's text, decoded once at load.
     pub token_text: Vec<String>,
@@ -341,7 +342,10 @@ pub async fn ready_engine(
     let engines = &model.engines;
     if engines.active() == EngineKind::Gpu && !engines.gpu_loaded() {
         view.update(|v| v.message = "loading the model on WebGPU (building its pipelines)…".into());
-        let loaded = engines.load_gpu(&model.config, &model.weights).await;
+        let loaded = match crate::loader::reload_weights(&model.source).await {
+            Ok(weights) => engines.load_gpu(&model.config, &weights).await,
+            Err(why) => Err(why),
+        };
         if !live() {
             return false;
         }

@@ -157,8 +157,9 @@ pub struct WorkerEngine {
 }
 
 impl WorkerEngine {
-    /// Starts the worker script at `script_url` and loads the model in it.
-    pub async fn start(script_url: &str, config_json: &str, weights: &[u8]) -> Result<WorkerEngine, WorkerError> {
+    /// Starts the worker script at `script_url` and loads the model in it. `weights` moves to the worker (its
+    /// buffer is transferred, not copied; the page's handle is empty afterwards).
+    pub async fn start(script_url: &str, config_json: &str, weights: Uint8Array) -> Result<WorkerEngine, WorkerError> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(script_url, &options)
@@ -223,7 +224,7 @@ impl WorkerEngine {
         id
     }
 
-    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<&[u8]>) -> Result<FromWorker, WorkerError> {
+    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<Uint8Array>) -> Result<FromWorker, WorkerError> {
         let pending = self.pending.clone();
         let reply = Promise::new(&mut |resolve, _reject| {
             pending.borrow_mut().insert(id, resolve);
@@ -232,9 +233,8 @@ impl WorkerEngine {
         message.push(&JsValue::from_str(&serde_json::to_string(request).expect("requests serialise")));
         match bytes {
             Some(bytes) => {
-                let buffer = Uint8Array::from(bytes);
-                message.push(&buffer);
-                let transfer = Array::of1(&buffer.buffer());
+                message.push(&bytes);
+                let transfer = Array::of1(&bytes.buffer());
                 self.worker.post_message_with_transfer(&message, &transfer)
             }
             None => self.worker.post_message(&message),

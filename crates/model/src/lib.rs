@@ -40,21 +40,28 @@ pub struct ModelDir {
     pub chat_template: Option<prompt::ChatTemplate>,
 }
 
+/// The tokenizer in `tokenizer_json`, checked to emit only ids the model has (the page, whose weights live in
+/// its worker, builds it without a [`ModelDir`]).
+pub fn tokenizer_for(config: &ModelConfig, tokenizer_json: &[u8]) -> Result<Tokenizer> {
+    let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(ModelError::Tokenizer {
+            message: format!(
+                "{} tokens, more than the model's vocab_size {}",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            ),
+        });
+    }
+    Ok(tokenizer)
+}
+
 impl ModelDir {
     /// Assembles a model from its three parts, checking that they agree.
     pub fn from_parts(name: String, config_json: &str, weights: Weights, tokenizer_json: &[u8]) -> Result<Self> {
         let config = ModelConfig::from_json(config_json, "config.json")?;
         arch::check(&config, &weights)?;
-        let tokenizer = Tokenizer::from_bytes(tokenizer_json)?;
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(ModelError::Tokenizer {
-                message: format!(
-                    "{} tokens, more than the model's vocab_size {}",
-                    tokenizer.vocab_size(),
-                    config.vocab_size
-                ),
-            });
-        }
+        let tokenizer = tokenizer_for(&config, tokenizer_json)?;
         Ok(Self { name, config, weights, tokenizer, notes: Vec::new(), chat_template: None })
     }
 
