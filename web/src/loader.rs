@@ -24,6 +24,10 @@ pub struct Manifest {
     pub quant: String,
     pub parameters: u64,
     pub files: Vec<FileEntry>,
+    /// Base weights the model is composed over, shared with the other models over the same base: a file in
+    /// the site's `models/base/` (so every model's manifest names the same URL, downloaded and cached once).
+    #[serde(default)]
+    pub base: Option<FileEntry>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -45,25 +49,30 @@ fn human_bytes(bytes: usize) -> String {
 }
 
 /// The files a model needs.
-const REQUIRED: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+const REQUIRED: [&str; 2] = ["config.json", "tokenizer.json"];
+/// The model's own weights: all of them, or what it adds to its base.
+const WEIGHTS: &str = "model.safetensors";
+/// Where a base's weights live, from a model's directory.
+const BASE_DIR: &str = "../base/";
 /// The file with a model's recommended decoding settings, which a model may leave out.
 const GENERATION_CONFIG: &str = "generation_config.json";
 /// The model's chat template (a chat model's; the page needs it for the chat prompt formats).
 const CHAT_TEMPLATE: &str = "chat_template.jinja";
 
 impl Manifest {
-    /// Parses `manifest.json` and checks what the page will allocate or fetch from it: the three files a model
-    /// needs, each listed once by a plain name, sizes within [`MAX_FILE_BYTES`] (and their sum), and a SHA-256
-    /// of 64 hex digits. A manifest that fails is an error, never a download of an unbounded size.
+    /// Parses `manifest.json` and checks what the page will allocate or fetch from it: the files a model
+    /// needs (config, tokenizer, and weights of its own or a base), each listed once by a plain name, sizes
+    /// within [`MAX_FILE_BYTES`] (and their sum), and a SHA-256 of 64 hex digits. A manifest that fails is an
+    /// error, never a download of an unbounded size.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let manifest: Manifest = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut total = 0u64;
-        for (i, file) in manifest.files.iter().enumerate() {
+        for (i, file) in manifest.files.iter().chain(&manifest.base).enumerate() {
             let name = &file.name;
             if name.is_empty() || name.contains(['/', '\\', '?', '#']) || name.starts_with('.') {
                 return Err(format!("file name {name:?} is not a plain file name"));
             }
-            if manifest.files[..i].iter().any(|f| &f.name == name) {
+            if manifest.files[..i.min(manifest.files.len())].iter().any(|f| &f.name == name) {
                 return Err(format!("{name} is listed twice"));
             }
             if file.bytes > MAX_FILE_BYTES {
@@ -81,11 +90,14 @@ impl Manifest {
         if let Some(missing) = REQUIRED.iter().find(|r| !manifest.files.iter().any(|f| f.name == **r)) {
             return Err(format!("it lists no {missing}"));
         }
+        if manifest.base.is_none() && !manifest.files.iter().any(|f| f.name == WEIGHTS) {
+            return Err(format!("it lists no {WEIGHTS} and no base"));
+        }
         Ok(manifest)
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.bytes).sum()
+        self.files.iter().chain(&self.base).map(|f| f.bytes).sum()
     }
 }
 
@@ -110,9 +122,9 @@ pub struct ModelFiles {
     pub manifest: Manifest,
     pub config_json: String,
     pub tokenizer_json: Vec<u8>,
-    /// Outside the page's wasm memory (which never shrinks): moved to the CPU worker as it is, and copied in
-    /// only for as long as WebGPU takes to upload it.
-    pub weights: Uint8Array,
+    /// The weights' files (a shared base's first, then the model's own), outside the page's wasm memory (which
+    /// never shrinks): moved to the CPU worker as they are, and copied in only while WebGPU uploads them.
+    pub weights: Vec<(String, Uint8Array)>,
     /// The model's recommended decoding settings, if it ships them.
     pub generation_json: Option<String>,
     /// The model's chat template, if it has one.
@@ -142,8 +154,13 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let started = js_sys::Date::now();
     let mut from_cache = true;
     let mut files = Vec::new();
-    for entry in &manifest.files {
-        let url = format!("{base}{}", entry.name);
+    // The shared base first, at one URL for every model over it (resolved, so its cache key is one too).
+    let base_url = |entry: &FileEntry| {
+        let relative = format!("{base}{BASE_DIR}{}", entry.name);
+        web_sys::Url::new_with_base(&relative, &page_href()).map(|u| u.href()).unwrap_or(relative)
+    };
+    let sources = manifest.base.iter().map(|e| (base_url(e), e, true));
+    for (url, entry, is_base) in sources.chain(manifest.files.iter().map(|e| (format!("{base}{}", e.name), e, false))) {
         let rate = |fetched: u64| fetched as f64 / ((js_sys::Date::now() - started).max(1.0) / 1e3);
         let progress =
             |loaded: u64| on_progress(Progress { loaded: done + loaded, total, rate: rate(fetched + loaded) });
@@ -157,14 +174,16 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
             fetched += entry.bytes;
         }
         on_progress(Progress { loaded: done, total, rate: rate(fetched) });
-        files.push((entry.name.clone(), bytes));
+        let name = if is_base { format!("{BASE_DIR}{}", entry.name) } else { entry.name.clone() };
+        files.push((name, bytes));
     }
-    let mut take_js = |name: &str| {
+    // The base (if any) and the model's own weights, in that order.
+    let weights: Vec<(String, Uint8Array)> =
+        files.extract_if(.., |(name, _)| name.starts_with(BASE_DIR) || name == WEIGHTS).collect();
+    let mut take = |name: &str| {
         let at = files.iter().position(|(n, _)| n == name).ok_or_else(|| format!("the manifest lists no {name}"))?;
-        Ok::<_, String>(files.swap_remove(at).1)
+        Ok::<_, String>(files.swap_remove(at).1.to_vec())
     };
-    let weights = take_js("model.safetensors")?;
-    let mut take = |name: &str| take_js(name).map(|data| data.to_vec());
     let config_json = String::from_utf8(take("config.json")?).map_err(|_| "config.json is not UTF-8".to_owned())?;
     let tokenizer_json = take("tokenizer.json")?;
     let mut optional_text = |name: &str| match take(name) {
@@ -186,9 +205,9 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
 }
 
 /// The weights read into the page's memory, for WebGPU to upload.
-pub fn page_weights(data: &Uint8Array) -> Result<unmask_model::Weights, String> {
-    unmask_model::Weights::from_bytes(vec![("model.safetensors".into(), data.to_vec())])
-        .map_err(|e| format!("model.safetensors: {e}"))
+pub fn page_weights(files: &[(String, Uint8Array)]) -> Result<unmask_model::Weights, String> {
+    unmask_model::Weights::from_bytes(files.iter().map(|(name, data)| (name.clone(), data.to_vec())).collect())
+        .map_err(|e| format!("the model's weights: {e}"))
 }
 
 /// The weights of the model under `base` again (from the cache, unless it was lost), for WebGPU when it is

@@ -1,8 +1,8 @@
 //! The CPU engine in a Web Worker: the message protocol, the worker's side (`worker_main`, started by
 //! `worker.js`) and the page's side ([`WorkerEngine`]).
 //!
-//! Messages are `[json, bytes?]` arrays: the JSON is a [`ToWorker`] / [`FromWorker`], the optional second
-//! slot carries the weights (a transferred buffer, never JSON). Every request has an id and gets exactly one
+//! Messages are `[json, bytes…]` arrays: the JSON is a [`ToWorker`] / [`FromWorker`], the slots after it carry
+//! a load's weight files (transferred buffers, never JSON; a shared base's and the model's own). Every request has an id and gets exactly one
 //! reply with that id, so a reply to a cancelled run is simply never awaited.
 
 use std::cell::{Cell, RefCell};
@@ -21,8 +21,8 @@ use crate::settings::page_context;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Load the model; the weights travel in the message's second slot.
-    Load { id: u64, config_json: String },
+    /// Load the model; its weight files travel in the message's next slots, one per name in `files`.
+    Load { id: u64, config_json: String, files: Vec<String> },
     /// One step of one or more canvases (a Solve run's samples), answered by one forward pass over them all.
     Propose { id: u64, items: Vec<StepItem> },
 }
@@ -74,14 +74,16 @@ pub struct WorkerState {
 
 impl WorkerState {
     /// Answers one request. Plain Rust, so the protocol is tested without a worker.
-    pub fn handle(&mut self, request: ToWorker, bytes: Option<Vec<u8>>) -> FromWorker {
+    pub fn handle(&mut self, request: ToWorker, buffers: Vec<Vec<u8>>) -> FromWorker {
         match request {
-            ToWorker::Load { id, config_json } => {
+            ToWorker::Load { id, config_json, files } => {
                 let loaded = (|| {
-                    let bytes = bytes.ok_or("no weights in the load message")?;
+                    if files.is_empty() || files.len() != buffers.len() {
+                        return Err(format!("{} weight files named, {} sent", files.len(), buffers.len()));
+                    }
                     let config = ModelConfig::from_json(&config_json, "config.json").map_err(|e| e.to_string())?;
                     let weights =
-                        Weights::from_bytes(vec![("model.safetensors".into(), bytes)]).map_err(|e| e.to_string())?;
+                        Weights::from_bytes(files.into_iter().zip(buffers).collect()).map_err(|e| e.to_string())?;
                     // One thread: a worker has no threads of its own (wasm without atomics).
                     let options = FastOptions { threads: 1, max_len: page_context(&config), ..FastOptions::default() };
                     FastModel::load(&config, &weights, options).map_err(|e| e.to_string())
@@ -117,8 +119,11 @@ pub fn worker_main() {
         let message = Array::from(&event.data());
         let reply = match serde_json::from_str::<ToWorker>(&message.get(0).as_string().unwrap_or_default()) {
             Ok(request) => {
-                let bytes = message.get(1).dyn_into::<Uint8Array>().ok().map(|b| b.to_vec());
-                state.handle(request, bytes)
+                let buffers = (1..message.length())
+                    .filter_map(|slot| message.get(slot).dyn_into::<Uint8Array>().ok())
+                    .map(|b| b.to_vec())
+                    .collect();
+                state.handle(request, buffers)
             }
             Err(e) => FromWorker::Failed { id: 0, message: format!("unreadable request: {e}") },
         };
@@ -157,9 +162,13 @@ pub struct WorkerEngine {
 }
 
 impl WorkerEngine {
-    /// Starts the worker script at `script_url` and loads the model in it. `weights` moves to the worker (its
-    /// buffer is transferred, not copied; the page's handle is empty afterwards).
-    pub async fn start(script_url: &str, config_json: &str, weights: Uint8Array) -> Result<WorkerEngine, WorkerError> {
+    /// Starts the worker script at `script_url` and loads the model in it. The weight files move to the worker
+    /// (their buffers are transferred, not copied; the page's handles are empty afterwards).
+    pub async fn start(
+        script_url: &str,
+        config_json: &str,
+        weights: Vec<(String, Uint8Array)>,
+    ) -> Result<WorkerEngine, WorkerError> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(script_url, &options)
@@ -195,7 +204,8 @@ impl WorkerEngine {
         let engine =
             WorkerEngine { worker, pending, next_id: Cell::new(1), _on_message: on_message, _on_error: on_error };
         let id = engine.next_id();
-        match engine.request(id, &ToWorker::Load { id, config_json: config_json.into() }, Some(weights)).await? {
+        let (files, buffers) = weights.into_iter().unzip();
+        match engine.request(id, &ToWorker::Load { id, config_json: config_json.into(), files }, buffers).await? {
             FromWorker::Loaded { .. } => Ok(engine),
             FromWorker::Failed { message, .. } => Err(WorkerError::Load(message)),
             other => Err(WorkerError::Protocol(format!("{other:?}"))),
@@ -210,7 +220,7 @@ impl WorkerEngine {
             .map(|i| StepItem { canvas: i.canvas.to_vec(), positions: i.positions.to_vec(), rule: i.rule, key: i.key })
             .collect();
         let asked = items.len();
-        match self.request(id, &ToWorker::Propose { id, items }, None).await? {
+        match self.request(id, &ToWorker::Propose { id, items }, Vec::new()).await? {
             FromWorker::Proposals { proposals, .. } if proposals.len() == asked => Ok(proposals),
             FromWorker::Proposals { proposals, .. } => Err(WorkerError::Short { answered: proposals.len(), asked }),
             FromWorker::Failed { message, .. } => Err(WorkerError::Engine(message)),
@@ -224,22 +234,21 @@ impl WorkerEngine {
         id
     }
 
-    async fn request(&self, id: u64, request: &ToWorker, bytes: Option<Uint8Array>) -> Result<FromWorker, WorkerError> {
+    async fn request(&self, id: u64, request: &ToWorker, buffers: Vec<Uint8Array>) -> Result<FromWorker, WorkerError> {
         let pending = self.pending.clone();
         let reply = Promise::new(&mut |resolve, _reject| {
             pending.borrow_mut().insert(id, resolve);
         });
         let message = Array::new();
         message.push(&JsValue::from_str(&serde_json::to_string(request).expect("requests serialise")));
-        match bytes {
-            Some(bytes) => {
-                message.push(&bytes);
-                let transfer = Array::of1(&bytes.buffer());
-                self.worker.post_message_with_transfer(&message, &transfer)
-            }
-            None => self.worker.post_message(&message),
+        let transfer = Array::new();
+        for buffer in &buffers {
+            message.push(buffer);
+            transfer.push(&buffer.buffer());
         }
-        .map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
+        self.worker
+            .post_message_with_transfer(&message, &transfer)
+            .map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
         let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
         serde_json::from_str(&json.as_string().unwrap_or_default())
             .map_err(|e| WorkerError::Protocol(format!("unreadable reply: {e}")))

@@ -68,12 +68,19 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
                 key: key(),
             }],
         },
-        None,
+        Vec::new(),
     );
     assert!(matches!(early, FromWorker::Failed { id: 1, .. }), "{early:?}");
-    let broken = state.handle(ToWorker::Load { id: 2, config_json: CONFIG.into() }, Some(vec![1, 2, 3]));
+    let load = |id, files: &[&str]| ToWorker::Load {
+        id,
+        config_json: CONFIG.into(),
+        files: files.iter().map(|f| f.to_string()).collect(),
+    };
+    let broken = state.handle(load(2, &["model.safetensors"]), vec![vec![1, 2, 3]]);
     assert!(matches!(&broken, FromWorker::Failed { id: 2, message } if !message.is_empty()), "{broken:?}");
-    let loaded = state.handle(ToWorker::Load { id: 3, config_json: CONFIG.into() }, Some(WEIGHTS.to_vec()));
+    let unnamed = state.handle(load(2, &["base.safetensors", "model.safetensors"]), vec![WEIGHTS.to_vec()]);
+    assert!(matches!(&unnamed, FromWorker::Failed { message, .. } if message.contains("2 weight files named, 1 sent")));
+    let loaded = state.handle(load(3, &["model.safetensors"]), vec![WEIGHTS.to_vec()]);
     assert_eq!(loaded, FromWorker::Loaded { id: 3 });
 
     // Two canvases of different lengths and seeds in one request (a Solve step): each is answered as the
@@ -96,7 +103,7 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
     let request = ToWorker::Propose { id: 4, items: items.clone() };
     // Through JSON, as the real message travels.
     let request: ToWorker = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
-    let reply = state.handle(request, None);
+    let reply = state.handle(request, Vec::new());
     let reply: FromWorker = serde_json::from_str(&serde_json::to_string(&reply).unwrap()).unwrap();
     let FromWorker::Proposals { id: 4, proposals } = reply else { panic!("{reply:?}") };
     assert_eq!(proposals.len(), items.len());

@@ -30,10 +30,35 @@ fn a_manifest_that_lies_is_refused() {
     refused(&[GOOD[0], GOOD[1], ("model.safetensors", u64::MAX)], "more than the page can hold");
     refused(&[GOOD[0], GOOD[1], ("model.safetensors", MAX_FILE_BYTES), ("extra.bin", 2)], "add up to");
     refused(&[GOOD[0], GOOD[1]], "lists no model.safetensors");
+    refused(&[GOOD[0], ("model.safetensors", 1)], "lists no tokenizer.json");
     refused(&[GOOD[0], GOOD[1], GOOD[2], GOOD[0]], "listed twice");
     refused(&[GOOD[0], GOOD[1], ("../model.safetensors", 1)], "not a plain file name");
     let bad_hash = manifest(&GOOD).replacen(HASH, "ABC", 1);
     assert!(Manifest::parse(&bad_hash).unwrap_err().contains("64 lowercase hex"));
+}
+
+/// A model over a shared base: the base's weights count towards the page's limit and its name is as plain as
+/// any file's; with a base, a model needs no weights of its own.
+#[test]
+fn a_base_is_held_to_the_same_rules() {
+    let with_base = |base: serde_json::Value, files: &[(&str, u64)]| {
+        let mut m: serde_json::Value = serde_json::from_str(&manifest(files)).unwrap();
+        m["base"] = base;
+        Manifest::parse(&m.to_string())
+    };
+    let base = |name: &str, bytes: u64| serde_json::json!({"name": name, "bytes": bytes, "sha256": HASH});
+    let teacher = with_base(base("qwen.safetensors", 400_000_000), &GOOD[..2]).unwrap();
+    assert_eq!(teacher.total_bytes(), 400_090_700);
+    assert!(with_base(base("qwen.safetensors", 400_000_000), &GOOD).is_ok(), "a delta over a base");
+    let refused = |result: Result<Manifest, String>, why: &str| {
+        let error = result.unwrap_err();
+        assert!(error.contains(why), "{error}");
+    };
+    refused(with_base(base("../../secret", 1), &GOOD[..2]), "not a plain file name");
+    refused(with_base(base("q.safetensors", MAX_FILE_BYTES), &GOOD), "add up to");
+    let bad_hash = serde_json::json!({"name": "q.safetensors", "bytes": 1, "sha256": "not hex"});
+    refused(with_base(bad_hash, &GOOD[..2]), "64 lowercase hex");
+    refused(Manifest::parse(&manifest(&GOOD[..2])), "no model.safetensors and no base");
 }
 
 #[test]

@@ -2,9 +2,11 @@
 //! recommended decoding.
 //!
 //! A model directory that names a `base_model` (a delta, or a pretrained model shipped as its config and
-//! recommended decoding only) is composed with its fetched base and converted; the base is fetched here when it
-//! is missing, and the converted copy is kept in `target/page-models/` under a key of everything it is made
-//! from, so a second site build (Trunk's, `serve` again) copies instead of converting.
+//! recommended decoding only) is served as the base's weights, converted once into the site's `models/base/`
+//! and shared by every model over that base (the browser downloads and caches them once), plus the delta's
+//! own `model.safetensors` if it has one. The base is fetched here when it is missing, and its converted copy
+//! is kept in `target/page-models/` under a key of everything it is made from, so a second site build
+//! (Trunk's, `serve` again) links instead of converting.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,7 +20,8 @@ use unmask_model::quant::{DEFAULT_GROUP_SIZE, QuantScheme};
 
 use crate::{pretrained, target_dir};
 
-/// Files a page model may hold; the first three are required (web/src/loader.rs).
+/// Files a page model may hold; the first three are required, but a model over a shared base may have no weights
+/// of its own (web/src/loader.rs).
 pub const PAGE_FILES: [&str; 5] =
     ["config.json", "tokenizer.json", "model.safetensors", "generation_config.json", "chat_template.jinja"];
 
@@ -30,14 +33,19 @@ const SMALL_MODEL_FORMAT: WeightFormat =
 /// the page's 0.5B copy), for 376 MiB instead of 620.
 const BASE_MODEL_FORMAT: WeightFormat =
     WeightFormat::Quant { scheme: QuantScheme::Q4A, group_size: DEFAULT_GROUP_SIZE };
-/// Bump when the conversion changes, so cached copies are made again (2: f16 adapter factors stay f16).
-const CACHE_VERSION: &str = "2";
+/// Bump when the conversion changes, so cached copies are made again (3: the base converted alone, shared).
+const CACHE_VERSION: &str = "3";
 
-/// What the index says of a page model.
+/// What the index and manifest say of a page model.
 pub struct PageModel {
     pub quant: String,
     pub parameters: usize,
+    /// The shared base weights it is composed over (a file in the site's `models/base/`), if any.
+    pub base: Option<PathBuf>,
 }
+
+/// The site directory, beside the models, of the base weights models share.
+pub const BASE_DIR: &str = "base";
 
 /// Writes the page's copy of the model in `source` into `out`; `None` (with the reason printed) when its base
 /// cannot be fetched, so the site still builds with the other models.
@@ -48,11 +56,17 @@ pub fn write(source: &Path, out: &Path) -> Result<Option<PageModel>> {
         None => copy_small(source, out)?,
         Some(base) => {
             let base = base.map_err(anyhow::Error::msg).with_context(|| source.display().to_string())?;
-            if fetch_base(&base)?.is_none() {
+            let Some(gguf) = fetch_base(&base)? else {
                 println!("  skipped {}: its base {} cannot be fetched (offline?)", source.display(), base.name);
                 return Ok(None);
+            };
+            let site_models = out.parent().context("a page model's directory has a parent")?;
+            let base_file = site_models.join(BASE_DIR).join(format!("{}.safetensors", base.name));
+            if !base_file.exists() {
+                std::fs::create_dir_all(site_models.join(BASE_DIR)).context("creating the site's base directory")?;
+                link_or_copy(&convert_base_cached(&base, &gguf)?, &base_file)?;
             }
-            convert_cached(source, &config_json, out)?
+            over_base(source, out, base_file)?
         }
     };
     let recommended = source.join("generation_config.json");
@@ -84,61 +98,49 @@ fn copy_small(source: &Path, out: &Path) -> Result<PageModel> {
             std::fs::copy(source.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
         }
     }
-    Ok(PageModel { quant, parameters })
+    Ok(PageModel { quant, parameters, base: None })
 }
 
-/// A model over a fetched base, composed and converted to [`BASE_MODEL_FORMAT`], or copied from the cache.
-fn convert_cached(source: &Path, config_json: &str, out: &Path) -> Result<PageModel> {
-    let cached = target_dir().join("page-models").join(cache_key(source, config_json)?);
-    let quant = format_name(BASE_MODEL_FORMAT);
-    let parameters_file = cached.join("parameters");
-    if !parameters_file.exists() {
+/// A model over a fetched base: its config, the composed tokenizer and chat template, and the delta's weights
+/// as shipped (low-rank factors and a mask embedding in f16: small, and exact as they are).
+fn over_base(source: &Path, out: &Path, base_file: PathBuf) -> Result<PageModel> {
+    let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::copy(source.join("config.json"), out.join("config.json")).context("copying config.json")?;
+    std::fs::write(out.join("tokenizer.json"), model.tokenizer.to_json()?).context("writing tokenizer.json")?;
+    if let Some(template) = &model.chat_template {
+        std::fs::write(out.join("chat_template.jinja"), template.to_jinja()).context("writing chat_template.jinja")?;
+    }
+    if source.join("model.safetensors").exists() {
+        std::fs::copy(source.join("model.safetensors"), out.join("model.safetensors"))
+            .context("copying the delta's model.safetensors")?;
+    }
+    Ok(PageModel { quant: format_name(BASE_MODEL_FORMAT), parameters: model.weights.elements(), base: Some(base_file) })
+}
+
+/// The base's weights alone converted to [`BASE_MODEL_FORMAT`], from the cache when they were converted before.
+fn convert_base_cached(base: &BaseModel, gguf: &Path) -> Result<PathBuf> {
+    let size = std::fs::metadata(gguf).with_context(|| format!("reading {}", gguf.display()))?.len();
+    let mut hash = Sha256::new();
+    for part in [CACHE_VERSION, &format_name(BASE_MODEL_FORMAT), &base.name, &base.file, &size.to_string()] {
+        hash.update(part);
+        hash.update([0]);
+    }
+    let digest: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let cached = target_dir().join("page-models").join(format!("{}-{digest}.safetensors", base.name));
+    if !cached.exists() {
         let started = Instant::now();
-        println!("  converting {} over its base to {BASE_MODEL_FORMAT} (about a minute) …", source.display());
-        let model = ModelDir::open(source).with_context(|| format!("reading {}", source.display()))?;
-        let partial = cached.with_extension("partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
-        }
-        std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
+        println!("  converting the base {} to {BASE_MODEL_FORMAT} (about a minute) …", base.name);
+        let model = ModelDir::open(gguf).with_context(|| format!("reading {}", gguf.display()))?;
         let bytes = convert_weights(&model.config, &model.weights, BASE_MODEL_FORMAT)?;
-        std::fs::write(partial.join("model.safetensors"), bytes).context("writing model.safetensors")?;
-        std::fs::write(partial.join("config.json"), config_json).context("writing config.json")?;
-        std::fs::write(partial.join("tokenizer.json"), model.tokenizer.to_json()?).context("writing tokenizer.json")?;
-        if let Some(template) = &model.chat_template {
-            std::fs::write(partial.join("chat_template.jinja"), template.to_jinja())
-                .context("writing chat_template.jinja")?;
-        }
-        std::fs::write(partial.join("parameters"), model.weights.elements().to_string())
-            .context("writing parameters")?;
-        // Whole or not at all: an interrupted conversion leaves only the partial directory.
+        std::fs::create_dir_all(cached.parent().context("the cache's directory")?)?;
+        // Whole or not at all: an interrupted conversion leaves only the partial file.
+        let partial = cached.with_extension("partial");
+        std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
         std::fs::rename(&partial, &cached).with_context(|| format!("moving {} into place", partial.display()))?;
         println!("  converted in {:.0} s (kept in {})", started.elapsed().as_secs_f64(), cached.display());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for file in ["model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"] {
-        let from = cached.join(file);
-        if from.exists() {
-            link_or_copy(&from, &out.join(file))?;
-        }
-    }
-    let parameters = std::fs::read_to_string(&parameters_file)?.trim().parse().context("the cached parameter count")?;
-    Ok(PageModel { quant, parameters })
-}
-
-/// The cache directory's name: a hash of the directory's config and weights, the base's file and the format.
-fn cache_key(source: &Path, config_json: &str) -> Result<String> {
-    let mut hash = Sha256::new();
-    hash.update(CACHE_VERSION);
-    hash.update(format_name(BASE_MODEL_FORMAT));
-    hash.update(config_json);
-    let delta = source.join("model.safetensors");
-    if delta.exists() {
-        hash.update(std::fs::read(&delta).with_context(|| format!("reading {}", delta.display()))?);
-    }
-    let name = source.file_name().and_then(|n| n.to_str()).context("model name")?;
-    let digest: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{name}-{digest}"))
+    Ok(cached)
 }
 
 /// The base a model directory names, fetched (and checked by hash) if it is missing; `None` when it cannot be.

@@ -67,19 +67,25 @@ fn build_models() -> Result<()> {
     for source in shipped_models()? {
         let name = source.file_name().and_then(|n| n.to_str()).context("model name")?.to_owned();
         let out = root.join(&name);
-        let Some(PageModel { quant, parameters }) = page_model::write(&source, &out)? else { continue };
-        let mut files = Vec::new();
-        let mut bytes_total = 0;
-        for file in PAGE_FILES {
-            if !out.join(file).exists() {
-                continue; // the optional ones
-            }
-            let bytes = std::fs::read(out.join(file)).with_context(|| format!("reading the page's {file}"))?;
+        let Some(PageModel { quant, parameters, base }) = page_model::write(&source, &out)? else { continue };
+        let entry = |path: &Path| -> Result<serde_json::Value> {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            bytes_total += bytes.len();
-            files.push(serde_json::json!({ "name": file, "bytes": bytes.len(), "sha256": sha256 }));
+            let name = path.file_name().and_then(|n| n.to_str()).context("file name")?;
+            Ok(serde_json::json!({ "name": name, "bytes": bytes.len(), "sha256": sha256 }))
+        };
+        let mut files = Vec::new();
+        for file in PAGE_FILES {
+            if out.join(file).exists() {
+                files.push(entry(&out.join(file))?); // the optional ones only when present
+            }
         }
-        let manifest = serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "files": files });
+        let mut manifest =
+            serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "files": files });
+        if let Some(base) = &base {
+            manifest["base"] = entry(base)?;
+        }
+        let bytes_total: u64 = files.iter().chain(manifest.get("base")).map(|f| f["bytes"].as_u64().unwrap_or(0)).sum();
         std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
         println!("  model for the page: {} ({quant}, {:.1} MiB)", out.display(), bytes_total as f64 / (1 << 20) as f64);
         index.push(serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "bytes": bytes_total }));
