@@ -87,7 +87,18 @@ fn build_models() -> Result<()> {
         }
         let bytes_total: u64 = files.iter().chain(manifest.get("base")).map(|f| f["bytes"].as_u64().unwrap_or(0)).sum();
         std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
-        println!("  model for the page: {} ({quant}, {:.1} MiB)", out.display(), bytes_total as f64 / (1 << 20) as f64);
+        let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        let shared = match manifest.get("base") {
+            Some(base) => {
+                format!(
+                    ", {:.1} MiB of it the shared {}",
+                    mib(base["bytes"].as_u64().unwrap_or(0)),
+                    base["name"].as_str().unwrap_or("base")
+                )
+            }
+            None => String::new(),
+        };
+        println!("  model for the page: {} ({quant}, {:.1} MiB{shared})", out.display(), mib(bytes_total));
         index.push(serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "bytes": bytes_total }));
     }
     let index = serde_json::json!({ "models": index });
