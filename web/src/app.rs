@@ -18,7 +18,7 @@ use crate::components::{
     order_plot::OrderPlot, solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
 use crate::engine::{CpuTiming, EngineKind, Engines, GpuProbe, cpu_budget_ms, decide, request_gpu};
-use crate::loader::{Progress, load_model, page_weights, reload_weights};
+use crate::loader::{Progress, confirm, load_model, page_weights, reload_weights};
 use crate::run::{Model, PromptStyle, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
 use crate::solve::{SolveView, solve};
@@ -189,7 +189,14 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let gpu_wanted = matches!(&gpu, Some(Ok(g)) if choice == BackendChoice::Gpu || !g.summary().is_software);
     let page_copy = if gpu_wanted { Some(page_weights(&files.weights)) } else { None };
     load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
-    let cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights).await {
+    let cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights).await;
+    // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
+    // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
+    if let Err(damaged) = confirm(files.pending).await {
+        load.warnings.update(|w| w.push(damaged));
+        return Box::pin(start_up(state, load, link)).await;
+    }
+    let cpu = match cpu {
         Ok(cpu) => Some(cpu),
         Err(e) => {
             load.warnings.update(|w| w.push(e.to_string()));

@@ -2,7 +2,8 @@
 //! download again.
 //!
 //! **Invariant:** a file is used, and cached, only after its size and SHA-256 match `manifest.json`; a cached
-//! copy that fails the check is deleted and fetched again. So an interrupted download, a full disk or a
+//! copy that fails the check is deleted and fetched again. A cached copy of the weights is handed to the engines
+//! while its hash is computed ([`PendingCheck`]); nothing runs on it before [`confirm`] says it matched. So an interrupted download, a full disk or a
 //! changed model on the server can never leave a broken cache behind.
 
 use js_sys::{Reflect, Uint8Array};
@@ -131,6 +132,8 @@ pub struct ModelFiles {
     pub chat_template: Option<String>,
     /// True when every file came from the cache.
     pub from_cache: bool,
+    /// Hashes of cached weights still being computed: await [`confirm`] before trusting what they load.
+    pub pending: Vec<PendingCheck>,
     /// Things the user should know that did not stop the load (e.g. the cache is full).
     pub warnings: Vec<String>,
 }
@@ -154,6 +157,7 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let started = js_sys::Date::now();
     let mut from_cache = true;
     let mut files = Vec::new();
+    let mut pending = Vec::new();
     // The shared base first, at one URL for every model over it (resolved, so its cache key is one too).
     let base_url = |entry: &FileEntry| {
         let relative = format!("{base}{BASE_DIR}{}", entry.name);
@@ -164,7 +168,11 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         let rate = |fetched: u64| fetched as f64 / ((js_sys::Date::now() - started).max(1.0) / 1e3);
         let progress =
             |loaded: u64| on_progress(Progress { loaded: done + loaded, total, rate: rate(fetched + loaded) });
-        let (bytes, cached) = load_file(&window, cache.as_ref(), &url, entry, &progress, &mut warnings).await?;
+        // The weights are most of the bytes: a cached copy is hashed while the engines load it.
+        let defer = is_base || entry.name == WEIGHTS;
+        let (bytes, cached, check) =
+            load_file(&window, cache.as_ref(), &url, entry, defer, &progress, &mut warnings).await?;
+        pending.extend(check);
         if warnings.last().is_some_and(|w| w.contains(QUOTA_FULL)) {
             cache = None; // the other files would not fit either: one warning, no more attempts
         }
@@ -200,6 +208,7 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         generation_json,
         chat_template,
         from_cache,
+        pending,
         warnings,
     })
 }
@@ -213,25 +222,59 @@ pub fn page_weights(files: &[(String, Uint8Array)]) -> Result<unmask_model::Weig
 /// The weights of the model under `base` again (from the cache, unless it was lost), for WebGPU when it is
 /// chosen after the load: the page keeps no copy of its own.
 pub async fn reload_weights(base: &str) -> Result<unmask_model::Weights, String> {
-    page_weights(&load_model(base, &|_| {}).await?.weights)
+    let files = load_model(base, &|_| {}).await?;
+    let weights = page_weights(&files.weights)?;
+    confirm(files.pending).await?;
+    Ok(weights)
 }
 
-/// One file, from the cache when a checked copy is there, otherwise from the network (then cached).
+/// A cached file's SHA-256 being computed by the browser (off the page's thread) while the file is used.
+pub struct PendingCheck {
+    name: String,
+    key: String,
+    sha256: String,
+    digest: JsFuture,
+}
+
+/// Waits for the pending hashes. A mismatch deletes the cached copy and is an error saying so: loading the
+/// model again then downloads it.
+pub async fn confirm(pending: Vec<PendingCheck>) -> Result<(), String> {
+    for check in pending {
+        let digest = check.digest.await.map_err(js_error)?;
+        if hex(&digest) != check.sha256 {
+            let window = web_sys::window().ok_or("no window")?;
+            if let Ok(cache) = open_cache(&window).await {
+                let _ = JsFuture::from(cache.delete_with_str(&check.key)).await;
+            }
+            return Err(format!("the cached {} was damaged and was downloaded again", check.name));
+        }
+    }
+    Ok(())
+}
+
+/// One file, from the cache when a checked copy is there, otherwise from the network (then cached); with
+/// `defer`, a cached copy of the right size comes back at once with its hash still being computed.
 async fn load_file(
     window: &web_sys::Window,
     cache: Option<&Cache>,
     url: &str,
     entry: &FileEntry,
+    defer: bool,
     progress: &dyn Fn(u64),
     warnings: &mut Vec<String>,
-) -> Result<(Uint8Array, bool), String> {
+) -> Result<(Uint8Array, bool, Option<PendingCheck>), String> {
     // The hash is part of the key: a new model version never meets an old copy.
     let key = format!("{url}?sha256={}", entry.sha256);
     if let Some(cache) = cache
         && let Some(data) = cached(cache, &key).await
     {
+        if defer && check_size(&data, entry).is_ok() {
+            let digest = start_digest(window, &data)?;
+            let (name, sha256) = (entry.name.clone(), entry.sha256.clone());
+            return Ok((data, true, Some(PendingCheck { name, key, sha256, digest })));
+        }
         if check(window, &data, entry).await.is_ok() {
-            return Ok((data, true));
+            return Ok((data, true, None));
         }
         warnings.push(format!("the cached {} was damaged and was downloaded again", entry.name));
         let _ = JsFuture::from(cache.delete_with_str(&key)).await;
@@ -246,7 +289,7 @@ async fn load_file(
                     {
                         warnings.push(format!("{} was not cached: {e}", entry.name));
                     }
-                    return Ok((data, false));
+                    return Ok((data, false, None));
                 }
                 Err(e) => last_error = e,
             },
@@ -353,18 +396,29 @@ async fn download(url: &str, expected: u64, progress: &dyn Fn(u64)) -> Result<Ui
 
 /// Size and SHA-256 against the manifest.
 async fn check(window: &web_sys::Window, data: &Uint8Array, entry: &FileEntry) -> Result<(), String> {
-    if u64::from(data.length()) != entry.bytes {
-        return Err(format!("got {} bytes, the manifest says {}", data.length(), entry.bytes));
-    }
-    let subtle = window.crypto().map_err(js_error)?.subtle();
-    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", data).map_err(js_error)?)
-        .await
-        .map_err(js_error)?;
-    let hex: String = Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect();
+    check_size(data, entry)?;
+    let hex = hex(&start_digest(window, data)?.await.map_err(js_error)?);
     if hex != entry.sha256 {
         return Err(format!("its SHA-256 is {hex}, the manifest says {}", entry.sha256));
     }
     Ok(())
+}
+
+fn check_size(data: &Uint8Array, entry: &FileEntry) -> Result<(), String> {
+    if u64::from(data.length()) != entry.bytes {
+        return Err(format!("got {} bytes, the manifest says {}", data.length(), entry.bytes));
+    }
+    Ok(())
+}
+
+/// The browser's SHA-256 of `data` (it copies the bytes when called, so `data` may move on meanwhile).
+fn start_digest(window: &web_sys::Window, data: &Uint8Array) -> Result<JsFuture, String> {
+    let subtle = window.crypto().map_err(js_error)?.subtle();
+    Ok(JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", data).map_err(js_error)?))
+}
+
+fn hex(digest: &JsValue) -> String {
+    Uint8Array::new(digest).to_vec().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn dom_error_name(e: &JsValue) -> Option<String> {
