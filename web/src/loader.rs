@@ -2,9 +2,9 @@
 //! download again.
 //!
 //! **Invariant:** a file is used, and cached, only after its size and SHA-256 match `manifest.json`; a cached
-//! copy that fails the check is deleted and fetched again. A cached copy of the weights is handed to the engines
-//! while its hash is computed ([`PendingCheck`]); nothing runs on it before [`confirm`] says it matched. So an interrupted download, a full disk or a
-//! changed model on the server can never leave a broken cache behind.
+//! copy that fails the check is deleted and fetched again. So an interrupted download, a full disk or a changed
+//! model on the server can never leave a broken cache behind. (A cached copy of the weights is handed to the
+//! engines while its hash is computed, [`PendingCheck`]; nothing runs on it before [`confirm`] says it matched.)
 
 use js_sys::{Reflect, Uint8Array};
 use serde::Deserialize;
