@@ -73,6 +73,7 @@ impl Manifest {
             if name.is_empty() || name.contains(['/', '\\', '?', '#']) || name.starts_with('.') {
                 return Err(format!("file name {name:?} is not a plain file name"));
             }
+            // Against the files before it (the base, last, against them all).
             if manifest.files[..i.min(manifest.files.len())].iter().any(|f| &f.name == name) {
                 return Err(format!("{name} is listed twice"));
             }
