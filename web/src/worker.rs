@@ -2,8 +2,8 @@
 //! `worker.js`) and the page's side ([`WorkerEngine`]).
 //!
 //! Messages are `[json, bytes…]` arrays: the JSON is a [`ToWorker`] / [`FromWorker`], the slots after it carry
-//! a load's weight files (transferred buffers, never JSON; a shared base's and the model's own). Every request has an id and gets exactly one
-//! reply with that id, so a reply to a cancelled run is simply never awaited.
+//! a load's weight files (transferred buffers, never JSON; a shared base's and the model's own). Every request
+//! has an id and gets exactly one reply with that id, so a reply to a cancelled run is simply never awaited.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
