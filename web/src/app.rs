@@ -193,7 +193,10 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
     // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
     if let Err(damaged) = confirm(files.pending).await {
-        load.warnings.update(|w| w.push(damaged));
+        if !damaged.load_again {
+            return fail_load(state, load, damaged.message);
+        }
+        load.warnings.update(|w| w.push(damaged.message));
         return Box::pin(start_up(state, load, link)).await;
     }
     let cpu = match cpu {

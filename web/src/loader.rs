@@ -225,7 +225,7 @@ pub fn page_weights(files: &[(String, Uint8Array)]) -> Result<unmask_model::Weig
 pub async fn reload_weights(base: &str) -> Result<unmask_model::Weights, String> {
     let files = load_model(base, &|_| {}).await?;
     let weights = page_weights(&files.weights)?;
-    confirm(files.pending).await?;
+    confirm(files.pending).await.map_err(|e| e.message)?;
     Ok(weights)
 }
 
@@ -237,17 +237,32 @@ pub struct PendingCheck {
     digest: JsFuture,
 }
 
-/// Waits for the pending hashes. A mismatch deletes the cached copy and is an error saying so: loading the
-/// model again then downloads it.
-pub async fn confirm(pending: Vec<PendingCheck>) -> Result<(), String> {
+/// Why [`confirm`] failed.
+pub struct Unconfirmed {
+    pub message: String,
+    /// The damaged copy is out of the cache, so loading again downloads it (false: it could not be removed, and
+    /// loading again would only meet it again).
+    pub load_again: bool,
+}
+
+/// Waits for the pending hashes. A mismatch deletes the cached copy and is an error saying so.
+pub async fn confirm(pending: Vec<PendingCheck>) -> Result<(), Unconfirmed> {
     for check in pending {
-        let digest = check.digest.await.map_err(js_error)?;
+        let fatal = |message: String| Unconfirmed { message, load_again: false };
+        let digest = check.digest.await.map_err(|e| fatal(format!("hashing {}: {}", check.name, js_error(e))))?;
         if hex(&digest) != check.sha256 {
-            let window = web_sys::window().ok_or("no window")?;
-            if let Ok(cache) = open_cache(&window).await {
-                let _ = JsFuture::from(cache.delete_with_str(&check.key)).await;
-            }
-            return Err(format!("the cached {} was damaged and was downloaded again", check.name));
+            let window = web_sys::window().ok_or_else(|| fatal("no window".into()))?;
+            let removed = match open_cache(&window).await {
+                Ok(cache) => JsFuture::from(cache.delete_with_str(&check.key)).await.is_ok_and(|r| r.is_truthy()),
+                Err(_) => false,
+            };
+            return Err(match removed {
+                true => Unconfirmed {
+                    message: format!("the cached {} was damaged and was downloaded again", check.name),
+                    load_again: true,
+                },
+                false => fatal(format!("the cached {} is damaged and could not be removed from the cache", check.name)),
+            });
         }
     }
     Ok(())
