@@ -10,6 +10,9 @@ masks_see_block`, the block size, `adapter_rank`, the mask id, and `base_model` 
 crates/model/src/base.rs). generation_config.json holds the recommended decoding: threshold decoding in blocks
 aligned with the attention's, committing the leftmost mask every step (never worse than the base model's greedy
 answer) and every other mask above the threshold.
+
+A run trained as plain block diffusion (`train_gated.py --attention block_causal`, for comparison) is written
+whole instead (`merged`): f32 weights with the updates folded in, its tokenizer and chat template, 2.4 GB.
 """
 
 import argparse
