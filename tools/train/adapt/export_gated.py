@@ -39,7 +39,7 @@ def recommended_decoding(block, threshold, gated_run=True):
             "stop_at_end": True, "prompt_format": "chat_opened"}
 
 
-def merged(model, adapters):
+def merged(model, adapters, mask_id):
     """A block-diffusion run (`--attention block_causal`) as a whole model: its updates act on every position,
     which the engines' mask-gated adapters do not, so they are folded into the weights (f32, the teacher's size),
     and the mask embedding becomes the mask id's row of the (tied) embedding. For local evaluation only."""
@@ -49,7 +49,7 @@ def merged(model, adapters):
         if name.endswith(".lora_a"):
             base = name[:-len(".lora_a")]
             tensors[base + ".weight"] += factors[base + ".lora_b"] @ a
-    tensors["model.embed_tokens.weight"][adapters.mask_id] = factors["model.mask_embedding"]
+    tensors["model.embed_tokens.weight"][mask_id] = factors["model.mask_embedding"]
     return tensors
 
 
@@ -71,8 +71,7 @@ def main():
     if gated_run:
         tensors = {name: t.to(torch.float16).contiguous() for name, t in adapters.tensors().items()}
     else:
-        adapters.mask_id = run["mask_id"]
-        tensors = {name: t.contiguous() for name, t in merged(model, adapters).items()}
+        tensors = {name: t.contiguous() for name, t in merged(model, adapters, run["mask_id"]).items()}
 
     os.makedirs(args.out, exist_ok=True)
     tmp = os.path.join(args.out, "model.safetensors.tmp")
