@@ -64,45 +64,53 @@ fn build_models() -> Result<()> {
         std::fs::remove_dir_all(&root).with_context(|| format!("clearing {}", root.display()))?;
     }
     let mut index = Vec::new();
+    // A shared base's entry, hashed once however many models name it (it is hundreds of megabytes).
+    let mut base_entries: Vec<(PathBuf, serde_json::Value)> = Vec::new();
     for source in shipped_models()? {
         let name = source.file_name().and_then(|n| n.to_str()).context("model name")?.to_owned();
         let out = root.join(&name);
         let Some(PageModel { quant, parameters, base }) = page_model::write(&source, &out)? else { continue };
-        let entry = |path: &Path| -> Result<serde_json::Value> {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            let name = path.file_name().and_then(|n| n.to_str()).context("file name")?;
-            Ok(serde_json::json!({ "name": name, "bytes": bytes.len(), "sha256": sha256 }))
-        };
         let mut files = Vec::new();
         for file in PAGE_FILES {
             if out.join(file).exists() {
-                files.push(entry(&out.join(file))?); // the optional ones only when present
+                files.push(manifest_entry(&out.join(file))?); // the optional ones only when present
             }
         }
+        let base = match base {
+            None => None,
+            Some(path) => match base_entries.iter().find(|(p, _)| *p == path) {
+                Some((_, known)) => Some(known.clone()),
+                None => {
+                    let fresh = manifest_entry(&path)?;
+                    base_entries.push((path, fresh.clone()));
+                    Some(fresh)
+                }
+            },
+        };
+        let size = |entry: &serde_json::Value| entry["bytes"].as_u64().unwrap_or(0);
+        let bytes_total: u64 = files.iter().chain(&base).map(size).sum();
         let mut manifest =
             serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "files": files });
-        if let Some(base) = &base {
-            manifest["base"] = entry(base)?;
-        }
-        let bytes_total: u64 = files.iter().chain(manifest.get("base")).map(|f| f["bytes"].as_u64().unwrap_or(0)).sum();
-        std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
         let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
-        let shared = match manifest.get("base") {
-            Some(base) => {
-                format!(
-                    ", {:.1} MiB of it the shared {}",
-                    mib(base["bytes"].as_u64().unwrap_or(0)),
-                    base["name"].as_str().unwrap_or("base")
-                )
-            }
-            None => String::new(),
-        };
+        let mut shared = String::new();
+        if let Some(base) = base {
+            shared = format!(", {:.1} MiB of it the shared {}", mib(size(&base)), base["name"].as_str().unwrap_or(""));
+            manifest["base"] = base;
+        }
+        std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
         println!("  model for the page: {} ({quant}, {:.1} MiB{shared})", out.display(), mib(bytes_total));
         index.push(serde_json::json!({ "name": name, "quant": quant, "parameters": parameters, "bytes": bytes_total }));
     }
     let index = serde_json::json!({ "models": index });
     std::fs::write(root.join("index.json"), serde_json::to_string_pretty(&index)?).context("writing index.json")
+}
+
+/// A file's line in a manifest: its name, size and SHA-256.
+fn manifest_entry(path: &Path) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let name = path.file_name().and_then(|n| n.to_str()).context("file name")?;
+    Ok(serde_json::json!({ "name": name, "bytes": bytes.len(), "sha256": sha256 }))
 }
 
 /// The model directories under `models/` (those with a `config.json`), sorted by name.
