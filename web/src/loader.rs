@@ -158,6 +158,8 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
     let started = js_sys::Date::now();
     let mut from_cache = true;
     let mut files = Vec::new();
+    // The base (if any) and the model's own weights, in that order.
+    let mut weights: Vec<(String, Uint8Array)> = Vec::new();
     let mut pending = Vec::new();
     // The shared base first, at one URL for every model over it (resolved, so its cache key is one too).
     let base_url = |entry: &FileEntry| {
@@ -170,9 +172,9 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         let progress =
             |loaded: u64| on_progress(Progress { loaded: done + loaded, total, rate: rate(fetched + loaded) });
         // The weights are most of the bytes: a cached copy is hashed while the engines load it.
-        let defer = is_base || entry.name == WEIGHTS;
+        let is_weights = is_base || entry.name == WEIGHTS;
         let (bytes, cached, check) =
-            load_file(&window, cache.as_ref(), &url, entry, defer, &progress, &mut warnings).await?;
+            load_file(&window, cache.as_ref(), &url, entry, is_weights, &progress, &mut warnings).await?;
         pending.extend(check);
         if warnings.last().is_some_and(|w| w.contains(QUOTA_FULL)) {
             cache = None; // the other files would not fit either: one warning, no more attempts
@@ -184,11 +186,8 @@ pub async fn load_model(base: &str, on_progress: &dyn Fn(Progress)) -> Result<Mo
         }
         on_progress(Progress { loaded: done, total, rate: rate(fetched) });
         let name = if is_base { format!("{BASE_DIR}{}", entry.name) } else { entry.name.clone() };
-        files.push((name, bytes));
+        if is_weights { weights.push((name, bytes)) } else { files.push((name, bytes)) }
     }
-    // The base (if any) and the model's own weights, in that order.
-    let weights: Vec<(String, Uint8Array)> =
-        files.extract_if(.., |(name, _)| name.starts_with(BASE_DIR) || name == WEIGHTS).collect();
     let mut take = |name: &str| {
         let at = files.iter().position(|(n, _)| n == name).ok_or_else(|| format!("the manifest lists no {name}"))?;
         Ok::<_, String>(files.swap_remove(at).1.to_vec())
