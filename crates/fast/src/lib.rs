@@ -16,10 +16,12 @@ mod matrix;
 mod model;
 mod peak;
 mod pool;
+mod shard;
 mod tile;
 
 pub use model::{FastModel, FastOptions};
 pub use peak::fma_peak_gflops;
+pub use shard::{Exchange, Shard, ThreadExchange};
 use unmask_sampler::{
     BatchItem, Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits,
 };
@@ -44,6 +46,8 @@ pub enum FastError {
     Batch { len: usize },
     #[error("out of memory: could not allocate {bytes} bytes of activations")]
     OutOfMemory { bytes: usize },
+    #[error("the model's shards could not work together: {0}")]
+    Shard(String),
 }
 
 impl FastModel {
@@ -72,6 +76,10 @@ impl FastModel {
             .map(|(i, rows)| (&i.canvas[..config.rows_needed(i.canvas, i.positions)], rows.as_slice()))
             .collect();
         let logits = self.logits_of_rows_batch(&canvases)?;
+        if self.shard().index > 0 {
+            // Every shard has the whole logits, and the first shard's proposals are the model's.
+            return Ok(items.iter().map(|_| Vec::new()).collect());
+        }
         let vocab = self.config().vocab_size;
         let blank = Scored { proposal: Proposal { position: 0, token: 0, score: 0.0 }, candidates: Vec::new() };
         let mut scored: Vec<Vec<Scored>> = items.iter().map(|i| vec![blank.clone(); i.positions.len()]).collect();

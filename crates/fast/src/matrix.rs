@@ -72,6 +72,30 @@ impl Matrix {
         Matrix::f32(rows, cols, &data)
     }
 
+    /// Rows `range` only (a shard's slice), kept as stored: quantized rows are copied as they are.
+    pub fn rows_of(self, range: Range<usize>) -> Matrix {
+        if range == (0..self.rows()) { self } else { self.copy_of_rows(range) }
+    }
+
+    /// A copy of rows `range`, as [`rows_of`](Self::rows_of) makes it.
+    pub fn copy_of_rows(&self, range: Range<usize>) -> Matrix {
+        let (rows, cols) = (range.len(), self.cols());
+        match self {
+            Matrix::Quant(q) => {
+                let mut part = QuantTensor::empty(q.scheme, q.group_size, rows, cols);
+                range.for_each(|r| part.push_row(q, r));
+                Matrix::Quant(part)
+            }
+            _ => {
+                let mut data = vec![0.0f32; rows * cols];
+                for (r, out) in range.zip(data.chunks_exact_mut(cols)) {
+                    self.row(r, out);
+                }
+                Matrix::f32(rows, cols, &data)
+            }
+        }
+    }
+
     /// `gate` and `up` (same shape, a multiple of `NR` rows) stacked panel by panel for [`matmul_swiglu`]:
     /// rows `0..NR` of gate, rows `0..NR` of up, rows `NR..2NR` of gate, …
     pub fn interleave_panels(gate: Matrix, up: Matrix) -> Matrix {

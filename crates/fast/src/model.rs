@@ -8,6 +8,8 @@ use crate::attention::{self, Shape};
 use crate::gemm::{self, Matrix};
 use crate::math;
 use crate::pool::Pool;
+use crate::shard::{Exchange, Shard, Split};
+use crate::tile::NR;
 
 /// How to load a model.
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +129,92 @@ struct Buffers {
     positions: Vec<usize>,
     /// The stacked rows that hold the mask token, in a mask-gated model (their projections get the updates).
     gated: Vec<usize>,
+    /// A shard's columns of a product, before they are gathered.
+    part: Vec<f32>,
+}
+
+/// A shard's exchange and, for each product, where every shard's columns lie (the same in every layer).
+struct Sharded {
+    shard: Shard,
+    exchange: Box<dyn Exchange>,
+    /// One exchange's blocks.
+    scratch: Vec<f32>,
+    qkv: Split,
+    o: Split,
+    /// Over the intermediate size when gate|up is fused with SwiGLU (the shard's product is its columns of
+    /// the activation), otherwise over gate|up stacked.
+    gate_up: Split,
+    down: Split,
+    head: Split,
+}
+
+/// Which product of a layer (or the head) a shard's columns belong to.
+#[derive(Clone, Copy)]
+enum Product {
+    Qkv,
+    O,
+    GateUp,
+    Down,
+    Head,
+}
+
+impl Sharded {
+    fn new(shard: Shard, exchange: Box<dyn Exchange>, c: &ModelConfig, fused: bool) -> Sharded {
+        let (q_width, kv_width) = (c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
+        let split = |width: usize| Split::new(shard, width, NR);
+        Sharded {
+            shard,
+            exchange,
+            scratch: Vec::new(),
+            qkv: split(q_width + 2 * kv_width),
+            o: split(c.hidden_size),
+            gate_up: split(if fused { c.intermediate_size } else { 2 * c.intermediate_size }),
+            down: split(c.hidden_size),
+            head: split(c.vocab_size),
+        }
+    }
+
+    /// Runs `compute` for this shard's columns of `product` into `part`, then gathers every shard's into `out`.
+    fn columns(
+        &mut self,
+        product: Product,
+        out: &mut [f32],
+        part: &mut Vec<f32>,
+        compute: impl FnOnce(&mut [f32]),
+    ) -> Result<(), FastError> {
+        let Sharded { exchange, scratch, qkv, o, gate_up, down, head, .. } = self;
+        let split = match product {
+            Product::Qkv => qkv,
+            Product::O => o,
+            Product::GateUp => gate_up,
+            Product::Down => down,
+            Product::Head => head,
+        };
+        let len = out.len() / split.width * split.mine().len();
+        grow(part, len)?;
+        // A shard may hold none of a small matrix's panels: it only gathers the others' columns.
+        if len > 0 {
+            compute(&mut part[..len]);
+        }
+        split.gather(exchange.as_mut(), &part[..len], out, scratch).map_err(FastError::Shard)
+    }
+}
+
+/// `compute` writes a product into `out`: directly for a whole model, through the exchange for a shard.
+fn product(
+    sharded: &mut Option<Sharded>,
+    which: Product,
+    out: &mut [f32],
+    part: &mut Vec<f32>,
+    compute: impl FnOnce(&mut [f32]),
+) -> Result<(), FastError> {
+    match sharded {
+        None => {
+            compute(out);
+            Ok(())
+        }
+        Some(sharded) => sharded.columns(which, out, part, compute),
+    }
 }
 
 /// What one canvas of a batch keeps between passes: its residual stream and, with the cache, every layer's
@@ -174,10 +262,37 @@ pub struct FastModel {
     /// Causal and block-causal models with `kv_cache`: slots keep their rows between passes.
     cached: bool,
     pool: Pool,
+    /// A shard of a model split over workers: its exchange and splits.
+    sharded: Option<Sharded>,
 }
 
 impl FastModel {
     pub fn load(config: &ModelConfig, weights: &Weights, options: FastOptions) -> Result<Self, FastError> {
+        Self::load_part(config, weights, options, None)
+    }
+
+    /// Shard `shard` of the model (see `shard.rs`): every shard is loaded from the same weights, each in its
+    /// own thread or worker, and they then run every forward pass together, swapping columns through
+    /// `exchange`. The first shard's proposals are the model's; the others answer none.
+    pub fn load_shard(
+        config: &ModelConfig,
+        weights: &Weights,
+        options: FastOptions,
+        shard: Shard,
+        exchange: Box<dyn Exchange>,
+    ) -> Result<Self, FastError> {
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(FastError::Shard(format!("shard {} of {}", shard.index, shard.count)));
+        }
+        Self::load_part(config, weights, options, Some((shard, exchange)))
+    }
+
+    fn load_part(
+        config: &ModelConfig,
+        weights: &Weights,
+        options: FastOptions,
+        shard: Option<(Shard, Box<dyn Exchange>)>,
+    ) -> Result<Self, FastError> {
         let c = config;
         let max_len = options.max_len.min(c.max_position_embeddings).max(1);
         let (h, inter) = (c.hidden_size, c.intermediate_size);
@@ -195,23 +310,32 @@ impl FastModel {
         let prepare = |m: Matrix| if options.int8_dot { m.for_this_cpu(options.int8_everywhere) } else { m };
         // Panel-interleaved gate|up needs whole panels (and gate and up quantized alike, as converted files are);
         // a mask-gated model updates gate and up before SwiGLU, so it keeps the product whole.
-        let fused = inter.is_multiple_of(crate::tile::NR) && c.adapter_rank.is_none();
+        let fused = inter.is_multiple_of(NR) && c.adapter_rank.is_none();
+        let sharded = shard.map(|(shard, exchange)| Sharded::new(shard, exchange, c, fused));
+        // A shard keeps its rows of each matrix (the whole model keeps them all, uncopied).
+        let cut = |m: Matrix, split: fn(&Sharded) -> &Split| match &sharded {
+            Some(s) => m.rows_of(split(s).mine()),
+            None => m,
+        };
         let layers = tensors
             .layers
             .into_iter()
             .map(|l| Layer {
                 input_norm: l.input_norm,
-                qkv: prepare(Matrix::stacked(vec![l.q, l.k, l.v], |r| r)),
-                qkv_bias: l.qkv_bias.map(|b| [b.q, b.k, b.v].concat()),
-                o: prepare(l.o),
+                qkv: prepare(cut(Matrix::stacked(vec![l.q, l.k, l.v], |r| r), |s| &s.qkv)),
+                qkv_bias: l.qkv_bias.map(|b| {
+                    let bias = [b.q, b.k, b.v].concat();
+                    sharded.as_ref().map_or(bias.clone(), |s| bias[s.qkv.mine()].to_vec())
+                }),
+                o: prepare(cut(l.o, |s| &s.o)),
                 post_norm: l.post_norm,
                 gate_up: prepare(if fused {
-                    Matrix::interleave_panels(l.gate, l.up)
+                    Matrix::interleave_panels(cut(l.gate, |s| &s.gate_up), cut(l.up, |s| &s.gate_up))
                 } else {
-                    Matrix::stacked(vec![l.gate, l.up], |r| r)
+                    cut(Matrix::stacked(vec![l.gate, l.up], |r| r), |s| &s.gate_up)
                 }),
                 fused,
-                down: prepare(l.down),
+                down: prepare(cut(l.down, |s| &s.down)),
                 adapter: l.adapter.as_ref().map(Update::all),
             })
             .collect::<Vec<_>>();
@@ -230,9 +354,11 @@ impl FastModel {
             activated: vec![0.0; rows * inter],
             positions: vec![0; rows],
             gated: Vec::new(),
+            part: Vec::new(),
         };
         // wasm has no threads to spawn (without atomics): one, whatever was asked.
         let pool = Pool::new(options.threads.max(1));
+        let tied = tensors.head.is_none();
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
@@ -241,10 +367,19 @@ impl FastModel {
             // head is dequantized to f32 panels once, here, rather than decoded on every step (which doubled
             // SmolLM2's step time, and made Qwen2.5-Coder's one-row steps 5× slower); a tied head is the
             // embedding, whose lookups read the same panels. `int8_everywhere` trades the exactness for speed.
-            embed: if tensors.head.is_none() { tensors.embed.dequantized() } else { tensors.embed },
-            lm_head: tensors
-                .head
-                .map(|m| if options.int8_everywhere { m.for_this_cpu(false) } else { m.dequantized() }),
+            // A shard's head is its rows of the output matrix; a tied one's lookups read the embedding as stored.
+            lm_head: match (&sharded, tensors.head) {
+                (_, Some(head)) => {
+                    let head = match &sharded {
+                        Some(s) => head.rows_of(s.head.mine()),
+                        None => head,
+                    };
+                    Some(if options.int8_everywhere { head.for_this_cpu(false) } else { head.dequantized() })
+                }
+                (None, None) => None,
+                (Some(s), None) => Some(tensors.embed.copy_of_rows(s.head.mine()).dequantized()),
+            },
+            embed: if tied && sharded.is_none() { tensors.embed.dequantized() } else { tensors.embed },
             layers,
             final_norm: tensors.final_norm,
             mask_embedding: tensors.mask_embedding,
@@ -253,6 +388,7 @@ impl FastModel {
             slots: Vec::new(),
             cached,
             pool,
+            sharded,
         })
     }
 
@@ -266,6 +402,11 @@ impl FastModel {
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Which shard of the model this is ([`Shard::WHOLE`] unless loaded by [`load_shard`](Self::load_shard)).
+    pub fn shard(&self) -> Shard {
+        self.sharded.as_ref().map_or(Shard::WHOLE, |s| s.shard)
     }
 
     /// Bytes of weights held.
@@ -291,6 +432,17 @@ impl FastModel {
             unmask_model::check_canvas(tokens, c.vocab_size, self.options.max_len)?;
             unmask_model::check_positions(rows.iter().copied(), tokens.len())?;
         }
+        let logits = self.logits_of_checked(items);
+        if let (Err(_), Some(sharded)) = (&logits, &mut self.sharded) {
+            // Every shard checked the same request alike; one that fails later leaves the others waiting.
+            sharded.exchange.abandon();
+        }
+        logits
+    }
+
+    /// [`logits_of_rows_batch`](Self::logits_of_rows_batch) of a request already checked.
+    fn logits_of_checked(&mut self, items: &[(&[u32], &[usize])]) -> Result<Vec<f32>, FastError> {
+        let c = self.config.clone();
         let canvases: Vec<&[u32]> = items.iter().map(|(tokens, _)| *tokens).collect();
         self.forward(&canvases)?;
         let (h, vocab) = (c.hidden_size, c.vocab_size);
@@ -305,7 +457,10 @@ impl FastModel {
         math::rms_norm_rows(&mut gathered, &self.final_norm, c.rms_norm_eps);
         let head = self.lm_head.as_ref().unwrap_or(&self.embed);
         let mut logits = vec![0.0f32; asked * vocab];
-        gemm::matmul(&gathered, head, None, &mut logits, &self.pool);
+        let pool = &self.pool;
+        product(&mut self.sharded, Product::Head, &mut logits, &mut self.buffers.part, |out| {
+            gemm::matmul(&gathered, head, None, out, pool)
+        })?;
         Ok(logits)
     }
 
@@ -325,7 +480,7 @@ impl FastModel {
             let shapes: Vec<Shape> =
                 spans.iter().map(|s| self.shape(s.seq, if self.cached { s.first } else { 0 })).collect();
             for l in 0..self.layers.len() {
-                self.layer(l, &spans, &shapes, &is_mask, total);
+                self.layer(l, &spans, &shapes, &is_mask, total)?;
             }
             let h = self.config.hidden_size;
             let b = &mut self.buffers;
@@ -425,8 +580,15 @@ impl FastModel {
     /// Layer `l` over the stacked rows: norm (after adding the previous layer's output to the residual
     /// stream) → q|k|v → RoPE → attention per canvas → o → norm → gate|up → SwiGLU → down, whose output
     /// stays in `projected` for the next layer (or `forward`) to add.
-    fn layer(&mut self, l: usize, spans: &[Span], shapes: &[Shape], is_mask: &[Vec<bool>], total: usize) {
-        let FastModel { config: c, slots, buffers: b, layers, pool, rope, cached, .. } = self;
+    fn layer(
+        &mut self,
+        l: usize,
+        spans: &[Span],
+        shapes: &[Shape],
+        is_mask: &[Vec<bool>],
+        total: usize,
+    ) -> Result<(), FastError> {
+        let FastModel { config: c, slots, buffers: b, layers, pool, rope, cached, sharded, .. } = self;
         let layer = &layers[l];
         let (h, inter, eps) = (c.hidden_size, c.intermediate_size, c.rms_norm_eps);
         let stride = shapes.first().map_or(0, |s| s.stride());
@@ -435,7 +597,10 @@ impl FastModel {
         add_and_norm(pool, x, (l > 0).then_some(&b.projected[..total * h]), normed, &layer.input_norm, eps);
         let gated = &b.gated;
         let qkv = &mut b.qkv[..total * stride];
-        gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), qkv, pool);
+        let part = &mut b.part;
+        product(sharded, Product::Qkv, qkv, part, |out| {
+            gemm::matmul(normed, &layer.qkv, layer.qkv_bias.as_deref(), out, pool)
+        })?;
         if let Some([q, k, v, ..]) = &layer.adapter {
             let kv_width = c.num_key_value_heads * c.head_dim;
             q.add(normed, h, gated, qkv, stride, 0, pool);
@@ -464,17 +629,21 @@ impl FastModel {
             }
         }
         let projected = &mut b.projected[..total * h];
-        gemm::matmul(attended, &layer.o, None, projected, pool);
+        product(sharded, Product::O, projected, part, |out| gemm::matmul(attended, &layer.o, None, out, pool))?;
         if let Some([_, _, _, o, ..]) = &layer.adapter {
             o.add(attended, q_width, gated, projected, h, 0, pool);
         }
         add_and_norm(pool, x, Some(projected), normed, &layer.post_norm, eps);
         let activated = &mut b.activated[..total * inter];
         if layer.fused {
-            gemm::matmul_swiglu(normed, &layer.gate_up, activated, pool);
+            product(sharded, Product::GateUp, activated, part, |out| {
+                gemm::matmul_swiglu(normed, &layer.gate_up, out, pool)
+            })?;
         } else {
             let gate_up = &mut b.gate_up[..total * 2 * inter];
-            gemm::matmul(normed, &layer.gate_up, None, gate_up, pool);
+            product(sharded, Product::GateUp, gate_up, part, |out| {
+                gemm::matmul(normed, &layer.gate_up, None, out, pool)
+            })?;
             if let Some([.., gate, up, _]) = &layer.adapter {
                 gate.add(normed, h, gated, gate_up, 2 * inter, 0, pool);
                 up.add(normed, h, gated, gate_up, 2 * inter, inter, pool);
@@ -484,10 +653,11 @@ impl FastModel {
                 math::swiglu_rows(gate_up, activated, inter);
             });
         }
-        gemm::matmul(activated, &layer.down, None, projected, pool);
+        product(sharded, Product::Down, projected, part, |out| gemm::matmul(activated, &layer.down, None, out, pool))?;
         if let Some([.., down]) = &layer.adapter {
             down.add(activated, inter, gated, projected, h, 0, pool);
         }
+        Ok(())
     }
 }
 
