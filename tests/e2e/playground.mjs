@@ -2,8 +2,8 @@
 // decode order, move a slider, scrub, reload from the cache, run once without WebGPU (the CPU worker, with a
 // dragged slider, the model menu), once on the automatic choice, switching to WebGPU afterwards, with a damaged cache and a
 // full storage quota, through 1,000 slider-driven restarts, with the WebGPU device lost mid-run, the Solve
-// mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, Compare mode, and the
-// 0.5B diffusion coder beside its teacher on the CPU worker.
+// mode's sandbox (Pyodide in a worker) judging candidates, a whole Solve run of 8 samples, Compare mode, the
+// 0.5B diffusion coder beside its teacher on the CPU worker, and a model split over two workers.
 // Usage: node playground.mjs <site URL> <screenshot folder>. Prints the measured times as JSON.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -383,6 +383,26 @@ await soak("webgpu", [...common, "--enable-unsafe-webgpu"], `${run}&backend=webg
   check(coder.passes <= ar.passes, `in no more passes (${coder.passes} against ${ar.passes}; at most ${coder.most} in one)`);
   timings.coder_0_5b_passes = { left_to_right: ar.passes, recommended: coder.passes };
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "the CPU worker ran the coder");
+  const cores = await page.evaluate(() => Math.min(4, navigator.hardwareConcurrency));
+  check((await page.getAttribute(".badge", "data-workers")) === String(cores), `on ${cores} workers, one shard each`);
+  await browser.close();
+}
+
+// 14. The CPU worker's pool: the site is served cross-origin isolated, so a model over 32 MiB can be split over
+// several workers (web/src/exchange.rs); on two it writes exactly what it writes on one, step for step.
+{
+  const { browser, page } = await open(common);
+  const traces = {};
+  for (const workers of ["1", "2"]) {
+    await page.goto(`${base}${settings}&model=unmask-coder-36m&backend=cpu&workers=${workers}`);
+    await waitDone(page);
+    check(await page.evaluate(() => crossOriginIsolated), "the page is cross-origin isolated");
+    check((await page.getAttribute(".badge", "data-workers")) === workers, `the model runs on ${workers} worker(s)`);
+    traces[workers] = await page.$$eval(".grid .tok", (cells) => cells.map((c) => `${c.dataset.step}:${c.textContent}`).join("|"));
+    timings[`cpu_36m_ms_per_step_${workers}_workers`] = await msPerStep(page);
+  }
+  check(traces["1"].includes(":") && traces["1"] === traces["2"], "two workers write what one writes, step for step");
+  await page.screenshot({ path: join(shots, "11-two-workers.png"), fullPage: true });
   await browser.close();
 }
 

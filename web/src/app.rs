@@ -18,6 +18,7 @@ use crate::components::{
     order_plot::OrderPlot, solve_panel::SolvePanel, stats::Stats, timeline::Timeline, token_grid::TokenGrid,
 };
 use crate::engine::{CpuTiming, EngineKind, Engines, GpuProbe, cpu_budget_ms, decide, request_gpu};
+use crate::exchange::workers_for;
 use crate::loader::{Progress, confirm, load_model, page_weights, reload_weights};
 use crate::run::{Model, PromptStyle, RunStatus, RunView, now_ms, run};
 use crate::settings::{BackendChoice, Mode, Settings};
@@ -188,8 +189,13 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let choice = state.settings.get_untracked().backend;
     let gpu_wanted = matches!(&gpu, Some(Ok(g)) if choice == BackendChoice::Gpu || !g.summary().is_software);
     let page_copy = if gpu_wanted { Some(page_weights(&files.weights)) } else { None };
-    load.status.set(LoadStatus::Starting("starting the CPU worker".into()));
-    let cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights).await;
+    let asked = state.settings.with_untracked(|s| s.workers);
+    let (workers, one_why) = workers_for(files.manifest.total_bytes(), asked);
+    load.warnings.update(|w| w.extend(one_why));
+    let starting =
+        if workers == 1 { "starting the CPU worker".into() } else { format!("starting {workers} CPU workers") };
+    load.status.set(LoadStatus::Starting(starting));
+    let cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, workers).await;
     // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
     // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
     if let Err(damaged) = confirm(files.pending).await {

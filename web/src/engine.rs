@@ -266,7 +266,10 @@ impl Engines {
                 }
                 None => "WebGPU".into(),
             },
-            EngineKind::Cpu => "CPU · fast engine (SIMD128) in a Web Worker, 1 thread".into(),
+            EngineKind::Cpu => match self.cpu.as_ref().map_or(1, WorkerEngine::workers) {
+                1 => "CPU · fast engine (SIMD128) in a Web Worker, 1 thread".into(),
+                n => format!("CPU · fast engine (SIMD128) in {n} Web Workers, one shard of the model each"),
+            },
         }
     }
 }

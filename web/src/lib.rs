@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod compare;
 pub mod components;
 pub mod engine;
+pub mod exchange;
 pub mod loader;
 pub mod run;
 pub mod sandbox;

@@ -162,6 +162,8 @@ impl Mode {
 /// The samples a Solve run may take (the slider's range); sample i decodes with seed + i.
 pub const MIN_SAMPLES: u32 = 2;
 pub const MAX_SAMPLES: u32 = 32;
+/// The most Web Workers a model is split over.
+pub const MAX_WORKERS: u32 = 8;
 
 /// The longest answer a slider offers; the model's context may cut it further.
 pub const MAX_LENGTH: u32 = 512;
@@ -189,6 +191,8 @@ pub struct Settings {
     pub samples: u32,
     /// The model (a name from `models/index.json`); `None` until the page has picked one.
     pub model: Option<String>,
+    /// Web Workers the CPU engine runs on (`exchange::workers_for`); `None`: as many as suit the model.
+    pub workers: Option<u32>,
 }
 
 /// Built-in prompts: Python signatures with docstrings, one with holes to infill.
@@ -227,6 +231,7 @@ impl Default for Settings {
             mode: Mode::Watch,
             samples: 8,
             model: None,
+            workers: None,
         }
     }
 }
@@ -293,6 +298,9 @@ impl Settings {
         if let Some(model) = &self.model {
             pairs.push(("model", model.clone()));
         }
+        if let Some(workers) = self.workers.filter(|w| Some(*w) != d.workers) {
+            pairs.push(("workers", workers.to_string()));
+        }
         pairs
     }
 
@@ -337,6 +345,7 @@ impl Settings {
                     settings.model = Some(value.to_owned());
                     Ok(())
                 }
+                "workers" => parse_in(value, 1, MAX_WORKERS).map(|v| settings.workers = Some(v)),
                 _ => Ok(()),
             };
             if let Err(message) = result {
@@ -402,6 +411,7 @@ mod tests {
             mode: Mode::Solve,
             samples: 32,
             model: Some("unmask-coder".into()),
+            workers: Some(2),
         };
         let page = Settings::default();
         assert_eq!(round_trip(&settings, &page), (settings.clone(), vec![]));
@@ -442,10 +452,12 @@ mod tests {
                 ("samples", "1000"),
                 ("align_blocks", "yes"),
                 ("stop_at_end", "1"),
+                ("workers", "0"),
+                ("workers", "64"),
             ],
         );
         assert_eq!(settings, Settings::default());
-        assert_eq!(warnings.len(), 9, "{warnings:?}");
+        assert_eq!(warnings.len(), 11, "{warnings:?}");
         assert!(warnings[0].contains("steps") && warnings[0].contains("outside 1–4096"), "{warnings:?}");
     }
 

@@ -2,8 +2,13 @@
 //! `worker.js`) and the page's side ([`WorkerEngine`]).
 //!
 //! Messages are `[json, bytes…]` arrays: the JSON is a [`ToWorker`] / [`FromWorker`], the slots after it carry
-//! a load's weight files (transferred buffers, never JSON; a shared base's and the model's own). Every request
-//! has an id and gets exactly one reply with that id, so a reply to a cancelled run is simply never awaited.
+//! a load's weight files (buffers, never JSON; a shared base's and the model's own) and, for a pool of
+//! workers, the pool's shared buffers (`exchange.rs`). Every request has an id and gets exactly one reply with
+//! that id, so a reply to a cancelled run is simply never awaited.
+//!
+//! A pool is several workers, each with one shard of the model (`unmask_fast::Shard`): the page sends every
+//! request to all of them, they compute each product's columns side by side, and the first worker's reply is
+//! the answer.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -11,20 +16,35 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
-use unmask_fast::{FastModel, FastOptions};
+use unmask_fast::{Exchange, FastModel, FastOptions, Shard};
 use unmask_model::{ModelConfig, Weights};
 use unmask_sampler::{BatchItem, CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::exchange::{SharedBuffers, SharedExchange, shared_memory};
 use crate::settings::page_context;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Load the model; its weight files travel in the message's next slots, one per name in `files`.
-    Load { id: u64, config_json: String, files: Vec<String> },
+    /// Load the model (or, in a pool, the shard `shard`); its weight files travel in the message's next slots,
+    /// one per name in `files`.
+    Load {
+        id: u64,
+        config_json: String,
+        files: Vec<String>,
+        #[serde(default)]
+        shard: Option<ShardOf>,
+    },
     /// One step of one or more canvases (a Solve run's samples), answered by one forward pass over them all.
     Propose { id: u64, items: Vec<StepItem> },
+}
+
+/// Which worker of a pool: shard `index` of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardOf {
+    pub index: usize,
+    pub count: usize,
 }
 
 /// One canvas of a [`ToWorker::Propose`]: what `unmask_sampler::BatchItem` borrows, owned for the message.
@@ -66,17 +86,23 @@ impl FromWorker {
     }
 }
 
-/// The worker's state: the model once loaded.
+/// The worker's state: the model once loaded, and a pool's exchange until its shard is loaded.
 #[derive(Default)]
 pub struct WorkerState {
     model: Option<FastModel>,
+    exchange: Option<Box<dyn Exchange>>,
 }
 
 impl WorkerState {
+    /// The exchange the next shard's [`ToWorker::Load`] runs over (it came with that message).
+    pub fn attach_exchange(&mut self, exchange: Box<dyn Exchange>) {
+        self.exchange = Some(exchange);
+    }
+
     /// Answers one request. Plain Rust, so the protocol is tested without a worker.
     pub fn handle(&mut self, request: ToWorker, buffers: Vec<Vec<u8>>) -> FromWorker {
         match request {
-            ToWorker::Load { id, config_json, files } => {
+            ToWorker::Load { id, config_json, files, shard } => {
                 let loaded = (|| {
                     if files.is_empty() || files.len() != buffers.len() {
                         return Err(format!("{} weight files named, {} sent", files.len(), buffers.len()));
@@ -84,9 +110,16 @@ impl WorkerState {
                     let config = ModelConfig::from_json(&config_json, "config.json").map_err(|e| e.to_string())?;
                     let weights =
                         Weights::from_bytes(files.into_iter().zip(buffers).collect()).map_err(|e| e.to_string())?;
-                    // One thread: a worker has no threads of its own (wasm without atomics).
+                    // One thread: a worker has no threads of its own (wasm without atomics); a pool has workers.
                     let options = FastOptions { threads: 1, max_len: page_context(&config), ..FastOptions::default() };
-                    FastModel::load(&config, &weights, options).map_err(|e| e.to_string())
+                    match shard {
+                        None => FastModel::load(&config, &weights, options),
+                        Some(ShardOf { index, count }) => {
+                            let exchange = self.exchange.take().ok_or("a shard came without the pool's buffers")?;
+                            FastModel::load_shard(&config, &weights, options, Shard { index, count }, exchange)
+                        }
+                    }
+                    .map_err(|e| e.to_string())
                 })();
                 match loaded {
                     Ok(model) => {
@@ -119,10 +152,16 @@ pub fn worker_main() {
         let message = Array::from(&event.data());
         let reply = match serde_json::from_str::<ToWorker>(&message.get(0).as_string().unwrap_or_default()) {
             Ok(request) => {
-                let buffers = (1..message.length())
-                    .filter_map(|slot| message.get(slot).dyn_into::<Uint8Array>().ok())
-                    .map(|b| b.to_vec())
-                    .collect();
+                let slots: Vec<JsValue> = (1..message.length()).map(|slot| message.get(slot)).collect();
+                let buffers = slots.iter().filter_map(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::to_vec).collect();
+                let control = slots.iter().find_map(|b| b.dyn_ref::<js_sys::Int32Array>().cloned());
+                let data = slots.iter().find_map(|b| b.dyn_ref::<js_sys::Float32Array>().cloned());
+                if let (ToWorker::Load { shard: Some(ShardOf { index, count }), .. }, Some(control), Some(data)) =
+                    (&request, control, data)
+                {
+                    let buffers = SharedBuffers { control, data };
+                    state.attach_exchange(Box::new(SharedExchange::new(*index, *count, buffers)));
+                }
                 state.handle(request, buffers)
             }
             Err(e) => FromWorker::Failed { id: 0, message: format!("unreadable request: {e}") },
@@ -152,23 +191,123 @@ pub enum WorkerError {
 
 type Pending = Rc<RefCell<HashMap<u64, Function>>>;
 
-/// The page's handle on the worker. Dropping it terminates the worker.
+/// The page's handle on the worker, or on a pool of workers that each hold a shard of the model. Dropping it
+/// terminates them.
 pub struct WorkerEngine {
+    members: Vec<Member>,
+    next_id: Cell<u64>,
+}
+
+/// One worker and the replies it owes.
+struct Member {
     worker: web_sys::Worker,
     pending: Pending,
-    next_id: Cell<u64>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
 
 impl WorkerEngine {
-    /// Starts the worker script at `script_url` and loads the model in it. The weight files move to the worker
-    /// (their buffers are transferred, not copied; the page's handles are empty afterwards).
+    /// Starts `workers` workers of the script at `script_url` and loads the model in them: whole in one
+    /// worker, which takes the weight files' buffers themselves (transferred, not copied; the page's handles
+    /// are empty afterwards), or one shard in each of several, which read one shared copy of the files
+    /// (made here, since a buffer moves to one worker only) and swap columns through `exchange.rs`.
     pub async fn start(
         script_url: &str,
         config_json: &str,
         weights: Vec<(String, Uint8Array)>,
+        workers: usize,
     ) -> Result<WorkerEngine, WorkerError> {
+        let count = workers.max(1);
+        let members = (0..count).map(|_| Member::start(script_url)).collect::<Result<Vec<_>, _>>()?;
+        let engine = WorkerEngine { members, next_id: Cell::new(1) };
+        let id = engine.next_id();
+        let (files, buffers): (Vec<String>, Vec<Uint8Array>) = weights.into_iter().unzip();
+        let replies = if count == 1 {
+            let load = ToWorker::Load { id, config_json: config_json.into(), files, shard: None };
+            let slots: Vec<JsValue> = buffers.iter().map(JsValue::from).collect();
+            let transfer = buffers.iter().map(|b| b.buffer().into()).collect();
+            vec![engine.members[0].request(id, &load, &slots, transfer)?]
+        } else {
+            let shared = buffers.iter().map(shared_copy).collect::<Result<Vec<_>, _>>()?;
+            drop(buffers);
+            let exchange = SharedBuffers::new().map_err(WorkerError::Start)?;
+            let mut slots: Vec<JsValue> = shared.iter().map(JsValue::from).collect();
+            slots.extend([JsValue::from(&exchange.control), JsValue::from(&exchange.data)]);
+            (0..count)
+                .map(|index| {
+                    let shard = Some(ShardOf { index, count });
+                    let load = ToWorker::Load { id, config_json: config_json.into(), files: files.clone(), shard };
+                    engine.members[index].request(id, &load, &slots, Vec::new())
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        for reply in replies {
+            let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
+            match parse_reply(json)? {
+                FromWorker::Loaded { .. } => {}
+                FromWorker::Failed { message, .. } => return Err(WorkerError::Load(message)),
+                other => return Err(WorkerError::Protocol(format!("{other:?}"))),
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Workers the model runs on (shards of a pool, or one).
+    pub fn workers(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Proposals for every item, from one forward pass over them all.
+    pub async fn propose(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, WorkerError> {
+        let id = self.next_id();
+        let items: Vec<StepItem> = items
+            .iter()
+            .map(|i| StepItem { canvas: i.canvas.to_vec(), positions: i.positions.to_vec(), rule: i.rule, key: i.key })
+            .collect();
+        let asked = items.len();
+        let request = ToWorker::Propose { id, items };
+        let replies =
+            self.members.iter().map(|m| m.request(id, &request, &[], Vec::new())).collect::<Result<Vec<_>, _>>()?;
+        // Every worker answers (the pool's others with no proposals): a failure anywhere is the step's.
+        let mut answer = None;
+        for reply in replies {
+            let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
+            match parse_reply(json)? {
+                FromWorker::Proposals { proposals, .. } => {
+                    answer.get_or_insert(proposals);
+                }
+                FromWorker::Failed { message, .. } => return Err(WorkerError::Engine(message)),
+                other => return Err(WorkerError::Protocol(format!("{other:?}"))),
+            }
+        }
+        match answer {
+            Some(proposals) if proposals.len() == asked => Ok(proposals),
+            Some(proposals) => Err(WorkerError::Short { answered: proposals.len(), asked }),
+            None => Err(WorkerError::Protocol("no worker answered".into())),
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+}
+
+/// A copy of `bytes` in shared memory, which every worker of a pool can read.
+fn shared_copy(bytes: &Uint8Array) -> Result<Uint8Array, WorkerError> {
+    let copy = Uint8Array::new(&shared_memory(bytes.length() as usize).map_err(WorkerError::Start)?.into());
+    copy.set(bytes, 0);
+    Ok(copy)
+}
+
+fn parse_reply(json: JsValue) -> Result<FromWorker, WorkerError> {
+    serde_json::from_str(&json.as_string().unwrap_or_default())
+        .map_err(|e| WorkerError::Protocol(format!("unreadable reply: {e}")))
+}
+
+impl Member {
+    fn start(script_url: &str) -> Result<Member, WorkerError> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(script_url, &options)
@@ -201,61 +340,36 @@ impl WorkerEngine {
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let engine =
-            WorkerEngine { worker, pending, next_id: Cell::new(1), _on_message: on_message, _on_error: on_error };
-        let id = engine.next_id();
-        let (files, buffers) = weights.into_iter().unzip();
-        match engine.request(id, &ToWorker::Load { id, config_json: config_json.into(), files }, buffers).await? {
-            FromWorker::Loaded { .. } => Ok(engine),
-            FromWorker::Failed { message, .. } => Err(WorkerError::Load(message)),
-            other => Err(WorkerError::Protocol(format!("{other:?}"))),
-        }
+        Ok(Member { worker, pending, _on_message: on_message, _on_error: on_error })
     }
 
-    /// Proposals for every item, from one forward pass over them all.
-    pub async fn propose(&self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<Scored>>, WorkerError> {
-        let id = self.next_id();
-        let items: Vec<StepItem> = items
-            .iter()
-            .map(|i| StepItem { canvas: i.canvas.to_vec(), positions: i.positions.to_vec(), rule: i.rule, key: i.key })
-            .collect();
-        let asked = items.len();
-        match self.request(id, &ToWorker::Propose { id, items }, Vec::new()).await? {
-            FromWorker::Proposals { proposals, .. } if proposals.len() == asked => Ok(proposals),
-            FromWorker::Proposals { proposals, .. } => Err(WorkerError::Short { answered: proposals.len(), asked }),
-            FromWorker::Failed { message, .. } => Err(WorkerError::Engine(message)),
-            other => Err(WorkerError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    fn next_id(&self) -> u64 {
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        id
-    }
-
-    async fn request(&self, id: u64, request: &ToWorker, buffers: Vec<Uint8Array>) -> Result<FromWorker, WorkerError> {
+    /// Posts `request` with `slots` after its JSON (moving the `transfer` buffers) and returns the promise of
+    /// its reply's JSON.
+    fn request(
+        &self,
+        id: u64,
+        request: &ToWorker,
+        slots: &[JsValue],
+        transfer: Vec<JsValue>,
+    ) -> Result<Promise, WorkerError> {
         let pending = self.pending.clone();
         let reply = Promise::new(&mut |resolve, _reject| {
             pending.borrow_mut().insert(id, resolve);
         });
         let message = Array::new();
         message.push(&JsValue::from_str(&serde_json::to_string(request).expect("requests serialise")));
-        let transfer = Array::new();
-        for buffer in &buffers {
-            message.push(buffer);
-            transfer.push(&buffer.buffer());
-        }
+        slots.iter().for_each(|slot| {
+            message.push(slot);
+        });
+        let transfer: Array = transfer.into_iter().collect();
         self.worker
             .post_message_with_transfer(&message, &transfer)
             .map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
-        let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
-        serde_json::from_str(&json.as_string().unwrap_or_default())
-            .map_err(|e| WorkerError::Protocol(format!("unreadable reply: {e}")))
+        Ok(reply)
     }
 }
 
-impl Drop for WorkerEngine {
+impl Drop for Member {
     fn drop(&mut self) {
         self.worker.terminate();
     }

@@ -38,6 +38,7 @@ fn settings_survive_the_browsers_url_encoding() {
         mode: Mode::Solve,
         samples: 12,
         model: Some("unmask-coder".into()),
+        workers: Some(3),
     };
     let defaults = Settings::default();
     let query = unmask_web::url::query(&settings, &defaults);
@@ -75,6 +76,7 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
         id,
         config_json: CONFIG.into(),
         files: files.iter().map(|f| f.to_string()).collect(),
+        shard: None,
     };
     let broken = state.handle(load(2, &["model.safetensors"]), vec![vec![1, 2, 3]]);
     assert!(matches!(&broken, FromWorker::Failed { id: 2, message } if !message.is_empty()), "{broken:?}");
@@ -123,6 +125,45 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
             assert!(p.candidates.windows(2).all(|w| w[0].1 >= w[1].1), "candidates most likely first");
         }
     }
+}
+
+/// A pool's worker loads its shard over the exchange that came with the load, and fails with a message
+/// without one. (One shard here: wasm runs one thread; the page's pool of two is checked by `cargo xtask e2e`.)
+#[wasm_bindgen_test]
+fn a_shard_loads_over_its_exchange_and_proposes_as_the_whole_model() {
+    use unmask_web::worker::ShardOf;
+    let mask = fixture().config.mask_token_id;
+    let load = |id, shard| ToWorker::Load {
+        id,
+        config_json: CONFIG.into(),
+        files: vec!["model.safetensors".into()],
+        shard: Some(shard),
+    };
+    let propose = ToWorker::Propose {
+        id: 3,
+        items: vec![StepItem {
+            canvas: vec![5, 9, mask, mask, 7],
+            positions: vec![2, 3],
+            rule: rule(mask),
+            key: key(),
+        }],
+    };
+    let mut whole = WorkerState::default();
+    whole.handle(
+        ToWorker::Load { id: 1, config_json: CONFIG.into(), files: vec!["model.safetensors".into()], shard: None },
+        vec![WEIGHTS.to_vec()],
+    );
+    let expected = whole.handle(propose.clone(), Vec::new());
+    let mut state = WorkerState::default();
+    let alone = state.handle(load(1, ShardOf { index: 0, count: 1 }), vec![WEIGHTS.to_vec()]);
+    assert!(matches!(&alone, FromWorker::Failed { message, .. } if message.contains("pool")), "{alone:?}");
+    state.attach_exchange(Box::new(unmask_fast::ThreadExchange::group(1).pop().unwrap()));
+    assert_eq!(
+        state.handle(load(2, ShardOf { index: 0, count: 1 }), vec![WEIGHTS.to_vec()]),
+        FromWorker::Loaded { id: 2 }
+    );
+    assert_eq!(state.handle(propose, Vec::new()), expected);
+    assert!(matches!(expected, FromWorker::Proposals { .. }));
 }
 
 /// The page's async loop on WebGPU produces the same decode as the blocking CPU reference.

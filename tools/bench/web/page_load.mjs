@@ -2,7 +2,7 @@
 // browser profile (an empty cache, on disk so a 0.5B model fits its quota) opens the page, downloads the model
 // and runs the prompt; then a reload takes the model from the cache and runs it again. Prints one JSON line per
 // case, with the time each loading phase the page showed began, and writes a screenshot of each.
-// Usage (after `npm ci` here): node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>] ...
+// Usage (after `npm ci` here): node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>[:<workers>]] ...
 // e.g.   node page_load.mjs http://localhost:8080/ target/measure qwen2.5-coder-0.5b-instruct:cpu:24
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -69,8 +69,9 @@ async function timed(page, url, started) {
 }
 
 for (const spec of cases) {
-  const [model, backend, length] = spec.split(":");
-  const url = `${base}?model=${model}&backend=${backend}${length ? `&length=${length}` : ""}`;
+  const [model, backend, length, workers] = spec.split(":");
+  const url = `${base}?model=${model}&backend=${backend}${length ? `&length=${length}` : ""}` +
+    `${workers ? `&workers=${workers}` : ""}`;
   const profile = mkdtempSync(join(tmpdir(), "unmask-page-load-"));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium", args, viewport: { width: 1400, height: 1000 },
@@ -80,11 +81,11 @@ for (const spec of cases) {
   page.on("console", (m) => m.type() === "error" && console.error(`page error: ${m.text()}`));
   page.on("pageerror", (e) => console.error(`page exception: ${e}`));
   const cold = await runOnce(page, url);
-  await page.screenshot({ path: join(shots, `${model}-${backend}.png`), fullPage: true });
+  await page.screenshot({ path: join(shots, `${model}-${backend}${workers ? `-${workers}` : ""}.png`), fullPage: true });
   const cached = await runOnce(page, url);
   const download = await page.evaluate(() => performance.getEntriesByType("resource")
     .filter((e) => e.name.includes("/models/")).map((e) => ({ name: e.name.split("/models/")[1], ms: e.duration })));
-  console.log(JSON.stringify({ model, backend, cold, cached, download }));
+  console.log(JSON.stringify({ model, backend, workers, cold, cached, download }));
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
 }

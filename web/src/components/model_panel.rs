@@ -36,7 +36,7 @@ pub fn ModelPanel() -> impl IntoView {
                     <strong>{m.name.clone()}</strong>
                     {format!(" · {:.1} M parameters · {} weights, {} downloaded", m.parameters as f64 / 1e6, m.quant, mib(m.weight_bytes))}
                 </p>
-                <p class="badge" data-engine=engines.active().id()>
+                <p class="badge" data-engine=engines.active().id() data-workers=engines.cpu.as_ref().map_or(0, |c| c.workers())>
                     <span class="engine">{engines.describe()}</span>
                     <span class="why">{format!(" — {}", engines.reason())}</span>
                 </p>
