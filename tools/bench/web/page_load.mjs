@@ -4,6 +4,7 @@
 // case, with the time each loading phase the page showed began, and writes a screenshot of each.
 // Usage (after `npm ci` here): node page_load.mjs <site URL> <screenshot folder> <model>:<cpu|webgpu>[:<answer length>[:<workers>]] ...
 // e.g.   node page_load.mjs http://localhost:8080/ target/measure qwen2.5-coder-0.5b-instruct:cpu:24
+// (QUERY="&prompt=…" adds link parameters to every case.)
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,7 +72,7 @@ async function timed(page, url, started) {
 for (const spec of cases) {
   const [model, backend, length, workers] = spec.split(":");
   const url = `${base}?model=${model}&backend=${backend}${length ? `&length=${length}` : ""}` +
-    `${workers ? `&workers=${workers}` : ""}`;
+    `${workers ? `&workers=${workers}` : ""}${process.env.QUERY ?? ""}`;
   const profile = mkdtempSync(join(tmpdir(), "unmask-page-load-"));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium", args, viewport: { width: 1400, height: 1000 },
