@@ -332,14 +332,19 @@ async fn store(cache: &Cache, url: &str, sha256: &str, data: &Uint8Array) -> Res
     let key = format!("{url}?sha256={sha256}");
     let response = Response::new_with_opt_buffer_source(Some(data)).map_err(js_error)?;
     JsFuture::from(cache.put_with_str(&key, &response)).await.map_err(|e| {
-        if dom_error_name(&e).as_deref() == Some("QuotaExceededError") {
-            format!(
+        match dom_error_name(&e).as_deref() {
+            Some("QuotaExceededError") => format!(
                 "{QUOTA_FULL} for its {} (the model runs uncached and downloads again next time; free space in \
                  the site settings to keep it)",
                 human_bytes(data.length() as usize)
-            )
-        } else {
-            js_error(e)
+            ),
+            // Chrome's answer when a private window's in-memory storage cannot hold the file.
+            Some("UnknownError") => format!(
+                "the browser would not store its {} (a private window keeps little; the model runs uncached and \
+                 downloads again next time)",
+                human_bytes(data.length() as usize)
+            ),
+            _ => js_error(e),
         }
     })?;
     // Older versions of this file under another hash are dead weight.
