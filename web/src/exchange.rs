@@ -25,8 +25,8 @@ const PATIENCE_MS: f64 = 60_000.0;
 
 /// How many workers the page runs a model of `weight_bytes` on, and why only one where that is a loss: several
 /// when the model is large enough that a step outweighs the exchanges (a 4 M model's step takes milliseconds),
-/// the page is cross-origin isolated (shared memory) and the machine has the cores (up to four: each worker
-/// holds a copy of the files while it loads); `asked` (the `workers` link parameter) sets the count.
+/// the page is cross-origin isolated (shared memory) and the machine has the cores and the memory (up to four);
+/// `asked` (the `workers` link parameter) sets the count.
 pub fn workers_for(weight_bytes: u64, asked: Option<u32>) -> (usize, Option<String>) {
     const WORTH_SHARDING: u64 = 32 << 20;
     if asked.is_none() && weight_bytes < WORTH_SHARDING || asked == Some(1) {
@@ -37,12 +37,20 @@ pub fn workers_for(weight_bytes: u64, asked: Option<u32>) -> (usize, Option<Stri
                    Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers; see the README)";
         return (1, Some(why.into()));
     }
-    let count = asked.map_or_else(|| hardware_concurrency().clamp(1, 4), |a| a as usize);
+    // Each worker holds a copy of the files while it loads its shard (0.9 GB for a 0.5B model with two): no
+    // more than one per 2 GB the browser reports (`navigator.deviceMemory`, where it does).
+    let auto = || hardware_concurrency().clamp(1, 4).min(device_memory_gb().map_or(4, |gb| (gb / 2.0) as usize).max(1));
+    let count = asked.map_or_else(auto, |a| a as usize);
     (count.clamp(1, crate::settings::MAX_WORKERS as usize), None)
 }
 
 fn cross_origin_isolated() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into()).ok().and_then(|v| v.as_bool()) == Some(true)
+}
+
+fn device_memory_gb() -> Option<f64> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    js_sys::Reflect::get(&navigator, &"deviceMemory".into()).ok()?.as_f64()
 }
 
 fn hardware_concurrency() -> usize {
