@@ -17,7 +17,7 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use serde::{Deserialize, Serialize};
 use unmask_fast::{Exchange, FastModel, FastOptions, Shard};
-use unmask_model::{ModelConfig, Weights};
+use unmask_model::{ByteSource, FileBytes, ModelConfig, Weights};
 use unmask_sampler::{BatchItem, CANDIDATES, ProposalRule, Scored, StepKey};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -100,7 +100,7 @@ impl WorkerState {
     }
 
     /// Answers one request. Plain Rust, so the protocol is tested without a worker.
-    pub fn handle(&mut self, request: ToWorker, buffers: Vec<Vec<u8>>) -> FromWorker {
+    pub fn handle(&mut self, request: ToWorker, buffers: Vec<FileBytes>) -> FromWorker {
         match request {
             ToWorker::Load { id, config_json, files, shard } => {
                 let loaded = (|| {
@@ -108,8 +108,8 @@ impl WorkerState {
                         return Err(format!("{} weight files named, {} sent", files.len(), buffers.len()));
                     }
                     let config = ModelConfig::from_json(&config_json, "config.json").map_err(|e| e.to_string())?;
-                    let weights =
-                        Weights::from_bytes(files.into_iter().zip(buffers).collect()).map_err(|e| e.to_string())?;
+                    let weights = Weights::from_file_bytes(files.into_iter().zip(buffers).collect())
+                        .map_err(|e| e.to_string())?;
                     // One thread: a worker has no threads of its own (wasm without atomics); a pool has workers.
                     let options = FastOptions { threads: 1, max_len: page_context(&config), ..FastOptions::default() };
                     match shard {
@@ -153,7 +153,13 @@ pub fn worker_main() {
         let reply = match serde_json::from_str::<ToWorker>(&message.get(0).as_string().unwrap_or_default()) {
             Ok(request) => {
                 let slots: Vec<JsValue> = (1..message.length()).map(|slot| message.get(slot)).collect();
-                let buffers = slots.iter().filter_map(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::to_vec).collect();
+                // The files stay JavaScript buffers, read a tensor at a time while the model loads: the
+                // worker's memory (which never shrinks) holds the model, never a whole file beside it.
+                let buffers = slots
+                    .iter()
+                    .filter_map(|b| b.dyn_ref::<Uint8Array>())
+                    .map(|file| sent_file(file.clone()))
+                    .collect();
                 let control = slots.iter().find_map(|b| b.dyn_ref::<js_sys::Int32Array>().cloned());
                 let data = slots.iter().find_map(|b| b.dyn_ref::<js_sys::Float32Array>().cloned());
                 if let (ToWorker::Load { shard: Some(ShardOf { index, count }), .. }, Some(control), Some(data)) =
@@ -171,6 +177,31 @@ pub fn worker_main() {
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+}
+
+/// A weight file as the page sent it (transferred to this worker, or shared by a pool's workers), for
+/// [`WorkerState::handle`]: read a tensor at a time.
+pub fn sent_file(bytes: Uint8Array) -> FileBytes {
+    FileBytes::Source(Box::new(SentFile(bytes)))
+}
+
+struct SentFile(Uint8Array);
+
+// SAFETY: this crate's wasm has no threads, so the JavaScript handle is only ever touched from the one thread
+// of its instance; `ByteSource` asks for `Send + Sync` for the native engines' threads.
+#[allow(unsafe_code)]
+unsafe impl Send for SentFile {}
+#[allow(unsafe_code)]
+unsafe impl Sync for SentFile {}
+
+impl ByteSource for SentFile {
+    fn size(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn read(&self, range: std::ops::Range<usize>) -> Vec<u8> {
+        self.0.subarray(range.start as u32, range.end as u32).to_vec()
+    }
 }
 
 /// Why the CPU worker could not start, load the model or answer a step.

@@ -78,11 +78,11 @@ fn worker_protocol_loads_the_model_and_proposes_like_the_reference() {
         files: files.iter().map(|f| f.to_string()).collect(),
         shard: None,
     };
-    let broken = state.handle(load(2, &["model.safetensors"]), vec![vec![1, 2, 3]]);
+    let broken = state.handle(load(2, &["model.safetensors"]), vec![vec![1, 2, 3].into()]);
     assert!(matches!(&broken, FromWorker::Failed { id: 2, message } if !message.is_empty()), "{broken:?}");
-    let unnamed = state.handle(load(2, &["base.safetensors", "model.safetensors"]), vec![WEIGHTS.to_vec()]);
+    let unnamed = state.handle(load(2, &["base.safetensors", "model.safetensors"]), vec![WEIGHTS.to_vec().into()]);
     assert!(matches!(&unnamed, FromWorker::Failed { message, .. } if message.contains("2 weight files named, 1 sent")));
-    let loaded = state.handle(load(3, &["model.safetensors"]), vec![WEIGHTS.to_vec()]);
+    let loaded = state.handle(load(3, &["model.safetensors"]), vec![WEIGHTS.to_vec().into()]);
     assert_eq!(loaded, FromWorker::Loaded { id: 3 });
 
     // Two canvases of different lengths and seeds in one request (a Solve step): each is answered as the
@@ -151,17 +151,16 @@ fn a_shard_loads_over_its_exchange_and_proposes_as_the_whole_model() {
     let mut whole = WorkerState::default();
     whole.handle(
         ToWorker::Load { id: 1, config_json: CONFIG.into(), files: vec!["model.safetensors".into()], shard: None },
-        vec![WEIGHTS.to_vec()],
+        vec![WEIGHTS.to_vec().into()],
     );
     let expected = whole.handle(propose.clone(), Vec::new());
     let mut state = WorkerState::default();
-    let alone = state.handle(load(1, ShardOf { index: 0, count: 1 }), vec![WEIGHTS.to_vec()]);
+    // The file as the page sends it: a JavaScript buffer the worker reads a tensor at a time.
+    let sent = || vec![unmask_web::worker::sent_file(js_sys::Uint8Array::from(WEIGHTS))];
+    let alone = state.handle(load(1, ShardOf { index: 0, count: 1 }), sent());
     assert!(matches!(&alone, FromWorker::Failed { message, .. } if message.contains("pool")), "{alone:?}");
     state.attach_exchange(Box::new(unmask_fast::ThreadExchange::group(1).pop().unwrap()));
-    assert_eq!(
-        state.handle(load(2, ShardOf { index: 0, count: 1 }), vec![WEIGHTS.to_vec()]),
-        FromWorker::Loaded { id: 2 }
-    );
+    assert_eq!(state.handle(load(2, ShardOf { index: 0, count: 1 }), sent()), FromWorker::Loaded { id: 2 });
     assert_eq!(state.handle(propose, Vec::new()), expected);
     assert!(matches!(expected, FromWorker::Proposals { .. }));
 }

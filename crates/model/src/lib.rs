@@ -24,7 +24,7 @@ pub use error::{ModelError, Result};
 pub use quant::{QuantScheme, QuantTensor};
 pub use tokenizer::Tokenizer;
 pub use trace::{ArNess, Proposal, Trace, TraceStep};
-pub use weights::{TensorData, TensorInfo, Weights, write_safetensors};
+pub use weights::{ByteSource, FileBytes, TensorData, TensorInfo, Weights, write_safetensors};
 
 /// A loaded model directory: validated config, weights whose names and shapes match it, and the tokenizer.
 pub struct ModelDir {

@@ -20,20 +20,53 @@ use crate::arch::Stored;
 use crate::error::{ModelError, Result};
 use crate::quant::{self, GROUP_SIZE_KEY, MINS_SUFFIX, QUANT_KEY, QuantScheme, QuantTensor, SCALES_SUFFIX};
 
+/// A file's bytes kept outside this program's memory and copied out a tensor at a time: the page's CPU
+/// workers read the downloaded files this way, so that a worker never holds a whole file beside the model it
+/// builds from it (a 0.5B model's is 420 MiB).
+pub trait ByteSource: Send + Sync {
+    /// The file's size in bytes.
+    fn size(&self) -> usize;
+    /// A copy of bytes `range` (within `0..size()`).
+    fn read(&self, range: std::ops::Range<usize>) -> Vec<u8>;
+}
+
+/// A file's bytes as a caller hands them over: in memory, or in a [`ByteSource`].
+pub enum FileBytes {
+    Owned(Vec<u8>),
+    Source(Box<dyn ByteSource>),
+}
+
+impl From<Vec<u8>> for FileBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        FileBytes::Owned(bytes)
+    }
+}
+
 /// The bytes of one safetensors file.
 enum Bytes {
     #[cfg(not(target_arch = "wasm32"))]
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
+    Source(Box<dyn ByteSource>),
 }
 
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
+impl Bytes {
+    fn len(&self) -> usize {
         match self {
             #[cfg(not(target_arch = "wasm32"))]
-            Bytes::Mapped(map) => map,
-            Bytes::Owned(vec) => vec,
+            Bytes::Mapped(map) => map.len(),
+            Bytes::Owned(vec) => vec.len(),
+            Bytes::Source(source) => source.size(),
+        }
+    }
+
+    /// Bytes `range`: borrowed where the file is in memory, copied out of a source.
+    fn slice(&self, range: std::ops::Range<usize>) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            #[cfg(not(target_arch = "wasm32"))]
+            Bytes::Mapped(map) => map[range].into(),
+            Bytes::Owned(vec) => vec[range].into(),
+            Bytes::Source(source) => source.read(range).into(),
         }
     }
 }
@@ -48,12 +81,53 @@ struct SafetensorsFile {
 
 impl SafetensorsFile {
     fn parse(name: String, bytes: Bytes) -> Result<Self> {
-        let (header_len, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| ModelError::Safetensors {
-            file: name.clone(),
-            message: describe_safetensors_error(&e, bytes.len()),
-        })?;
+        let fail = |message| ModelError::Safetensors { file: name.clone(), message };
+        let whole = match &bytes {
+            #[cfg(not(target_arch = "wasm32"))]
+            Bytes::Mapped(map) => Some(&map[..]),
+            Bytes::Owned(vec) => Some(&vec[..]),
+            Bytes::Source(_) => None,
+        };
+        let (header_len, metadata) = match (whole, &bytes) {
+            (Some(whole), _) => {
+                SafeTensors::read_metadata(whole).map_err(|e| fail(describe_safetensors_error(&e, whole.len())))?
+            }
+            (None, Bytes::Source(source)) => source_metadata(source.as_ref()).map_err(fail)?,
+            (None, _) => unreachable!("only a source is not in memory"),
+        };
         Ok(Self { name, bytes, data_start: 8 + header_len, metadata })
     }
+}
+
+/// The header of a file in a [`ByteSource`], held to what `SafeTensors::read_metadata` checks of a file in
+/// memory: a header within its bounds, every tensor's bytes right after the one before and as many as its
+/// shape and dtype take, and the data ending where the file ends.
+fn source_metadata(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata), String> {
+    const MAX_HEADER: usize = 100_000_000;
+    let len = source.size();
+    let short = || format!("the file is {len} bytes, too short for the header it declares (truncated?)");
+    if len < 8 {
+        return Err(short());
+    }
+    let declared = u64::from_le_bytes(source.read(0..8).try_into().expect("eight bytes"));
+    let header = usize::try_from(declared).ok().filter(|&n| n <= MAX_HEADER && n <= len - 8).ok_or_else(short)?;
+    let metadata: Metadata =
+        serde_json::from_slice(&source.read(8..8 + header)).map_err(|e| format!("unreadable header: {e}"))?;
+    let mut tensors: Vec<_> = metadata.tensors().into_iter().collect();
+    tensors.sort_by_key(|(_, info)| info.data_offsets);
+    let mut end = 0usize;
+    for (name, info) in tensors {
+        let (first, last) = info.data_offsets;
+        let bits = info.shape.iter().try_fold(info.dtype.bitsize(), |n, &d| n.checked_mul(d));
+        if first != end || last < first || bits.filter(|b| b % 8 == 0).map(|b| b / 8) != Some(last - first) {
+            return Err(format!("tensor `{name}`: its offsets do not match its place, shape and dtype"));
+        }
+        end = last;
+    }
+    if 8 + header + end != len {
+        return Err(format!("the file is {len} bytes, which does not match its header (truncated or padded?)"));
+    }
+    Ok((header, metadata))
 }
 
 fn describe_safetensors_error(error: &safetensors::SafeTensorError, len: usize) -> String {
@@ -110,9 +184,20 @@ pub struct Weights {
 impl Weights {
     /// Weights from in-memory files (`(file name, bytes)`), as the browser loads them.
     pub fn from_bytes(files: Vec<(String, Vec<u8>)>) -> Result<Self> {
+        Self::from_file_bytes(files.into_iter().map(|(name, bytes)| (name, FileBytes::Owned(bytes))).collect())
+    }
+
+    /// Weights from files in memory or in [`ByteSource`]s (whose tensors are copied out as they are read).
+    pub fn from_file_bytes(files: Vec<(String, FileBytes)>) -> Result<Self> {
         let parsed = files
             .into_iter()
-            .map(|(name, bytes)| SafetensorsFile::parse(name, Bytes::Owned(bytes)))
+            .map(|(name, bytes)| {
+                let bytes = match bytes {
+                    FileBytes::Owned(vec) => Bytes::Owned(vec),
+                    FileBytes::Source(source) => Bytes::Source(source),
+                };
+                SafetensorsFile::parse(name, bytes)
+            })
             .collect::<Result<Vec<_>>>()?;
         Self::from_files(parsed)
     }
@@ -317,12 +402,12 @@ impl Weights {
 
     /// The bytes of a stored tensor as the file holds them, with its stored dtype and shape: for a quantized
     /// tensor its packed words (its scales are the stored tensor `<name>.scales`).
-    pub fn raw(&self, name: &str) -> Result<(TensorInfo, &[u8])> {
+    pub fn raw(&self, name: &str) -> Result<(TensorInfo, std::borrow::Cow<'_, [u8]>)> {
         let missing = || self.missing(name);
         let file = &self.files[*self.index.get(name).ok_or_else(missing)?];
         let info = file.metadata.info(name).ok_or_else(missing)?;
         let (start, end) = info.data_offsets;
-        let bytes = &file.bytes[file.data_start + start..file.data_start + end];
+        let bytes = file.bytes.slice(file.data_start + start..file.data_start + end);
         let quantized = self.quantized.get(name).map(|q| q.scheme);
         Ok((TensorInfo { dtype: info.dtype, shape: info.shape.clone(), quantized }, bytes))
     }
@@ -351,7 +436,7 @@ impl Weights {
             return Ok(q.dequantize());
         }
         let (info, bytes) = self.raw(name)?;
-        let values = to_f32(info.dtype, bytes).ok_or_else(|| ModelError::Tensor {
+        let values = to_f32(info.dtype, &bytes).ok_or_else(|| ModelError::Tensor {
             file: file.clone(),
             name: name.to_owned(),
             message: format!("dtype {:?} is not a float type (f32, f16, bf16)", info.dtype),
@@ -518,6 +603,60 @@ mod tests {
         assert!(err.contains("truncated"), "{err}");
         let err = Weights::from_bytes(vec![("x.safetensors".into(), vec![1, 2, 3])]).err().unwrap().to_string();
         assert!(err.contains("too short"), "{err}");
+    }
+
+    /// A file in memory behind a [`ByteSource`] that counts the bytes copied out of it.
+    struct Counted {
+        bytes: Vec<u8>,
+        read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl ByteSource for Counted {
+        fn size(&self) -> usize {
+            self.bytes.len()
+        }
+        fn read(&self, range: std::ops::Range<usize>) -> Vec<u8> {
+            self.read.fetch_add(range.len(), std::sync::atomic::Ordering::Relaxed);
+            self.bytes[range].to_vec()
+        }
+    }
+
+    fn from_source(bytes: Vec<u8>) -> (Result<Weights>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let read = std::sync::Arc::default();
+        let source = Counted { bytes, read: std::sync::Arc::clone(&read) };
+        (Weights::from_file_bytes(vec![("s.safetensors".into(), FileBytes::Source(Box::new(source)))]), read)
+    }
+
+    #[test]
+    fn a_file_in_a_source_reads_as_in_memory_a_tensor_at_a_time() {
+        let big: Vec<u8> = [0.25f32; 1000].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let small: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes = file_with(&[("big", Dtype::F32, vec![10, 100], big), ("small", Dtype::F32, vec![2], small)]);
+        let (weights, read) = from_source(bytes.clone());
+        let weights = weights.unwrap();
+        let header = read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(header < 200, "opening read {header} bytes: the header only");
+        assert_eq!(weights.f32("small", &[2]).unwrap(), vec![1.5, -2.0]);
+        assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), header + 8, "the small tensor's 8 bytes, no more");
+        let in_memory = Weights::from_bytes(vec![("m.safetensors".into(), bytes.clone())]).unwrap();
+        assert_eq!(weights.f32("big", &[10, 100]).unwrap(), in_memory.f32("big", &[10, 100]).unwrap());
+        assert_eq!(weights.total_bytes(), bytes.len());
+        // What a file in memory may not be, a file in a source may not be either.
+        let mut truncated = bytes.clone();
+        truncated.truncate(bytes.len() - 3);
+        let err = from_source(truncated).0.err().unwrap().to_string();
+        assert!(err.starts_with("s.safetensors: invalid safetensors:") && err.contains("truncated"), "{err}");
+        assert!(from_source(vec![1, 2, 3]).0.err().unwrap().to_string().contains("too short"));
+        // The small tensor's shape said to be [3] (its offsets still 8 bytes apart).
+        let mut lying = bytes.clone();
+        let at = bytes.windows(3).position(|w| w == b"[2]").expect("the header names the shape");
+        lying[at + 1] = b'3';
+        assert!(Weights::from_bytes(vec![("m.safetensors".into(), lying.clone())]).is_err());
+        let err = from_source(lying).0.err().unwrap().to_string();
+        assert!(err.starts_with("s.safetensors: invalid safetensors:"), "{err}");
+        let mut garbled = bytes.clone();
+        garbled[9] = b'!';
+        assert!(from_source(garbled).0.err().unwrap().to_string().contains("unreadable header"));
     }
 }
 
