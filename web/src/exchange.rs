@@ -37,8 +37,9 @@ pub fn workers_for(weight_bytes: u64, asked: Option<u32>) -> (usize, Option<Stri
                    Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers; see the README)";
         return (1, Some(why.into()));
     }
-    // Each worker holds a copy of the files while it loads its shard (0.9 GB for a 0.5B model with two): no
-    // more than one per 2 GB the browser reports (`navigator.deviceMemory`, where it does).
+    // Each worker holds its shard and the files' tensors it is converting (a 0.5B model's shards add up to
+    // about its widened size, 1 GB, and the pool shares the 420 MiB files): no more workers than one per 2 GB
+    // the browser reports (`navigator.deviceMemory`, where it does).
     let auto = || hardware_concurrency().clamp(1, 4).min(device_memory_gb().map_or(4, |gb| (gb / 2.0) as usize).max(1));
     let count = asked.map_or_else(auto, |a| a as usize);
     (count.clamp(1, crate::settings::MAX_WORKERS as usize), None)
