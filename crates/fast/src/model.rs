@@ -325,7 +325,10 @@ impl FastModel {
                 qkv: prepare(cut(Matrix::stacked(vec![l.q, l.k, l.v], |r| r), |s| &s.qkv)),
                 qkv_bias: l.qkv_bias.map(|b| {
                     let bias = [b.q, b.k, b.v].concat();
-                    sharded.as_ref().map_or(bias.clone(), |s| bias[s.qkv.mine()].to_vec())
+                    match &sharded {
+                        Some(s) => bias[s.qkv.mine()].to_vec(),
+                        None => bias,
+                    }
                 }),
                 o: prepare(cut(l.o, |s| &s.o)),
                 post_norm: l.post_norm,
@@ -368,16 +371,13 @@ impl FastModel {
             // SmolLM2's step time, and made Qwen2.5-Coder's one-row steps 5× slower); a tied head is the
             // embedding, whose lookups read the same panels. `int8_everywhere` trades the exactness for speed.
             // A shard's head is its rows of the output matrix; a tied one's lookups read the embedding as stored.
-            lm_head: match (&sharded, tensors.head) {
-                (_, Some(head)) => {
-                    let head = match &sharded {
-                        Some(s) => head.rows_of(s.head.mine()),
-                        None => head,
-                    };
+            lm_head: match (tensors.head, &sharded) {
+                (Some(head), _) => {
+                    let head = cut(head, |s| &s.head);
                     Some(if options.int8_everywhere { head.for_this_cpu(false) } else { head.dequantized() })
                 }
                 (None, None) => None,
-                (Some(s), None) => Some(tensors.embed.copy_of_rows(s.head.mine()).dequantized()),
+                (None, Some(s)) => Some(tensors.embed.copy_of_rows(s.head.mine()).dequantized()),
             },
             embed: if tied && sharded.is_none() { tensors.embed.dequantized() } else { tensors.embed },
             layers,
