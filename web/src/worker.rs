@@ -220,7 +220,22 @@ pub enum WorkerError {
     Protocol(String),
 }
 
-type Pending = Rc<RefCell<HashMap<u64, Function>>>;
+/// The replies owed, by (request id, worker): resolving one hands its JSON to the awaiting step.
+type Pending = Rc<RefCell<HashMap<(u64, usize), Function>>>;
+
+/// Hands worker `from`'s reply `json` to request `id`. A failure is every worker's answer to that request: the
+/// others may be waiting for the failed one in an exchange, and the step must not wait for them.
+fn settle(pending: &Pending, id: u64, from: usize, json: &str) {
+    let failed = matches!(serde_json::from_str::<FromWorker>(json), Ok(FromWorker::Failed { .. }));
+    let resolves: Vec<Function> = {
+        let mut pending = pending.borrow_mut();
+        let keys: Vec<_> = pending.keys().filter(|(i, w)| *i == id && (failed || *w == from)).copied().collect();
+        keys.iter().filter_map(|key| pending.remove(key)).collect()
+    };
+    for resolve in resolves {
+        let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(json));
+    }
+}
 
 /// The page's handle on the worker, or on a pool of workers that each hold a shard of the model. Dropping it
 /// terminates them.
@@ -229,9 +244,10 @@ pub struct WorkerEngine {
     next_id: Cell<u64>,
 }
 
-/// One worker and the replies it owes.
+/// One worker of the engine and where its replies go.
 struct Member {
     worker: web_sys::Worker,
+    index: usize,
     pending: Pending,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
@@ -249,7 +265,9 @@ impl WorkerEngine {
         workers: usize,
     ) -> Result<WorkerEngine, WorkerError> {
         let count = workers.max(1);
-        let members = (0..count).map(|_| Member::start(script_url)).collect::<Result<Vec<_>, _>>()?;
+        let pending = Pending::default();
+        let members =
+            (0..count).map(|index| Member::start(script_url, index, &pending)).collect::<Result<Vec<_>, _>>()?;
         let engine = WorkerEngine { members, next_id: Cell::new(1) };
         let id = engine.next_id();
         let (files, buffers): (Vec<String>, Vec<Uint8Array>) = weights.into_iter().unzip();
@@ -338,23 +356,20 @@ fn parse_reply(json: JsValue) -> Result<FromWorker, WorkerError> {
 }
 
 impl Member {
-    fn start(script_url: &str) -> Result<Member, WorkerError> {
+    fn start(script_url: &str, index: usize, pending: &Pending) -> Result<Member, WorkerError> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options(script_url, &options)
             .map_err(|e| WorkerError::Start(crate::loader::js_error(e)))?;
-        let pending: Pending = Rc::default();
         let on_message = {
             let pending = pending.clone();
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
                 let json = event.data().as_string().unwrap_or_default();
                 let id = serde_json::from_str::<FromWorker>(&json).map(|r| r.id()).unwrap_or(0);
-                if let Some(resolve) = pending.borrow_mut().remove(&id) {
-                    let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
-                }
+                settle(&pending, id, index, &json);
             })
         };
-        // A crashed worker answers every waiting request with its error instead of leaving it hanging.
+        // A crashed worker answers every request it owes with its error instead of leaving it hanging.
         let on_error = {
             let pending = pending.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
@@ -362,16 +377,16 @@ impl Member {
                     .ok()
                     .and_then(|m| m.as_string())
                     .unwrap_or_else(|| "the CPU worker crashed".into());
-                for (id, resolve) in pending.borrow_mut().drain() {
+                let owed: Vec<u64> = pending.borrow().keys().filter(|(_, w)| *w == index).map(|(id, _)| *id).collect();
+                for id in owed {
                     let reply = FromWorker::Failed { id, message: message.clone() };
-                    let json = serde_json::to_string(&reply).expect("replies serialise");
-                    let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&json));
+                    settle(&pending, id, index, &serde_json::to_string(&reply).expect("replies serialise"));
                 }
             })
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        Ok(Member { worker, pending, _on_message: on_message, _on_error: on_error })
+        Ok(Member { worker, index, pending: pending.clone(), _on_message: on_message, _on_error: on_error })
     }
 
     /// Posts `request` with `slots` after its JSON (moving the `transfer` buffers) and returns the promise of
@@ -383,9 +398,9 @@ impl Member {
         slots: &[JsValue],
         transfer: Vec<JsValue>,
     ) -> Result<Promise, WorkerError> {
-        let pending = self.pending.clone();
+        let (pending, index) = (self.pending.clone(), self.index);
         let reply = Promise::new(&mut |resolve, _reject| {
-            pending.borrow_mut().insert(id, resolve);
+            pending.borrow_mut().insert((id, index), resolve);
         });
         let message = Array::new();
         message.push(&JsValue::from_str(&serde_json::to_string(request).expect("requests serialise")));
