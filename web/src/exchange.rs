@@ -50,14 +50,17 @@ fn cross_origin_isolated() -> bool {
 }
 
 fn device_memory_gb() -> Option<f64> {
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
-    js_sys::Reflect::get(&navigator, &"deviceMemory".into()).ok()?.as_f64()
+    navigator_number("deviceMemory")
 }
 
 fn hardware_concurrency() -> usize {
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
-    let cores = js_sys::Reflect::get(&navigator, &"hardwareConcurrency".into()).ok().and_then(|v| v.as_f64());
-    cores.unwrap_or(1.0) as usize
+    navigator_number("hardwareConcurrency").unwrap_or(1.0) as usize
+}
+
+/// A number `navigator` offers (in the page and in workers alike), where the browser has it.
+fn navigator_number(name: &str) -> Option<f64> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    js_sys::Reflect::get(&navigator, &name.into()).ok()?.as_f64()
 }
 
 /// The two shared buffers of one pool, made by the page and sent to every worker.
