@@ -82,18 +82,13 @@ struct SafetensorsFile {
 impl SafetensorsFile {
     fn parse(name: String, bytes: Bytes) -> Result<Self> {
         let fail = |message| ModelError::Safetensors { file: name.clone(), message };
-        let whole = match &bytes {
-            #[cfg(not(target_arch = "wasm32"))]
-            Bytes::Mapped(map) => Some(&map[..]),
-            Bytes::Owned(vec) => Some(&vec[..]),
-            Bytes::Source(_) => None,
-        };
-        let (header_len, metadata) = match (whole, &bytes) {
-            (Some(whole), _) => {
-                SafeTensors::read_metadata(whole).map_err(|e| fail(describe_safetensors_error(&e, whole.len())))?
+        let (header_len, metadata) = match &bytes {
+            Bytes::Source(source) => source_metadata(source.as_ref()).map_err(fail)?,
+            // In memory: `slice` borrows the whole file, it copies nothing.
+            in_memory => {
+                let whole = in_memory.slice(0..in_memory.len());
+                SafeTensors::read_metadata(&whole).map_err(|e| fail(describe_safetensors_error(&e, whole.len())))?
             }
-            (None, Bytes::Source(source)) => source_metadata(source.as_ref()).map_err(fail)?,
-            (None, _) => unreachable!("only a source is not in memory"),
         };
         Ok(Self { name, bytes, data_start: 8 + header_len, metadata })
     }
