@@ -195,20 +195,13 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     let starting =
         if workers == 1 { "starting the CPU worker".into() } else { format!("starting {workers} CPU workers") };
     load.status.set(LoadStatus::Starting(starting));
-    let cpu = if workers > 1 {
-        // The pool reads a shared copy of the files, so the page's handles stay usable for one worker instead.
-        let handles = files.weights.clone();
-        match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, workers).await {
-            Ok(pool) => Ok(pool),
-            Err(e) => {
-                load.warnings
-                    .update(|w| w.push(format!("{workers} CPU workers could not load the model ({e}); trying one")));
-                WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1).await
-            }
-        }
-    } else {
-        WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, 1).await
-    };
+    // A pool reads a shared copy of the files, so the page's handles stay usable for one worker instead.
+    let handles = (workers > 1).then(|| files.weights.clone());
+    let mut cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, workers).await;
+    if let (Err(e), Some(handles)) = (&cpu, handles) {
+        load.warnings.update(|w| w.push(format!("{workers} CPU workers could not load the model ({e}); trying one")));
+        cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1).await;
+    }
     // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
     // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
     if let Err(damaged) = confirm(files.pending).await {

@@ -225,8 +225,7 @@ type Pending = Rc<RefCell<HashMap<(u64, usize), Function>>>;
 
 /// Hands worker `from`'s reply `json` to request `id`. A failure is every worker's answer to that request: the
 /// others may be waiting for the failed one in an exchange, and the step must not wait for them.
-fn settle(pending: &Pending, id: u64, from: usize, json: &str) {
-    let failed = matches!(serde_json::from_str::<FromWorker>(json), Ok(FromWorker::Failed { .. }));
+fn settle(pending: &Pending, id: u64, from: usize, failed: bool, json: &str) {
     let resolves: Vec<Function> = {
         let mut pending = pending.borrow_mut();
         let keys: Vec<_> = pending.keys().filter(|(i, w)| *i == id && (failed || *w == from)).copied().collect();
@@ -291,8 +290,7 @@ impl WorkerEngine {
                 .collect::<Result<Vec<_>, _>>()?
         };
         for reply in replies {
-            let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
-            match parse_reply(json)? {
+            match answer_of(reply).await? {
                 FromWorker::Loaded { .. } => {}
                 FromWorker::Failed { message, .. } => return Err(WorkerError::Load(message)),
                 other => return Err(WorkerError::Protocol(format!("{other:?}"))),
@@ -320,8 +318,7 @@ impl WorkerEngine {
         // Every worker answers (the pool's others with no proposals): a failure anywhere is the step's.
         let mut answer = None;
         for reply in replies {
-            let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
-            match parse_reply(json)? {
+            match answer_of(reply).await? {
                 FromWorker::Proposals { proposals, .. } => {
                     answer.get_or_insert(proposals);
                 }
@@ -350,7 +347,9 @@ fn shared_copy(bytes: &Uint8Array) -> Result<Uint8Array, WorkerError> {
     Ok(copy)
 }
 
-fn parse_reply(json: JsValue) -> Result<FromWorker, WorkerError> {
+/// The reply a [`Member::request`] promised, once it has come.
+async fn answer_of(reply: Promise) -> Result<FromWorker, WorkerError> {
+    let json = JsFuture::from(reply).await.map_err(|e| WorkerError::Protocol(crate::loader::js_error(e)))?;
     serde_json::from_str(&json.as_string().unwrap_or_default())
         .map_err(|e| WorkerError::Protocol(format!("unreadable reply: {e}")))
 }
@@ -365,8 +364,11 @@ impl Member {
             let pending = pending.clone();
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
                 let json = event.data().as_string().unwrap_or_default();
-                let id = serde_json::from_str::<FromWorker>(&json).map(|r| r.id()).unwrap_or(0);
-                settle(&pending, id, index, &json);
+                let (id, failed) = match serde_json::from_str::<FromWorker>(&json) {
+                    Ok(reply) => (reply.id(), matches!(reply, FromWorker::Failed { .. })),
+                    Err(_) => (0, false),
+                };
+                settle(&pending, id, index, failed, &json);
             })
         };
         // A crashed worker answers every request it owes with its error instead of leaving it hanging.
@@ -380,7 +382,7 @@ impl Member {
                 let owed: Vec<u64> = pending.borrow().keys().filter(|(_, w)| *w == index).map(|(id, _)| *id).collect();
                 for id in owed {
                     let reply = FromWorker::Failed { id, message: message.clone() };
-                    settle(&pending, id, index, &serde_json::to_string(&reply).expect("replies serialise"));
+                    settle(&pending, id, index, true, &serde_json::to_string(&reply).expect("replies serialise"));
                 }
             })
         };
