@@ -55,6 +55,10 @@ fn with_product(
     run: impl FnOnce(&Product<'_>),
 ) {
     let k = w.cols();
+    #[cfg(target_arch = "wasm32")]
+    if let Matrix::Int16(w) = w {
+        return crate::int16::with_product(x, w, bias, epilogue, pool, run);
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if let Matrix::Int8(w) = w {
@@ -85,7 +89,12 @@ fn with_product(
 
 /// Runs a kernel that stores the plain product of `panels` and finishes it by `epilogue`: under
 /// [`Epilogue::SwiGlu`] the product goes to this thread's buffer first and only the activation to `rows`.
-fn finish(epilogue: Epilogue, panels: &Range<usize>, rows: &mut [&mut [f32]], kernel: impl FnOnce(&mut [&mut [f32]])) {
+pub(crate) fn finish(
+    epilogue: Epilogue,
+    panels: &Range<usize>,
+    rows: &mut [&mut [f32]],
+    kernel: impl FnOnce(&mut [&mut [f32]]),
+) {
     if epilogue == Epilogue::Store {
         return kernel(rows);
     }

@@ -9,6 +9,8 @@
 
 mod attention;
 mod gemm;
+#[cfg(any(target_arch = "wasm32", test))]
+mod int16;
 #[cfg(target_arch = "x86_64")]
 mod int8;
 mod math;

@@ -1,5 +1,6 @@
 //! A weight matrix as the matmul kernels read it: f32 packed into panels of `NR` rows transposed to `k × NR`,
-//! quantized as stored (decoded into panels by each task), or repacked for int8 dot products.
+//! quantized as stored (decoded into panels by each task), or repacked for integer dot products (int8 natively,
+//! int16 in wasm).
 
 use std::ops::Range;
 
@@ -8,10 +9,12 @@ use unmask_model::{QuantScheme, QuantTensor};
 
 #[cfg(target_arch = "x86_64")]
 use crate::int8::Int8Matrix;
+#[cfg(target_arch = "wasm32")]
+use crate::int16::Int16Matrix;
 use crate::tile::NR;
 
 /// A weight matrix `W`, `rows × cols`: f32 packed into panels at load, quantized as stored, or quantized and
-/// repacked for int8 dot products where the CPU has them ([`Matrix::for_this_cpu`]).
+/// repacked for integer dot products where the CPU has them ([`Matrix::for_this_cpu`]).
 pub enum Matrix {
     /// Panel `p` holds rows `p·NR ..` transposed to `cols × NR` (zero rows pad the last panel).
     F32 {
@@ -22,6 +25,8 @@ pub enum Matrix {
     Quant(QuantTensor),
     #[cfg(target_arch = "x86_64")]
     Int8(Int8Matrix),
+    #[cfg(target_arch = "wasm32")]
+    Int16(Int16Matrix),
 }
 
 impl Matrix {
@@ -112,8 +117,8 @@ impl Matrix {
     /// per-group minimums add a term per weight row and group), and decoding its panels in every matmul runs at
     /// a third of the f32 kernel's speed: natively it is widened once to f32 panels (4 bytes a weight instead of
     /// 5/8), or, with `requantize_q4a`, requantized to q8 (groups alike, a rounding of at most 1/254 of a
-    /// group's largest value) for the int8 kernel (a quarter of the bytes); in wasm, where memory is scarcer, it
-    /// stays packed.
+    /// group's largest value) for the int8 kernel (a quarter of the bytes). In wasm every quantized matrix is
+    /// repacked, as small as stored, for the 16-bit integer kernel (`crate::int16`).
     pub fn for_this_cpu(self, requantize_q4a: bool) -> Matrix {
         // Only x86-64 has the int8 kernel that a requantized matrix would go to.
         let _ = requantize_q4a;
@@ -128,6 +133,8 @@ impl Matrix {
             }
             #[cfg(not(target_arch = "wasm32"))]
             Matrix::Quant(q) if q.scheme.has_mins() => Matrix::Quant(q).dequantized(),
+            #[cfg(target_arch = "wasm32")]
+            Matrix::Quant(q) => Matrix::Int16(Int16Matrix::new(&q)),
             other => other,
         }
     }
@@ -138,6 +145,8 @@ impl Matrix {
             Matrix::Quant(q) => q.rows,
             #[cfg(target_arch = "x86_64")]
             Matrix::Int8(q) => q.rows(),
+            #[cfg(target_arch = "wasm32")]
+            Matrix::Int16(q) => q.rows(),
         }
     }
 
@@ -147,6 +156,8 @@ impl Matrix {
             Matrix::Quant(q) => q.cols,
             #[cfg(target_arch = "x86_64")]
             Matrix::Int8(q) => q.cols(),
+            #[cfg(target_arch = "wasm32")]
+            Matrix::Int16(q) => q.cols(),
         }
     }
 
@@ -157,6 +168,8 @@ impl Matrix {
             Matrix::Quant(q) => q.words.len() * 4 + (q.scales.len() + q.mins.len()) * 2,
             #[cfg(target_arch = "x86_64")]
             Matrix::Int8(q) => q.bytes(),
+            #[cfg(target_arch = "wasm32")]
+            Matrix::Int16(q) => q.bytes(),
         }
     }
 
@@ -181,6 +194,8 @@ impl Matrix {
             Matrix::Quant(q) => dequantize_row(q, r, out, 1, 0),
             #[cfg(target_arch = "x86_64")]
             Matrix::Int8(q) => q.row(r, out),
+            #[cfg(target_arch = "wasm32")]
+            Matrix::Int16(q) => q.row(r, out),
         }
     }
 }
@@ -218,6 +233,8 @@ pub(crate) fn share_panels<'a>(w: &'a Matrix, share: &Range<usize>) -> std::borr
         Matrix::Quant(q) => decode_panels(q, share.clone()).into(),
         #[cfg(target_arch = "x86_64")]
         Matrix::Int8(_) => unreachable!("int8 matrices take their own kernel"),
+        #[cfg(target_arch = "wasm32")]
+        Matrix::Int16(_) => unreachable!("int16 matrices take their own kernel"),
     }
 }
 

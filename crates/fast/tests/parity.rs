@@ -150,10 +150,11 @@ fn quantized_files_match_the_reference_on_the_same_file() {
         let exact = FastOptions { threads: 2, int8_dot: false, ..FastOptions::default() };
         let error = relative_error(&config, &quantized, exact, 19);
         assert!(error < 1e-5, "{scheme:?}: relative error {error}");
-        // With int8 activations (where the CPU has int8 dot products; elsewhere the exact path again), the
-        // error is that of quantizing every matmul's input to 8 bits.
+        // With integer products, the error is that of quantizing every matmul's input: to 8 bits natively where
+        // the CPU has int8 dot products (elsewhere the exact path again), to 16 bits in wasm.
         let error = relative_error(&config, &quantized, FastOptions { threads: 2, ..FastOptions::default() }, 19);
-        assert!(error < 1e-2, "{scheme:?} with int8 activations: relative error {error}");
+        let bound = if cfg!(target_arch = "wasm32") { 2e-5 } else { 1e-2 };
+        assert!(error < bound, "{scheme:?} with integer products: relative error {error}");
     }
 }
 
