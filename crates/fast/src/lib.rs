@@ -1,6 +1,6 @@
 //! The fast CPU engine: the same forward pass as the reference (`unmask-cpu`, its oracle), built for speed.
 //! Cache-blocked, register-tiled SIMD matmuls over f32, q8 or q4 weights (int8 dot products where the CPU has
-//! AVX-512 VNNI, otherwise dequantized a panel at a time),
+//! AVX-512 VNNI, 16-bit ones in wasm, otherwise dequantized a panel at a time),
 //! q|k|v and gate|up fused into one matmul each, attention that keeps one score row per query, buffers
 //! allocated once per (model, maximum length), threads natively and one thread with SIMD128 in the browser.
 //!

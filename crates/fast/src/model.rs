@@ -23,8 +23,9 @@ pub struct FastOptions {
     pub max_len: usize,
     /// Quantized weights only: where the CPU has int8 dot products (AVX-512 VNNI), multiply the decoder layers'
     /// matrices with activations quantized to int8 per group: faster, with an error of about 1/254 of a group's
-    /// largest activation per term. The head stays exact unless `int8_everywhere`. `false` keeps the exact product with the
-    /// dequantized weights everywhere.
+    /// largest activation per term. The head stays exact unless `int8_everywhere`. In wasm every quantized matrix,
+    /// the head included, multiplies with activations quantized to 16 bits (an error of 1/65534). `false` keeps the
+    /// exact product with the dequantized weights everywhere.
     pub int8_dot: bool,
     /// Beyond `int8_dot`: a quantized head (an untied model's output matrix) and the q4a matrices (which have
     /// no integer kernel; requantized to q8 at load) also multiply with int8 products instead of f32 panels,
@@ -362,6 +363,8 @@ impl FastModel {
         // wasm has no threads to spawn (without atomics): one, whatever was asked.
         let pool = Pool::new(options.threads.max(1));
         let tied = tensors.head.is_none();
+        let wasm_integer = cfg!(target_arch = "wasm32") && options.int8_dot;
+        let head_form = |m: Matrix, integer: bool| if integer { m.for_this_cpu(false) } else { m.dequantized() };
         Ok(FastModel {
             config: c.clone(),
             options: FastOptions { max_len, threads: pool.threads(), ..options },
@@ -371,15 +374,15 @@ impl FastModel {
             // SmolLM2's step time, and made Qwen2.5-Coder's one-row steps 5× slower); a tied head is the
             // embedding, whose lookups read the same panels. `int8_everywhere` trades the exactness for speed.
             // A shard's head is its rows of the output matrix; a tied one's lookups read the embedding as stored.
+            // In wasm the head multiplies with 16-bit activations like every quantized matrix (`crate::int16`):
+            // within 2e-5 of exact, where an f32 copy of Qwen2.5's 151,936 × 896 embedding would take 545 MB of
+            // a browser tab's memory and be read whole on every step.
             lm_head: match (tensors.head, &sharded) {
-                (Some(head), _) => {
-                    let head = cut(head, |s| &s.head);
-                    Some(if options.int8_everywhere { head.for_this_cpu(false) } else { head.dequantized() })
-                }
+                (Some(head), _) => Some(head_form(cut(head, |s| &s.head), options.int8_everywhere || wasm_integer)),
                 (None, None) => None,
-                (None, Some(s)) => Some(tensors.embed.copy_of_rows(s.head.mine()).dequantized()),
+                (None, Some(s)) => Some(head_form(tensors.embed.copy_of_rows(s.head.mine()), wasm_integer)),
             },
-            embed: if tied && sharded.is_none() { tensors.embed.dequantized() } else { tensors.embed },
+            embed: if tied && sharded.is_none() { head_form(tensors.embed, wasm_integer) } else { tensors.embed },
             layers,
             final_norm: tensors.final_norm,
             mask_embedding: tensors.mask_embedding,
