@@ -85,19 +85,27 @@ impl Int16Matrix {
             let (chunk, within) = (j / CHUNK_ROWS, j % CHUNK_ROWS);
             // Row `within` of a chunk is lane pair `within % 4` of the chunk's low (rows 0..4) or high (4..8) half.
             let lane = (within / 4) * 8 + (within % 4) * 2;
-            for (c, level) in q.levels(r).enumerate() {
-                let quad = &mut data[(p * cols / 4 + c / 4) * quad_bytes..][..quad_bytes];
-                let (pair, column) = ((c % 4) / 2, c % 2);
+            // Straight from the stored words (one quad of q8, two of nibbles each): q4's stored nibble is its level
+            // + 8 and q4a's its level, both what the tile reads.
+            let row_words = &q.words[r * cols / q.scheme.values_per_word()..][..cols / q.scheme.values_per_word()];
+            let row_quad = |quad: usize| p * cols / 4 + quad;
+            for (w, &word) in row_words.iter().enumerate() {
                 match levels {
-                    // Pair `pair` of the quad is its own 16 bytes per chunk.
-                    Levels::Bytes => quad[(pair * NR / CHUNK_ROWS + chunk) * 16 + lane + column] = level as i8 as u8,
-                    // Both pairs share the chunk's 16 bytes: the first in the low nibbles, the second in the high.
+                    // Each column pair of the quad is its own 16 bytes per chunk.
+                    Levels::Bytes => {
+                        let [b0, b1, b2, b3] = word.to_le_bytes();
+                        let quad = &mut data[row_quad(w) * quad_bytes..][..quad_bytes];
+                        quad[chunk * 16 + lane..][..2].copy_from_slice(&[b0, b1]);
+                        quad[(NR / CHUNK_ROWS + chunk) * 16 + lane..][..2].copy_from_slice(&[b2, b3]);
+                    }
+                    // Both pairs share the chunk's 16 bytes: the first pair in the low nibbles, the second in the high.
                     Levels::Nibbles => {
-                        let nibble = match q.scheme {
-                            QuantScheme::Q4 => level + 8,
-                            _ => level,
-                        } as u8;
-                        quad[chunk * 16 + lane + column] |= nibble << (4 * pair);
+                        for half in 0..2 {
+                            let nibble = |i: usize| ((word >> (4 * (4 * half + i))) & 0xf) as u8;
+                            let quad = &mut data[row_quad(2 * w + half) * quad_bytes..][..quad_bytes];
+                            quad[chunk * 16 + lane..][..2]
+                                .copy_from_slice(&[nibble(0) | nibble(2) << 4, nibble(1) | nibble(3) << 4]);
+                        }
                     }
                 }
             }
