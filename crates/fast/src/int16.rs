@@ -199,10 +199,12 @@ pub fn with_product(
                         scales: &q.scales[b * groups * MR..][..groups * MR],
                         sums: &q.sums[b * groups * MR..][..groups * MR],
                     };
+                    // A last block of fewer rows (a one-row step's only block) computes only those.
+                    let real = (rows.len() - i * MR).min(MR);
                     let product = match w.levels {
-                        Levels::Bytes => tile::<{ Levels::Bytes as u8 }>(&block, &weights, w.group_size),
-                        Levels::Nibbles => tile::<{ Levels::Nibbles as u8 }>(&block, &weights, w.group_size),
-                    };
+                        Levels::Bytes => tile_for::<{ Levels::Bytes as u8 }>(real),
+                        Levels::Nibbles => tile_for::<{ Levels::Nibbles as u8 }>(real),
+                    }(&block, &weights, w.group_size);
                     tile::store(&product, &mut rows[i * MR..], columns);
                 }
             }
@@ -284,10 +286,24 @@ struct Panel<'a> {
     mins: Option<&'a [f32]>,
 }
 
-/// One `MR × NR` tile over the whole depth: per group, i32 sums of i16 products, then scaled (and the
-/// minimums' term added) in f32. `LEVELS` is a [`Levels`] as `u8`, so that each form gets its own loop.
+/// A tile over a block of `x` and a panel, given the group size: `MR × NR` (rows past the block's real ones zero).
+type Tile = fn(&Block, &Panel, usize) -> [[f32; NR]; MR];
+
+/// The tile for a block of `rows` real rows (1 to `MR`) of a matrix stored as `LEVELS`.
+fn tile_for<const LEVELS: u8>(rows: usize) -> Tile {
+    match rows {
+        1 => tile::<LEVELS, 1>,
+        2 => tile::<LEVELS, 2>,
+        3 => tile::<LEVELS, 3>,
+        _ => tile::<LEVELS, MR>,
+    }
+}
+
+/// One tile of the block's first `ROWS` rows by `NR` over the whole depth: per group, i32 sums of i16
+/// products, then scaled (and the minimums' term added) in f32. `LEVELS` is a [`Levels`] as `u8`, so that each
+/// form gets its own loop.
 #[inline(always)]
-fn tile<const LEVELS: u8>(x: &Block, w: &Panel, group_size: usize) -> [[f32; NR]; MR] {
+fn tile<const LEVELS: u8, const ROWS: usize>(x: &Block, w: &Panel, group_size: usize) -> [[f32; NR]; MR] {
     use lanes::{F32x4, I16x8, I32x4};
     let nibbles = LEVELS == Levels::Nibbles as u8;
     let quad_bytes = if nibbles { Levels::Nibbles.quad_bytes() } else { Levels::Bytes.quad_bytes() };
@@ -295,9 +311,9 @@ fn tile<const LEVELS: u8>(x: &Block, w: &Panel, group_size: usize) -> [[f32; NR]
     let groups = w.scales.len() / NR;
     assert!(w.data.len() >= groups * quads_per_group * quad_bytes && x.pairs.len() >= groups * group_size / 2 * MR);
     assert!(x.scales.len() >= groups * MR && x.sums.len() >= groups * MR);
-    let mut acc = [[F32x4::ZERO; VECTORS]; MR];
+    let mut acc = [[F32x4::ZERO; VECTORS]; ROWS];
     for g in 0..groups {
-        let mut dots = [[I32x4::ZERO; VECTORS]; MR];
+        let mut dots = [[I32x4::ZERO; VECTORS]; ROWS];
         for q in g * quads_per_group..(g + 1) * quads_per_group {
             let quad = &w.data[q * quad_bytes..][..quad_bytes];
             // The quad's two column pairs, each `VECTORS` vectors of 4 rows × 2 columns.
@@ -560,7 +576,7 @@ mod tests {
                 let q = QuantTensor::quantize(&values(rows, cols, 2), rows, cols, scheme, group_size).unwrap();
                 let w = Int16Matrix::new(&q);
                 let dense = q.dequantize();
-                for n in [1, 5, MR + 1, 3 * MR] {
+                for n in [1, 2, 3, 5, MR + 1, 3 * MR] {
                     let x = values(n, cols, 3 + n);
                     let bias: Vec<f32> = (0..rows).map(|r| r as f32 / 8.0).collect();
                     let mut out = vec![0.0f32; n * rows];
