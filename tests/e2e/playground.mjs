@@ -68,7 +68,7 @@ async function msPerStep(page) {
 const settings = "?strategy=entropy&length=32&steps=16&seed=1";
 const run = `${settings}&model=unmask-coder`;
 // web/src/catalog.rs: the CPU worker gets the largest model of at most this many parameters.
-const CPU_WORKER_MAX_PARAMETERS = 60_000_000;
+const CPU_WORKER_MAX_PARAMETERS = 150_000_000;
 
 // 1. WebGPU (SwiftShader here), forced so the GPU engine is what runs.
 {

@@ -433,7 +433,9 @@ mod lanes {
 
         #[inline(always)]
         pub fn load(values: &[f32]) -> F32x4 {
-            F32x4(f32x4(values[0], values[1], values[2], values[3]))
+            assert!(values.len() >= 4);
+            // SAFETY: 16 readable bytes (asserted); `v128_load` has no alignment requirement.
+            F32x4(unsafe { v128_load(values.as_ptr().cast()) })
         }
 
         #[inline(always)]
