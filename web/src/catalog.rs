@@ -11,7 +11,7 @@ use serde::Deserialize;
 pub const MODELS_BASE: &str = "models/";
 
 /// The largest model the CPU worker gets by default: up to about this size a denoising step stays under 100 ms
-/// on one worker (the 135 M model: 86 ms on two cores), where the 0.5B models take 170–520 ms
+/// on one worker (the 135 M model: 81 ms on two cores), where the 0.5B models take 110–470 ms
 /// (docs/performance.md).
 pub const CPU_WORKER_MAX_PARAMETERS: u64 = 150_000_000;
 
