@@ -24,7 +24,7 @@ use crate::math;
 pub use crate::matrix::Matrix;
 use crate::matrix::share_panels;
 use crate::pool::Pool;
-use crate::tile::{Epilogue, MR, NR, Product, columns, run_grid, store};
+use crate::tile::{Epilogue, MR, NR, Product, columns, finish, run_grid, store};
 
 /// `out[n × m] = x[n × k] · Wᵀ + bias`, shared out over the pool's threads as a grid of tasks ([`run_grid`]).
 pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool: &Pool) {
@@ -35,7 +35,7 @@ pub fn matmul(x: &[f32], w: &Matrix, bias: Option<&[f32]>, out: &mut [f32], pool
 /// `out[n × m/2] = silu(gate) · up` where `x · Wᵀ` holds gate and up panel by panel: `W`'s rows are gate rows
 /// `0..NR`, up rows `0..NR`, gate rows `NR..2NR`, … ([`Matrix::interleave_panels`]). The `n × m` product is
 /// never stored whole, and SwiGLU is not a pass of its own: the 512-bit and int8 kernels apply it to each
-/// tile of gate and its tile of up, the packed kernels to each task's columns ([`finish`]).
+/// tile of gate and its tile of up, the packed kernels to each task's columns (`tile::finish`).
 pub fn matmul_swiglu(x: &[f32], w: &Matrix, out: &mut [f32], pool: &Pool) {
     let width = w.rows() / 2;
     debug_assert!(width.is_multiple_of(NR) && out.len() == x.len() / w.cols() * width);
@@ -87,34 +87,10 @@ fn with_product(
     PACKED.set(packed);
 }
 
-/// Runs a kernel that stores the plain product of `panels` and finishes it by `epilogue`: under
-/// [`Epilogue::SwiGlu`] the product goes to this thread's buffer first and only the activation to `rows`.
-pub(crate) fn finish(
-    epilogue: Epilogue,
-    panels: &Range<usize>,
-    rows: &mut [&mut [f32]],
-    kernel: impl FnOnce(&mut [&mut [f32]]),
-) {
-    if epilogue == Epilogue::Store {
-        return kernel(rows);
-    }
-    let per_row = panels.len() * NR;
-    let mut buffer = GATE_UP.take();
-    buffer.resize(rows.len() * per_row, 0.0);
-    let mut gate_up: Vec<&mut [f32]> = buffer.chunks_exact_mut(per_row).collect();
-    kernel(&mut gate_up);
-    for (gate_up, out) in gate_up.iter().zip(rows.iter_mut()) {
-        math::swiglu_rows(gate_up, out, NR);
-    }
-    GATE_UP.set(buffer);
-}
-
 thread_local! {
     /// The last packed `x` (or, for the 512-bit kernel, the last partial block of rows) on this thread, reused
     /// by the next matmul: no allocation, no page faults.
     static PACKED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-    /// A [`matmul_swiglu`] task's gate and up columns, reused likewise.
-    static GATE_UP: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// `x` (`n × k`) into `packed` in blocks of `MR` rows, each transposed to `k × MR` so that a tile's `MR` values

@@ -185,7 +185,7 @@ pub fn with_product(
     quantize_x(x, k, w.group_size, pool, &mut quantized);
     let q = &quantized;
     run(&|blocks: Range<usize>, panels: Range<usize>, rows: &mut [&mut [f32]]| {
-        crate::gemm::finish(epilogue, &panels, rows, |rows| {
+        tile::finish(epilogue, &panels, rows, |rows| {
             for (p, panel) in panels.clone().enumerate() {
                 let weights = Panel {
                     data: &w.data[panel * k / 4 * w.levels.quad_bytes()..][..k / 4 * w.levels.quad_bytes()],

@@ -1,10 +1,13 @@
 //! What every matmul kernel shares, whatever its weights hold: the register tile's shape (`MR` rows of `X` by
 //! `NR` rows of `W`), how a finished tile is stored ([`store`], [`Columns`]), what the product's epilogue is,
-//! and how a matmul is cut into tasks for the pool ([`run_grid`]). The f32 kernels (`crate::gemm`) and the int8
-//! kernels (`crate::int8`) both build on this module; `gemm` chooses between them.
+//! how a kernel's plain product is finished under SwiGLU ([`finish`]), and how a matmul is cut into tasks for the
+//! pool ([`run_grid`]). The f32 kernels (`crate::gemm`), the int8 kernels (`crate::int8`) and the int16 kernel
+//! (`crate::int16`) build on this module; `gemm` chooses between them.
 
+use std::cell::Cell;
 use std::ops::Range;
 
+use crate::math;
 use crate::pool::Pool;
 
 /// Rows of `X` per register tile.
@@ -154,6 +157,33 @@ pub(crate) struct Columns<'a> {
     pub width: usize,
     pub bias: Option<&'a [f32]>,
     pub accumulate: bool,
+}
+
+/// Runs a kernel that stores the plain product of `panels` and finishes it by `epilogue`: under
+/// [`Epilogue::SwiGlu`] the product goes to this thread's buffer first and only the activation to `rows`.
+pub(crate) fn finish(
+    epilogue: Epilogue,
+    panels: &Range<usize>,
+    rows: &mut [&mut [f32]],
+    kernel: impl FnOnce(&mut [&mut [f32]]),
+) {
+    if epilogue == Epilogue::Store {
+        return kernel(rows);
+    }
+    let per_row = panels.len() * NR;
+    let mut buffer = GATE_UP.take();
+    buffer.resize(rows.len() * per_row, 0.0);
+    let mut gate_up: Vec<&mut [f32]> = buffer.chunks_exact_mut(per_row).collect();
+    kernel(&mut gate_up);
+    for (gate_up, out) in gate_up.iter().zip(rows.iter_mut()) {
+        math::swiglu_rows(gate_up, out, NR);
+    }
+    GATE_UP.set(buffer);
+}
+
+thread_local! {
+    /// A SwiGLU product's gate and up columns on this thread, reused by the next: no allocation, no page faults.
+    static GATE_UP: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// A tile into the first `MR` of `rows` (fewer at the end of `x`: `rows` says how many are real).
