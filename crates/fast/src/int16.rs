@@ -24,8 +24,8 @@ use unmask_model::{QuantScheme, QuantTensor};
 use crate::pool::Pool;
 use crate::tile::{self, Epilogue, MR, NR};
 
-/// Four vectors of `4 rows × 2 columns` come out of each 16 bytes of nibbles (two of bytes): a matrix's panel
-/// of `NR` rows is read in chunks of 8 rows.
+/// 16 bytes widen into four i16 vectors of `4 rows × 2 columns` (nibbles) or two (bytes): 8 rows either way, so
+/// a panel of `NR` rows is read in chunks of 8 rows.
 const CHUNK_ROWS: usize = 8;
 /// i16 vectors per column pair of a panel: 4 rows each.
 const VECTORS: usize = NR / 4;
@@ -35,7 +35,7 @@ const VECTORS: usize = NR / 4;
 enum Levels {
     /// Signed bytes (q8).
     Bytes,
-    /// Unsigned nibbles 0..15 (q4, q4a), two columns of one row to a byte.
+    /// Unsigned nibbles 0..15 (q4, q4a), two columns of one row to a byte (columns `c` and `c + 2` of a quad).
     Nibbles,
 }
 
