@@ -113,7 +113,7 @@ impl Matrix {
     }
 
     /// A quantized matrix in the form this CPU multiplies fastest: repacked for int8 dot products where it
-    /// has them, otherwise as stored. f32 matrices are returned as they are. q4a has no integer kernel (its
+    /// has them, otherwise as stored. f32 matrices are returned as they are. q4a has no int8 kernel (its
     /// per-group minimums add a term per weight row and group), and decoding its panels in every matmul runs at
     /// a third of the f32 kernel's speed: natively it is widened once to f32 panels (4 bytes a weight instead of
     /// 5/8), or, with `requantize_q4a`, requantized to q8 (groups alike, a rounding of at most 1/254 of a

@@ -28,7 +28,7 @@ pub struct FastOptions {
     /// exact product with the dequantized weights everywhere.
     pub int8_dot: bool,
     /// Beyond `int8_dot`: a quantized head (an untied model's output matrix) and the q4a matrices (which have
-    /// no integer kernel; requantized to q8 at load) also multiply with int8 products instead of f32 panels,
+    /// no int8 kernel; requantized to q8 at load) also multiply with int8 products instead of f32 panels,
     /// so a one-row (left-to-right) step, whose time is reading weights, reads about half the bytes
     /// (Qwen2.5-Coder-0.5B: 1.08 → 0.53 GB), at the cost of flipping near-ties between the best two tokens.
     pub int8_everywhere: bool,
