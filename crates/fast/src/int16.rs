@@ -47,6 +47,21 @@ impl Levels {
             Levels::Nibbles => NR * 2,
         }
     }
+
+    /// Where row `j` of a panel keeps column pair `pair` (0 or 1) of a quad: the byte of the pair's first column
+    /// (the second column is the next byte) and the shift of its level in that byte. The row is in chunk
+    /// `j / 8`; rows 0..4 of a chunk are lane pairs of its low 8 bytes and rows 4..8 of its high 8, so that
+    /// widening either half gives an i16 vector of 4 rows × 2 columns.
+    fn place(self, j: usize, pair: usize) -> (usize, u32) {
+        let (chunk, within) = (j / CHUNK_ROWS, j % CHUNK_ROWS);
+        let lane = (within / 4) * 8 + (within % 4) * 2;
+        match self {
+            // Each column pair of the quad is its own 16 bytes per chunk.
+            Levels::Bytes => ((pair * NR / CHUNK_ROWS + chunk) * 16 + lane, 0),
+            // Both pairs share the chunk's 16 bytes: the first pair in the low nibbles, the second in the high.
+            Levels::Nibbles => (chunk * 16 + lane, 4 * pair as u32),
+        }
+    }
 }
 
 /// A quantized weight matrix (`rows × cols`) repacked for the tile. Panel `p` (rows `p·NR ..`) is `cols / 4`
@@ -82,29 +97,28 @@ impl Int16Matrix {
         let mut mins = (levels == Levels::Nibbles).then(|| vec![0.0f32; panels * groups * NR]);
         for r in 0..rows {
             let (p, j) = (r / NR, r % NR);
-            let (chunk, within) = (j / CHUNK_ROWS, j % CHUNK_ROWS);
-            // Row `within` of a chunk is lane pair `within % 4` of the chunk's low (rows 0..4) or high (4..8) half.
-            let lane = (within / 4) * 8 + (within % 4) * 2;
+            let places = [levels.place(j, 0), levels.place(j, 1)];
             // Straight from the stored words (one quad of q8, two of nibbles each): q4's stored nibble is its level
             // + 8 and q4a's its level, both what the tile reads.
             let row_words = &q.words[r * cols / q.scheme.values_per_word()..][..cols / q.scheme.values_per_word()];
             let row_quad = |quad: usize| p * cols / 4 + quad;
             for (w, &word) in row_words.iter().enumerate() {
                 match levels {
-                    // Each column pair of the quad is its own 16 bytes per chunk.
                     Levels::Bytes => {
-                        let [b0, b1, b2, b3] = word.to_le_bytes();
+                        let bytes = word.to_le_bytes();
                         let quad = &mut data[row_quad(w) * quad_bytes..][..quad_bytes];
-                        quad[chunk * 16 + lane..][..2].copy_from_slice(&[b0, b1]);
-                        quad[(NR / CHUNK_ROWS + chunk) * 16 + lane..][..2].copy_from_slice(&[b2, b3]);
+                        for (pair, &(at, _)) in places.iter().enumerate() {
+                            quad[at..at + 2].copy_from_slice(&bytes[2 * pair..2 * pair + 2]);
+                        }
                     }
-                    // Both pairs share the chunk's 16 bytes: the first pair in the low nibbles, the second in the high.
                     Levels::Nibbles => {
                         for half in 0..2 {
                             let nibble = |i: usize| ((word >> (4 * (4 * half + i))) & 0xf) as u8;
                             let quad = &mut data[row_quad(2 * w + half) * quad_bytes..][..quad_bytes];
-                            quad[chunk * 16 + lane..][..2]
-                                .copy_from_slice(&[nibble(0) | nibble(2) << 4, nibble(1) | nibble(3) << 4]);
+                            for (pair, &(at, shift)) in places.iter().enumerate() {
+                                quad[at] |= nibble(2 * pair) << shift;
+                                quad[at + 1] |= nibble(2 * pair + 1) << shift;
+                            }
                         }
                     }
                 }
@@ -139,15 +153,15 @@ impl Int16Matrix {
     /// Row `r` as f32, the values of the quantized tensor it was made from.
     pub fn row(&self, r: usize, out: &mut [f32]) {
         let (p, j) = (r / NR, r % NR);
-        let (chunk, within) = (j / CHUNK_ROWS, j % CHUNK_ROWS);
-        let lane = (within / 4) * 8 + (within % 4) * 2;
+        let places = [self.levels.place(j, 0), self.levels.place(j, 1)];
         let (groups, quad_bytes) = (self.cols / self.group_size, self.levels.quad_bytes());
         for (c, out) in out[..self.cols].iter_mut().enumerate() {
             let quad = &self.data[(p * self.cols / 4 + c / 4) * quad_bytes..][..quad_bytes];
-            let (pair, column) = ((c % 4) / 2, c % 2);
+            let (at, shift) = places[(c % 4) / 2];
+            let byte = quad[at + c % 2];
             let level = match self.levels {
-                Levels::Bytes => f32::from(quad[(pair * NR / CHUNK_ROWS + chunk) * 16 + lane + column] as i8),
-                Levels::Nibbles => f32::from((quad[chunk * 16 + lane + column] >> (4 * pair)) & 0xf),
+                Levels::Bytes => f32::from(byte as i8),
+                Levels::Nibbles => f32::from((byte >> shift) & 0xf),
             };
             let at = (p * groups + c / self.group_size) * NR + j;
             *out = level * self.scales[at] + self.mins.as_ref().map_or(0.0, |m| m[at]);
