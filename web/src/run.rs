@@ -309,8 +309,8 @@ pub async fn advance(
     let started = now_ms();
     let mut scored = Vec::new();
     if !request.positions.is_empty() {
-        let item =
-            BatchItem { canvas: decode.canvas(), positions: &request.positions, rule: request.rule, key: request.key };
+        let canvas = &decode.canvas()[..request.visible];
+        let item = BatchItem { canvas, positions: &request.positions, rule: request.rule, key: request.key };
         match step(&model.engines, &[item], live, view, notice).await? {
             Some(mut answers) => scored = answers.pop().expect("one canvas in, one out"),
             None => return Ok(Stepped::Superseded),

@@ -187,7 +187,10 @@ async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
             let scored = if request.positions.is_empty() {
                 Vec::new()
             } else {
-                engines.propose(decode.canvas(), &request.positions, &request.rule, request.key).await.unwrap()
+                engines
+                    .propose(&decode.canvas()[..request.visible], &request.positions, &request.rule, request.key)
+                    .await
+                    .unwrap()
             };
             decode.advance(scored.into_iter().map(|s| s.proposal).collect(), 0.0).unwrap();
         }

@@ -24,9 +24,7 @@ mod tile;
 pub use model::{FastModel, FastOptions};
 pub use peak::fma_peak_gflops;
 pub use shard::{Exchange, Shard, ThreadExchange};
-use unmask_sampler::{
-    BatchItem, Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, candidates, propose_from_logits,
-};
+use unmask_sampler::{BatchItem, Denoiser, DenoiserError, Proposal, ProposalRule, Scored, StepKey, score_logits};
 
 /// Whether this CPU multiplies quantized weights with int8 dot products (see [`FastOptions::int8_dot`]).
 pub fn int8_dot_available() -> bool {
@@ -99,10 +97,7 @@ impl FastModel {
         }
         self.pool().each(tasks, |_, share| {
             for ((scored, &q), row) in share.out.iter_mut().zip(share.at).zip(share.rows.chunks_exact(vocab)) {
-                scored.proposal = propose_from_logits(row, q, &share.item.rule, share.item.key);
-                if top > 0 {
-                    scored.candidates = candidates(row, &share.item.rule, top);
-                }
+                *scored = score_logits(row, q, &share.item.rule, share.item.key, top);
             }
         });
         Ok(scored)

@@ -147,7 +147,7 @@ pub fn generate<D: Denoiser + ?Sized>(
             Vec::new()
         } else {
             backend
-                .propose(decode.canvas(), &request.positions, &request.rule, request.key)
+                .propose(&decode.canvas()[..request.visible], &request.positions, &request.rule, request.key)
                 .map_err(SamplerError::Backend)?
         };
         decode.advance(proposals, observer.now_millis() - started)?;
@@ -241,7 +241,8 @@ impl BatchDecode {
         }
         let asking = self.pending.iter().enumerate().filter_map(|(i, request)| {
             let r = request.as_ref().filter(|r| !r.positions.is_empty())?;
-            Some((i, BatchItem { canvas: self.decodes[i].canvas(), positions: &r.positions, rule: r.rule, key: r.key }))
+            let canvas = &self.decodes[i].canvas()[..r.visible];
+            Some((i, BatchItem { canvas, positions: &r.positions, rule: r.rule, key: r.key }))
         });
         Some(asking.collect())
     }
@@ -270,12 +271,19 @@ impl BatchDecode {
 }
 
 /// What the next step needs from a backend: proposals for `positions` (masked, increasing) under `rule`,
-/// randomness keyed by `key`. Empty `positions` means the step commits nothing and needs no forward pass.
+/// randomness keyed by `key`, from a pass over the first `visible` positions of the canvas. Empty `positions`
+/// means the step commits nothing and needs no forward pass.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub positions: Vec<u32>,
     pub rule: ProposalRule,
     pub key: StepKey,
+    /// How much of the canvas the pass reads: all of it, except in threshold decoding with `verify_drafts`,
+    /// where it ends with the block being drafted. The masks after that block tell the model nothing but
+    /// their number, and checked drafts make the answer the model's left-to-right one whatever the drafts
+    /// saw; leaving them out keeps a pass to the rows it decodes (blocks shorter than the attention's run
+    /// fewer rows).
+    pub visible: usize,
 }
 
 /// A LLaDA block: its canvas range, its share of the steps and how many masks it held when decoding began.
@@ -394,6 +402,7 @@ impl Decode {
             return None;
         }
         let step = self.steps.len() as u32;
+        let mut visible = self.canvas.len();
         let positions = match &self.plan {
             Plan::Dream => (step < self.config.steps).then(|| self.masked_in(0..self.canvas.len()))?,
             Plan::Llada(blocks) => {
@@ -401,10 +410,12 @@ impl Decode {
                 if k == 0 { Vec::new() } else { self.masked_in(block.range.clone()) }
             }
             Plan::Threshold(blocks) => {
-                let masked = blocks.iter().map(|b| self.masked_in(b.clone())).find(|masked| !masked.is_empty());
+                let block = blocks.iter().find(|&b| self.canvas[b.clone()].contains(&self.mask));
+                let masked = block.map(|b| self.masked_in(b.clone()));
                 if !self.drafts() {
                     masked?
                 } else {
+                    visible = block.map_or(visible, |b| b.end);
                     // The drafts up to the first mask (checked in order this pass), then the block's masks.
                     let first_mask = masked.as_ref().map_or(self.canvas.len(), |m| m[0] as usize);
                     let mut positions = self.drafts_in(self.checked..first_mask);
@@ -417,7 +428,7 @@ impl Decode {
             }
             Plan::LeftToRight => vec![self.canvas.iter().position(|&t| t == self.mask)? as u32],
         };
-        Some(Request { positions, rule: self.rule, key: self.key() })
+        Some(Request { positions, rule: self.rule, key: self.key(), visible })
     }
 
     /// Commits the step [`request`](Decode::request) described, given the backend's proposals for its
@@ -723,6 +734,36 @@ mod tests {
         let none = run(&|_| 42, 1.0);
         assert_eq!(finished(&none), answer);
         assert_eq!(none.steps().len(), answer.len());
+    }
+
+    /// With checked drafts a pass reads the canvas up to the end of the block it drafts in; without, all of it.
+    #[test]
+    fn a_checked_draft_pass_reads_the_canvas_up_to_its_blocks_end() {
+        let config = SamplerConfig {
+            algorithm: Algorithm::Threshold,
+            max_new_tokens: 10,
+            block_length: 4,
+            align_blocks: true,
+            threshold: 0.5,
+            temperature: 0.0,
+            verify_drafts: true,
+            ..SamplerConfig::DEFAULT
+        };
+        // Prompt of 3: aligned blocks are 3..4, 4..8, 8..12, 12..13.
+        let mut d = Decode::new(&[5, 6, 7], &config, 1, &[0], 32).unwrap();
+        let visible_each_pass: Vec<usize> = std::iter::from_fn(|| {
+            let request = d.request()?;
+            assert!(request.positions.iter().all(|&q| (q as usize) < request.visible));
+            // Sure of nothing: one checked token a pass.
+            let proposals = request.positions.iter().map(|&q| Proposal { position: q, token: 9, score: 0.1 }).collect();
+            d.advance(proposals, 0.0).unwrap();
+            Some(request.visible)
+        })
+        .collect();
+        assert_eq!(visible_each_pass, vec![4, 8, 8, 8, 8, 12, 12, 12, 12, 13]);
+        let unchecked = SamplerConfig { verify_drafts: false, ..config };
+        let d = Decode::new(&[5, 6, 7], &unchecked, 1, &[0], 32).unwrap();
+        assert_eq!(d.request().unwrap().visible, 13);
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub use decode::{
     initial_canvas,
 };
 pub use params::{Algorithm, DreamAlg, Remasking, SamplerConfig};
-pub use proposal::{CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits};
+pub use proposal::{
+    CANDIDATES, ProposalRule, ScoreKind, Scored, TokenDraw, candidates, propose_from_logits, score_logits,
+};
 pub use recommended::{Recommended, RecommendedError};
 pub use rng::StepKey;
 pub use unmask_model::trace::Proposal;

@@ -44,12 +44,23 @@ pub struct ProposalRule {
 /// Computed in f64 from f32 logits.
 pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, key: StepKey) -> Proposal {
     let (l, p) = distribution(logits, rule);
+    propose_from(logits, &l, &p, position, rule, key)
+}
+
+/// [`propose_from_logits`] with the position's `top` [`candidates`] (none for 0), from one distribution.
+pub fn score_logits(logits: &[f32], position: u32, rule: &ProposalRule, key: StepKey, top: usize) -> Scored {
+    let (l, p) = distribution(logits, rule);
+    Scored { proposal: propose_from(logits, &l, &p, position, rule, key), candidates: most_likely(&p, top) }
+}
+
+/// The proposal from a row's `logits` and the `l`ogits and `p`robabilities [`distribution`] made of them.
+fn propose_from(logits: &[f32], l: &[f64], p: &[f64], position: u32, rule: &ProposalRule, key: StepKey) -> Proposal {
     let token = match rule.draw {
         TokenDraw::Sample { temperature, .. } => {
             if temperature > 0.0 {
-                categorical(&p, key.uniform(position, Purpose::Token, 0))
+                categorical(p, key.uniform(position, Purpose::Token, 0))
             } else {
-                argmax(&p)
+                argmax(p)
             }
         }
         TokenDraw::Gumbel { temperature } => {
@@ -59,7 +70,7 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
                     (0..l.len()).map(|v| l[v] + t * key.gumbel(position, Purpose::Gumbel, v as u32)).collect();
                 argmax(&noisy)
             } else {
-                argmax(&l)
+                argmax(l)
             }
         }
     };
@@ -68,7 +79,7 @@ pub fn propose_from_logits(logits: &[f32], position: u32, rule: &ProposalRule, k
     let score = match rule.score {
         _ if !finite => f64::NAN,
         ScoreKind::Probability => p[token],
-        ScoreKind::Margin => margin(&p),
+        ScoreKind::Margin => margin(p),
         ScoreKind::NegEntropy => p.iter().map(|&pi| pi * (pi + 1e-10).ln()).sum(),
         ScoreKind::Random => key.uniform(position, Purpose::Score, 0),
     };
@@ -90,10 +101,27 @@ pub struct Scored {
 /// top-k; the mask token excluded), most likely first, ties by lower id, with their probabilities: what the
 /// model weighed at a position. Fewer than `n` when fewer tokens have probability mass.
 pub fn candidates(logits: &[f32], rule: &ProposalRule, n: usize) -> Vec<(u32, f32)> {
-    let (_, p) = distribution(logits, rule);
-    let mut ids: Vec<usize> = (0..p.len()).filter(|&v| p[v] > 0.0).collect();
-    ids.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-    ids.into_iter().take(n).map(|v| (v as u32, p[v] as f32)).collect()
+    most_likely(&distribution(logits, rule).1, n)
+}
+
+/// The `n` ids of highest probability `p` (ties by lower id), most likely first, with their probabilities; ids
+/// without mass are left out. One pass keeping the best `n` in order: a vocabulary of 150 k ids is never
+/// sorted for 5 of them.
+fn most_likely(p: &[f64], n: usize) -> Vec<(u32, f32)> {
+    let mut best: Vec<usize> = Vec::with_capacity(n + 1);
+    if n == 0 {
+        return Vec::new();
+    }
+    for (id, &pi) in p.iter().enumerate() {
+        if pi <= 0.0 || (best.len() == n && p[best[n - 1]] >= pi) {
+            continue;
+        }
+        // After every kept id of at least this probability: ids come in increasing order, so ties stay by id.
+        let at = best.partition_point(|&b| p[b] >= pi);
+        best.insert(at, id);
+        best.truncate(n);
+    }
+    best.into_iter().map(|id| (id as u32, p[id] as f32)).collect()
 }
 
 /// The logits with the mask token removed (−∞), and the probabilities the rule's score reads: for `Sample`
@@ -254,6 +282,39 @@ mod tests {
         let mut short = vec![1.0, f64::NEG_INFINITY];
         top_k_filter(&mut short, 5);
         assert_eq!(short, vec![1.0, f64::NEG_INFINITY]);
+    }
+
+    /// The one-pass selection against its definition: sort every id with mass by probability (ties by id).
+    #[test]
+    fn most_likely_is_the_head_of_the_sorted_distribution() {
+        let mut state = 12345u64;
+        for case in 0..200 {
+            let len = 1 + case % 40;
+            let p: Vec<f64> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Few distinct values, zeros among them, so ties and massless ids are common.
+                    ((state >> 33) % 5) as f64 / 4.0
+                })
+                .collect();
+            for n in [0, 1, 3, 5, 50] {
+                let mut sorted: Vec<usize> = (0..len).filter(|&v| p[v] > 0.0).collect();
+                sorted.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+                let expected: Vec<(u32, f32)> = sorted.into_iter().take(n).map(|v| (v as u32, p[v] as f32)).collect();
+                assert_eq!(most_likely(&p, n), expected, "p {p:?}, n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn score_logits_is_the_proposal_and_its_candidates() {
+        let logits = [0.0f32, 2f32.ln(), 5f32.ln(), 100.0, 2f32.ln()];
+        for rule in [greedy(ScoreKind::Margin), greedy(ScoreKind::NegEntropy)] {
+            let scored = score_logits(&logits, 7, &rule, KEY, 3);
+            assert_eq!(scored.proposal, propose_from_logits(&logits, 7, &rule, KEY));
+            assert_eq!(scored.candidates, candidates(&logits, &rule, 3));
+            assert_eq!(scored.candidates.iter().map(|c| c.0).collect::<Vec<_>>(), vec![2, 1, 4]);
+        }
     }
 
     #[test]
