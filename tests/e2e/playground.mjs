@@ -67,8 +67,9 @@ async function msPerStep(page) {
 // section 5 opens the page without a model and checks which one the CPU worker picks.
 const settings = "?strategy=entropy&length=32&steps=16&seed=1";
 const run = `${settings}&model=unmask-coder`;
-// web/src/catalog.rs: the CPU worker gets the largest model of at most this many parameters.
-const CPU_WORKER_MAX_PARAMETERS = 150_000_000;
+// web/src/catalog.rs: the CPU workers get the largest model of at most this many parameters, by the size of the
+// pool a large model gets (web/src/exchange.rs: one per core up to 4, one per 2 GB of memory, when isolated).
+const cpuWorkerMaxParameters = (workers) => (workers >= 2 ? 700_000_000 : 150_000_000);
 
 // 1. WebGPU (SwiftShader here), forced so the GPU engine is what runs.
 {
@@ -118,15 +119,17 @@ const CPU_WORKER_MAX_PARAMETERS = 150_000_000;
   await waitDone(page);
   check((await page.getAttribute(".badge", "data-engine")) === "cpu", "without WebGPU the CPU worker runs");
   check((await decodedCells(page)).length === 32, "the CPU worker decoded all 32 cells");
-  // The Model menu lists what the site ships; the CPU worker got the largest model within its budget (else the
-  // smallest), and the link now names it.
+  // The Model menu lists what the site ships; the CPU workers got the largest model within their budget (else
+  // the smallest), and the link now names it.
   const index = await (await page.request.get(new URL("models/index.json", base).href)).json();
   const larger = (a, b) => (b.parameters > a.parameters ? b : a);
-  const fitting = index.models.filter((m) => m.parameters <= CPU_WORKER_MAX_PARAMETERS);
+  const pool = await page.evaluate(() => (crossOriginIsolated
+    ? Math.max(1, Math.min(4, navigator.hardwareConcurrency, Math.floor((navigator.deviceMemory ?? 8) / 2))) : 1));
+  const fitting = index.models.filter((m) => m.parameters <= cpuWorkerMaxParameters(pool));
   const expected = fitting.length ? fitting.reduce(larger) : index.models.reduce((a, b) => (larger(a, b) === a ? b : a));
   const offered = await page.$$eval("#model option", (options) => options.map((o) => o.value));
   check(JSON.stringify(offered) === JSON.stringify(index.models.map((m) => m.name)), `the Model menu offers ${offered}`);
-  check((await page.inputValue("#model")) === expected.name, `the CPU worker runs ${expected.name}`);
+  check((await page.inputValue("#model")) === expected.name, `the CPU workers (${pool}) run ${expected.name}`);
   check(new URL(page.url()).searchParams.get("model") === expected.name, "the link names the model");
   timings.cpu_worker_ms_per_step = await msPerStep(page);
   await page.screenshot({ path: join(shots, "4-cpu-worker.png"), fullPage: true });

@@ -161,7 +161,9 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     };
     let hardware_gpu = matches!(&gpu, Some(Ok(gpu)) if !gpu.summary().is_software);
     let requested = state.settings.with_untracked(|s| s.model.clone());
-    let (entry, unknown) = catalog.pick(requested.as_deref(), hardware_gpu);
+    // The pool a large model would get (the link's `workers`, else this machine's) sets the CPU default.
+    let pool = workers_for(u64::MAX, state.settings.with_untracked(|s| s.workers)).0;
+    let (entry, unknown) = catalog.pick(requested.as_deref(), hardware_gpu, pool);
     let entry = entry.clone();
     load.warnings.update(|w| w.extend(unknown));
     load.catalog.set(Some(catalog));

@@ -1,19 +1,22 @@
 //! `models/index.json`: the models the site ships, and which one the page loads.
 //!
-//! Each model suits one kind of backend: a large one is only usable where a hardware WebGPU adapter runs it,
-//! while the CPU worker (and a software adapter) needs a small one. So with no model named in the link the
-//! page loads the largest model on hardware WebGPU and, elsewhere, the largest the CPU worker runs at an
-//! interactive pace (at most `CPU_WORKER_MAX_PARAMETERS`; the smallest if none is that small).
+//! Each model suits some backends: a large one runs at an interactive pace on a hardware WebGPU adapter or on
+//! a pool of CPU workers, while one CPU worker (and a software adapter) needs a small one. So with no model
+//! named in the link the page loads the largest model on hardware WebGPU and, elsewhere, the largest the CPU
+//! workers run at an interactive pace ([`cpu_worker_max_parameters`]; the smallest if none is that small).
 
 use serde::Deserialize;
 
 /// Where the site build writes the models, relative to the page.
 pub const MODELS_BASE: &str = "models/";
 
-/// The largest model the CPU worker gets by default: up to about this size a denoising step stays under 100 ms
-/// on one worker (the 135 M model: 81 ms on two cores), where the 0.5B models take 110–470 ms
-/// (docs/performance.md).
-pub const CPU_WORKER_MAX_PARAMETERS: u64 = 150_000_000;
+/// The largest model the CPU workers get by default on a pool of `workers`: the largest whose steps after the
+/// first stay under 150 ms there (docs/performance.md, two cores): on two workers or more the 0.5B diffusion
+/// coder (142 ms in blocks of 4; the larger of the two 0.5B models, by its adapters), on one the 135 M model
+/// (69 ms), where the 0.5B coder takes 178 ms.
+pub fn cpu_worker_max_parameters(workers: usize) -> u64 {
+    if workers >= 2 { 700_000_000 } else { 150_000_000 }
+}
 
 /// One shipped model, as the index lists it.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -61,14 +64,20 @@ impl Catalog {
     }
 
     /// The model to load: the one the link names if the index has it (else a warning), otherwise the largest
-    /// where a hardware WebGPU adapter will run it, and elsewhere the largest the CPU worker runs at an
-    /// interactive pace (the smallest if none is small enough).
-    pub fn pick(&self, requested: Option<&str>, hardware_gpu: bool) -> (&CatalogEntry, Option<String>) {
+    /// where a hardware WebGPU adapter will run it, and elsewhere the largest that `cpu_workers` CPU workers
+    /// run at an interactive pace (the smallest if none is small enough).
+    pub fn pick(
+        &self,
+        requested: Option<&str>,
+        hardware_gpu: bool,
+        cpu_workers: usize,
+    ) -> (&CatalogEntry, Option<String>) {
         let by_size = |m: &&CatalogEntry| m.parameters;
         let default = if hardware_gpu {
             self.models.iter().max_by_key(by_size)
         } else {
-            let fits = self.models.iter().filter(|m| m.parameters <= CPU_WORKER_MAX_PARAMETERS).max_by_key(by_size);
+            let budget = cpu_worker_max_parameters(cpu_workers);
+            let fits = self.models.iter().filter(|m| m.parameters <= budget).max_by_key(by_size);
             fits.or_else(|| self.models.iter().min_by_key(by_size))
         };
         let default = default.expect("parse checked that the index lists a model");
@@ -105,25 +114,28 @@ mod tests {
     #[test]
     fn the_backend_picks_the_model_unless_the_link_names_one() {
         let c = catalog();
-        assert_eq!(c.pick(None, true).0.name, "big");
-        assert_eq!(c.pick(None, false).0.name, "small");
-        assert_eq!(c.pick(Some("big"), false), (&c.models[0], None));
-        let (model, warning) = c.pick(Some("huge"), false);
+        assert_eq!(c.pick(None, true, 1).0.name, "big");
+        assert_eq!(c.pick(None, false, 1).0.name, "small");
+        assert_eq!(c.pick(Some("big"), false, 1), (&c.models[0], None));
+        let (model, warning) = c.pick(Some("huge"), false, 1);
         assert_eq!(model.name, "small");
         assert!(warning.unwrap().contains("no model \"huge\" here (big, small)"));
         assert_eq!(c.models[1].base(), "models/small/");
     }
 
     #[test]
-    fn the_cpu_worker_gets_the_largest_model_within_its_budget() {
+    fn the_cpu_workers_get_the_largest_model_within_their_budget() {
         let mut c = catalog();
         c.models.push(CatalogEntry { name: "student".into(), quant: "q8".into(), parameters: 36_000_000, bytes: 1 });
-        assert_eq!(c.pick(None, false).0.name, "student");
-        assert_eq!(c.pick(None, true).0.name, "big");
+        assert_eq!(c.pick(None, false, 1).0.name, "student");
+        assert_eq!(c.pick(None, true, 1).0.name, "big");
+        // A pool runs the 0.5B models (630 M weights and more); one worker does not.
+        assert_eq!(c.pick(None, false, 2).0.name, "big");
+        assert_eq!(c.pick(None, false, 4).0.name, "big");
         // Nothing small enough: the smallest there is.
         c.models.retain(|m| m.name == "big");
         c.models.push(CatalogEntry { name: "medium".into(), quant: "q8".into(), parameters: 200_000_000, bytes: 1 });
-        assert_eq!(c.pick(None, false).0.name, "medium");
+        assert_eq!(c.pick(None, false, 1).0.name, "medium");
     }
 
     #[test]
