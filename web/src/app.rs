@@ -182,10 +182,6 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
         Ok(config) => config,
         Err(e) => return fail_load(state, load, e.to_string()),
     };
-    let tokenizer = match tokenizer_for(&config, &files.tokenizer_json) {
-        Ok(tokenizer) => tokenizer,
-        Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
-    };
     // The worker takes the downloaded weights themselves (moved, not copied: a 0.5 B model's are hundreds of
     // megabytes); the page reads them into its own memory only where WebGPU may run them, to upload.
     let choice = state.settings.get_untracked().backend;
@@ -199,10 +195,24 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     load.status.set(LoadStatus::Starting(starting));
     // A pool reads a shared copy of the files, so the page's handles stay usable for one worker instead.
     let handles = (workers > 1).then(|| files.weights.clone());
-    let mut cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, workers).await;
+    // The workers load the model while the page reads the tokenizer and the vocabulary's texts (a 0.5B model's
+    // take about a second each).
+    let starting = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, files.weights, workers);
+    let tokenizer = match tokenizer_for(&config, &files.tokenizer_json) {
+        Ok(tokenizer) => tokenizer,
+        Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
+    };
+    let token_text = (0..config.vocab_size as u32).map(|id| tokenizer.decode(&[id]).unwrap_or_default()).collect();
+    let mut cpu = match starting {
+        Ok(starting) => starting.loaded().await,
+        Err(e) => Err(e),
+    };
     if let (Err(e), Some(handles)) = (&cpu, handles) {
         load.warnings.update(|w| w.push(format!("{workers} CPU workers could not load the model ({e}); trying one")));
-        cpu = WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1).await;
+        cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1) {
+            Ok(starting) => starting.loaded().await,
+            Err(e) => Err(e),
+        };
     }
     // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
     // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
@@ -248,7 +258,6 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     }
     let (kind, reason) = decide(choice, &probe, cpu_ok, cpu_timing);
     engines.set_active(kind, reason);
-    let token_text = (0..config.vocab_size as u32).map(|id| tokenizer.decode(&[id]).unwrap_or_default()).collect();
     let end_tokens = prompt_style.format.end_tokens(&tokenizer, config.end_token_ids());
     let model = Model {
         name: files.manifest.name.clone(),

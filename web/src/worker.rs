@@ -253,16 +253,17 @@ struct Member {
 }
 
 impl WorkerEngine {
-    /// Starts `workers` workers of the script at `script_url` and loads the model in them: whole in one
-    /// worker, which takes the weight files' buffers themselves (transferred, not copied; the page's handles
-    /// are empty afterwards), or one shard in each of several, which read one shared copy of the files
-    /// (made here, since a buffer moves to one worker only) and swap columns through `exchange.rs`.
-    pub async fn start(
+    /// Starts `workers` workers of the script at `script_url` and sends them the model: whole to one worker,
+    /// which takes the weight files' buffers themselves (transferred, not copied; the page's handles are empty
+    /// afterwards), or one shard to each of several, which read one shared copy of the files (made here, since
+    /// a buffer moves to one worker only) and swap columns through `exchange.rs`. The workers load while the
+    /// page goes on; [`Starting::loaded`] waits for them.
+    pub fn start(
         script_url: &str,
         config_json: &str,
         weights: Vec<(String, Uint8Array)>,
         workers: usize,
-    ) -> Result<WorkerEngine, WorkerError> {
+    ) -> Result<Starting, WorkerError> {
         let count = workers.max(1);
         let pending = Pending::default();
         let members =
@@ -289,14 +290,7 @@ impl WorkerEngine {
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
-        for reply in replies {
-            match answer_of(reply).await? {
-                FromWorker::Loaded { .. } => {}
-                FromWorker::Failed { message, .. } => return Err(WorkerError::Load(message)),
-                other => return Err(WorkerError::Protocol(format!("{other:?}"))),
-            }
-        }
-        Ok(engine)
+        Ok(Starting { engine, replies })
     }
 
     /// Workers the model runs on (shards of a pool, or one).
@@ -337,6 +331,26 @@ impl WorkerEngine {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         id
+    }
+}
+
+/// Workers given the model and loading it (dropping this terminates them).
+pub struct Starting {
+    engine: WorkerEngine,
+    replies: Vec<Promise>,
+}
+
+impl Starting {
+    /// The engine, once every worker has loaded its part of the model.
+    pub async fn loaded(self) -> Result<WorkerEngine, WorkerError> {
+        for reply in self.replies {
+            match answer_of(reply).await? {
+                FromWorker::Loaded { .. } => {}
+                FromWorker::Failed { message, .. } => return Err(WorkerError::Load(message)),
+                other => return Err(WorkerError::Protocol(format!("{other:?}"))),
+            }
+        }
+        Ok(self.engine)
     }
 }
 
