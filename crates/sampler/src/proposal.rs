@@ -108,10 +108,10 @@ pub fn candidates(logits: &[f32], rule: &ProposalRule, n: usize) -> Vec<(u32, f3
 /// without mass are left out. One pass keeping the best `n` in order: a vocabulary of 150 k ids is never
 /// sorted for 5 of them.
 fn most_likely(p: &[f64], n: usize) -> Vec<(u32, f32)> {
-    let mut best: Vec<usize> = Vec::with_capacity(n + 1);
     if n == 0 {
         return Vec::new();
     }
+    let mut best: Vec<usize> = Vec::with_capacity(n.min(p.len()) + 1);
     for (id, &pi) in p.iter().enumerate() {
         if pi <= 0.0 || (best.len() == n && p[best[n - 1]] >= pi) {
             continue;
