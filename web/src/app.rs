@@ -25,7 +25,7 @@ use crate::settings::{BackendChoice, Mode, Settings};
 use crate::solve::{SolveView, solve};
 use crate::state::{ColorBy, LoadState, LoadStatus, RunState, ViewState};
 use crate::url;
-use crate::worker::WorkerEngine;
+use crate::worker::{Starting, WorkerEngine, WorkerError};
 
 /// The worker's script, written by the site build beside the page.
 pub const WORKER_SCRIPT: &str = "./worker.js";
@@ -203,16 +203,10 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
         Err(e) => return fail_load(state, load, format!("the model files do not fit together: {e}")),
     };
     let token_text = (0..config.vocab_size as u32).map(|id| tokenizer.decode(&[id]).unwrap_or_default()).collect();
-    let mut cpu = match starting {
-        Ok(starting) => starting.loaded().await,
-        Err(e) => Err(e),
-    };
+    let mut cpu = loaded(starting).await;
     if let (Err(e), Some(handles)) = (&cpu, handles) {
         load.warnings.update(|w| w.push(format!("{workers} CPU workers could not load the model ({e}); trying one")));
-        cpu = match WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1) {
-            Ok(starting) => starting.loaded().await,
-            Err(e) => Err(e),
-        };
+        cpu = loaded(WorkerEngine::start(WORKER_SCRIPT, &files.config_json, handles, 1)).await;
     }
     // A cached copy's hash was computed while the worker loaded it; if it was damaged, the load starts over
     // (the copy is gone, so it is downloaded), and what the damaged bytes did to the engines is forgotten.
@@ -275,6 +269,11 @@ async fn start_up(state: RunState, load: LoadState, link: Vec<(String, String)>)
     PAGE_ENGINES.with(|page| *page.borrow_mut() = Rc::downgrade(&model.engines));
     state.model.set(Some(Rc::new(model)));
     load.status.set(LoadStatus::Ready);
+}
+
+/// The workers `start` began, once loaded.
+async fn loaded(start: Result<Starting, WorkerError>) -> Result<WorkerEngine, WorkerError> {
+    start?.loaded().await
 }
 
 /// What WebGPU offers: no adapter, a software one (left unloaded when the worker can run instead), or the

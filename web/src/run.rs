@@ -309,7 +309,7 @@ pub async fn advance(
     let started = now_ms();
     let mut scored = Vec::new();
     if !request.positions.is_empty() {
-        let canvas = &decode.canvas()[..request.visible];
+        let canvas = decode.canvas_for(&request);
         let item = BatchItem { canvas, positions: &request.positions, rule: request.rule, key: request.key };
         match step(&model.engines, &[item], live, view, notice).await? {
             Some(mut answers) => scored = answers.pop().expect("one canvas in, one out"),

@@ -188,7 +188,7 @@ async fn a_whole_decode_on_webgpu_matches_the_cpu_reference() {
                 Vec::new()
             } else {
                 engines
-                    .propose(&decode.canvas()[..request.visible], &request.positions, &request.rule, request.key)
+                    .propose(decode.canvas_for(&request), &request.positions, &request.rule, request.key)
                     .await
                     .unwrap()
             };

@@ -147,7 +147,7 @@ pub fn generate<D: Denoiser + ?Sized>(
             Vec::new()
         } else {
             backend
-                .propose(&decode.canvas()[..request.visible], &request.positions, &request.rule, request.key)
+                .propose(decode.canvas_for(&request), &request.positions, &request.rule, request.key)
                 .map_err(SamplerError::Backend)?
         };
         decode.advance(proposals, observer.now_millis() - started)?;
@@ -241,7 +241,7 @@ impl BatchDecode {
         }
         let asking = self.pending.iter().enumerate().filter_map(|(i, request)| {
             let r = request.as_ref().filter(|r| !r.positions.is_empty())?;
-            let canvas = &self.decodes[i].canvas()[..r.visible];
+            let canvas = self.decodes[i].canvas_for(r);
             Some((i, BatchItem { canvas, positions: &r.positions, rule: r.rule, key: r.key }))
         });
         Some(asking.collect())
@@ -389,6 +389,11 @@ impl Decode {
     /// The canvas as it is now.
     pub fn canvas(&self) -> &[u32] {
         &self.canvas
+    }
+
+    /// The part of the canvas the pass for `request` reads (its first [`Request::visible`] positions).
+    pub fn canvas_for(&self, request: &Request) -> &[u32] {
+        &self.canvas[..request.visible]
     }
 
     /// The steps taken so far.
